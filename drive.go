@@ -1,0 +1,158 @@
+package ngxtasks
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// firing is a slot taken from the queue, to be run in this worker.
+type firing struct {
+	e    *entry
+	slot Slot
+}
+
+// Timer loop bounds: it wakes at most once per minTick, so rules spread over
+// an interval are run in batches, and at least once per maxSleep, so a clock
+// that was stepped is noticed.
+const (
+	minTick  = time.Millisecond
+	maxSleep = time.Minute
+)
+
+// take pops every entry due at now, moves it to its next slot, and appends
+// the slots not taken before to out. It is the one place slots are handed
+// out, so every drive mode shares the at-most-once-per-slot rule.
+func (m *Manager) take(now time.Time, out []firing) []firing {
+	nowNs := now.UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return out
+	}
+	for len(m.queue) > 0 && m.queue[0].due <= nowNs {
+		e := m.queue[0]
+		s := m.keys.Slot(&e.rule, now)
+		if !e.taken || s.N > e.last {
+			e.taken, e.last = true, s.N
+			out = append(out, firing{e, s})
+		}
+		e.due = s.End.UnixNano()
+		if e.due <= nowNs { // a generator whose slot does not hold now must not spin the loop
+			e.due = nowNs + int64(e.rule.Interval)
+		}
+		m.queue.fix(0)
+	}
+	m.setGate(now)
+	return out
+}
+
+// Run is one drive step, the seed's tasks:run(): it runs the rules due now.
+// Callbacks run on the calling goroutine, one after another, except
+// Background rules, which get their own. It returns their errors joined.
+// When nothing is due it costs one clock read and does not allocate.
+func (m *Manager) Run(ctx context.Context) error {
+	m.once.Do(m.setup)
+	if m.sinceEpoch() < m.gate.Load() {
+		return nil
+	}
+	return m.runDue(ctx, nil)
+}
+
+func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
+	if m.err != nil {
+		return m.err
+	}
+	var buf [4]firing
+	var errs []error
+	for _, f := range m.take(m.now(), buf[:0]) {
+		if !m.begin(f) {
+			continue
+		}
+		if f.e.rule.Background {
+			go m.execute(m.base, f, nil)
+			continue
+		}
+		if err := m.execute(ctx, f, ex); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Start runs the timer loop until ctx is done (it returns ctx.Err()) or
+// Shutdown is called (it returns ErrClosed). The loop sleeps until the
+// earliest due slot, then runs every due rule on a goroutine of its own.
+// Runs still going when Start returns are left to Shutdown.
+func (m *Manager) Start(ctx context.Context) error {
+	m.once.Do(m.setup)
+	if m.err != nil {
+		return m.err
+	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	if !m.started.CompareAndSwap(false, true) {
+		return ErrStarted
+	}
+	defer m.started.Store(false)
+	timer := time.NewTimer(maxSleep)
+	defer timer.Stop()
+	var batch []firing
+	for {
+		now := m.now()
+		batch = m.take(now, batch[:0])
+		for _, f := range batch {
+			if m.begin(f) {
+				go m.execute(m.base, f, nil)
+			}
+		}
+		clear(batch)
+		wait := time.Duration(m.gate.Load() - int64(now.Sub(m.epoch)))
+		timer.Reset(min(max(wait, minTick), maxSleep))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.stop:
+			return ErrClosed
+		case <-m.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// Shutdown stops new runs at once, in every drive mode, and waits for
+// running callbacks until ctx is done. Then it cancels their contexts and
+// returns a *ShutdownError naming them, without waiting further. It closes
+// the dictionary only if the manager made it.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.once.Do(m.setup)
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.closed.Store(true)
+		m.setGate(m.now())
+		m.mu.Unlock()
+		close(m.stop)
+	})
+	defer func() {
+		if m.ownDict {
+			m.dict.Close()
+		}
+	}()
+	for m.inflight.Load() > 0 {
+		select {
+		case <-m.idle:
+		case <-ctx.Done():
+			var names []string
+			for _, e := range m.entries() {
+				if e.running.Load() {
+					names = append(names, e.rule.Identifier)
+				}
+			}
+			m.cancel()
+			return &ShutdownError{Cancelled: names, Cause: ctx.Err()}
+		}
+	}
+	m.cancel()
+	return nil
+}

@@ -1,0 +1,64 @@
+package ngxtasks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrInvalidRule is matched (errors.Is) by every error that refuses a rule.
+	ErrInvalidRule = errors.New("invalid rule")
+	// ErrDuplicateRule is matched by the error that refuses a second rule with
+	// an identifier already pushed. It also matches ErrInvalidRule.
+	ErrDuplicateRule = errors.New("duplicate rule identifier")
+	// ErrInvalidConfig is matched by errors about a Manager's own fields.
+	ErrInvalidConfig = errors.New("invalid manager configuration")
+	// ErrTimeout is recorded for a run whose Rule.Timeout passed.
+	ErrTimeout = errors.New("rule timeout")
+	// ErrClosed is returned by a dictionary after Close, and by a Manager's
+	// Start after Shutdown.
+	ErrClosed = errors.New("ngxtasks: closed")
+	// ErrStarted is returned by a second Start on the same Manager.
+	ErrStarted = errors.New("ngxtasks: manager already started")
+)
+
+// RuleError refuses a rule, naming it and the offending field.
+type RuleError struct {
+	Rule    string // identifier, or name when there is none
+	Field   string // Rule field, e.g. "Interval"
+	Problem string
+	dup     bool
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("ngxtasks: rule %q: %s %s", e.Rule, e.Field, e.Problem)
+}
+
+// Is makes errors.Is(err, ErrInvalidRule) true for every RuleError, and
+// errors.Is(err, ErrDuplicateRule) true for duplicates.
+func (e *RuleError) Is(target error) bool {
+	return target == ErrInvalidRule || (e.dup && target == ErrDuplicateRule)
+}
+
+// PanicError is what a run that panicked records: the value and the stack.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// ShutdownError lists the runs that Shutdown had to cancel because they were
+// still going when its context ended.
+type ShutdownError struct {
+	Cancelled []string // rule identifiers
+	Cause     error    // the shutdown context's error
+}
+
+func (e *ShutdownError) Error() string {
+	return fmt.Sprintf("ngxtasks: shutdown cancelled %d running callbacks (%s): %v",
+		len(e.Cancelled), strings.Join(e.Cancelled, ", "), e.Cause)
+}
+
+func (e *ShutdownError) Unwrap() error { return e.Cause }

@@ -1,0 +1,162 @@
+package ngxtasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"time"
+)
+
+// begin marks a run of f's rule as going in this worker. It refuses (and
+// reports) a slot whose previous run is still going, and any slot once the
+// manager is closed. Every begin that returns true is paired with one end.
+func (m *Manager) begin(f firing) bool {
+	e := f.e
+	if e.removed.Load() {
+		return false
+	}
+	if !e.running.CompareAndSwap(false, true) {
+		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipOverlap})
+		return false
+	}
+	m.inflight.Add(1)
+	if m.closed.Load() {
+		m.end(e)
+		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipClosed})
+		return false
+	}
+	return true
+}
+
+func (m *Manager) end(e *entry) {
+	e.running.Store(false)
+	if m.inflight.Add(-1) == 0 && m.closed.Load() {
+		select {
+		case m.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// execute runs a begun firing in the order the guarantees need: filter,
+// then claim (Preemption), then the callback. A worker that will not run a
+// slot therefore never claims it, and no slot runs without a stored claim.
+func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
+	e := f.e
+	defer m.end(e)
+	if ctx != m.base { // runs driven by a caller's context also stop at shutdown
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(m.base, cancel)()
+	}
+	fi := Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
+	if e.rule.Filter != nil && !m.filter(ctx, fi) {
+		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipFiltered})
+		return nil
+	}
+	if e.rule.Type == Preemption {
+		won, err := m.claim(ctx, e, f.slot)
+		switch {
+		case errors.Is(err, errLate):
+			m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipLate, Err: err})
+			return nil
+		case err != nil:
+			m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipClaimError, Err: err})
+			return err
+		case !won:
+			m.emit(e, Event{Kind: EventLost, Slot: f.slot})
+			return nil
+		}
+		m.emit(e, Event{Kind: EventWon, Slot: f.slot})
+	}
+	return m.call(ctx, e, fi)
+}
+
+// filter asks the rule's filter; a filter that panics vetoes the slot.
+func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			m.logger.Error("ngxtasks: filter panicked", "rule", fi.Rule.Identifier, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	return fi.Rule.Filter(ctx, fi)
+}
+
+var errLate = errors.New("slot ended before its claim was answered")
+
+// claim asks the dictionary for the slot. The claim must be answered before
+// the slot ends by this worker's clock; it lives Interval + SkewTolerance, so
+// a worker whose clock is up to SkewTolerance behind still finds it.
+func (m *Manager) claim(ctx context.Context, e *entry, s Slot) (bool, error) {
+	left := s.End.Sub(m.now())
+	if left <= 0 {
+		return false, errLate
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, left, errLate)
+	defer cancel()
+	won, err := m.dict.Add(ctx, m.claimKey(e, s), m.worker, e.rule.Interval+m.tolerance)
+	if context.Cause(ctx) == errLate { // answered too late to trust: do not run
+		if err == nil || errors.Is(err, errLate) {
+			return false, errLate
+		}
+		return false, fmt.Errorf("%w: %w", errLate, err)
+	}
+	if err != nil {
+		return false, err
+	}
+	return won, nil
+}
+
+// claimKey is namespace:name:slot.
+func (m *Manager) claimKey(e *entry, s Slot) string {
+	name := m.keys.Name(&e.rule, s)
+	b := make([]byte, 0, len(m.namespace)+len(name)+22)
+	b = append(b, m.namespace...)
+	b = append(b, ':')
+	b = append(b, name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, s.N, 10)
+	return string(b)
+}
+
+// Winner returns the worker that claimed the slot of a Preemption rule that
+// holds the instant at, if that claim is still alive in the dictionary.
+func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (string, bool, error) {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	e := m.rules[identifier]
+	m.mu.Unlock()
+	if e == nil {
+		return "", false, fmt.Errorf("ngxtasks: no rule %q", identifier)
+	}
+	return m.dict.Get(ctx, m.claimKey(e, m.keys.Slot(&e.rule, at)))
+}
+
+// call runs the callback with the rule's timeout, recovering a panic.
+func (m *Manager) call(ctx context.Context, e *entry, fi Firing) (err error) {
+	if e.rule.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	m.emit(e, Event{Kind: EventFired, Slot: fi.Slot})
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+		if context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
+			if err == nil {
+				err = ErrTimeout
+			} else {
+				err = fmt.Errorf("%w: %w", ErrTimeout, err)
+			}
+		}
+		m.emit(e, Event{Kind: EventFinished, Slot: fi.Slot, Duration: time.Since(start), Err: err})
+	}()
+	return e.rule.Callback(ctx, fi)
+}

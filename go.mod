@@ -1,0 +1,3 @@
+module github.com/ngxtasks/ngxtasks
+
+go 1.26

@@ -1,0 +1,245 @@
+package ngxtasks
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultSkewTolerance is the clock difference between workers that
+// Preemption rules tolerate when a Manager leaves SkewTolerance zero.
+const DefaultSkewTolerance = 5 * time.Second
+
+// A Clock tells the time. Slots are computed from it; the timer loop still
+// sleeps on real timers. Inject one to test slot logic without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// A Manager holds rules and runs them when they fall due, as one worker.
+// Its zero value is ready to use: a private in-process dictionary, the epoch
+// key generator, slog.Default for logs. Set fields before the first call to a
+// method; later changes are ignored.
+//
+// Drive it with Start (a timer loop), with Middleware (every HTTP request is
+// a drive step), with Run (one drive step), or with any mix of them; every
+// rule still runs at most once per slot in this worker.
+type Manager struct {
+	// Dict decides Preemption slots between the workers that share it. Nil
+	// gives this manager a private MemoryDict: one winner within itself only.
+	Dict Dict
+	// Keys maps (rule, time) to slots and claim names; nil is EpochKeys.
+	Keys KeyGenerator
+	// Namespace prefixes every claim key, keeping applications that share a
+	// dictionary apart. Empty is "ngxtasks".
+	Namespace string
+	// Worker names this manager in claims, events and logs. Empty is
+	// "host-pid-random".
+	Worker string
+	// SkewTolerance is how far apart workers' clocks may be without a
+	// Preemption slot running twice. Claims live Interval + SkewTolerance.
+	// Zero is DefaultSkewTolerance; negative is refused.
+	SkewTolerance time.Duration
+	// Logger receives structured logs; nil is slog.Default().
+	Logger *slog.Logger
+	// Observer, when set, is called for every event, synchronously, from the
+	// goroutine where it happened. It must be quick and safe for concurrent use.
+	Observer func(Event)
+	// Clock replaces the real clock for slot arithmetic; nil is time.Now.
+	Clock Clock
+
+	once      sync.Once
+	err       error // configuration error found by setup
+	dict      Dict
+	ownDict   bool
+	keys      KeyGenerator
+	namespace string
+	worker    string
+	tolerance time.Duration
+	logger    *slog.Logger
+	clock     Clock
+	epoch     time.Time // gate times count from here
+
+	// gate is when, in nanoseconds since epoch, the earliest rule falls due.
+	// Reading it is the whole cost of a drive step when nothing is due.
+	gate atomic.Int64
+
+	mu    sync.Mutex // guards queue, rules, seq and entries' slot state
+	queue queue
+	rules map[string]*entry
+	seq   uint64
+
+	base      context.Context // parent of every run; cancelled when Shutdown gives up
+	cancel    context.CancelFunc
+	inflight  atomic.Int64
+	closed    atomic.Bool
+	started   atomic.Bool
+	closeOnce sync.Once
+	stop      chan struct{} // closed by Shutdown
+	wake      chan struct{} // the timer loop re-reads the gate
+	idle      chan struct{} // signalled when the last run ends after Shutdown
+}
+
+func (m *Manager) setup() {
+	m.clock = m.Clock
+	m.epoch = m.now()
+	m.base, m.cancel = context.WithCancel(context.Background())
+	m.rules = make(map[string]*entry)
+	m.stop = make(chan struct{})
+	m.wake = make(chan struct{}, 1)
+	m.idle = make(chan struct{}, 1)
+	m.logger = cmp.Or(m.Logger, slog.Default())
+	m.keys = m.Keys
+	if m.keys == nil {
+		m.keys = EpochKeys{}
+	}
+	m.namespace = cmp.Or(m.Namespace, "ngxtasks")
+	m.worker = cmp.Or(m.Worker, defaultWorker())
+	m.tolerance = cmp.Or(m.SkewTolerance, DefaultSkewTolerance)
+	m.dict = m.Dict
+	if m.dict == nil {
+		m.dict, m.ownDict = NewMemoryDict(), true
+	}
+	if m.SkewTolerance < 0 {
+		m.err = fmt.Errorf("ngxtasks: %w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
+		m.gate.Store(0) // every drive step takes the slow path and reports err
+		return
+	}
+	m.gate.Store(math.MaxInt64)
+}
+
+func defaultWorker() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "worker"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func (m *Manager) now() time.Time {
+	if m.clock != nil {
+		return m.clock.Now()
+	}
+	return time.Now()
+}
+
+// sinceEpoch is the gate's time scale. With the real clock it reads only the
+// monotonic clock, the cheapest time there is.
+func (m *Manager) sinceEpoch() int64 {
+	if m.clock != nil {
+		return int64(m.clock.Now().Sub(m.epoch))
+	}
+	return int64(time.Since(m.epoch))
+}
+
+// WorkerID returns the identity this manager claims slots under.
+func (m *Manager) WorkerID() string {
+	m.once.Do(m.setup)
+	return m.worker
+}
+
+// Push adds rules. It checks them all first and adds none if any is invalid
+// or its identifier is taken; the error is a *RuleError. A pushed rule's
+// current slot is due at once, so a new worker runs it on its next drive step.
+func (m *Manager) Push(rules ...Rule) error {
+	m.once.Do(m.setup)
+	if m.err != nil {
+		return m.err
+	}
+	seen := make(map[string]bool, len(rules))
+	for i := range rules {
+		if err := rules[i].Validate(); err != nil {
+			return err
+		}
+		if seen[rules[i].Identifier] {
+			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "appears twice in this Push", dup: true}
+		}
+		seen[rules[i].Identifier] = true
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range rules {
+		if _, dup := m.rules[rules[i].Identifier]; dup {
+			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "is already pushed", dup: true}
+		}
+	}
+	m.queue.grow(len(rules))
+	for _, r := range rules {
+		m.seq++
+		e := &entry{rule: r, seq: m.seq, due: now.UnixNano()}
+		m.rules[r.Identifier] = e
+		m.queue.push(e)
+	}
+	m.setGate(now)
+	m.poke()
+	return nil
+}
+
+// Remove drops the rule with this identifier and reports whether there was
+// one. A run already going finishes; no new slot of the rule starts.
+func (m *Manager) Remove(identifier string) bool {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.rules[identifier]
+	if !ok {
+		return false
+	}
+	delete(m.rules, identifier)
+	e.removed.Store(true)
+	m.queue.remove(e)
+	m.setGate(m.now())
+	return true
+}
+
+// Rules returns copies of the rules, in the order they were pushed.
+func (m *Manager) Rules() []Rule {
+	es := m.entries()
+	out := make([]Rule, len(es))
+	for i, e := range es {
+		out[i] = e.rule
+	}
+	return out
+}
+
+// entries lists the live entries in push order.
+func (m *Manager) entries() []*entry {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	es := make([]*entry, 0, len(m.rules))
+	for _, e := range m.rules {
+		es = append(es, e)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+	return es
+}
+
+// setGate moves the gate to the earliest due rule. Callers hold mu.
+func (m *Manager) setGate(now time.Time) {
+	if len(m.queue) == 0 || m.closed.Load() {
+		m.gate.Store(math.MaxInt64)
+		return
+	}
+	m.gate.Store(int64(now.Sub(m.epoch)) + m.queue[0].due - now.UnixNano())
+}
+
+// poke wakes the timer loop so it re-reads the gate.
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,137 @@
+package ngxtasks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Type says where a rule runs: in every worker, or in one worker of all that
+// share a dictionary.
+type Type uint8
+
+const (
+	// Normal rules run in every worker, once per slot. They never touch the
+	// dictionary.
+	Normal Type = iota + 1
+	// Preemption rules run in exactly one worker per slot across every worker
+	// that shares the dictionary and namespace: the one whose claim is stored.
+	Preemption
+)
+
+// String returns the name used in rule files: "normal" or "preemption".
+func (t Type) String() string {
+	switch t {
+	case Normal:
+		return "normal"
+	case Preemption:
+		return "preemption"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// ParseType reads a type as the original wrote it ("normal", "preemption").
+func ParseType(s string) (Type, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "normal":
+		return Normal, nil
+	case "preemption":
+		return Preemption, nil
+	}
+	return 0, fmt.Errorf("unknown type %q (want normal or preemption)", s)
+}
+
+// Func is a rule's callback. ctx is cancelled when the rule's timeout passes
+// and when a shutdown gives up waiting.
+type Func func(ctx context.Context, f Firing) error
+
+// Filter can veto a firing. It is asked before a Preemption rule claims its
+// slot, so a worker that will not run a slot never takes it from the others.
+type Filter func(ctx context.Context, f Firing) bool
+
+// A Rule is one periodic task. The manager keeps its own copy, so changing a
+// Rule after Push has no effect.
+type Rule struct {
+	Name       string        // free text for people; defaults to Identifier in logs
+	Identifier string        // unique within a manager; names the rule in the dictionary
+	Interval   time.Duration // length of a slot; sub-second works
+	Type       Type          // Normal or Preemption; there is no default
+	Callback   Func          // what to run
+	Filter     Filter        // optional veto, asked before a claim
+	Timeout    time.Duration // optional; cancels the callback's context after this long
+
+	// Offset shifts the slot boundaries: slots begin at base + Offset + k·Interval.
+	// It must be in [0, Interval).
+	Offset time.Duration
+	// Spread adds an offset derived from Identifier, the same in every worker,
+	// so that many rules with one interval do not all fall due at once.
+	Spread bool
+
+	// Background makes a request-driven run happen on its own goroutine, so
+	// the request does not wait; such a run cannot touch the response.
+	Background bool
+}
+
+// Phase is the rule's effective offset within its interval: Offset plus, when
+// Spread is set, a hash of Identifier. Every worker computes the same phase.
+func (r *Rule) Phase() time.Duration {
+	if !r.Spread || r.Interval <= 0 {
+		return r.Offset
+	}
+	// FNV-1a, written out so that it does not allocate.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(r.Identifier); i++ {
+		h ^= uint64(r.Identifier[i])
+		h *= 1099511628211
+	}
+	return (r.Offset + time.Duration(h%uint64(r.Interval))) % r.Interval
+}
+
+// label is how logs and errors name the rule.
+func (r *Rule) label() string {
+	if r.Identifier != "" {
+		return r.Identifier
+	}
+	if r.Name != "" {
+		return r.Name
+	}
+	return "(unnamed)"
+}
+
+// Validate reports the first problem with r as a *RuleError.
+func (r *Rule) Validate() error {
+	bad := func(field, problem string) error {
+		return &RuleError{Rule: r.label(), Field: field, Problem: problem}
+	}
+	switch {
+	case strings.TrimSpace(r.Identifier) == "":
+		return bad("Identifier", "must not be empty")
+	case len(r.Identifier) > maxIdentifierLen:
+		return bad("Identifier", fmt.Sprintf("is %d bytes, more than %d", len(r.Identifier), maxIdentifierLen))
+	case r.Interval <= 0:
+		return bad("Interval", fmt.Sprintf("must be > 0, got %v", r.Interval))
+	case r.Type != Normal && r.Type != Preemption:
+		return bad("Type", fmt.Sprintf("must be Normal or Preemption, got %v", r.Type))
+	case r.Callback == nil:
+		return bad("Callback", "must not be nil")
+	case r.Timeout < 0:
+		return bad("Timeout", fmt.Sprintf("must be >= 0, got %v", r.Timeout))
+	case r.Offset < 0 || r.Offset >= r.Interval:
+		return bad("Offset", fmt.Sprintf("must be in [0, Interval=%v), got %v", r.Interval, r.Offset))
+	}
+	return nil
+}
+
+// maxIdentifierLen keeps claim keys well inside every backend's key limit.
+const maxIdentifierLen = 256
+
+// Firing is what a callback learns about the run it is in.
+type Firing struct {
+	Rule   *Rule  // the manager's copy; read only
+	Slot   Slot   // the slot being run
+	Worker string // the identity of the worker running it
+	// Exchange is the HTTP request that drives this run and its response; nil
+	// for timer-driven runs, Run calls and Background rules.
+	Exchange *Exchange
+}
