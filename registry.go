@@ -60,18 +60,18 @@ func OpenDict(ctx context.Context, rawURL string) (Dict, error) {
 		return nil, fmt.Errorf("ngxtasks: dictionary URL: %w", redactParseError(err))
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("ngxtasks: dictionary URL %q has no scheme (known: %s)", u.Redacted(), strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("ngxtasks: dictionary URL %q has no scheme (known: %s)", safeURL(u), strings.Join(Schemes(), ", "))
 	}
 	openersMu.RLock()
 	open := openers[u.Scheme]
 	openersMu.RUnlock()
 	if open == nil {
 		return nil, fmt.Errorf("ngxtasks: dictionary URL %q: unknown scheme %q (known: %s; is its package imported?)",
-			u.Redacted(), u.Scheme, strings.Join(Schemes(), ", "))
+			safeURL(u), u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	d, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("ngxtasks: open %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("ngxtasks: open %s: %w", safeURL(u), err)
 	}
 	return d, nil
 }
@@ -83,4 +83,14 @@ func redactParseError(err error) error {
 		return fmt.Errorf("cannot parse: %v", ue.Err)
 	}
 	return err
+}
+
+// safeURL shows a URL in errors without its password. An opaque URL such as
+// "user:secret@host" (a forgotten "//") hides its secret where Redacted does
+// not look, so only its scheme is shown.
+func safeURL(u *url.URL) string {
+	if u.Opaque != "" {
+		return u.Scheme + ":…"
+	}
+	return u.Redacted()
 }
