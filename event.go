@@ -59,27 +59,49 @@ type Event struct {
 	Err      error         // for EventFinished, and for SkipClaimError
 }
 
-// emit records e in statistics, the observer and the log.
-func (m *Manager) emit(e *entry, ev Event) {
-	ev.Rule, ev.Worker, ev.Time = &e.rule, m.worker, m.now()
-	e.stats.record(&ev)
+// emit records an event in statistics, the observer and the log. It takes
+// the event's parts rather than an Event, and builds one only when someone
+// listens, because every run's goroutine starts on a small stack that a big
+// frame here would make it grow.
+func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
+	e.stats.record(kind, s.N, d, err)
+	level := eventLevel(kind, reason, err)
+	if m.Observer != nil || m.logger.Enabled(context.Background(), level) {
+		m.notify(level, e, kind, s, reason, d, err)
+	}
+}
+
+func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
+	switch {
+	case kind == EventFinished && err != nil, kind == EventSkipped && reason == SkipClaimError:
+		return slog.LevelError
+	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipLate):
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+// notify hands an event to the observer and the logger.
+//
+//go:noinline
+func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
+	ev := Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
 	if m.Observer != nil {
 		m.Observer(ev)
 	}
-	level := slog.LevelDebug
-	switch {
-	case ev.Kind == EventFinished && ev.Err != nil,
-		ev.Kind == EventSkipped && ev.Reason == SkipClaimError:
-		level = slog.LevelError
-	case ev.Kind == EventSkipped && (ev.Reason == SkipOverlap || ev.Reason == SkipLate):
-		level = slog.LevelWarn
+	if m.logger.Enabled(context.Background(), level) {
+		m.log(level, &ev)
 	}
-	ctx := context.Background()
-	if !m.logger.Enabled(ctx, level) {
-		return
-	}
+}
+
+// log writes an event to the logger. It is a function of its own so that
+// its buffers do not enlarge the stack of every run's goroutine.
+//
+//go:noinline
+func (m *Manager) log(level slog.Level, ev *Event) {
+	e := ev.Rule
 	attrs := []slog.Attr{
-		slog.String("rule", e.rule.Identifier),
+		slog.String("rule", e.Identifier),
 		slog.Int64("slot", ev.Slot.N),
 		slog.String("worker", m.worker),
 	}
@@ -96,5 +118,5 @@ func (m *Manager) emit(e *entry, ev Event) {
 			attrs = append(attrs, slog.String("stack", string(p.Stack)))
 		}
 	}
-	m.logger.LogAttrs(ctx, level, "ngxtasks: "+ev.Kind.String(), attrs...)
+	m.logger.LogAttrs(context.Background(), level, "ngxtasks: "+ev.Kind.String(), attrs...)
 }

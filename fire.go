@@ -18,13 +18,13 @@ func (m *Manager) begin(f firing) bool {
 		return false
 	}
 	if !e.running.CompareAndSwap(false, true) {
-		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipOverlap})
+		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 		return false
 	}
 	m.inflight.Add(1)
 	if m.closed.Load() {
 		m.end(e)
-		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipClosed})
+		m.emit(e, EventSkipped, &f.slot, SkipClosed, 0, nil)
 		return false
 	}
 	return true
@@ -40,37 +40,45 @@ func (m *Manager) end(e *entry) {
 	}
 }
 
-// execute runs a begun firing in the order the guarantees need: filter,
-// then claim (Preemption), then the callback. A worker that will not run a
-// slot therefore never claims it, and no slot runs without a stored claim.
+// execute runs a begun firing and ends it. Runs driven by a caller's
+// context (a request, a Run call) get a context that also ends at shutdown.
 func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
-	e := f.e
-	defer m.end(e)
-	if ctx != m.base { // runs driven by a caller's context also stop at shutdown
+	defer m.end(f.e)
+	if ctx != m.base {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
 		defer context.AfterFunc(m.base, cancel)()
 	}
-	fi := Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
-	if e.rule.Filter != nil && !m.filter(ctx, fi) {
-		m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipFiltered})
+	fi := Firing{Rule: &f.e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
+	return m.attempt(ctx, f.e, &fi)
+}
+
+// attempt goes through a slot in the order the guarantees need: filter,
+// then claim (Preemption), then the callback. A worker that will not run a
+// slot therefore never claims it, and no slot runs without a stored claim.
+//
+// The run's goroutine starts on a small stack; keeping these frames small
+// (pointers, not copies) spares it a stack copy per run.
+func (m *Manager) attempt(ctx context.Context, e *entry, fi *Firing) error {
+	if e.rule.Filter != nil && !m.filter(ctx, *fi) {
+		m.emit(e, EventSkipped, &fi.Slot, SkipFiltered, 0, nil)
 		return nil
 	}
 	if e.rule.Type == Preemption {
-		won, err := m.claim(ctx, e, f.slot)
+		won, err := m.claim(ctx, e, fi.Slot)
 		switch {
 		case errors.Is(err, errLate):
-			m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipLate, Err: err})
+			m.emit(e, EventSkipped, &fi.Slot, SkipLate, 0, err)
 			return nil
 		case err != nil:
-			m.emit(e, Event{Kind: EventSkipped, Slot: f.slot, Reason: SkipClaimError, Err: err})
+			m.emit(e, EventSkipped, &fi.Slot, SkipClaimError, 0, err)
 			return err
 		case !won:
-			m.emit(e, Event{Kind: EventLost, Slot: f.slot})
+			m.emit(e, EventLost, &fi.Slot, 0, 0, nil)
 			return nil
 		}
-		m.emit(e, Event{Kind: EventWon, Slot: f.slot})
+		m.emit(e, EventWon, &fi.Slot, 0, 0, nil)
 	}
 	return m.call(ctx, e, fi)
 }
@@ -137,26 +145,31 @@ func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (
 }
 
 // call runs the callback with the rule's timeout, recovering a panic.
-func (m *Manager) call(ctx context.Context, e *entry, fi Firing) (err error) {
+func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
 		defer cancel()
 	}
-	m.emit(e, Event{Kind: EventFired, Slot: fi.Slot})
+	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
 	start := time.Now()
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
+	defer func() { err = m.finished(ctx, e, &fi.Slot, start, recover(), err) }()
+	return e.rule.Callback(ctx, *fi)
+}
+
+// finished turns a run's outcome (its error, or what it panicked with) into
+// the error it records and reports.
+func (m *Manager) finished(ctx context.Context, e *entry, s *Slot, start time.Time, panicked any, err error) error {
+	if panicked != nil {
+		err = &PanicError{Value: panicked, Stack: debug.Stack()}
+	}
+	if e.rule.Timeout > 0 && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
+		if err == nil {
+			err = ErrTimeout
+		} else {
+			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
-		if context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
-			if err == nil {
-				err = ErrTimeout
-			} else {
-				err = fmt.Errorf("%w: %w", ErrTimeout, err)
-			}
-		}
-		m.emit(e, Event{Kind: EventFinished, Slot: fi.Slot, Duration: time.Since(start), Err: err})
-	}()
-	return e.rule.Callback(ctx, fi)
+	}
+	m.emit(e, EventFinished, s, 0, time.Since(start), err)
+	return err
 }

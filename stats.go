@@ -30,17 +30,17 @@ type counters struct {
 	lastErr                        atomic.Pointer[string]
 }
 
-func (c *counters) record(ev *Event) {
-	switch ev.Kind {
+func (c *counters) record(kind EventKind, slot int64, d time.Duration, err error) {
+	switch kind {
 	case EventFired:
 		c.runs.Add(1)
-		c.lastSlot.Store(ev.Slot.N)
-		c.lastStart.Store(ev.Time.UnixNano())
+		c.lastSlot.Store(slot)
+		c.lastStart.Store(time.Now().UnixNano())
 	case EventFinished:
-		c.lastDur.Store(int64(ev.Duration))
-		if ev.Err != nil {
+		c.lastDur.Store(int64(d))
+		if err != nil {
 			c.errors.Add(1)
-			msg := ev.Err.Error()
+			msg := err.Error()
 			c.lastErr.Store(&msg)
 		}
 	case EventWon:
