@@ -3,6 +3,7 @@ package ngxtasks
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -18,30 +19,34 @@ type firing struct {
 const (
 	minTick  = time.Millisecond
 	maxSleep = time.Minute
+	chunk    = 256 // firings taken under one lock and run as one batch
 )
 
-// take pops every entry due at now, moves it to its next slot, and appends
-// the slots not taken before to out. It is the one place slots are handed
-// out, so every drive mode shares the at-most-once-per-slot rule.
-func (m *Manager) take(now time.Time, out []firing) []firing {
+// take pops entries due at now, moves each to its next slot, and appends
+// the slots not taken before to out, until out holds limit firings. It is
+// the one place slots are handed out, so every drive mode shares the
+// at-most-once-per-slot rule.
+func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 	nowNs := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
 		return out
 	}
-	for len(m.queue) > 0 && m.queue[0].due <= nowNs {
-		e := m.queue[0]
+	for m.queue.dropRemoved(); len(m.queue) > 0 && m.queue[0].due <= nowNs && len(out) < limit; m.queue.dropRemoved() {
+		e := m.queue[0].e
 		s := m.keys.Slot(&e.rule, now)
 		if !e.taken || s.N > e.last {
 			e.taken, e.last = true, s.N
 			out = append(out, firing{e, s})
 		}
-		e.due = s.End.UnixNano()
-		if e.due <= nowNs { // a generator whose slot does not hold now must not spin the loop
-			e.due = nowNs + int64(e.rule.Interval)
+		due := s.End.UnixNano()
+		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
+			due = nowNs + int64(e.rule.Interval)
 		}
-		m.queue.fix(0)
+		e.due = due
+		m.queue[0].due = due
+		m.queue.down(0)
 	}
 	m.setGate(now)
 	return out
@@ -65,7 +70,7 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	}
 	var buf [4]firing
 	var errs []error
-	for _, f := range m.take(m.now(), buf[:0]) {
+	for _, f := range m.take(m.now(), buf[:0], math.MaxInt) {
 		if !m.begin(f) {
 			continue
 		}
@@ -98,16 +103,23 @@ func (m *Manager) Start(ctx context.Context) error {
 	defer m.started.Store(false)
 	timer := time.NewTimer(maxSleep)
 	defer timer.Stop()
-	var batch []firing
 	for {
 		now := m.now()
-		batch = m.take(now, batch[:0])
-		for _, f := range batch {
-			if m.begin(f) {
-				go m.execute(m.base, f, nil)
+		// Take due slots in chunks and start each chunk at once, so runs
+		// begin while the rest of a large tick is still being taken.
+		for {
+			taken := m.take(now, make([]firing, 0, chunk), chunk)
+			begun := taken[:0]
+			for _, f := range taken {
+				if m.begin(f) {
+					begun = append(begun, f)
+				}
+			}
+			m.runBatch(begun)
+			if len(taken) < chunk {
+				break
 			}
 		}
-		clear(batch)
 		wait := time.Duration(m.gate.Load() - int64(now.Sub(m.epoch)))
 		timer.Reset(min(max(wait, minTick), maxSleep))
 		select {

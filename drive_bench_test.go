@@ -3,6 +3,7 @@ package ngxtasks
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -29,19 +30,20 @@ func BenchmarkTimerFire(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Shutdown(context.Background())
-			var batch []firing
 			fired := 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for fired < b.N {
 				clock.t = clock.t.Add(time.Millisecond) // one tick of the loop
-				batch = m.take(clock.t, batch[:0])
-				for _, f := range batch {
+				taken := m.take(clock.t, nil, math.MaxInt)
+				begun := taken[:0]
+				for _, f := range taken {
 					if m.begin(f) {
-						go m.execute(m.base, f, nil)
+						begun = append(begun, f)
 					}
 				}
-				fired += len(batch)
+				m.runBatch(begun)
+				fired += len(taken)
 			}
 			for m.inflight.Load() > 0 {
 				time.Sleep(10 * time.Microsecond)

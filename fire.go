@@ -151,8 +151,9 @@ func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
 		defer cancel()
 	}
-	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
 	start := time.Now()
+	e.stats.lastStart.Store(start.UnixNano())
+	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
 	defer func() { err = m.finished(ctx, e, &fi.Slot, start, recover(), err) }()
 	return e.rule.Callback(ctx, *fi)
 }

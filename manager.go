@@ -180,7 +180,7 @@ func (m *Manager) Push(rules ...Rule) error {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano()}
 		m.rules[r.Identifier] = e
-		m.queue.push(e)
+		m.queue.push(item{e.due, e})
 	}
 	m.setGate(now)
 	m.poke()
@@ -199,7 +199,7 @@ func (m *Manager) Remove(identifier string) bool {
 	}
 	delete(m.rules, identifier)
 	e.removed.Store(true)
-	m.queue.remove(e)
+	m.queue.dropRemoved()
 	m.setGate(m.now())
 	return true
 }

@@ -8,19 +8,26 @@ type entry struct {
 	seq  uint64 // push order
 
 	// Guarded by Manager.mu.
-	due   int64 // Unix nanoseconds when the next slot not yet taken begins
-	index int   // position in the queue; -1 once removed
 	last  int64 // last slot taken
 	taken bool  // whether any slot was taken
+	due   int64 // copy of the queue item's due time, for Stats
 
 	running atomic.Bool // a run of this rule is going in this worker
-	removed atomic.Bool
+	removed atomic.Bool // Remove was called; the queue drops it when it surfaces
 	stats   counters
 }
 
-// queue is a binary min-heap of entries by due time: the drive step pops
-// only what is due, so its cost follows the due rules, not all rules.
-type queue []*entry
+// queue is a binary min-heap of entries by due time (Unix nanoseconds), so
+// a drive step pops only what is due: its cost follows the due rules, not
+// all rules. Due times sit in the heap's own array, so sifting does not
+// touch the entries, which matters for cache misses at 100,000 rules.
+// Removed entries are dropped lazily, when they reach the top.
+type queue []item
+
+type item struct {
+	due int64
+	e   *entry
+}
 
 func (q *queue) grow(n int) {
 	if free := cap(*q) - len(*q); free < n {
@@ -30,68 +37,57 @@ func (q *queue) grow(n int) {
 	}
 }
 
-func (q *queue) push(e *entry) {
-	e.index = len(*q)
-	*q = append(*q, e)
-	q.up(e.index)
+func (q *queue) push(it item) {
+	*q = append(*q, it)
+	q.up(len(*q) - 1)
 }
 
-func (q *queue) remove(e *entry) {
-	i, last := e.index, len(*q)-1
-	if i < 0 {
-		return
-	}
-	if i != last {
-		q.swap(i, last)
-	}
-	(*q)[last] = nil
+// pop removes the top item.
+func (q *queue) pop() {
+	last := len(*q) - 1
+	(*q)[0] = (*q)[last]
+	(*q)[last] = item{}
 	*q = (*q)[:last]
-	e.index = -1
-	if i != last {
-		q.fix(i)
+	if last > 0 {
+		q.down(0)
 	}
 }
 
-// fix restores order after the due time of the entry at i changed.
-func (q queue) fix(i int) {
-	if !q.down(i) {
-		q.up(i)
+// dropRemoved pops removed entries off the top, so the top is live.
+func (q *queue) dropRemoved() {
+	for len(*q) > 0 && (*q)[0].e.removed.Load() {
+		q.pop()
 	}
 }
 
 func (q queue) up(i int) {
+	it := q[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if q[p].due <= q[i].due {
-			return
+		if q[p].due <= it.due {
+			break
 		}
-		q.swap(i, p)
+		q[i] = q[p]
 		i = p
 	}
+	q[i] = it
 }
 
-func (q queue) down(i int) bool {
-	start := i
+func (q queue) down(i int) {
+	it := q[i]
 	for {
-		l := 2*i + 1
-		if l >= len(q) {
+		c := 2*i + 1
+		if c >= len(q) {
 			break
 		}
-		c := l
-		if r := l + 1; r < len(q) && q[r].due < q[l].due {
+		if r := c + 1; r < len(q) && q[r].due < q[c].due {
 			c = r
 		}
-		if q[i].due <= q[c].due {
+		if it.due <= q[c].due {
 			break
 		}
-		q.swap(i, c)
+		q[i] = q[c]
 		i = c
 	}
-	return i > start
-}
-
-func (q queue) swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index = i
-	q[j].index = j
+	q[i] = it
 }

@@ -35,7 +35,6 @@ func (c *counters) record(kind EventKind, slot int64, d time.Duration, err error
 	case EventFired:
 		c.runs.Add(1)
 		c.lastSlot.Store(slot)
-		c.lastStart.Store(time.Now().UnixNano())
 	case EventFinished:
 		c.lastDur.Store(int64(d))
 		if err != nil {

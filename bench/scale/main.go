@@ -1,0 +1,226 @@
+// Command scale measures how the timer loop copes with many rules in one
+// worker: it registers the rules, lets them run for a while, and prints
+// executed/expected runs, CPU used, memory per rule, goroutines and the
+// lateness of runs from their own slot start.
+//
+//	go run ./bench/scale -rules 100000 -interval 1s -for 15s
+//	go run ./bench/scale -rules 100000 -interval 1s -for 15s -spread=false
+//	go run ./bench/scale -rules 1000000 -mixed -for 15s
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+func main() {
+	var (
+		rules    = flag.Int("rules", 100000, "number of rules")
+		interval = flag.Duration("interval", time.Second, "interval of every rule (without -mixed)")
+		spread   = flag.Bool("spread", true, "spread rules' phases over the interval (false: all on one boundary)")
+		mixed    = flag.Bool("mixed", false, "intervals spread from 1s to 1h instead of -interval")
+		runFor   = flag.Duration("for", 15*time.Second, "how long to run")
+		profile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	)
+	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*rules, *interval, *spread, *mixed, *runFor); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1) //nolint: the profile of a failed run is of no use
+	}
+}
+
+// recorder keeps each run's lateness, in a buffer sized beforehand so that
+// measuring does not allocate.
+type recorder struct {
+	start atomic.Int64 // Unix ns: slots that began before are not counted
+	runs  []sample
+	n     atomic.Int64
+}
+
+type sample struct{ slotStart, late int64 }
+
+func (r *recorder) callback(_ context.Context, f ngxtasks.Firing) error {
+	if f.Slot.Start.UnixNano() <= r.start.Load() {
+		return nil // the slot current at Push, taken mid-slot
+	}
+	if i := r.n.Add(1) - 1; i < int64(len(r.runs)) {
+		r.runs[i] = sample{f.Slot.Start.UnixNano(), int64(time.Since(f.Slot.Start))}
+	}
+	return nil
+}
+
+func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration) error {
+	intervalOf := func(int) time.Duration { return interval }
+	if mixed { // geometric spread from 1 s to 1 h
+		intervalOf = func(i int) time.Duration {
+			x := math.Exp(math.Log(3600) * float64(i) / float64(max(n-1, 1)))
+			return time.Duration(x * float64(time.Second)).Round(time.Millisecond)
+		}
+	}
+	var expected int64
+	for i := range n {
+		expected += int64(runFor/intervalOf(i)) + 2
+	}
+	rec := &recorder{runs: make([]sample, expected+int64(n))}
+	rec.start.Store(math.MaxInt64)
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	m := &ngxtasks.Manager{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	rs := make([]ngxtasks.Rule, n)
+	for i := range rs {
+		rs[i] = ngxtasks.Rule{Identifier: "rule-" + strconv.Itoa(i), Interval: intervalOf(i), Type: ngxtasks.Normal,
+			Callback: rec.callback, Spread: spread}
+	}
+	pushStart := time.Now()
+	if err := m.Push(rs...); err != nil {
+		return err
+	}
+	pushTook := time.Since(pushStart)
+	rs = nil
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	heapPerRule := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+
+	// The first drive step runs every rule's current slot, mid-slot: slots
+	// that began before it are not measured.
+	if err := m.Run(context.Background()); err != nil {
+		return err
+	}
+	start := time.Now()
+	rec.start.Store(start.UnixNano())
+	cpu0 := cpuTime()
+
+	ctx, cancel := context.WithTimeout(context.Background(), runFor)
+	defer cancel()
+	maxG := atomic.Int64{}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if g := int64(runtime.NumGoroutine()); g > maxG.Load() {
+					maxG.Store(g)
+				}
+			}
+		}
+	}()
+	_ = m.Start(ctx)
+	end := time.Now()
+	cpu := cpuTime() - cpu0
+	wall := end.Sub(start)
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := m.Shutdown(sctx); err != nil {
+		return err
+	}
+
+	// Expected: every slot that began inside (start, cutoff]. Slots that
+	// began in the last moments may not have been taken when Start
+	// returned; they are left out of both counts.
+	cutoff := end.Add(-250 * time.Millisecond)
+	var want int64
+	for i, st := range m.Stats() {
+		r := ngxtasks.Rule{Identifier: st.Identifier, Interval: intervalOf(i), Spread: spread}
+		first := ngxtasks.EpochKeys{}.Slot(&r, start).N + 1
+		last := ngxtasks.EpochKeys{}.Slot(&r, cutoff).N
+		want += max(0, last-first+1)
+	}
+	var late []int64
+	for _, r := range rec.runs[:min(rec.n.Load(), int64(len(rec.runs)))] {
+		if r.slotStart <= cutoff.UnixNano() {
+			late = append(late, r.late)
+		}
+	}
+	got := int64(len(late))
+	slices.Sort(late)
+	pct := func(p float64) time.Duration {
+		if len(late) == 0 {
+			return 0
+		}
+		return time.Duration(late[min(len(late)-1, int(p*float64(len(late))))])
+	}
+
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("rules            %d (%s)\n", n, describe(interval, spread, mixed))
+	fmt.Printf("push             %v (%.0f ns/rule)\n", pushTook.Round(time.Millisecond), float64(pushTook)/float64(n))
+	fmt.Printf("ran for          %v\n", wall.Round(time.Millisecond))
+	fmt.Printf("executed         %d / %d expected (%.2f%%)\n", got, want, 100*float64(got)/float64(max(want, 1)))
+	fmt.Printf("runs per second  %.0f\n", float64(got)/wall.Seconds())
+	fmt.Printf("cpu              %.3f of one core (%v user+sys)\n", cpu.Seconds()/wall.Seconds(), cpu.Round(time.Millisecond))
+	fmt.Printf("heap per rule    %.0f B (idle, after Push)\n", heapPerRule)
+	fmt.Printf("rss              %.1f MiB total, %.0f B per rule\n", float64(rss())/(1<<20), float64(rss())/float64(n))
+	fmt.Printf("goroutines       max %d\n", maxG.Load())
+	fmt.Printf("lateness         p50 %v  p99 %v  max %v\n", pct(0.50), pct(0.99), time.Duration(lastOr(late)))
+	fmt.Printf("gc               %d cycles, GOGC %d\n", ms.NumGC, debug.SetGCPercent(-1))
+	return nil
+}
+
+func describe(iv time.Duration, spread, mixed bool) string {
+	if mixed {
+		return "intervals 1s..1h, phases spread"
+	}
+	if spread {
+		return "interval " + iv.String() + ", phases spread"
+	}
+	return "interval " + iv.String() + ", all on one boundary"
+}
+
+func lastOr(s []int64) int64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)-1]
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rss reads the resident set size from /proc (Linux); 0 elsewhere.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	if _, err := fmt.Sscan(string(b), &size, &res); err != nil {
+		return 0
+	}
+	return res * int64(os.Getpagesize())
+}
