@@ -51,7 +51,7 @@ func main() {
 	}
 	if err := run(*rules, *interval, *spread, *mixed, *runFor); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
-		os.Exit(1) //nolint: the profile of a failed run is of no use
+		os.Exit(1)
 	}
 }
 
