@@ -23,7 +23,10 @@ func (m *Manager) runBatch(fs []firing) {
 	}
 	b := &batch{m: m, firings: fs}
 	b.spare.Store(1)
-	go b.work()
+	go func() {
+		m.claimBatch(fs)
+		b.work()
+	}()
 }
 
 func (b *batch) work() {

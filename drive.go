@@ -9,9 +9,19 @@ import (
 
 // firing is a slot taken from the queue, to be run in this worker.
 type firing struct {
-	e    *entry
-	slot Slot
+	e     *entry
+	slot  Slot
+	claim claimState
 }
+
+// claimState records how far a batch got with a firing before running it.
+type claimState uint8
+
+const (
+	claimPending claimState = iota // filter and claim still to do
+	claimWon                       // filter passed and the claim is stored: run it
+	claimSettled                   // filtered out, lost or failed: nothing to run
+)
 
 // Timer loop bounds: it wakes at most once per minTick, so rules spread over
 // an interval are run in batches, and at least once per maxSleep, so a clock
@@ -38,7 +48,7 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 		s := m.keys.Slot(&e.rule, now)
 		if !e.taken || s.N > e.last {
 			e.taken, e.last = true, s.N
-			out = append(out, firing{e, s})
+			out = append(out, firing{e: e, slot: s})
 		}
 		due := s.End.UnixNano()
 		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
@@ -120,7 +130,7 @@ func (m *Manager) Start(ctx context.Context) error {
 				break
 			}
 		}
-		wait := time.Duration(m.gate.Load() - int64(now.Sub(m.epoch)))
+		wait := time.Duration(m.gate.Load() - m.sinceEpoch())
 		timer.Reset(min(max(wait, minTick), maxSleep))
 		select {
 		case <-ctx.Done():

@@ -51,6 +51,12 @@ func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
 		defer context.AfterFunc(m.base, cancel)()
 	}
 	fi := Firing{Rule: &f.e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
+	switch f.claim {
+	case claimWon:
+		return m.call(ctx, f.e, &fi)
+	case claimSettled:
+		return nil
+	}
 	return m.attempt(ctx, f.e, &fi)
 }
 
@@ -67,20 +73,28 @@ func (m *Manager) attempt(ctx context.Context, e *entry, fi *Firing) error {
 	}
 	if e.rule.Type == Preemption {
 		won, err := m.claim(ctx, e, fi.Slot)
-		switch {
-		case errors.Is(err, errLate):
-			m.emit(e, EventSkipped, &fi.Slot, SkipLate, 0, err)
-			return nil
-		case err != nil:
-			m.emit(e, EventSkipped, &fi.Slot, SkipClaimError, 0, err)
+		if run, err := m.claimed(e, &fi.Slot, won, err); !run {
 			return err
-		case !won:
-			m.emit(e, EventLost, &fi.Slot, 0, 0, nil)
-			return nil
 		}
-		m.emit(e, EventWon, &fi.Slot, 0, 0, nil)
 	}
 	return m.call(ctx, e, fi)
+}
+
+// claimed reports the outcome of a claim and whether the slot is to run.
+func (m *Manager) claimed(e *entry, s *Slot, won bool, err error) (bool, error) {
+	switch {
+	case errors.Is(err, errLate):
+		m.emit(e, EventSkipped, s, SkipLate, 0, err)
+		return false, nil
+	case err != nil:
+		m.emit(e, EventSkipped, s, SkipClaimError, 0, err)
+		return false, err
+	case !won:
+		m.emit(e, EventLost, s, 0, 0, nil)
+		return false, nil
+	}
+	m.emit(e, EventWon, s, 0, 0, nil)
+	return true, nil
 }
 
 // filter asks the rule's filter; a filter that panics vetoes the slot.
@@ -100,23 +114,33 @@ var errLate = errors.New("slot ended before its claim was answered")
 // the slot ends by this worker's clock; it lives Interval + SkewTolerance, so
 // a worker whose clock is up to SkewTolerance behind still finds it.
 func (m *Manager) claim(ctx context.Context, e *entry, s Slot) (bool, error) {
+	if err := m.clockReady(); err != nil {
+		return false, err
+	}
 	left := s.End.Sub(m.now())
 	if left <= 0 {
 		return false, errLate
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, left, errLate)
 	defer cancel()
-	won, err := m.dict.Add(ctx, m.claimKey(e, s), m.worker, e.rule.Interval+m.tolerance)
+	won, err := m.dict.Add(ctx, m.claimKey(e, s), m.worker, m.claimTTL(e))
 	if context.Cause(ctx) == errLate { // answered too late to trust: do not run
-		if err == nil || errors.Is(err, errLate) {
-			return false, errLate
-		}
-		return false, fmt.Errorf("%w: %w", errLate, err)
+		return false, lateErr(err)
 	}
 	if err != nil {
 		return false, err
 	}
 	return won, nil
+}
+
+func (m *Manager) claimTTL(e *entry) time.Duration { return e.rule.Interval + m.tolerance }
+
+// lateErr is the error of a claim answered after its slot ended.
+func lateErr(err error) error {
+	if err == nil || errors.Is(err, errLate) {
+		return errLate
+	}
+	return fmt.Errorf("%w: %w", errLate, err)
 }
 
 // claimKey is namespace:name:slot.

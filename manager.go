@@ -56,6 +56,10 @@ type Manager struct {
 	Observer func(Event)
 	// Clock replaces the real clock for slot arithmetic; nil is time.Now.
 	Clock Clock
+	// UseStoreClock computes slots from the dictionary's clock (the Dict
+	// must implement StoreClock), so that workers' clocks may differ by any
+	// amount without a Preemption slot running twice.
+	UseStoreClock bool
 
 	once      sync.Once
 	err       error // configuration error found by setup
@@ -68,6 +72,11 @@ type Manager struct {
 	logger    *slog.Logger
 	clock     Clock
 	epoch     time.Time // gate times count from here
+
+	offset   atomic.Int64 // store clock minus local clock, with UseStoreClock
+	lastSync atomic.Int64 // sinceEpoch of the last store clock reading
+	synced   atomic.Bool
+	syncing  atomic.Bool
 
 	// gate is when, in nanoseconds since epoch, the earliest rule falls due.
 	// Reading it is the whole cost of a drive step when nothing is due.
@@ -91,7 +100,7 @@ type Manager struct {
 
 func (m *Manager) setup() {
 	m.clock = m.Clock
-	m.epoch = m.now()
+	m.epoch = m.localNow()
 	m.base, m.cancel = context.WithCancel(context.Background())
 	m.rules = make(map[string]*entry)
 	m.stop = make(chan struct{})
@@ -111,10 +120,15 @@ func (m *Manager) setup() {
 	}
 	if m.SkewTolerance < 0 {
 		m.err = fmt.Errorf("ngxtasks: %w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
+	} else {
+		m.err = m.checkStoreClock()
+	}
+	if m.err != nil {
 		m.gate.Store(0) // every drive step takes the slow path and reports err
 		return
 	}
 	m.gate.Store(math.MaxInt64)
+	m.maybeSyncClock()
 }
 
 func defaultWorker() string {
@@ -127,11 +141,14 @@ func defaultWorker() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
+// now is the time slots are computed from: the worker's clock, moved to
+// the store's with UseStoreClock.
 func (m *Manager) now() time.Time {
-	if m.clock != nil {
-		return m.clock.Now()
+	t := m.localNow()
+	if m.UseStoreClock {
+		t = t.Add(time.Duration(m.offset.Load()))
 	}
-	return time.Now()
+	return t
 }
 
 // sinceEpoch is the gate's time scale. With the real clock it reads only the
@@ -233,7 +250,7 @@ func (m *Manager) setGate(now time.Time) {
 		m.gate.Store(math.MaxInt64)
 		return
 	}
-	m.gate.Store(int64(now.Sub(m.epoch)) + m.queue[0].due - now.UnixNano())
+	m.gate.Store(m.sinceEpoch() + m.queue[0].due - now.UnixNano())
 }
 
 // poke wakes the timer loop so it re-reads the gate.

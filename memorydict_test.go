@@ -15,7 +15,7 @@ import (
 // goroutine per key, and nothing is held after Close.
 func TestMemoryDictReclaimsExpiredEntries(t *testing.T) {
 	clock := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Now: clock.Now}
+	d := &ngxtasks.MemoryDict{Clock: clock.Now}
 	ctx := context.Background()
 	for i := range 10000 {
 		if ok, err := d.Add(ctx, fmt.Sprint("k", i), "v", time.Second); !ok || err != nil {

@@ -1,0 +1,145 @@
+package ngxtasks_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+// skewedFleetRuns drives 6 workers whose clocks are off by up to ±maxSkew
+// through 200 slots of 10 Preemption rules and returns the runs.
+func skewedFleetRuns(t *testing.T, maxSkew time.Duration, useStoreClock bool) *runLog {
+	truth := newFakeClock(t0)
+	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	log := newRunLog()
+	ms := fleet(6, d, func(i int) ngxtasks.Clock {
+		skew := time.Duration(rnd.Int64N(int64(2*maxSkew))) - maxSkew
+		if i == 0 {
+			skew = maxSkew // make sure the extremes are there
+		} else if i == 1 {
+			skew = -maxSkew
+		}
+		return truth.Offset(skew)
+	}, 0, nil)
+	rs := preemptionRules(10, func(int) time.Duration { return time.Second }, log.callback)
+	for _, m := range ms {
+		m.UseStoreClock = useStoreClock
+		shutdown(t, m)
+		if err := m.Push(rs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if useStoreClock {
+		waitFor(t, func() bool {
+			for _, m := range ms {
+				if _, ok := m.ClockOffset(); !ok {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for range 800 { // 200 s of fake time in 250 ms steps
+		var wg sync.WaitGroup
+		for _, m := range ms {
+			wg.Go(func() { _ = m.Run(context.Background()) })
+		}
+		wg.Wait()
+		truth.Add(250 * time.Millisecond)
+	}
+	return log
+}
+
+// TestP1_StoreClockToleratesAnySkew: workers whose clocks are a minute
+// apart still run each slot once when slots follow the store's clock; the
+// same fleet without the option does run slots twice, which shows the test
+// would catch it.
+func TestP1_StoreClockToleratesAnySkew(t *testing.T) {
+	log := skewedFleetRuns(t, time.Minute, true)
+	if log.total() < 10*150 {
+		t.Fatalf("only %d runs", log.total())
+	}
+	for k, n := range log.runs {
+		if n > 1 {
+			t.Fatalf("%v ran %d times with the store clock", k, n)
+		}
+	}
+	without := skewedFleetRuns(t, time.Minute, false)
+	dups := 0
+	for _, n := range without.runs {
+		if n > 1 {
+			dups++
+		}
+	}
+	if dups == 0 {
+		t.Fatal("a minute of skew without the store clock gave no duplicate: the test proves nothing")
+	}
+}
+
+func TestStoreClockNeedsAClockDict(t *testing.T) {
+	m := &ngxtasks.Manager{Dict: &faultyDict{}, UseStoreClock: true}
+	err := m.Push(ngxtasks.Rule{Identifier: "a", Interval: time.Second, Type: ngxtasks.Preemption, Callback: noop})
+	if !errors.Is(err, ngxtasks.ErrInvalidConfig) {
+		t.Fatalf("UseStoreClock with a dictionary without a clock: %v", err)
+	}
+}
+
+// batchCounter counts how claims reach the dictionary.
+type batchCounter struct {
+	*ngxtasks.MemoryDict
+	adds, batches, batched atomic.Int64
+}
+
+func (b *batchCounter) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	b.adds.Add(1)
+	return b.MemoryDict.Add(ctx, key, value, ttl)
+}
+
+func (b *batchCounter) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
+	b.batches.Add(1)
+	b.batched.Add(int64(len(adds)))
+	return b.MemoryDict.AddBatch(ctx, adds)
+}
+
+// TestTimerLoopBatchesClaims: 1,000 Preemption rules due in one tick reach
+// the dictionary in a few batches, not 1,000 round trips; filters are still
+// asked before claims, and every winner runs once.
+func TestTimerLoopBatchesClaims(t *testing.T) {
+	d := &batchCounter{MemoryDict: ngxtasks.NewMemoryDict()}
+	log := newRunLog()
+	veto := func(_ context.Context, f ngxtasks.Firing) bool { return f.Rule.Identifier != "r007" }
+	m := &ngxtasks.Manager{Dict: d, Observer: log.observe}
+	rs := preemptionRules(1000, func(int) time.Duration { return time.Hour }, log.callback)
+	for i := range rs {
+		rs[i].Filter = veto
+	}
+	if err := m.Push(rs...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = m.Start(ctx) }()
+	waitFor(t, func() bool { return log.total() == 999 })
+	cancel()
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d.adds.Load() != 0 || d.batches.Load() > 8 || d.batched.Load() != 999 {
+		t.Fatalf("single adds %d, batches %d holding %d claims; want 0 single, a few batches, 999 claims",
+			d.adds.Load(), d.batches.Load(), d.batched.Load())
+	}
+	if n := len(log.kinds(ngxtasks.EventWon)); n != 999 {
+		t.Fatalf("%d won events", n)
+	}
+	for _, ev := range log.kinds(ngxtasks.EventSkipped) {
+		if ev.Rule.Identifier != "r007" || ev.Reason != ngxtasks.SkipFiltered {
+			t.Fatalf("unexpected skip %+v", ev)
+		}
+	}
+}
