@@ -1,0 +1,213 @@
+package redisdict
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestAddGet(t *testing.T) {
+	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
+	if _, ok, err := d.Get(ctx, k); err != nil || ok {
+		t.Fatalf("Get of a new key = %v, %v; want absent", ok, err)
+	}
+	if added, err := d.Add(ctx, k, "w1", time.Minute); err != nil || !added {
+		t.Fatalf("first Add = %v, %v; want stored", added, err)
+	}
+	if added, err := d.Add(ctx, k, "w2", time.Minute); err != nil || added {
+		t.Fatalf("second Add = %v, %v; want not stored", added, err)
+	}
+	if v, ok, err := d.Get(ctx, k); err != nil || !ok || v != "w1" {
+		t.Fatalf("Get = %q, %v, %v; want w1", v, ok, err)
+	}
+}
+
+// TestTTLRoundedUp checks the PX argument: a 1 ns ttl is 1 ms, and 1.5 ms is
+// 2 ms, never less than asked.
+func TestTTLRoundedUp(t *testing.T) {
+	d, ctx, p := openTest(t), context.Background(), prefix(t)
+	for _, c := range []struct {
+		ttl  time.Duration
+		want int64
+	}{{1, 1}, {1500 * time.Microsecond, 2}, {time.Second, 1000}, {time.Hour + 1, 3600001}} {
+		if got := setNX(ctx, "k", "v", c.ttl).Args()[4]; got != c.want {
+			t.Errorf("ttl %v: PX %v, want %d", c.ttl, got, c.want)
+		}
+	}
+	k := p + "hour"
+	if _, err := d.Add(ctx, k, "v", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	pttl, err := d.client.PTTL(ctx, k).Result()
+	if err != nil || pttl <= 59*time.Minute || pttl > time.Hour {
+		t.Fatalf("PTTL after Add(ttl 1h) = %v, %v", pttl, err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
+	if added, err := d.Add(ctx, k, "w1", 50*time.Millisecond); err != nil || !added {
+		t.Fatalf("Add = %v, %v", added, err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if _, ok, err := d.Get(ctx, k); err != nil || ok {
+		t.Fatalf("Get after expiry = %v, %v; want absent", ok, err)
+	}
+	if added, err := d.Add(ctx, k, "w2", time.Minute); err != nil || !added {
+		t.Fatalf("Add after expiry = %v, %v; want stored", added, err)
+	}
+}
+
+// TestOneWinner races many goroutines, each with its own connection, on
+// each of many keys: exactly one Add per key may store.
+func TestOneWinner(t *testing.T) {
+	d, ctx, p := openTest(t), context.Background(), prefix(t)
+	const keys, racers = 50, 16
+	var wins [keys]atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, racers)
+	for r := range racers {
+		wg.Go(func() {
+			for k := range keys {
+				added, err := d.Add(ctx, p+string(rune('a'+k)), string(rune('A'+r)), time.Minute)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if added {
+					wins[k].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for k := range wins {
+		if n := wins[k].Load(); n != 1 {
+			t.Errorf("key %d: %d winners, want 1", k, n)
+		}
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	d, ctx := openTest(t), context.Background()
+	long := strings.Repeat("x", ngxtasks.MaxKeyLen+1)
+	for _, c := range []struct {
+		key, value string
+		ttl        time.Duration
+		want       error
+	}{
+		{"", "v", time.Second, ngxtasks.ErrInvalidEntry},
+		{"k", "v", 0, ngxtasks.ErrInvalidEntry},
+		{"k", "v", -time.Second, ngxtasks.ErrInvalidEntry},
+		{long, "v", time.Second, ngxtasks.ErrTooLarge},
+		{"k", long, time.Second, ngxtasks.ErrTooLarge},
+	} {
+		if added, err := d.Add(ctx, c.key, c.value, c.ttl); added || !errors.Is(err, c.want) {
+			t.Errorf("Add(%.10q, %.10q, %v) = %v, %v; want %v", c.key, c.value, c.ttl, added, err, c.want)
+		}
+	}
+	if _, _, err := d.Get(ctx, long); !errors.Is(err, ngxtasks.ErrTooLarge) {
+		t.Errorf("Get(long key) error = %v", err)
+	}
+	if _, _, err := d.Get(ctx, ""); !errors.Is(err, ngxtasks.ErrInvalidEntry) {
+		t.Errorf("Get(\"\") error = %v", err)
+	}
+}
+
+// TestBinarySafe stores keys and values with every byte value, as Redis
+// strings are binary-safe.
+func TestBinarySafe(t *testing.T) {
+	d, ctx := openTest(t), context.Background()
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	k, v := prefix(t)+string(b), string(b)
+	if added, err := d.Add(ctx, k, v, time.Minute); err != nil || !added {
+		t.Fatalf("Add = %v, %v", added, err)
+	}
+	if got, ok, err := d.Get(ctx, k); err != nil || !ok || got != v {
+		t.Fatalf("Get = %q, %v, %v", got, ok, err)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	d, k := openTest(t), prefix(t)+"k"
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if added, err := d.Add(ctx, k, "v", time.Minute); added || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Add with a cancelled context = %v, %v", added, err)
+	}
+	if _, ok, err := d.Get(context.Background(), k); err != nil || ok {
+		t.Fatalf("the cancelled Add stored: %v, %v", ok, err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	d, ctx := openTest(t), context.Background()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	if _, err := d.Add(ctx, "k", "v", time.Second); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Add after Close: %v", err)
+	}
+	if _, _, err := d.Get(ctx, "k"); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Get after Close: %v", err)
+	}
+	if _, err := d.Now(ctx); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Now after Close: %v", err)
+	}
+}
+
+// TestNewKeepsClient checks that a Dict made with New leaves the caller's
+// client open on Close.
+func TestNewKeepsClient(t *testing.T) {
+	o, err := ParseURL(serverURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewUniversalClient(o)
+	defer client.Close()
+	ctx, k := context.Background(), prefix(t)+"k"
+	d := New(client)
+	if added, err := d.Add(ctx, k, "v", time.Minute); err != nil || !added {
+		t.Fatalf("Add = %v, %v", added, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := client.Get(ctx, k).Result(); err != nil || v != "v" {
+		t.Fatalf("client after Dict.Close: %q, %v", v, err)
+	}
+	if _, err := d.Add(ctx, k+"2", "v", time.Minute); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Fatalf("Add after Close: %v", err)
+	}
+}
+
+func TestNow(t *testing.T) {
+	d := openTest(t)
+	before := time.Now()
+	now, err := d.Now(context.Background())
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same machine: the server's clock is ours, to the microsecond TIME gives.
+	if now.Before(before.Add(-time.Millisecond)) || now.After(after.Add(time.Millisecond)) {
+		t.Fatalf("Now = %v, not within [%v, %v]", now, before, after)
+	}
+}
