@@ -39,6 +39,11 @@ func (m *Manager) claimBatch(fs []firing) {
 			f.claim = claimSettled
 			continue
 		}
+		if err := m.current(f.slot); err != nil {
+			m.claimed(e, &f.slot, false, err)
+			f.claim = claimSettled
+			continue
+		}
 		idx = append(idx, i)
 		adds = append(adds, Add{Key: m.claimKey(e, f.slot), Value: m.worker, TTL: m.claimTTL(e)})
 		if deadline.IsZero() || f.slot.End.Before(deadline) {
@@ -63,6 +68,9 @@ func (m *Manager) claimBatch(fs []firing) {
 		aerr := err
 		if aerr == nil {
 			aerr = adds[j].Err
+		}
+		if aerr == nil && adds[j].Added {
+			aerr = m.current(f.slot) // the clock moved while we asked
 		}
 		f.claim = claimSettled
 		if run, _ := m.claimed(f.e, &f.slot, adds[j].Added && aerr == nil, aerr); run {

@@ -34,7 +34,7 @@ const (
 	SkipOverlap    SkipReason = iota + 1 // the previous run of the rule is still going
 	SkipFiltered                         // the rule's Filter said no
 	SkipClaimError                       // the dictionary failed; not run (fail closed)
-	SkipLate                             // the slot ended before its claim was answered
+	SkipLate                             // the slot ended before its claim was answered, or the clock moved off it
 	SkipClosed                           // the manager is shutting down
 )
 

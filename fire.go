@@ -83,7 +83,7 @@ func (m *Manager) attempt(ctx context.Context, e *entry, fi *Firing) error {
 // claimed reports the outcome of a claim and whether the slot is to run.
 func (m *Manager) claimed(e *entry, s *Slot, won bool, err error) (bool, error) {
 	switch {
-	case errors.Is(err, errLate):
+	case errors.Is(err, errLate), errors.Is(err, errNotCurrent):
 		m.emit(e, EventSkipped, s, SkipLate, 0, err)
 		return false, nil
 	case err != nil:
@@ -108,7 +108,25 @@ func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
 	return fi.Rule.Filter(ctx, fi)
 }
 
-var errLate = errors.New("slot ended before its claim was answered")
+var (
+	errLate       = errors.New("slot ended before its claim was answered")
+	errNotCurrent = errors.New("the clock moved: the slot does not hold the present")
+)
+
+// current checks, just before a claim, that the slot still holds the present
+// by this worker's clock. It fails when the slot was taken under a clock
+// reading that has since moved (a store clock measured, a clock stepped): a
+// slot claimed early would be claimed again by the others in its time.
+func (m *Manager) current(s Slot) error {
+	now := m.now()
+	switch {
+	case now.Before(s.Start):
+		return errNotCurrent
+	case !now.Before(s.End):
+		return errLate
+	}
+	return nil
+}
 
 // claim asks the dictionary for the slot. The claim must be answered before
 // the slot ends by this worker's clock; it lives Interval + SkewTolerance, so
@@ -117,17 +135,19 @@ func (m *Manager) claim(ctx context.Context, e *entry, s Slot) (bool, error) {
 	if err := m.clockReady(); err != nil {
 		return false, err
 	}
-	left := s.End.Sub(m.now())
-	if left <= 0 {
-		return false, errLate
+	if err := m.current(s); err != nil {
+		return false, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, left, errLate)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.End.Sub(m.now()), errLate)
 	defer cancel()
 	won, err := m.dict.Add(ctx, m.claimKey(e, s), m.worker, m.claimTTL(e))
 	if context.Cause(ctx) == errLate { // answered too late to trust: do not run
 		return false, lateErr(err)
 	}
 	if err != nil {
+		return false, err
+	}
+	if err := m.current(s); won && err != nil { // the clock moved while we asked
 		return false, err
 	}
 	return won, nil

@@ -143,3 +143,59 @@ func TestTimerLoopBatchesClaims(t *testing.T) {
 		}
 	}
 }
+
+// gatedClockDict answers Now only once released, so a test can choose the
+// moment a manager learns the store's clock.
+type gatedClockDict struct {
+	*ngxtasks.MemoryDict
+	release chan struct{}
+}
+
+func (g gatedClockDict) Now(ctx context.Context) (time.Time, error) {
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	return g.MemoryDict.Now(ctx)
+}
+
+// TestP1_SlotTakenBeforeTheStoreClockIsNotClaimedAfter: a worker 12 s ahead
+// takes a slot by its own clock; the store's clock arrives before it claims.
+// That slot lies 12 s in the future by the store's clock: claiming it now
+// would let the others claim it again when its time comes. It must not run.
+func TestP1_SlotTakenBeforeTheStoreClockIsNotClaimedAfter(t *testing.T) {
+	truth := newFakeClock(t0)
+	mem := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := gatedClockDict{MemoryDict: mem, release: make(chan struct{})}
+	log := newRunLog()
+	rule := ngxtasks.Rule{Identifier: "job", Interval: time.Second, Type: ngxtasks.Preemption, Callback: log.callback}
+	ahead := &ngxtasks.Manager{Dict: d, Worker: "ahead", Clock: truth.Offset(12 * time.Second), UseStoreClock: true, Observer: log.observe, Logger: quiet()}
+	shutdown(t, ahead)
+	early := rule
+	early.Filter = func(context.Context, ngxtasks.Firing) bool { // between take and claim
+		close(d.release)
+		waitFor(t, func() bool { _, ok := ahead.ClockOffset(); return ok })
+		return true
+	}
+	if err := ahead.Push(early); err != nil {
+		t.Fatal(err)
+	}
+	_ = ahead.Run(context.Background())
+	if log.total() != 0 {
+		t.Fatal("ran a slot 12 s before its time")
+	}
+	skips := log.kinds(ngxtasks.EventSkipped)
+	if len(skips) != 1 || skips[0].Reason != ngxtasks.SkipLate {
+		t.Fatalf("events %+v, want one skip because the clock moved", skips)
+	}
+	// When that slot's time comes, an honest worker claims and runs it.
+	truth.Add(12 * time.Second)
+	honest := &ngxtasks.Manager{Dict: mem, Worker: "honest", Clock: truth}
+	shutdown(t, honest)
+	_ = honest.Push(rule)
+	_ = honest.Run(context.Background())
+	if log.total() != 1 {
+		t.Fatalf("%d runs, want the honest worker's one", log.total())
+	}
+}
