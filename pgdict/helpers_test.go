@@ -1,0 +1,67 @@
+package pgdict
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+)
+
+// serverURL is the test server's URL from NGXTASKS_POSTGRES_URL
+// (scripts/services sets it): a test skips without it, and fails in CI,
+// where it must be set.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("NGXTASKS_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("NGXTASKS_POSTGRES_URL is not set in CI; run the tests through scripts/test")
+		}
+		t.Skip("NGXTASKS_POSTGRES_URL is not set; source scripts/services to start a server")
+	}
+	return u
+}
+
+// openTest opens the test database with the default table and closes the
+// dictionary when the test ends.
+func openTest(t testing.TB, opts ...Option) *Dict {
+	t.Helper()
+	d, err := Open(context.Background(), serverURL(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// prefix is a key prefix of its own for one test, so that tests sharing the
+// table, and runs after one another, never see each other's keys.
+func prefix(t testing.TB) string {
+	return "test:" + t.Name() + ":" + randomHex(6) + ":"
+}
+
+// tempTable names a table of the test's own, dropped when the test ends.
+func tempTable(t testing.TB) string {
+	t.Helper()
+	name := "ngxtasks_test_" + randomHex(6)
+	url := serverURL(t)
+	t.Cleanup(func() {
+		d, err := Open(context.Background(), url, CleanupInterval(0))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer d.Close()
+		if _, err := d.pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+name); err != nil {
+			t.Error(err)
+		}
+	})
+	return name
+}

@@ -1,0 +1,90 @@
+package pgdict
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultTable is the table used when none is named.
+const DefaultTable = "ngxtasks_claims"
+
+// Rows deleted per cleanup statement, and statements per cleanup round: a
+// round's work is bounded however many rows have expired.
+const (
+	cleanupLimit  = 1000
+	cleanupRounds = 10
+)
+
+// statements holds the SQL for one table.
+type statements struct {
+	table   string // quoted, possibly schema-qualified
+	create  string
+	claim   string
+	batch   string
+	get     string
+	cleanup string
+}
+
+// quoteTable checks a table name, "name" or "schema.name", and quotes it.
+// Only plain identifiers are accepted, so that the name cannot change the
+// statements it is put in and means the same in every worker.
+func quoteTable(name string) (string, error) {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return "", fmt.Errorf("%w: table %q: at most one dot (schema.table)", ErrBadConfig, name)
+	}
+	for _, p := range parts {
+		if !isIdentifier(p) {
+			return "", fmt.Errorf("%w: table %q: each part must be 1 to 63 letters, digits or underscores, not starting with a digit", ErrBadConfig, name)
+		}
+	}
+	return pgx.Identifier(parts).Sanitize(), nil
+}
+
+func isIdentifier(s string) bool {
+	if s == "" || len(s) > 63 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// The claim's conflict clause, shared by Add and AddBatch: take the row over
+// only if its claim has expired, by the server's clock.
+const takeOver = `
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+WHERE c.expires_at <= clock_timestamp()`
+
+func newStatements(table string) statements {
+	return statements{
+		table: table,
+		// The "C" collation compares keys as bytes: equality is all a claim
+		// needs, and the primary key's comparisons cost less than under a
+		// language's collation.
+		create: `CREATE TABLE IF NOT EXISTS ` + table + ` (
+	key        text COLLATE "C" PRIMARY KEY,
+	value      text NOT NULL,
+	expires_at timestamptz NOT NULL
+)`,
+		claim: `INSERT INTO ` + table + ` AS c (key, value, expires_at)
+VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')` + takeOver + `
+RETURNING true`,
+		batch: `INSERT INTO ` + table + ` AS c (key, value, expires_at)
+SELECT b.k, b.v, clock_timestamp() + b.t * interval '1 microsecond'
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS b(k, v, t)` + takeOver + `
+RETURNING c.key`,
+		get: `SELECT value FROM ` + table + ` WHERE key = $1 AND expires_at > clock_timestamp()`,
+		// SKIP LOCKED leaves rows that a takeover is updating; the outer
+		// condition is checked again on the row as it is when deleted.
+		cleanup: `DELETE FROM ` + table + ` WHERE key IN (
+	SELECT key FROM ` + table + ` WHERE expires_at <= clock_timestamp()
+	LIMIT ` + fmt.Sprint(cleanupLimit) + ` FOR UPDATE SKIP LOCKED
+) AND expires_at <= clock_timestamp()`,
+	}
+}
