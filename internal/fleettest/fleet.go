@@ -1,0 +1,373 @@
+// Package fleettest proves the Preemption guarantees across real OS
+// processes: it re-executes the test binary as worker processes that share a
+// dictionary named by URL, lets them drive many rules through many slots,
+// optionally kills and restarts them with SIGKILL, takes the store away, or
+// skews their clocks, and then counts runs per (rule, slot) exactly.
+//
+// Each worker reports on its standard output, one unbuffered line per event
+// ("won", "ran"), so a line written before a SIGKILL is not lost: a slot
+// whose "won" line has no "ran" line died with its winner.
+package fleettest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+// Config describes one fleet.
+type Config struct {
+	Dict        string        // URL every worker opens with ngxtasks.OpenDict
+	Namespace   string        // claim namespace, unique per fleet
+	Workers     int           // OS processes
+	Rules       int           // Preemption rules, intervals spread from MinInterval to MaxInterval
+	MinInterval time.Duration //
+	MaxInterval time.Duration //
+	For         time.Duration // how long the workers run
+	Kill        bool          // SIGKILL a random worker every KillEvery (±50%) and restart it
+	KillEvery   time.Duration // default 2 s
+	Skew        time.Duration // worker i's clock is off by a fixed amount in [-Skew, +Skew]
+	StoreClock  bool          // workers compute slots from the store's clock
+	// During, if set, runs in the test's goroutine while the fleet works,
+	// e.g. to stop the store for a while; it returns the instant the store
+	// was back, or the zero time.
+	During func(t *testing.T) (back time.Time) `json:"-"`
+}
+
+// RuleOf returns the i-th rule of a fleet (callback left out): the parent
+// and the workers make the same rules from the same config.
+func (c Config) RuleOf(i int) ngxtasks.Rule {
+	frac := 0.0
+	if c.Rules > 1 {
+		frac = float64(i) / float64(c.Rules-1)
+	}
+	lo, hi := float64(c.MinInterval), float64(c.MaxInterval)
+	iv := time.Duration(lo * math.Pow(hi/lo, frac)).Round(time.Millisecond)
+	return ngxtasks.Rule{Identifier: fmt.Sprintf("rule-%02d", i), Interval: iv, Type: ngxtasks.Preemption, Spread: true}
+}
+
+// skewOf is worker i's clock offset: the extremes, then spread between.
+func (c Config) skewOf(i int) time.Duration {
+	if c.Skew == 0 || c.Workers < 2 {
+		return 0
+	}
+	return -c.Skew + time.Duration(float64(2*c.Skew)*float64(i)/float64(c.Workers-1))
+}
+
+// Key is one slot of one rule.
+type Key struct {
+	Rule string
+	Slot int64
+}
+
+// Result is what the workers reported.
+type Result struct {
+	Config  Config
+	Start   time.Time // all workers up
+	End     time.Time // workers told to stop
+	Ran     map[Key][]int
+	Won     map[Key][]int // pid
+	Killed  map[int]time.Time
+	Back    time.Time // from During
+	Crashed []string  // workers that exited badly other than by our SIGKILL
+	Excused int       // missing slots excused by Check's excuse
+	Errors  int       // claims that failed or came too late (reported by workers)
+}
+
+const childEnv = "NGXTASKS_FLEETTEST_CHILD"
+
+// Child must be called first in TestMain. In a worker process it runs the
+// worker and exits; otherwise it returns at once.
+func Child() {
+	spec := os.Getenv(childEnv)
+	if spec == "" {
+		return
+	}
+	var c childSpec
+	if err := json.Unmarshal([]byte(spec), &c); err != nil {
+		fmt.Fprintln(os.Stderr, "fleettest child:", err)
+		os.Exit(2)
+	}
+	if err := runChild(c); err != nil {
+		fmt.Fprintln(os.Stderr, "fleettest child:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+type childSpec struct {
+	Config Config
+	Index  int
+}
+
+type skewedClock time.Duration
+
+func (s skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s)) }
+
+// runChild is a worker: it runs the fleet's rules until its standard input
+// closes, reporting each claim won and each run on standard output.
+func runChild(c childSpec) error {
+	ctx := context.Background()
+	d, err := ngxtasks.OpenDict(ctx, c.Config.Dict)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	var mu sync.Mutex
+	say := func(kind string, f ngxtasks.Event) {
+		line := fmt.Sprintf("%s %s %d %d\n", kind, f.Rule.Identifier, f.Slot.N, os.Getpid())
+		mu.Lock()
+		_, _ = io.WriteString(os.Stdout, line) // unbuffered: survives a SIGKILL once written
+		mu.Unlock()
+	}
+	m := &ngxtasks.Manager{
+		Dict:          d,
+		Namespace:     c.Config.Namespace,
+		Worker:        fmt.Sprintf("w%d-%d", c.Index, os.Getpid()),
+		UseStoreClock: c.Config.StoreClock,
+		Logger:        slog.New(slog.DiscardHandler), // failures are reported as "err" lines
+		Observer: func(ev ngxtasks.Event) {
+			switch ev.Kind {
+			case ngxtasks.EventWon:
+				say("won", ev)
+			case ngxtasks.EventFired:
+				say("ran", ev)
+			case ngxtasks.EventSkipped:
+				if ev.Reason == ngxtasks.SkipClaimError || ev.Reason == ngxtasks.SkipLate {
+					say("err", ev)
+				}
+			}
+		},
+	}
+	if skew := c.Config.skewOf(c.Index); skew != 0 {
+		m.Clock = skewedClock(skew)
+	}
+	rules := make([]ngxtasks.Rule, c.Config.Rules)
+	for i := range rules {
+		rules[i] = c.Config.RuleOf(i)
+		rules[i].Callback = func(context.Context, ngxtasks.Firing) error {
+			if c.Config.Kill { // give kills a chance to land inside callbacks
+				time.Sleep(time.Duration(rand.Int64N(int64(50 * time.Millisecond))))
+			}
+			return nil
+		}
+	}
+	if err := m.Push(rules...); err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { // the parent closes our stdin to stop us
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	_ = m.Start(runCtx)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return m.Shutdown(sctx)
+}
+
+// worker is a running child process.
+type worker struct {
+	index int
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan struct{}
+	err   error
+}
+
+// Run starts the fleet, lets it work, stops it and returns what happened.
+func Run(t *testing.T, c Config) *Result {
+	t.Helper()
+	if c.KillEvery == 0 {
+		c.KillEvery = 2 * time.Second
+	}
+	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}}
+	var mu sync.Mutex
+	record := func(line string) {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			return
+		}
+		slot, err1 := strconv.ParseInt(f[2], 10, 64)
+		pid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			return
+		}
+		k := Key{f[1], slot}
+		mu.Lock()
+		defer mu.Unlock()
+		switch f[0] {
+		case "won":
+			res.Won[k] = append(res.Won[k], pid)
+		case "ran":
+			res.Ran[k] = append(res.Ran[k], pid)
+		case "err":
+			res.Errors++
+		}
+	}
+	var readers sync.WaitGroup
+	start := func(i int) *worker {
+		spec, err := json.Marshal(childSpec{Config: c, Index: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w := &worker{index: i, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+		readers.Go(func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				record(sc.Text())
+			}
+		})
+		go func() { w.err = cmd.Wait(); close(w.done) }()
+		return w
+	}
+	workers := make([]*worker, c.Workers)
+	for i := range workers {
+		workers[i] = start(i)
+	}
+	// Stop whatever is still running if the test fails half-way.
+	t.Cleanup(func() {
+		for _, w := range workers {
+			_ = w.cmd.Process.Kill()
+		}
+	})
+	res.Start = time.Now()
+
+	stopKills := make(chan struct{})
+	killsDone := make(chan struct{})
+	go func() {
+		defer close(killsDone)
+		if !c.Kill {
+			return
+		}
+		rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		for {
+			wait := c.KillEvery/2 + time.Duration(rnd.Int64N(int64(c.KillEvery)))
+			select {
+			case <-stopKills:
+				return
+			case <-time.After(wait):
+			}
+			i := rnd.IntN(len(workers))
+			w := workers[i]
+			pid := w.cmd.Process.Pid
+			_ = w.cmd.Process.Signal(syscall.SIGKILL)
+			<-w.done
+			mu.Lock()
+			res.Killed[pid] = time.Now()
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			workers[i] = start(i)
+		}
+	}()
+	if c.During != nil {
+		res.Back = c.During(t)
+	}
+	if left := time.Until(res.Start.Add(c.For)); left > 0 {
+		time.Sleep(left)
+	}
+	close(stopKills)
+	<-killsDone
+	res.End = time.Now()
+	for _, w := range workers {
+		_ = w.stdin.Close()
+	}
+	for _, w := range workers {
+		select {
+		case <-w.done:
+		case <-time.After(15 * time.Second):
+			_ = w.cmd.Process.Kill()
+			<-w.done
+			res.Crashed = append(res.Crashed, fmt.Sprintf("worker %d did not stop", w.index))
+		}
+		if w.err != nil {
+			res.Crashed = append(res.Crashed, fmt.Sprintf("worker %d: %v", w.index, w.err))
+		}
+	}
+	readers.Wait()
+	return res
+}
+
+// Check applies the guarantees to a result: no (rule, slot) runs twice
+// (P1); no worker crashes; and every slot that began after the fleet was up
+// and ended before it stopped ran, unless excused says otherwise. It returns
+// the number of slots checked.
+func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) int {
+	t.Helper()
+	for _, c := range r.Crashed {
+		t.Errorf("crash: %s", c)
+	}
+	for k, pids := range r.Ran {
+		if len(pids) > 1 {
+			t.Errorf("P1 broken: %s slot %d ran %d times (pids %v)", k.Rule, k.Slot, len(pids), pids)
+		}
+	}
+	checked, missing := 0, 0
+	from, to := r.Start.Add(time.Second), r.End.Add(-time.Second)
+	for i := range r.Config.Rules {
+		rule := r.Config.RuleOf(i)
+		for s := (ngxtasks.EpochKeys{}).Slot(&rule, from); !s.End.After(to); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
+			k := Key{rule.Identifier, s.N}
+			checked++
+			if len(r.Ran[k]) == 0 && (excused == nil || !excused(k, s)) {
+				missing++
+				if missing <= 10 {
+					t.Errorf("slot %d of %s (%v) did not run (won by %v)", s.N, rule.Identifier, s.Start.Format("15:04:05.000"), r.Won[k])
+				}
+			}
+		}
+	}
+	if missing > 10 {
+		t.Errorf("... %d slots missing in all", missing)
+	}
+	return checked
+}
+
+// DiedWithWinner excuses a missing slot whose winner was killed: a worker
+// that reported winning it and was killed, or a kill just when the slot was
+// being claimed (the winner died between its claim and its report). Slots
+// are claimed within milliseconds of their start.
+func (r *Result) DiedWithWinner(k Key, s ngxtasks.Slot) bool {
+	for _, pid := range r.Won[k] {
+		if _, killed := r.Killed[pid]; killed {
+			r.Excused++
+			return true
+		}
+	}
+	for _, at := range r.Killed {
+		if !at.Before(s.Start.Add(-100*time.Millisecond)) && !at.After(s.Start.Add(500*time.Millisecond)) {
+			r.Excused++
+			return true
+		}
+	}
+	return false
+}

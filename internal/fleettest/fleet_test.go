@@ -1,0 +1,162 @@
+package fleettest_test
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/internal/fleettest"
+	_ "github.com/ngxtasks/ngxtasks/redisdict"
+)
+
+func TestMain(m *testing.M) {
+	fleettest.Child()
+	os.Exit(m.Run())
+}
+
+// backends lists the cross-process dictionaries, by the environment
+// variable the test script sets to a running server's URL.
+var backends = []struct{ name, env string }{
+	{"redis", "NGXTASKS_REDIS_URL"},
+}
+
+func url(t *testing.T, env string) string {
+	u := os.Getenv(env)
+	if u == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: scripts/test starts the servers", env)
+		}
+		t.Skipf("%s is not set (run scripts/test)", env)
+	}
+	return u
+}
+
+// fleetFor is how long a full fleet runs: at least 200 slots of its
+// slowest (2 s) rule.
+func fleetFor() time.Duration {
+	if testing.Short() {
+		return 20 * time.Second
+	}
+	return 405 * time.Second
+}
+
+// TestP1_AcrossProcesses: 6 OS processes, 50 Preemption rules with intervals
+// from 200 ms to 2 s, at least 200 slots each: exactly one run per (rule,
+// slot), none missing. Then the same while workers are SIGKILLed and
+// restarted: no slot runs twice; a slot is missed only when its winner died.
+func TestP1_AcrossProcesses(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			u := url(t, b.env)
+			cfg := fleettest.Config{Dict: u, Namespace: "p1-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 50,
+				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: fleetFor()}
+			res := fleettest.Run(t, cfg)
+			n := res.Check(t, nil)
+			t.Logf("%d (rule, slot) pairs ran exactly once", n)
+		})
+		t.Run(b.name+"/SIGKILL", func(t *testing.T) {
+			t.Parallel()
+			u := url(t, b.env)
+			cfg := fleettest.Config{Dict: u, Namespace: "kill-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 50,
+				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: fleetFor(), Kill: true}
+			res := fleettest.Run(t, cfg)
+			n := res.Check(t, res.DiedWithWinner)
+			if len(res.Killed) < 3 {
+				t.Fatalf("only %d workers killed", len(res.Killed))
+			}
+			t.Logf("%d slots checked, %d workers killed with SIGKILL, %d slots lost with their winner", n, len(res.Killed), res.Excused)
+		})
+	}
+}
+
+// TestSkew: workers whose clocks are up to 4 s apart (the tolerance is 5 s)
+// never run a slot twice; with the store-clock option, a minute apart.
+func TestSkew(t *testing.T) {
+	for _, b := range backends {
+		for _, tc := range []struct {
+			name       string
+			skew       time.Duration
+			storeClock bool
+		}{{"tolerance", 2 * time.Second, false}, {"storeclock", time.Minute, true}} {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				u := url(t, b.env)
+				cfg := fleettest.Config{Dict: u, Namespace: "skew-" + tc.name + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 20,
+					MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 30 * time.Second,
+					Skew: tc.skew, StoreClock: tc.storeClock}
+				res := fleettest.Run(t, cfg)
+				n := res.Check(t, nil)
+				t.Logf("clocks ±%v apart: %d slots ran exactly once", tc.skew, n)
+			})
+		}
+	}
+}
+
+// TestOutage stops the store for 5 s in the middle of a run: no worker
+// crashes, no slot runs twice, errors are reported, and claims resume within
+// one interval after the server is back. It stops shared servers, so the
+// test script runs it alone (NGXTASKS_OUTAGE=1).
+func TestOutage(t *testing.T) {
+	if os.Getenv("NGXTASKS_OUTAGE") == "" {
+		t.Skip("stops the shared servers: scripts/test runs it on its own with NGXTASKS_OUTAGE=1")
+	}
+	for _, b := range outageBackends {
+		t.Run(b.name, func(t *testing.T) {
+			u, ctl := url(t, b.env), url(t, b.ctl)
+			var down time.Time
+			cfg := fleettest.Config{Dict: u, Namespace: "outage-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 20,
+				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 25 * time.Second,
+				During: func(t *testing.T) time.Time {
+					time.Sleep(8 * time.Second)
+					down = time.Now()
+					ctlRun(t, ctl, "stop")
+					time.Sleep(5 * time.Second)
+					ctlRun(t, ctl, "start")
+					return time.Now()
+				}}
+			res := fleettest.Run(t, cfg)
+			// Slots during the outage may be lost; every slot that began one
+			// interval (or the client's reconnect delay, if longer) after the
+			// store was back must have run.
+			n := res.Check(t, func(k fleettest.Key, s ngxtasks.Slot) bool {
+				wait := max(s.End.Sub(s.Start), b.reconnect)
+				return s.End.After(down) && s.Start.Before(res.Back.Add(wait))
+			})
+			for i := range cfg.Rules { // how long each rule took to come back
+				r := cfg.RuleOf(i)
+				for s := (ngxtasks.EpochKeys{}).Slot(&r, res.Back); s.Start.Before(res.End); s = (ngxtasks.EpochKeys{}).Slot(&r, s.End) {
+					if len(res.Ran[fleettest.Key{Rule: r.Identifier, Slot: s.N}]) > 0 {
+						t.Logf("%s (every %v): first run %v after the store was back", r.Identifier, r.Interval, s.Start.Sub(res.Back).Round(time.Millisecond))
+						break
+					}
+				}
+			}
+			if res.Errors == 0 {
+				t.Fatal("no claim errors were reported during the outage")
+			}
+			t.Logf("%d slots checked; %d claim errors reported while the store was down %v", n, res.Errors, res.Back.Sub(down).Round(time.Millisecond))
+		})
+	}
+}
+
+// outageBackends are the stores the outage test takes away. reconnect is
+// how long the client may take to use a server that is back: go-redis,
+// once its dials have failed PoolSize times in a row, probes the server once
+// a second before it dials again.
+var outageBackends = []struct {
+	name, env, ctl string
+	reconnect      time.Duration
+}{
+	{"redis", "NGXTASKS_REDIS_URL", "NGXTASKS_REDIS_CTL", 1200 * time.Millisecond},
+}
+
+func ctlRun(t *testing.T, ctl, verb string) {
+	t.Helper()
+	out, err := exec.Command(ctl, verb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", ctl, verb, err, out)
+	}
+}
