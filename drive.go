@@ -48,6 +48,9 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 		s := m.keys.Slot(&e.rule, now)
 		if !e.taken || s.N > e.last {
 			e.taken, e.last = true, s.N
+			if out == nil {
+				out = make([]firing, 0, min(limit, 64))
+			}
 			out = append(out, firing{e: e, slot: s})
 		}
 		due := s.End.UnixNano()
@@ -97,8 +100,9 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 
 // Start runs the timer loop until ctx is done (it returns ctx.Err()) or
 // Shutdown is called (it returns ErrClosed). The loop sleeps until the
-// earliest due slot, then runs every due rule on a goroutine of its own.
-// Runs still going when Start returns are left to Shutdown.
+// earliest due slot, then runs the due rules concurrently: a callback that
+// blocks never holds up another. Runs still going when Start returns are
+// left to Shutdown.
 func (m *Manager) Start(ctx context.Context) error {
 	m.once.Do(m.setup)
 	if m.err != nil {
@@ -118,7 +122,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		// Take due slots in chunks and start each chunk at once, so runs
 		// begin while the rest of a large tick is still being taken.
 		for {
-			taken := m.take(now, make([]firing, 0, chunk), chunk)
+			taken := m.take(now, nil, chunk)
 			begun := taken[:0]
 			for _, f := range taken {
 				if m.begin(f) {
