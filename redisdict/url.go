@@ -65,8 +65,9 @@ func parseURL(u *url.URL) (*redis.UniversalOptions, error) {
 		if o.TLSConfig == nil {
 			o.TLSConfig = &tls.Config{}
 		}
+		// No ServerName: crypto/tls then checks each server (Sentinels,
+		// primaries, Cluster nodes) against the host it dialled.
 		o.TLSConfig.MinVersion = tls.VersionTLS12
-		o.TLSConfig.ServerName, _, _ = net.SplitHostPort(first)
 	}
 	cluster := o.MasterName == "" && (o.IsClusterMode || len(o.Addrs) > 1)
 	if cluster && o.DB != 0 {
