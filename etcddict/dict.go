@@ -1,0 +1,200 @@
+package etcddict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Dict is an ngxtasks dictionary in etcd. It implements ngxtasks.Dict and
+// ngxtasks.BatchAdder (not ngxtasks.StoreClock: see the package
+// documentation). It is safe for concurrent use.
+type Dict struct {
+	client *clientv3.Client
+	prefix string
+	own    bool // made by Open: Close closes the client
+	set    settings
+	leases *leasePool
+	maxOps atomic.Int64 // claims per batch transaction; lowered when refused
+	closed atomic.Bool
+}
+
+var (
+	_ ngxtasks.Dict       = (*Dict)(nil)
+	_ ngxtasks.BatchAdder = (*Dict)(nil)
+)
+
+// New returns a dictionary that keeps its keys in client's etcd under
+// prefix, used as is: keys are prefix+key, so end it with a separator
+// ("app/claims/"). The caller keeps ownership of client: Close does not close
+// it, and the program closes it itself after Close. New fails only on a nil
+// client or an invalid option; it sends nothing.
+func New(client *clientv3.Client, prefix string, opts ...Option) (*Dict, error) {
+	if client == nil {
+		return nil, errors.New("etcddict: New with a nil client")
+	}
+	s := defaults()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&s); err != nil {
+			return nil, fmt.Errorf("etcddict: %w", err)
+		}
+	}
+	d := &Dict{client: client, prefix: prefix, set: s}
+	d.leases = newLeasePool(client.Lease, s.latency, s.window, s.fixedWindow, s.grantTimeout)
+	d.maxOps.Store(int64(s.maxTxnOps))
+	return d, nil
+}
+
+// Client returns the client the dictionary uses.
+func (d *Dict) Client() *clientv3.Client { return d.client }
+
+// Prefix returns the prefix of the dictionary's keys in etcd.
+func (d *Dict) Prefix() string { return d.prefix }
+
+// Add implements ngxtasks.Dict with one transaction:
+//
+//	If(CreateRevision(prefix+key) == 0) Then(Put(prefix+key, value, WithLease(l)))
+//
+// where l is a shared lease that surely outlives ttl. A lease the server no
+// longer knows fails the whole transaction, storing nothing, so Add then
+// forgets it and tries once more with a new one.
+func (d *Dict) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if err := checkEntry(key, value, ttl); err != nil {
+		return false, err
+	}
+	if err := d.ready(ctx); err != nil {
+		return false, err
+	}
+	for range 2 {
+		l, err := d.leases.get(ctx, ttl)
+		if err != nil {
+			return false, d.fail("add", key, err)
+		}
+		added, err := d.claim(ctx, l, key, value, ttl)
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			d.leases.drop(l)
+			continue
+		}
+		return added, err
+	}
+	return false, d.fail("add", key, rpctypes.ErrLeaseNotFound)
+}
+
+// claim sends one Add's transaction. It gives up when an answer could no
+// longer prove that the key lives ttl, which is also when the lease would
+// end too soon after the put.
+func (d *Dict) claim(ctx context.Context, l *lease, key, value string, ttl time.Duration) (bool, error) {
+	k := d.prefix + key
+	cctx, cancel := context.WithDeadline(ctx, l.expires.Add(-ttl))
+	defer cancel()
+	resp, err := d.client.Txn(cctx).
+		If(absent(k)).
+		Then(clientv3.OpPut(k, value, clientv3.WithLease(l.id))).
+		Commit()
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return false, err
+		}
+		return false, d.fail("add", key, err)
+	}
+	if !resp.Succeeded {
+		return false, nil
+	}
+	if err := outlives(l, ttl, time.Now()); err != nil {
+		return false, d.fail("add", key, err)
+	}
+	return true, nil
+}
+
+// absent is the comparison of every claim: the key has no live revision.
+func absent(k string) clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(k), "=", 0)
+}
+
+// outlives checks, once the answer is in, that a key the server put before
+// now lives ttl: now+ttl must not pass the lease's sure end. Otherwise the
+// key is stored but may vanish early, and a later claim of it could win
+// the same slot again; the caller must not run it, so this is an error.
+func outlives(l *lease, ttl time.Duration, now time.Time) error {
+	if late := now.Add(ttl).Sub(l.expires); late > 0 {
+		return fmt.Errorf("stored, but the answer came %v too late to prove the key lives %v (lease %x)", late, ttl, int64(l.id))
+	}
+	return nil
+}
+
+// Get implements ngxtasks.Dict with a linearizable Range of prefix+key. A
+// key whose lease has just ended may be seen until the server deletes it.
+func (d *Dict) Get(ctx context.Context, key string) (string, bool, error) {
+	if err := ngxtasks.CheckEntry(key, "", 1); err != nil {
+		return "", false, err
+	}
+	if err := d.ready(ctx); err != nil {
+		return "", false, err
+	}
+	resp, err := d.client.Get(ctx, d.prefix+key)
+	if err != nil {
+		return "", false, d.fail("get", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", false, nil
+	}
+	return string(resp.Kvs[0].Value), true, nil
+}
+
+// Close implements ngxtasks.Dict: later calls return ngxtasks.ErrClosed, a
+// lease grant in flight is cancelled, and the client is closed if Open made
+// it (a client passed to New is not). Leases are not revoked: that would
+// delete claims that must live their ttl, letting another worker win the
+// same slot again; they end by themselves. Calls already sent on a client
+// passed to New end with their own contexts.
+func (d *Dict) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	d.leases.close()
+	if !d.own {
+		return nil
+	}
+	if err := d.client.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("etcddict: close: %w", err)
+	}
+	return nil
+}
+
+// ready refuses a call on a closed dictionary or an ended context before
+// anything is sent, so such a call surely stored nothing.
+func (d *Dict) ready(ctx context.Context) error {
+	if d.closed.Load() {
+		return ngxtasks.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// checkEntry is ngxtasks.CheckEntry plus the longest ttl a lease can hold.
+func checkEntry(key, value string, ttl time.Duration) error {
+	if err := ngxtasks.CheckEntry(key, value, ttl); err != nil {
+		return err
+	}
+	if ttl > maxTTL {
+		return fmt.Errorf("%w: ttl %v is longer than etcddict's limit %v", ngxtasks.ErrInvalidEntry, ttl, maxTTL)
+	}
+	return nil
+}
+
+// fail describes a failed call. One that raced Close reports
+// ngxtasks.ErrClosed, as the interface asks, whatever the client said.
+func (d *Dict) fail(op, key string, err error) error {
+	if d.closed.Load() || errors.Is(err, errPoolClosed) {
+		return fmt.Errorf("etcddict: %s %q: %w (%v)", op, key, ngxtasks.ErrClosed, err)
+	}
+	return fmt.Errorf("etcddict: %s %q: %w", op, key, err)
+}

@@ -1,0 +1,134 @@
+// Package etcddict is an ngxtasks dictionary kept in etcd (v3 API; tested
+// with the etcd 3.4 server Debian ships, through the v3.5 Go client).
+//
+// Importing it registers the URL schemes "etcd" and "etcds" (TLS) with
+// ngxtasks.OpenDict; New wraps a client the program already has.
+//
+// # Store operations
+//
+//   - Add is one transaction:
+//
+//     If(CreateRevision(prefix+key) == 0) Then(Put(prefix+key, value, WithLease(lease)))
+//
+//     etcd applies transactions one at a time through its Raft log, so of
+//     concurrent Adds of one key exactly one finds it absent and stores it;
+//     the others answer false until the key is deleted, which happens only
+//     when its lease ends.
+//   - Get is a linearizable Range of prefix+key.
+//   - AddBatch sends one transaction per up to 128 claims, several at once:
+//     an unconditional Txn whose Then holds one nested Txn per claim, each
+//     the same comparison and Put as Add (nested transactions exist since
+//     etcd 3.3). The server applies the whole request atomically, but each
+//     nested Txn succeeds or not on its own comparison, so one taken key
+//     does not fail the others, and each claim gets its own answer.
+//   - Lease Grant, to make the shared leases below. Nothing is ever revoked
+//     or kept alive.
+//
+// # Leases and how long a key lives
+//
+// etcd expires keys only through leases, whose TTLs are whole seconds, and
+// a lease per claim would cost a Grant per claim and leave one lease per key
+// on the server. Instead claims share leases: a Dict keeps a small pool, and
+// a claim of ttl takes a lease whose remaining life r is in
+//
+//	[ttl + A, ttl + A + W + 1s]
+//
+// where A is the latency allowance (WithLatencyAllowance, default 1 s) and W
+// the reuse window (WithReuseWindow, default a quarter of ttl, at least 1 s).
+// When none fits, it grants a lease of ceil(ttl + A + W) seconds, which the
+// claims of about the same ttl reuse for about W, so a ttl in steady use
+// costs a handful of live leases however many claims are made. Concurrent
+// claims that need the same new lease wait for one Grant.
+//
+// A lease's remaining life is known from below: the time the Grant was sent
+// plus the granted TTL, since the server starts the TTL when it applies the
+// grant, later; and a new etcd leader only ever extends leases. A lease is
+// never used in its last ttl + A, so one about to expire is never given to
+// a new claim. Once the answer is in, the claim checks that now + ttl is
+// still within the lease: a key the server put before now then surely lives
+// ttl. If the answer came too late for that, or the request outlived that
+// deadline, Add returns an error (the key may be stored but could vanish
+// early, so the slot must not run).
+//
+// So, writing m for the server's minimum lease TTL (etcd 3.4 raises shorter
+// requests to ceil(1.5 × election timeout): 2 s with default settings), a
+// key that Add or AddBatch reports stored lives, from the moment the server
+// applied the put:
+//
+//	at least ttl
+//	at most  max(ttl + A + W + 1s, m) + one Grant round trip + deletion delay
+//
+// where the deletion delay is the server's: its leader looks for ended
+// leases every 500 ms and deletes their keys through Raft. Until then Get
+// still sees the key and Add still refuses it, which is safe. The lower
+// bound assumes that this process's clock and the etcd leader's run at the
+// same rate (both use monotonic clocks, so jumps of wall time do not
+// matter). An etcd leader change renews every lease to its full TTL, so
+// after one a key may live up to one more lease TTL: longer, never shorter.
+//
+// # What an error means
+//
+// When Add returns an error the key may or may not be stored: the connection
+// may have failed after the server applied the transaction, or the answer
+// came too late to prove the key's life. The manager then does not run the
+// slot (it fails closed), which loses at most that slot. A call refused
+// before sending, on a closed Dict (ngxtasks.ErrClosed), an ended context
+// or an invalid entry, stored nothing. The client's own retries are safe: a
+// retried transaction that finds the key its first try stored answers "not
+// stored", never a second "stored". A lease the server no longer knows
+// fails the whole transaction before anything is stored; Add and AddBatch
+// then forget it and try once more with a new lease.
+//
+// # What the guarantee rests on
+//
+// etcd commits a transaction on a quorum before it answers, so a claim is
+// not lost by a leader change or a member's crash, and a restarted server
+// keeps its leases (and renews them). Claims are lost only with the data:
+// a cluster rebuilt from an old snapshot, or a wiped data directory.
+//
+// # No store clock
+//
+// Dict does not implement ngxtasks.StoreClock. etcd has no time API:
+// responses carry revisions, not times, and lease TTLs count whole seconds
+// down on the leader's monotonic clock, which a leader change resets to the
+// full TTL. Nothing yields a shared wall-clock reading, so managers on etcd
+// rely on their hosts' clocks (and the skew tolerance).
+//
+// # Close
+//
+// Close makes later calls return ngxtasks.ErrClosed and cancels a lease
+// grant in flight. It does not revoke leases, which would delete claims that
+// must live on, and it closes the client only when Open made it: a client
+// passed to New stays the caller's to close, after Close.
+//
+// # URLs
+//
+//	etcd://[user:password@]host[:port][,host[:port]...][/prefix][?param=value&...]
+//	etcds://...                          the same over TLS
+//
+// The port defaults to 2379. user:password are an etcd auth user's; the
+// user needs read and write permission on the prefix. The prefix is the
+// path without its leading slash and with a trailing one added: the claims
+// of "etcd://10.0.0.1:2379/app/claims" are keys "app/claims/<key>"; without
+// a path, keys are used as they are. Parameters:
+//
+//	endpoint=host:port       another server; repeat it or separate with commas
+//	                         (needed for IPv6 addresses beyond the first)
+//	dial_timeout=5s          connecting, and Open's first read
+//	latency=1s               WithLatencyAllowance
+//	window=15s               WithReuseWindow
+//	concurrency=8            WithConcurrency
+//	max_txn_ops=128          WithMaxTxnOps
+//	ca=FILE                  etcds only: PEM CAs to trust (default: system's)
+//	cert=FILE&key=FILE       etcds only: client certificate and key (PEM)
+//	server_name=NAME         etcds only: name to verify the certificate for
+//	skip_verify=true         etcds only: do not verify the certificate
+//
+// Examples:
+//
+//	etcd://127.0.0.1:2379/ngxtasks
+//	etcd://app:secret@10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379/app/claims
+//	etcds://app:secret@etcd.internal:2379/app?ca=/etc/etcd/ca.pem
+//
+// Passwords belong in the userinfo only, where every error hides them.
+package etcddict

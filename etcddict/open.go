@@ -1,0 +1,116 @@
+package etcddict
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+func init() {
+	ngxtasks.Register("etcd", open)
+	ngxtasks.Register("etcds", open)
+}
+
+func open(ctx context.Context, u *url.URL) (ngxtasks.Dict, error) {
+	return openURL(ctx, u)
+}
+
+// Open connects to the etcd servers an "etcd://" or "etcds://" URL names
+// (see the package documentation), with extra options after the URL's, and
+// reads one key under the prefix, so that a wrong address, password or
+// permission is reported here, before any claim. The Dict owns its client:
+// Close closes it. Errors never contain the password.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err // its message quotes the URL, password and all
+		}
+		return nil, fmt.Errorf("etcddict: cannot parse URL: %v", err)
+	}
+	return openURL(ctx, u, opts...)
+}
+
+func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
+	t, err := parseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("etcddict: %w", err)
+	}
+	cfg := clientv3.Config{
+		Endpoints:   t.endpoints,
+		DialTimeout: t.dialTimeout,
+		Username:    t.user,
+		Password:    t.pass,
+		Logger:      zap.NewNop(),
+	}
+	if t.tls {
+		if cfg.TLS, err = t.tlsConfig(); err != nil {
+			return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)
+		}
+	}
+	client, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcddict: connect to %s: %w", t.describe(), err)
+	}
+	d, err := New(client, t.prefix, append(t.opts, opts...)...)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	d.own = true
+	if err := d.probe(ctx, t.dialTimeout); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)
+	}
+	return d, nil
+}
+
+// probe reads the prefix's first key, counting only: it needs a server that
+// answers, accepts the credentials, and lets them read under the prefix.
+func (d *Dict) probe(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	key := d.prefix
+	if key == "" {
+		key = "\x00" // etcd refuses an empty key
+	}
+	if _, err := d.client.Get(ctx, key, clientv3.WithCountOnly()); err != nil {
+		return fmt.Errorf("read under prefix %q: %w", d.prefix, err)
+	}
+	return nil
+}
+
+// tlsConfig builds the TLS settings of an "etcds" URL, reading its files.
+func (t *target) tlsConfig() (*tls.Config, error) {
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.serverName,
+		InsecureSkipVerify: t.skipVerify, //nolint:gosec // asked for by skip_verify=true
+	}
+	if t.ca != "" {
+		pem, err := os.ReadFile(t.ca)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca: no PEM certificate in %s", t.ca)
+		}
+	}
+	if t.cert != "" {
+		pair, err := tls.LoadX509KeyPair(t.cert, t.key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
+}
