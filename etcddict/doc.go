@@ -14,13 +14,16 @@
 //     concurrent Adds of one key exactly one finds it absent and stores it;
 //     the others answer false until the key is deleted, which happens only
 //     when its lease ends.
+//
 //   - Get is a linearizable Range of prefix+key.
+//
 //   - AddBatch sends one transaction per up to 128 claims, several at once:
 //     an unconditional Txn whose Then holds one nested Txn per claim, each
 //     the same comparison and Put as Add (nested transactions exist since
 //     etcd 3.3). The server applies the whole request atomically, but each
 //     nested Txn succeeds or not on its own comparison, so one taken key
 //     does not fail the others, and each claim gets its own answer.
+//
 //   - Lease Grant, to make the shared leases below. Nothing is ever revoked
 //     or kept alive.
 //
