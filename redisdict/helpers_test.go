@@ -12,12 +12,18 @@ import (
 // sets it): a test skips without it, and fails in CI, where it must be set.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("NGXTASKS_REDIS_URL")
+	return envURL(t, "NGXTASKS_REDIS_URL")
+}
+
+// envURL reads a server URL that scripts/services exports.
+func envURL(t testing.TB, name string) string {
+	t.Helper()
+	u := os.Getenv(name)
 	if u == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("NGXTASKS_REDIS_URL is not set in CI; run the tests through scripts/test")
+			t.Fatalf("%s is not set in CI; run the tests through scripts/test", name)
 		}
-		t.Skip("NGXTASKS_REDIS_URL is not set; source scripts/services to start a server")
+		t.Skipf("%s is not set; source scripts/services to start the servers", name)
 	}
 	return u
 }
