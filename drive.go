@@ -12,6 +12,9 @@ type firing struct {
 	e     *entry
 	slot  Slot
 	claim claimState
+	// missedFrom and missed describe the slots that passed between the last
+	// slot taken and this one (Unix ns where they began, and how many).
+	missedFrom, missed int64
 }
 
 // claimState records how far a batch got with a firing before running it.
@@ -46,12 +49,17 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 	for m.queue.dropRemoved(); len(m.queue) > 0 && m.queue[0].due <= nowNs && len(out) < limit; m.queue.dropRemoved() {
 		e := m.queue[0].e
 		s := m.keys.Slot(&e.rule, now)
-		if !e.taken || s.N > e.last {
-			e.taken, e.last = true, s.N
+		if start := s.Start.UnixNano(); e.lastEnd == 0 || start >= e.lastEnd {
 			if out == nil {
 				out = make([]firing, 0, min(limit, 64))
 			}
-			out = append(out, firing{e: e, slot: s})
+			f := firing{e: e, slot: s}
+			if e.lastEnd != 0 && start > e.lastEnd {
+				gap := start - e.lastEnd
+				f.missedFrom, f.missed = e.lastEnd, (gap+int64(e.rule.Interval)-1)/int64(e.rule.Interval)
+			}
+			e.lastEnd = s.End.UnixNano()
+			out = append(out, f)
 		}
 		due := s.End.UnixNano()
 		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
@@ -125,6 +133,9 @@ func (m *Manager) Start(ctx context.Context) error {
 			taken := m.take(now, nil, chunk)
 			begun := taken[:0]
 			for _, f := range taken {
+				if f.missed > 0 {
+					m.behind(&f)
+				}
 				if m.begin(f) {
 					begun = append(begun, f)
 				}

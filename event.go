@@ -36,9 +36,10 @@ const (
 	SkipClaimError                       // the dictionary failed; not run (fail closed)
 	SkipLate                             // the slot ended before its claim was answered, or the clock moved off it
 	SkipClosed                           // the manager is shutting down
+	SkipBehind                           // the timer loop did not run while the slots lasted (Missed says how many)
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {
@@ -57,6 +58,7 @@ type Event struct {
 	Reason   SkipReason    // for EventSkipped
 	Duration time.Duration // for EventFinished
 	Err      error         // for EventFinished, and for SkipClaimError
+	Missed   int64         // for SkipBehind: how many slots, the first being Slot
 }
 
 // emit records an event in statistics, the observer and the log. It takes
@@ -75,7 +77,7 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 	switch {
 	case kind == EventFinished && err != nil, kind == EventSkipped && reason == SkipClaimError:
 		return slog.LevelError
-	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipLate):
+	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipLate || reason == SkipBehind):
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug
@@ -86,6 +88,28 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 //go:noinline
 func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
 	ev := Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
+	if m.Observer != nil {
+		m.Observer(ev)
+	}
+	if m.logger.Enabled(context.Background(), level) {
+		m.log(level, &ev)
+	}
+}
+
+// behind reports the slots of a rule that passed while the timer loop did
+// not run: the process was paused, starved of CPU, or its clock jumped.
+// Per-request drive does not report them, as it runs only when requests
+// come. The slots are counted as skips; a Preemption slot may still have
+// run in another worker.
+func (m *Manager) behind(f *firing) {
+	e := f.e
+	e.stats.skips.Add(f.missed)
+	level := eventLevel(EventSkipped, SkipBehind, nil)
+	if m.Observer == nil && !m.logger.Enabled(context.Background(), level) {
+		return
+	}
+	ev := Event{Kind: EventSkipped, Rule: &e.rule, Slot: m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom)),
+		Worker: m.worker, Time: m.now(), Reason: SkipBehind, Missed: f.missed}
 	if m.Observer != nil {
 		m.Observer(ev)
 	}
@@ -107,6 +131,9 @@ func (m *Manager) log(level slog.Level, ev *Event) {
 	}
 	if ev.Kind == EventSkipped {
 		attrs = append(attrs, slog.String("reason", ev.Reason.String()))
+	}
+	if ev.Reason == SkipBehind {
+		attrs = append(attrs, slog.Int64("missed", ev.Missed))
 	}
 	if ev.Kind == EventFinished {
 		attrs = append(attrs, slog.Duration("duration", ev.Duration))

@@ -8,9 +8,11 @@ type entry struct {
 	seq  uint64 // push order
 
 	// Guarded by Manager.mu.
-	last  int64 // last slot taken
-	taken bool  // whether any slot was taken
-	due   int64 // copy of the queue item's due time, for Stats
+	// lastEnd is where the last slot taken ended (Unix ns; 0 before the
+	// first). Slots are told apart by time rather than number because a
+	// generator's numbers may restart, as MidnightKeys' do every day.
+	lastEnd int64
+	due     int64 // copy of the queue item's due time, for Stats
 
 	running atomic.Bool // a run of this rule is going in this worker
 	removed atomic.Bool // Remove was called; the queue drops it when it surfaces

@@ -13,7 +13,7 @@ type RuleStats struct {
 	Interval     time.Duration
 	Runs         int64 // runs started
 	Errors       int64 // runs that returned an error, panicked or timed out
-	Skips        int64 // due slots not run here (overlap, filter, claim error, late)
+	Skips        int64 // due slots not run here (overlap, filter, claim error, late, behind)
 	Won          int64 // Preemption slots this worker claimed
 	Lost         int64 // Preemption slots another worker held
 	LastSlot     int64 // slot of the last run started

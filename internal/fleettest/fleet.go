@@ -83,10 +83,13 @@ type Result struct {
 	Ran     map[Key][]int
 	Won     map[Key][]int // pid
 	Killed  map[int]time.Time
-	Back    time.Time // from During
-	Crashed []string  // workers that exited badly other than by our SIGKILL
-	Excused int       // missing slots excused by Check's excuse
-	Errors  int       // claims that failed or came too late (reported by workers)
+	Back    time.Time        // from During
+	Crashed []string         // workers that exited badly other than by our SIGKILL
+	Excused int              // missing slots excused by Check's excuse
+	Errors  int              // claims that failed or came too late (reported by workers)
+	Failed  map[Key][]string // "err", "late" or "behind", per claim that failed or slot a worker missed
+
+	Unanswered int // missing slots excused by StoreFailed
 }
 
 const childEnv = "NGXTASKS_FLEETTEST_CHILD"
@@ -148,8 +151,17 @@ func runChild(c childSpec) error {
 			case ngxtasks.EventFired:
 				say("ran", ev)
 			case ngxtasks.EventSkipped:
-				if ev.Reason == ngxtasks.SkipClaimError || ev.Reason == ngxtasks.SkipLate {
+				switch ev.Reason {
+				case ngxtasks.SkipClaimError:
 					say("err", ev)
+				case ngxtasks.SkipLate:
+					say("late", ev)
+				case ngxtasks.SkipBehind: // the process was starved: one line per slot
+					first := ev.Slot.N
+					for n := range min(ev.Missed, 1000) {
+						ev.Slot.N = first + n
+						say("behind", ev)
+					}
 				}
 			}
 		},
@@ -196,7 +208,7 @@ func Run(t *testing.T, c Config) *Result {
 	if c.KillEvery == 0 {
 		c.KillEvery = 2 * time.Second
 	}
-	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}}
+	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{}}
 	var mu sync.Mutex
 	record := func(line string) {
 		f := strings.Fields(line)
@@ -216,8 +228,9 @@ func Run(t *testing.T, c Config) *Result {
 			res.Won[k] = append(res.Won[k], pid)
 		case "ran":
 			res.Ran[k] = append(res.Ran[k], pid)
-		case "err":
+		case "err", "late", "behind":
 			res.Errors++
+			res.Failed[k] = append(res.Failed[k], f[0])
 		}
 	}
 	var readers sync.WaitGroup
@@ -341,7 +354,7 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 			if len(r.Ran[k]) == 0 && (excused == nil || !excused(k, s)) {
 				missing++
 				if missing <= 10 {
-					t.Errorf("slot %d of %s (%v) did not run (won by %v)", s.N, rule.Identifier, s.Start.Format("15:04:05.000"), r.Won[k])
+					t.Errorf("slot %d of %s (%v) did not run (won by %v; failed claims %v)", s.N, rule.Identifier, s.Start.Format("15:04:05.000"), r.Won[k], r.Failed[k])
 				}
 			}
 		}
@@ -350,6 +363,19 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 		t.Errorf("... %d slots missing in all", missing)
 	}
 	return checked
+}
+
+// StoreFailed excuses a missing slot that no worker won and that some
+// worker reported as failed: its claim failed, was answered after the slot
+// ended, or the worker's timer loop was starved while the slot lasted. P2
+// promises a run only when the store answers and a worker is running.
+// Check's caller should bound how many it excuses.
+func (r *Result) StoreFailed(k Key, _ ngxtasks.Slot) bool {
+	if len(r.Failed[k]) > 0 && len(r.Won[k]) == 0 {
+		r.Unanswered++
+		return true
+	}
+	return false
 }
 
 // DiedWithWinner excuses a missing slot whose winner was killed: a worker

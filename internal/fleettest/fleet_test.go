@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	_ "github.com/ngxtasks/ngxtasks/etcddict"
 	"github.com/ngxtasks/ngxtasks/internal/fleettest"
+	_ "github.com/ngxtasks/ngxtasks/pgdict"
 	_ "github.com/ngxtasks/ngxtasks/redisdict"
 )
 
@@ -17,9 +19,15 @@ func TestMain(m *testing.M) {
 }
 
 // backends lists the cross-process dictionaries, by the environment
-// variable the test script sets to a running server's URL.
-var backends = []struct{ name, env string }{
-	{"redis", "NGXTASKS_REDIS_URL"},
+// variable the test script sets to a running server's URL, and whether the
+// store can tell the time (ngxtasks.StoreClock).
+var backends = []struct {
+	name, env  string
+	storeClock bool
+}{
+	{"redis", "NGXTASKS_REDIS_URL", true},
+	{"postgres", "NGXTASKS_POSTGRES_URL", true},
+	{"etcd", "NGXTASKS_ETCD_URL", false}, // etcd's API does not give the server's time
 }
 
 func url(t *testing.T, env string) string {
@@ -54,8 +62,9 @@ func TestP1_AcrossProcesses(t *testing.T) {
 			cfg := fleettest.Config{Dict: u, Namespace: "p1-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 50,
 				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: fleetFor()}
 			res := fleettest.Run(t, cfg)
-			n := res.Check(t, nil)
-			t.Logf("%d (rule, slot) pairs ran exactly once", n)
+			n := res.Check(t, res.StoreFailed)
+			checkUnanswered(t, res, n)
+			t.Logf("%d (rule, slot) pairs checked: each ran once, but %d whose claims the store did not answer in time", n, res.Unanswered)
 		})
 		t.Run(b.name+"/SIGKILL", func(t *testing.T) {
 			t.Parallel()
@@ -63,11 +72,14 @@ func TestP1_AcrossProcesses(t *testing.T) {
 			cfg := fleettest.Config{Dict: u, Namespace: "kill-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 50,
 				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: fleetFor(), Kill: true}
 			res := fleettest.Run(t, cfg)
-			n := res.Check(t, res.DiedWithWinner)
+			n := res.Check(t, func(k fleettest.Key, s ngxtasks.Slot) bool {
+				return res.DiedWithWinner(k, s) || res.StoreFailed(k, s)
+			})
+			checkUnanswered(t, res, n)
 			if len(res.Killed) < 3 {
 				t.Fatalf("only %d workers killed", len(res.Killed))
 			}
-			t.Logf("%d slots checked, %d workers killed with SIGKILL, %d slots lost with their winner", n, len(res.Killed), res.Excused)
+			t.Logf("%d slots checked, %d workers killed with SIGKILL, %d slots lost with their winner, %d unanswered in time", n, len(res.Killed), res.Excused, res.Unanswered)
 		})
 	}
 }
@@ -81,6 +93,9 @@ func TestSkew(t *testing.T) {
 			skew       time.Duration
 			storeClock bool
 		}{{"tolerance", 2 * time.Second, false}, {"storeclock", time.Minute, true}} {
+			if tc.storeClock && !b.storeClock {
+				continue
+			}
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				u := url(t, b.env)
@@ -88,8 +103,9 @@ func TestSkew(t *testing.T) {
 					MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 30 * time.Second,
 					Skew: tc.skew, StoreClock: tc.storeClock}
 				res := fleettest.Run(t, cfg)
-				n := res.Check(t, nil)
-				t.Logf("clocks ±%v apart: %d slots ran exactly once", tc.skew, n)
+				n := res.Check(t, res.StoreFailed)
+				checkUnanswered(t, res, n)
+				t.Logf("clocks ±%v apart: %d slots checked, none twice, %d unanswered in time", tc.skew, n, res.Unanswered)
 			})
 		}
 	}
@@ -151,6 +167,17 @@ var outageBackends = []struct {
 	reconnect      time.Duration
 }{
 	{"redis", "NGXTASKS_REDIS_URL", "NGXTASKS_REDIS_CTL", 1200 * time.Millisecond},
+	{"postgres", "NGXTASKS_POSTGRES_URL", "NGXTASKS_POSTGRES_CTL", 0},
+}
+
+// checkUnanswered bounds the slots lost because the store did not answer
+// within the slot (the machine is loaded with many worker processes): a few
+// are the store's right under P2, many would be a fault of ours.
+func checkUnanswered(t *testing.T, res *fleettest.Result, checked int) {
+	t.Helper()
+	if res.Unanswered*50 > checked {
+		t.Errorf("%d of %d slots lost to claims not answered in time: more than 2%%", res.Unanswered, checked)
+	}
 }
 
 func ctlRun(t *testing.T, ctl, verb string) {
