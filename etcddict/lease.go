@@ -51,9 +51,12 @@ type leasePool struct {
 	leases   []*lease
 	inflight map[int64]*grantCall // by TTL in seconds
 	closed   bool
-	base     context.Context // cancelled by close, ends grants in flight
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // grants in flight
+	// serverMin is the longest TTL the server granted beyond what was
+	// asked: its minimum lease TTL, as far as seen.
+	serverMin time.Duration
+	base      context.Context // cancelled by close, ends grants in flight
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // grants in flight
 }
 
 // maxPooled bounds the leases a pool remembers; a forgotten lease is not
@@ -92,9 +95,12 @@ func (p *leasePool) windowFor(ttl time.Duration) time.Duration {
 }
 
 // fits reports whether a lease with remaining life r serves a claim of ttl.
+// A server that grants no lease shorter than its minimum (2 s for etcd 3.4
+// by default) widens the upper end to it, or short claims would never share.
+// The caller holds p.mu.
 func (p *leasePool) fits(r, ttl time.Duration) bool {
 	need := ttl + p.latency
-	return r >= need && r <= need+p.windowFor(ttl)+time.Second
+	return r >= need && r <= max(need+p.windowFor(ttl)+time.Second, p.serverMin)
 }
 
 // get returns a lease that lives at least ttl+latency from now, reusing one
@@ -182,6 +188,9 @@ func (p *leasePool) grant(secs int64, call *grantCall) {
 	}
 	p.mu.Lock()
 	delete(p.inflight, secs)
+	if call.lease != nil && resp.TTL > secs {
+		p.serverMin = max(p.serverMin, time.Duration(resp.TTL)*time.Second)
+	}
 	if call.lease != nil && !p.closed {
 		p.add(call.lease)
 	}

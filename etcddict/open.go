@@ -12,6 +12,7 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 func init() {
@@ -54,6 +55,11 @@ func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 	if t.tls {
 		if cfg.TLS, err = t.tlsConfig(); err != nil {
 			return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)
+		}
+		if t.serverName != "" {
+			// gRPC verifies the certificate against the connection's
+			// authority, not tls.Config.ServerName, so the name goes there.
+			cfg.DialOptions = append(cfg.DialOptions, grpc.WithAuthority(t.serverName))
 		}
 	}
 	client, err := clientv3.New(cfg)

@@ -170,8 +170,12 @@ func (t *target) addEndpoints(list string) error {
 	for _, ep := range strings.Split(list, ",") {
 		host, port, err := net.SplitHostPort(ep)
 		if err != nil {
-			// No port, or a bare IPv6 address: take it all as the host.
+			// No port: a host name, or an IPv6 address with or without
+			// brackets. Anything else with a colon is malformed.
 			host, port = strings.TrimSuffix(strings.TrimPrefix(ep, "["), "]"), defaultPort
+			if strings.Contains(host, ":") && net.ParseIP(host) == nil {
+				return fmt.Errorf("endpoint %q: want host[:port]", ep)
+			}
 		}
 		if host == "" || strings.ContainsAny(host, "/@?# ") {
 			return fmt.Errorf("endpoint %q: want host[:port]", ep)

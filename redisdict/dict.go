@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -30,12 +31,14 @@ var (
 // ownership: Dict.Close does not close client, so the program can go on
 // using it for other things and closes it itself, after Dict.Close. Enable
 // the client's ContextTimeoutEnabled so a claim ends with its context.
-// New panics if client is nil, as that is a programming error.
-func New(client redis.UniversalClient) *Dict {
+func New(client redis.UniversalClient) (*Dict, error) {
 	if client == nil {
-		panic("redisdict: New with a nil client")
+		return nil, errors.New("redisdict: New: client is nil")
 	}
-	return &Dict{client: client}
+	if v := reflect.ValueOf(client); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("redisdict: New: client is a nil %T", client)
+	}
+	return &Dict{client: client}, nil
 }
 
 // Client returns the client the dictionary uses.

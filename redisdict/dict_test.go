@@ -183,7 +183,10 @@ func TestNewKeepsClient(t *testing.T) {
 	client := redis.NewUniversalClient(o)
 	defer client.Close()
 	ctx, k := context.Background(), prefix(t)+"k"
-	d := New(client)
+	d, err := New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if added, err := d.Add(ctx, k, "v", time.Minute); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
 	}
@@ -195,6 +198,16 @@ func TestNewKeepsClient(t *testing.T) {
 	}
 	if _, err := d.Add(ctx, k+"2", "v", time.Minute); !errors.Is(err, ngxtasks.ErrClosed) {
 		t.Fatalf("Add after Close: %v", err)
+	}
+}
+
+func TestNewNil(t *testing.T) {
+	if _, err := New(nil); err == nil {
+		t.Error("New(nil) accepted")
+	}
+	var c *redis.Client
+	if _, err := New(c); err == nil || !strings.Contains(err.Error(), "nil *redis.Client") {
+		t.Errorf("New(nil *redis.Client) = %v", err)
 	}
 }
 

@@ -61,7 +61,11 @@ func TestTLS(t *testing.T) {
 	o.TLSConfig.RootCAs = roots
 	client := redis.NewUniversalClient(o)
 	defer client.Close()
-	if added, err := New(client).Add(ctx, prefix(t)+"k", "v", time.Minute); err != nil || !added {
+	d2, err := New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added, err := d2.Add(ctx, prefix(t)+"k", "v", time.Minute); err != nil || !added {
 		t.Fatalf("Add over verified TLS = %v, %v", added, err)
 	}
 }

@@ -1,0 +1,114 @@
+package etcddict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+func TestClose(t *testing.T) {
+	d := openTest(t, "")
+	ctx := ctxT(t)
+	if ok, err := d.Add(ctx, "k", "v", 30*time.Second); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := d.Add(ctx, "k2", "v", time.Second); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Add after Close: %v", err)
+	}
+	if _, _, err := d.Get(ctx, "k"); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Get after Close: %v", err)
+	}
+	adds := batchOf("b", 2, time.Second)
+	if err := d.AddBatch(ctx, adds); !errors.Is(err, ngxtasks.ErrClosed) || !errors.Is(adds[1].Err, ngxtasks.ErrClosed) {
+		t.Errorf("AddBatch after Close: %v, %v", err, adds[1].Err)
+	}
+	// Open made the client, so Close closed it. (The client retries its
+	// own "closing" error until the context ends.)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := d.client.Get(short, "x"); err == nil {
+		t.Error("the client still works after Close")
+	}
+	// The claim was not revoked: it lives on for other workers.
+	raw := rawClient(t)
+	resp, err := raw.Get(ctx, d.prefix+"k")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("claim after Close: %v, %v", resp, err)
+	}
+	_, _ = raw.Delete(ctx, d.prefix+"k")
+}
+
+// TestCloseKeepsClient checks that a Dict from New leaves its client open.
+func TestCloseKeepsClient(t *testing.T) {
+	c := rawClient(t)
+	d, err := New(c, "ngxtasks-test/"+uniqueName(t)+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if ok, err := d.Add(ctx, "k", "v", time.Second); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Add(ctx, "k2", "v", time.Second); !errors.Is(err, ngxtasks.ErrClosed) {
+		t.Errorf("Add after Close: %v", err)
+	}
+	if _, err := c.Get(ctx, d.prefix+"k"); err != nil {
+		t.Errorf("the caller's client stopped working: %v", err)
+	}
+	_, _ = c.Delete(ctx, d.prefix+"k")
+}
+
+// TestCloseRace closes a Dict while claims, batches and lease grants are
+// under way: each call either succeeds or fails, closed ones with
+// ErrClosed, and Close returns once grants have ended.
+func TestCloseRace(t *testing.T) {
+	for round := range 3 {
+		d := openTest(t, "")
+		ctx := ctxT(t)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 20 {
+					// Many ttls: many grants in flight.
+					ttl := time.Duration(1+(g*20+i)%40) * time.Second
+					_, err := d.Add(ctx, fmt.Sprint(round, "-", g, "-", i), "v", ttl)
+					if err != nil && !errors.Is(err, ngxtasks.ErrClosed) {
+						t.Errorf("Add during Close: %v", err)
+					}
+					if g == 0 {
+						_ = d.AddBatch(ctx, batchOf(fmt.Sprint(round, "-b", i), 5, ttl))
+					}
+				}
+			})
+		}
+		time.Sleep(time.Duration(round) * 20 * time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- d.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("Close did not return in 15s")
+		}
+		wg.Wait()
+		if _, err := d.Add(ctx, "after", "v", time.Second); !errors.Is(err, ngxtasks.ErrClosed) {
+			t.Errorf("Add after Close: %v", err)
+		}
+	}
+}
