@@ -3,6 +3,7 @@ package fleettest_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/ngxtasks/ngxtasks/internal/fleettest"
 	_ "github.com/ngxtasks/ngxtasks/pgdict"
 	_ "github.com/ngxtasks/ngxtasks/redisdict"
+	_ "github.com/ngxtasks/ngxtasks/sqlitedict"
 )
 
 func TestMain(m *testing.M) {
@@ -19,8 +21,9 @@ func TestMain(m *testing.M) {
 }
 
 // backends lists the cross-process dictionaries, by the environment
-// variable the test script sets to a running server's URL, and whether the
-// store can tell the time (ngxtasks.StoreClock).
+// variable the test script sets to a running server's URL (none for SQLite:
+// a file in the test's directory), and whether the store can tell the time
+// (ngxtasks.StoreClock).
 var backends = []struct {
 	name, env  string
 	storeClock bool
@@ -28,9 +31,13 @@ var backends = []struct {
 	{"redis", "NGXTASKS_REDIS_URL", true},
 	{"postgres", "NGXTASKS_POSTGRES_URL", true},
 	{"etcd", "NGXTASKS_ETCD_URL", false}, // etcd's API does not give the server's time
+	{"sqlite", "", false},                // one host, one clock
 }
 
 func url(t *testing.T, env string) string {
+	if env == "" {
+		return "sqlite://" + filepath.Join(t.TempDir(), "claims.db")
+	}
 	u := os.Getenv(env)
 	if u == "" {
 		if os.Getenv("CI") != "" {

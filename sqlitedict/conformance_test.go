@@ -1,0 +1,32 @@
+package sqlitedict
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
+)
+
+func TestMain(m *testing.M) {
+	dicttest.Child()
+	hammerChild()
+	os.Exit(m.Run())
+}
+
+func TestConformance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "claims.db")
+	dicttest.Run(t, func(t testing.TB) ngxtasks.Dict {
+		d, err := OpenFile(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}, dicttest.Options{})
+}
+
+func TestConformanceProcesses(t *testing.T) {
+	dicttest.RunProcesses(t, "sqlite://"+filepath.Join(t.TempDir(), "claims.db"), 6)
+}

@@ -1,0 +1,118 @@
+package sqlitedict
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+// Dict is a dictionary in a SQLite file. It is safe for concurrent use, and
+// any number of processes on the host may open the same file.
+type Dict struct {
+	path   string
+	w      *sql.DB // one connection: claims and cleanup
+	r      *sql.DB // a few connections: Get
+	sql    queries
+	closed atomic.Bool
+
+	closeOnce   sync.Once
+	stopCleanup context.CancelFunc
+	cleanupDone sync.WaitGroup
+}
+
+// Path returns the file's path.
+func (d *Dict) Path() string { return d.path }
+
+// Add implements ngxtasks.Dict.
+func (d *Dict) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if err := ngxtasks.CheckEntry(key, value, ttl); err != nil {
+		return false, fmt.Errorf("sqlitedict: add: %w", err)
+	}
+	if err := d.ready(ctx); err != nil {
+		return false, err
+	}
+	now := time.Now().UnixNano()
+	res, err := d.w.ExecContext(ctx, d.sql.claim, key, value, expiry(now, ttl), now)
+	if err != nil {
+		return false, d.fail(ctx, "add", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, d.fail(ctx, "add", err)
+	}
+	return n == 1, nil
+}
+
+// expiry is now + ttl in Unix nanoseconds, saturating rather than wrapping
+// for a ttl of centuries.
+func expiry(now int64, ttl time.Duration) int64 {
+	if int64(ttl) > (1<<63-1)-now {
+		return 1<<63 - 1
+	}
+	return now + int64(ttl)
+}
+
+// Get implements ngxtasks.Dict.
+func (d *Dict) Get(ctx context.Context, key string) (string, bool, error) {
+	if err := ngxtasks.CheckEntry(key, "", 1); err != nil {
+		return "", false, fmt.Errorf("sqlitedict: get: %w", err)
+	}
+	if err := d.ready(ctx); err != nil {
+		return "", false, err
+	}
+	var v string
+	err := d.r.QueryRowContext(ctx, d.sql.get, key, time.Now().UnixNano()).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, d.fail(ctx, "get", err)
+	}
+	return v, true, nil
+}
+
+// Close stops the cleanup goroutine and closes the file. Later calls return
+// ngxtasks.ErrClosed. Claims stay in the file for other processes.
+func (d *Dict) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		if d.stopCleanup != nil {
+			d.stopCleanup()
+		}
+		d.cleanupDone.Wait()
+		err = errors.Join(d.w.Close(), d.r.Close())
+	})
+	return err
+}
+
+// ready refuses calls on a closed Dict or with a context already done, so
+// that they never reach the file.
+func (d *Dict) ready(ctx context.Context) error {
+	if d.closed.Load() {
+		return fmt.Errorf("sqlitedict: %w", ngxtasks.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlitedict: %w", err)
+	}
+	return nil
+}
+
+// fail wraps a driver error. A call that raced with Close reports
+// ErrClosed, as the caller's mistake it is; one cut short by its context
+// reports the context's error too, so errors.Is finds it.
+func (d *Dict) fail(ctx context.Context, op string, err error) error {
+	if d.closed.Load() {
+		return fmt.Errorf("sqlitedict: %s: %w", op, ngxtasks.ErrClosed)
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlitedict: %s %s: %w: %w", op, d.path, cerr, err)
+	}
+	return fmt.Errorf("sqlitedict: %s %s: %w", op, d.path, err)
+}

@@ -1,0 +1,174 @@
+package sqlitedict
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+func init() {
+	ngxtasks.Register("sqlite", func(ctx context.Context, u *url.URL) (ngxtasks.Dict, error) {
+		return openURL(ctx, u)
+	})
+}
+
+// Open opens the dictionary a "sqlite:" URL names (see the package
+// documentation), creating the file and table when missing.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitedict: cannot parse URL: %w", err)
+	}
+	return openURL(ctx, u, opts...)
+}
+
+func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
+	path, params, err := parseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitedict: %w", err)
+	}
+	return OpenFile(ctx, path, append(params, opts...)...)
+}
+
+// parseURL returns the file path of a sqlite URL and its parameters as
+// options.
+func parseURL(u *url.URL) (string, []Option, error) {
+	if u.Scheme != "sqlite" {
+		return "", nil, fmt.Errorf("scheme %q: want sqlite", u.Scheme)
+	}
+	if u.User != nil || u.Host != "" {
+		return "", nil, errors.New(`a sqlite URL names a local file and has no host: sqlite:///absolute/path or sqlite:relative/path`)
+	}
+	path := u.Path
+	if u.Opaque != "" {
+		p, err := url.PathUnescape(u.Opaque)
+		if err != nil {
+			return "", nil, fmt.Errorf("path %q: %w", u.Opaque, err)
+		}
+		path = p
+	}
+	if path == "" || strings.HasSuffix(path, "/") {
+		return "", nil, errors.New("the URL names no file: sqlite:///absolute/path or sqlite:relative/path")
+	}
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("query: %w", err)
+	}
+	var opts []Option
+	for name, vals := range query {
+		if len(vals) != 1 {
+			return "", nil, fmt.Errorf("parameter %s given %d times", name, len(vals))
+		}
+		v := vals[0]
+		switch name {
+		case "table":
+			opts = append(opts, Table(v))
+		case "busy_timeout", "cleanup":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("parameter %s: %q is not a duration such as 5s", name, v)
+			}
+			if name == "cleanup" {
+				opts = append(opts, CleanupInterval(d))
+			} else {
+				opts = append(opts, BusyTimeout(d))
+			}
+		default:
+			return "", nil, fmt.Errorf("unknown parameter %q (known: busy_timeout, cleanup, table)", name)
+		}
+	}
+	return path, opts, nil
+}
+
+// OpenFile opens the dictionary in the SQLite file at path, creating the
+// file and table when missing.
+func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("sqlitedict: %w", err)
+		}
+	}
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		// The driver would read a query or URI out of such a name.
+		return nil, fmt.Errorf("sqlitedict: file %q: want a plain path without ? or #", path)
+	}
+	w, err := openDB(path, cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	r, err := openDB(path, cfg, 4)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	d := &Dict{path: path, w: w, r: r, sql: statements(cfg.table)}
+	if err := d.setup(ctx, cfg.busy); err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, err
+	}
+	d.startCleanup(cfg.cleanup)
+	return d, nil
+}
+
+// openDB opens a pool of at most conns connections on the file, each set up
+// for WAL, the busy timeout and immediate transactions.
+func openDB(path string, cfg config, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busy.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate") // take the write lock at BEGIN, where waiting for it is safe
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitedict: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// setup creates the table and its index when missing. The first
+// connection also switches a new file to WAL, which needs the file to
+// itself: processes opening a new file together can be refused as busy
+// without waiting, so a busy refusal is retried until the busy timeout.
+func (d *Dict) setup(ctx context.Context, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	for _, stmt := range d.sql.create {
+		for {
+			_, err := d.w.ExecContext(ctx, stmt)
+			if err == nil {
+				break
+			}
+			if !isBusy(err) || time.Now().After(deadline) {
+				return fmt.Errorf("sqlitedict: %s: create table: %w", d.path, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("sqlitedict: %s: create table: %w", d.path, ctx.Err())
+			case <-time.After(5*time.Millisecond + rand.N(20*time.Millisecond)):
+			}
+		}
+	}
+	return nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	var e interface{ Code() int }
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.Code() & 0xff // extended codes keep the primary code in the low byte
+	return code == 5 || code == 6
+}

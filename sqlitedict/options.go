@@ -1,0 +1,58 @@
+package sqlitedict
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// An Option changes how OpenFile and Open set up a Dict.
+type Option func(*config) error
+
+type config struct {
+	table   string
+	busy    time.Duration
+	cleanup time.Duration
+}
+
+func defaults() config {
+	return config{table: "ngxtasks_claims", busy: 5 * time.Second, cleanup: 10 * time.Second}
+}
+
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// Table sets the table's name: letters, digits and underscores.
+func Table(name string) Option {
+	return func(c *config) error {
+		if !tableName.MatchString(name) {
+			return fmt.Errorf("table %q: want letters, digits and underscores, not starting with a digit", name)
+		}
+		c.table = name
+		return nil
+	}
+}
+
+// BusyTimeout sets how long a write waits for another process's lock on the
+// file before it fails. It is rounded down to a millisecond; 0 means fail at
+// once.
+func BusyTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("busy_timeout %v: must be >= 0", d)
+		}
+		c.busy = d
+		return nil
+	}
+}
+
+// CleanupInterval sets how often expired rows are deleted; 0 turns the
+// cleanup goroutine off (call DeleteExpired yourself).
+func CleanupInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("cleanup %v: must be >= 0", d)
+		}
+		c.cleanup = d
+		return nil
+	}
+}
