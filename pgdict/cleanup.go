@@ -41,12 +41,13 @@ func jitter(interval time.Duration) time.Duration {
 	return interval/2 + rand.N(interval)
 }
 
-// DeleteExpired deletes rows whose claims have expired, at most 10 batches of
-// 1,000, and reports how many it deleted. The cleanup goroutine calls it;
-// call it yourself with CleanupInterval(0).
+// DeleteExpired deletes rows whose claims have expired, in statements of at
+// most 1,000 rows, until none is left or 5 s have passed, and reports how
+// many it deleted. The cleanup goroutine calls it; call it yourself with
+// CleanupInterval(0).
 func (d *Dict) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
-	for range cleanupRounds {
+	for start := time.Now(); time.Since(start) < cleanupBudget; {
 		if err := d.ready(ctx); err != nil {
 			return total, err
 		}

@@ -3,6 +3,7 @@ package pgdict
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -10,11 +11,12 @@ import (
 // DefaultTable is the table used when none is named.
 const DefaultTable = "ngxtasks_claims"
 
-// Rows deleted per cleanup statement, and statements per cleanup round: a
-// round's work is bounded however many rows have expired.
+// Rows deleted per cleanup statement, and how long a cleanup round may go
+// on: a round's work is bounded however many rows have expired, and short
+// statements do not hold up claims.
 const (
 	cleanupLimit  = 1000
-	cleanupRounds = 10
+	cleanupBudget = 5 * time.Second
 )
 
 // statements holds the SQL for one table.
