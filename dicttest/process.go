@@ -162,3 +162,18 @@ func readWins(r io.Reader, pid string, mu *sync.Mutex, winners [][]string) {
 		mu.Unlock()
 	}
 }
+
+// OpenURL returns an Opener that opens rawURL with ngxtasks.OpenDict, for
+// backends that register a scheme.
+func OpenURL(rawURL string) Opener {
+	return func(t testing.TB) ngxtasks.Dict {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d, err := ngxtasks.OpenDict(ctx, rawURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+}

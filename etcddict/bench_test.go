@@ -4,28 +4,16 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// The benchmarks claim fresh keys, as the manager does once per slot, so
-// every call stores. They share names across backends (BenchmarkClaim/redis,
-// BenchmarkClaim/etcd, ...) for benchstat.
-
-const benchTTL = 10 * time.Second
+// The benchmarks share names and bodies across backends (BenchmarkClaim/redis,
+// BenchmarkClaim/etcd, ...) for benchstat; see dicttest.BenchClaim.
 
 func BenchmarkClaim(b *testing.B) {
-	b.Run("etcd", func(b *testing.B) {
-		d, ctx := openTest(b, ""), context.Background()
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if added, err := d.Add(ctx, strconv.Itoa(i), "worker", benchTTL); err != nil || !added {
-				b.Fatalf("Add = %v, %v", added, err)
-			}
-		}
-	})
+	b.Run("etcd", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, "")) })
 }
 
 // BenchmarkRawAddIfAbsent is the same transaction made with the etcd client
@@ -35,7 +23,7 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 	b.Run("etcd", func(b *testing.B) {
 		d, ctx := openTest(b, ""), context.Background()
 		c := d.Client()
-		l, err := c.Grant(ctx, int64(2*benchTTL/time.Second))
+		l, err := c.Grant(ctx, 20)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,26 +42,5 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 }
 
 func BenchmarkClaimBatch(b *testing.B) {
-	b.Run("etcd", func(b *testing.B) {
-		const n = 1000
-		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
-			d, ctx := openTest(b, ""), context.Background()
-			adds := make([]ngxtasks.Add, n)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				for j := range adds {
-					adds[j] = ngxtasks.Add{Key: strconv.Itoa(i*n + j), Value: "worker", TTL: benchTTL}
-				}
-				if err := d.AddBatch(ctx, adds); err != nil {
-					b.Fatal(err)
-				}
-				for j := range adds {
-					if !adds[j].Added || adds[j].Err != nil {
-						b.Fatalf("element %d: %+v", j, adds[j])
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/claim")
-		})
-	})
+	b.Run("etcd/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, ""), 1000) })
 }

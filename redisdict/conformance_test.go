@@ -1,11 +1,9 @@
 package redisdict
 
 import (
-	"context"
 	"os"
 	"testing"
 
-	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
@@ -15,14 +13,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformance(t *testing.T) {
-	u := serverURL(t)
-	dicttest.Run(t, func(t testing.TB) ngxtasks.Dict {
-		d, err := Open(context.Background(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}, dicttest.Options{})
+	dicttest.Run(t, dicttest.OpenURL(serverURL(t)), dicttest.Options{})
 }
 
 func TestConformanceProcesses(t *testing.T) {

@@ -6,26 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
-// The benchmarks claim fresh keys, as the manager does once per slot, so
-// every call stores. They share names across backends (BenchmarkClaim/redis,
-// BenchmarkClaim/sqlite, ...) for benchstat. The file is in the test's
-// temporary directory, so on the machine's disk.
-
-const benchTTL = 10 * time.Second
+// The benchmarks share names and bodies across backends (BenchmarkClaim/redis,
+// BenchmarkClaim/sqlite, ...) for benchstat; see dicttest.BenchClaim. The
+// file is in the test's temporary directory, so on the machine's disk.
 
 func BenchmarkClaim(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) {
-		d, ctx := openTest(b, CleanupInterval(0)), context.Background()
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if added, err := d.Add(ctx, strconv.Itoa(i), "worker", benchTTL); err != nil || !added {
-				b.Fatalf("Add = %v, %v", added, err)
-			}
-		}
-	})
+	b.Run("sqlite", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, CleanupInterval(0))) })
 }
 
 // BenchmarkRawAddIfAbsent is the same statement run with database/sql
@@ -36,7 +25,7 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			now := time.Now().UnixNano()
-			res, err := d.w.ExecContext(ctx, d.sql.claim, strconv.Itoa(i), "worker", now+int64(benchTTL), now)
+			res, err := d.w.ExecContext(ctx, d.sql.claim, strconv.Itoa(i), "worker", now+int64(10*time.Second), now)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -48,26 +37,5 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 }
 
 func BenchmarkClaimBatch(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) {
-		const n = 1000
-		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
-			d, ctx := openTest(b, CleanupInterval(0)), context.Background()
-			adds := make([]ngxtasks.Add, n)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				for j := range adds {
-					adds[j] = ngxtasks.Add{Key: strconv.Itoa(i*n + j), Value: "worker", TTL: benchTTL}
-				}
-				if err := d.AddBatch(ctx, adds); err != nil {
-					b.Fatal(err)
-				}
-				for j := range adds {
-					if !adds[j].Added || adds[j].Err != nil {
-						b.Fatalf("element %d: %+v", j, adds[j])
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/claim")
-		})
-	})
+	b.Run("sqlite/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, CleanupInterval(0)), 1000) })
 }
