@@ -1,30 +1,52 @@
 // Package dicttest is the conformance suite of ngxtasks dictionaries, in the
-// spirit of database/sql's driver tests: every backend, the in-process one
-// included, runs it against a real store and must pass all of it.
+// spirit of golang.org/x/net/nettest and database/sql's driver tests: every
+// backend, the in-process MemoryDict included, runs it against a real store
+// and must pass all of it.
 //
-// Run checks, through one process's handles, what the manager relies on:
+// A Manager's promise that a Preemption slot runs at most once (P1) rests
+// on nothing but the dictionary; the suite checks, through the public
+// interfaces only, the properties the manager relies on:
 //
-//   - add-if-absent: the first Add of a key stores, later ones do not, and
-//     Get returns the winner's value;
-//   - atomicity under 64 goroutines, through one handle and through several;
-//   - expiry: a key cannot be taken before its TTL ends and can be shortly
-//     after (Options.TTLGrace);
-//   - batches (BatchAdder): one answer per element, taken keys refused, a key
-//     repeated in a batch stored at most once, racing batches one winner
-//     per key, invalid elements refused on their own;
-//   - contexts: a cancelled context or a passed deadline gives an error that
-//     errors.Is recognises, and never "stored";
-//   - Close: later calls fail with ngxtasks.ErrClosed;
-//   - limits: keys of ngxtasks.MaxKeyLen and values of MaxValueLen bytes round
+//   - AddIfAbsent: the first Add of a key stores and later ones do not; Get
+//     returns the winner's value, and a missing key is "not found", not an
+//     error.
+//   - Atomic: of 64 goroutines adding the same keys with values of their
+//     own, through one handle and through four, exactly one stores each key,
+//     and Get returns that one's value. Add and AddBatch racing each other
+//     agree too.
+//   - Expiry: a key cannot be taken again before its TTL has passed (that
+//     would be a second winner), and can be within Options.TTLGrace after
+//     (or the next slot would be lost); Get stops returning it.
+//   - Batch (ngxtasks.BatchAdder): one answer per element in a batch of a
+//     thousand, taken keys refused, a key repeated in the batch stored at
+//     most once, invalid elements refused on their own without failing the
+//     batch, and racing batches one winner per key.
+//   - Context: a call whose context is already cancelled or past its
+//     deadline fails with an error errors.Is matches with context.Canceled or
+//     context.DeadlineExceeded, never reports "stored", and stores nothing; a
+//     context ending during a call ends the call.
+//   - Closed: after Close every call fails with ngxtasks.ErrClosed, a second
+//     Close does not panic, Close racing calls neither panics nor hangs, and
+//     claims outlive the handle that made them.
+//   - Limits: keys of ngxtasks.MaxKeyLen and values of MaxValueLen bytes round
 //     trip, one byte more is ngxtasks.ErrTooLarge, empty keys and TTLs <= 0
-//     ngxtasks.ErrInvalidEntry; odd bytes either round trip or are refused,
-//     never altered;
-//   - StoreClock, when implemented: the store's time is close to ours.
+//     are ngxtasks.ErrInvalidEntry; separators, spaces, case, UTF-8, empty
+//     values, NUL bytes and invalid UTF-8 (or, for Options.TextOnly stores,
+//     their refusal) come back exactly as given, each key its own.
+//   - StoreClock, when implemented: the store's time is close to ours and
+//     does not go back.
 //
-// RunProcesses checks atomicity across OS processes: several copies of the
-// test binary race to add the same keys, and each key has exactly one
-// winner, the one Get returns.
+// RunProcesses checks atomicity where it matters most, across OS processes:
+// copies of the test binary open the same URL with ngxtasks.OpenDict and
+// race, starting at one instant, to add the same keys; each key must have
+// exactly one winner, the one Get returns.
 //
-// The suite uses keys under a random prefix of its own, so it can share a
-// server with other tests and earlier runs.
+// What the suite cannot show: durability across server crashes and
+// failovers, behaviour under partitions, and clock skew between hosts. Each
+// backend's documentation states what its claims rest on; the fleet tests
+// (internal/fleettest) and outage tests cover what can be staged.
+//
+// Every test uses keys under "dicttest:<random>:", so runs can share a
+// server with other tests and with earlier runs; keys expire by themselves
+// within minutes.
 package dicttest

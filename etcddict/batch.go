@@ -37,6 +37,8 @@ func (d *Dict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 		}
 		return err
 	}
+	ctx, done := d.callCtx(ctx)
+	defer done()
 	first := make(map[string]int, len(adds))
 	var send, dups []int
 	for i := range adds {
