@@ -107,3 +107,47 @@ func TestTimerLoopReportsMissedSlots(t *testing.T) {
 		t.Errorf("reason %q", ev.Reason)
 	}
 }
+
+// slowFirstAdd delays the first Add it sees.
+type slowFirstAdd struct {
+	ngxtasks.MemoryDict
+	delay time.Duration
+	once  sync.Once
+}
+
+func (d *slowFirstAdd) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	d.once.Do(func() {
+		select {
+		case <-time.After(d.delay):
+		case <-ctx.Done():
+		}
+	})
+	return d.MemoryDict.Add(ctx, key, value, ttl)
+}
+
+// TestSlowClaimDoesNotSkipNextSlot: a claim still unanswered when the next
+// slot begins loses its own slot (late), but the next slot is claimed and
+// runs: a claim in flight is not a run in progress.
+func TestSlowClaimDoesNotSkipNextSlot(t *testing.T) {
+	log := newRunLog()
+	d := &slowFirstAdd{delay: 250 * time.Millisecond}
+	m := &ngxtasks.Manager{Dict: d, Logger: quiet(), Observer: log.observe}
+	if err := m.Push(ngxtasks.Rule{Identifier: "p", Interval: 100 * time.Millisecond, Type: ngxtasks.Preemption, Callback: log.callback}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	_ = m.Start(ctx)
+	shutdown(t, m)
+	for _, ev := range log.kinds(ngxtasks.EventSkipped) {
+		if ev.Reason == ngxtasks.SkipOverlap {
+			t.Errorf("slot %d skipped as overlap while a claim was in flight", ev.Slot.N)
+		}
+	}
+	if late := len(log.kinds(ngxtasks.EventSkipped)); late != 1 {
+		t.Errorf("%d slots skipped, want 1 (the slow claim's, late)", late)
+	}
+	if runs := log.total(); runs < 3 {
+		t.Errorf("%d runs in 600ms of a 100ms rule whose first claim took 250ms; want the slots after the first to run", runs)
+	}
+}

@@ -9,15 +9,22 @@ import (
 	"time"
 )
 
-// begin marks a run of f's rule as going in this worker. It refuses (and
-// reports) a slot whose previous run is still going, and any slot once the
+// begin counts a firing as in flight in this worker. It refuses (and
+// reports) a slot whose rule is still running here, and any slot once the
 // manager is closed. Every begin that returns true is paired with one end.
+//
+// A Normal rule is marked running from here to end. A Preemption rule is
+// marked only once its claim is won (in call): a claim still in flight must
+// not hold up the next slot, since by the time the next slot begins the
+// earlier one has ended and its claim can no longer lead to a run (claim
+// checks that its slot holds the present), while skipping the next slot in
+// every worker whose claim is slow would lose it for the whole fleet.
 func (m *Manager) begin(f firing) bool {
 	e := f.e
 	if e.removed.Load() {
 		return false
 	}
-	if !e.running.CompareAndSwap(false, true) {
+	if !e.mayBegin() {
 		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 		return false
 	}
@@ -30,8 +37,19 @@ func (m *Manager) begin(f firing) bool {
 	return true
 }
 
+// mayBegin takes the running mark of a Normal rule, and checks that of a
+// Preemption rule (see begin).
+func (e *entry) mayBegin() bool {
+	if e.rule.Type == Preemption {
+		return !e.running.Load()
+	}
+	return e.running.CompareAndSwap(false, true)
+}
+
 func (m *Manager) end(e *entry) {
-	e.running.Store(false)
+	if e.rule.Type != Preemption {
+		e.running.Store(false)
+	}
 	if m.inflight.Add(-1) == 0 && m.closed.Load() {
 		select {
 		case m.idle <- struct{}{}:
@@ -190,6 +208,15 @@ func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (
 
 // call runs the callback with the rule's timeout, recovering a panic.
 func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
+	// A Preemption rule's callback is marked running only now (see begin),
+	// which catches the rare run that began between begin and the claim.
+	if e.rule.Type == Preemption {
+		if !e.running.CompareAndSwap(false, true) {
+			m.emit(e, EventSkipped, &fi.Slot, SkipOverlap, 0, nil)
+			return nil
+		}
+		defer e.running.Store(false)
+	}
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)

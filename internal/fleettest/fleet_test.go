@@ -183,7 +183,13 @@ var outageBackends = []struct {
 func checkUnanswered(t *testing.T, res *fleettest.Result, checked int) {
 	t.Helper()
 	if res.Unanswered*50 > checked {
-		t.Errorf("%d of %d slots lost to claims not answered in time: more than 2%%", res.Unanswered, checked)
+		kinds := map[string]int{}
+		for _, fs := range res.Failed {
+			for _, f := range fs {
+				kinds[f]++
+			}
+		}
+		t.Errorf("%d of %d slots lost to claims not answered in time: more than 2%% (failures by kind: %v)", res.Unanswered, checked, kinds)
 	}
 }
 
