@@ -184,6 +184,14 @@ func runChild(c childSpec) error {
 	if err := m.Push(rules...); err != nil {
 		return err
 	}
+	// One round trip first, so that the store is known to answer before
+	// the parent starts counting slots.
+	if _, _, err := d.Get(ctx, c.Config.Namespace+":ready"); err != nil {
+		return err
+	}
+	mu.Lock()
+	_, _ = fmt.Fprintf(os.Stdout, "ready - 0 %d\n", os.Getpid())
+	mu.Unlock()
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { // the parent closes our stdin to stop us
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -212,6 +220,7 @@ func Run(t *testing.T, c Config) *Result {
 	}
 	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{}}
 	var mu sync.Mutex
+	ready := make(chan struct{}, 1024)
 	record := func(line string) {
 		f := strings.Fields(line)
 		if len(f) != 4 {
@@ -226,6 +235,8 @@ func Run(t *testing.T, c Config) *Result {
 		mu.Lock()
 		defer mu.Unlock()
 		switch f[0] {
+		case "ready":
+			ready <- struct{}{}
 		case "won":
 			res.Won[k] = append(res.Won[k], pid)
 		case "ran":
@@ -277,6 +288,15 @@ func Run(t *testing.T, c Config) *Result {
 			_ = w.cmd.Process.Kill()
 		}
 	})
+	// Slots count from when every worker is up and has heard from the store.
+	timeout := time.After(time.Minute)
+	for range c.Workers {
+		select {
+		case <-ready:
+		case <-timeout:
+			t.Fatal("workers not ready within a minute")
+		}
+	}
 	res.Start = time.Now()
 
 	stopKills := make(chan struct{})
