@@ -65,7 +65,13 @@
 // A writer that finds the file locked waits up to the busy timeout (5 s by
 // default, BusyTimeout), and no longer than its context allows. Within a
 // process, writes go through a single connection, so they queue in Go rather
-// than spin on the lock; reads use a small pool of their own.
+// than spin on the lock; reads use a small pool of their own. A batch's
+// transaction starts with BEGIN IMMEDIATE, which takes the write lock at
+// once, where waiting for it is safe: a deferred BEGIN would start as a
+// reader, and its first write could then find that another process wrote
+// since its snapshot, an SQLITE_BUSY that waiting cannot cure. A single
+// Add is one statement in its own transaction, which takes the write lock
+// as it starts, so it waits the same way.
 //
 // Keep the file on a local filesystem. Network filesystems (NFS, SMB) do not
 // implement the locks SQLite relies on reliably, and WAL needs shared memory
@@ -88,4 +94,10 @@
 //	busy_timeout=5s     how long a claim waits for another process's lock
 //	cleanup=10s         how often expired rows are deleted; 0 turns it off
 //	table=NAME          the table (letters, digits, underscores); default ngxtasks_claims
+//
+// Anything else (a host, a user, a fragment, an unknown or repeated
+// parameter, a bad value, ":memory:", whose database each connection would
+// have to itself) is refused with an error that matches ErrBadConfig and
+// names the part at fault. A sqlite URL holds no secret, but errors follow
+// the other backends and never quote a URL that could not be parsed.
 package sqlitedict

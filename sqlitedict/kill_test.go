@@ -37,7 +37,7 @@ func hammerChild() {
 	}
 	me := strconv.Itoa(os.Getpid())
 	say := func(k string) { _, _ = os.Stdout.WriteString("won " + k + " " + me + "\n") } // unbuffered
-	for i := 0; ctx.Err() == nil; {
+	for i := 0; ctx.Err() == nil && i < 10_000_000; {
 		if i%3 == 0 { // a batch of 20
 			adds := make([]ngxtasks.Add, 20)
 			for j := range adds {
@@ -115,8 +115,9 @@ func TestKilledMidClaim(t *testing.T) {
 			_ = p.Process.Kill()
 		}
 	})
+	// About 25 kills: at most 30, in at most 4 s.
 	kills := 0
-	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); kills++ {
+	for end := time.Now().Add(4 * time.Second); kills < 30 && time.Now().Before(end); kills++ {
 		time.Sleep(100*time.Millisecond + rand.N(100*time.Millisecond))
 		i := rand.N(len(procs))
 		_ = procs[i].Process.Signal(syscall.SIGKILL)

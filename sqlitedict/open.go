@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +28,13 @@ func init() {
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitedict: cannot parse URL: %w", err)
+		// url.Error quotes the whole URL; a sqlite URL holds no secret,
+		// but no backend repeats a URL it could not parse.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%w: URL cannot be parsed: %v", ErrBadConfig, err)
 	}
 	return openURL(ctx, u, opts...)
 }
@@ -33,7 +42,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
 func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 	path, params, err := parseURL(u)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitedict: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	return OpenFile(ctx, path, append(params, opts...)...)
 }
@@ -44,8 +53,15 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	if u.Scheme != "sqlite" {
 		return "", nil, fmt.Errorf("scheme %q: want sqlite", u.Scheme)
 	}
-	if u.User != nil || u.Host != "" {
-		return "", nil, errors.New(`a sqlite URL names a local file and has no host: sqlite:///absolute/path or sqlite:relative/path`)
+	if u.Fragment != "" || u.RawFragment != "" {
+		return "", nil, fmt.Errorf("fragment #%s: a sqlite URL has none", u.Fragment)
+	}
+	if u.User != nil {
+		// Not shown: it could be a password put there by mistake.
+		return "", nil, errors.New("user info: a sqlite URL names a local file and has no user: sqlite:///absolute/path or sqlite:relative/path")
+	}
+	if u.Host != "" {
+		return "", nil, fmt.Errorf("host %q: a sqlite URL names a local file and has no host: sqlite:///absolute/path or sqlite:relative/path", u.Host)
 	}
 	path := u.Path
 	if u.Opaque != "" {
@@ -56,14 +72,17 @@ func parseURL(u *url.URL) (string, []Option, error) {
 		path = p
 	}
 	if path == "" || strings.HasSuffix(path, "/") {
-		return "", nil, errors.New("the URL names no file: sqlite:///absolute/path or sqlite:relative/path")
+		return "", nil, fmt.Errorf("path %q names no file: sqlite:///absolute/path or sqlite:relative/path", path)
 	}
 	query, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return "", nil, fmt.Errorf("query: %w", err)
 	}
 	var opts []Option
-	for name, vals := range query {
+	// In sorted order, so that a URL with several faults always names the
+	// same one.
+	for _, name := range slices.Sorted(maps.Keys(query)) {
+		vals := query[name]
 		if len(vals) != 1 {
 			return "", nil, fmt.Errorf("parameter %s given %d times", name, len(vals))
 		}
@@ -94,13 +113,25 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
 	cfg := defaults()
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
-			return nil, fmt.Errorf("sqlitedict: %w", err)
+			return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 		}
 	}
-	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+	switch {
+	case path == "":
+		return nil, fmt.Errorf("%w: file: empty path", ErrBadConfig)
+	case path == ":memory:":
+		// Each connection would get a database of its own, private to it.
+		return nil, fmt.Errorf("%w: file %q: an in-memory database is not shared; use ngxtasks.MemoryDict", ErrBadConfig, path)
+	case strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:"):
 		// The driver would read a query or URI out of such a name.
-		return nil, fmt.Errorf("sqlitedict: file %q: want a plain path without ? or #", path)
+		return nil, fmt.Errorf("%w: file %q: want a plain path without ? or # and not a file: URI", ErrBadConfig, path)
 	}
+	// All writes of this process go through one connection: SQLite lets one
+	// connection write at a time anyway, and a second connection of ours
+	// would wait for the first in SQLite's busy handler (sleeping and
+	// polling the lock), where database/sql's queue hands the connection
+	// over at once and in order. Readers do not block the writer in WAL
+	// mode; four cover concurrent Gets without holding many file handles.
 	w, err := openDB(path, cfg, 1)
 	if err != nil {
 		return nil, err
@@ -123,8 +154,11 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
 // openDB opens a pool of at most conns connections on the file, each set up
 // for WAL, the busy timeout and immediate transactions.
 func openDB(path string, cfg config, conns int) (*sql.DB, error) {
+	// SQLite reads the busy timeout as a 32-bit count of milliseconds and
+	// takes anything larger as 0 (fail at once), so cap it at 24 days.
+	ms := min(cfg.busy.Milliseconds(), math.MaxInt32)
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busy.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", ms))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN, where waiting for it is safe

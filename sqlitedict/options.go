@@ -1,10 +1,16 @@
 package sqlitedict
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
 )
+
+// ErrBadConfig is matched by the errors of Open and OpenFile about their
+// arguments: the URL, its parameters, the options or the path. They name
+// the part at fault.
+var ErrBadConfig = errors.New("sqlitedict: invalid configuration")
 
 // An Option changes how OpenFile and Open set up a Dict.
 type Option func(*config) error
