@@ -50,17 +50,6 @@ func TestAddBatch(t *testing.T) {
 	}
 }
 
-func TestAddBatchEmpty(t *testing.T) {
-	d := openTest(t)
-	if err := d.AddBatch(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	adds := []ngxtasks.Add{{Key: "", TTL: time.Second}}
-	if err := d.AddBatch(context.Background(), adds); err != nil || !errors.Is(adds[0].Err, ngxtasks.ErrInvalidEntry) {
-		t.Fatalf("all invalid: %v, element error %v", err, adds[0].Err)
-	}
-}
-
 func TestAddBatchNotAttempted(t *testing.T) {
 	d, p := openTest(t), prefix(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,51 +61,5 @@ func TestAddBatchNotAttempted(t *testing.T) {
 	_ = d.Close()
 	if err := d.AddBatch(context.Background(), adds); !errors.Is(err, ngxtasks.ErrClosed) || !errors.Is(adds[0].Err, ngxtasks.ErrClosed) {
 		t.Fatalf("closed: %v, element %+v", err, adds[0])
-	}
-}
-
-// TestAddBatchOneWinner runs overlapping batches at once, each listing the
-// keys in another order: every key must be stored by exactly one batch, and
-// no two batches may deadlock.
-func TestAddBatchOneWinner(t *testing.T) {
-	d, ctx, p := openTest(t), context.Background(), prefix(t)
-	const keys, batches = 300, 8
-	results := make([][]ngxtasks.Add, batches)
-	errs := make(chan error, batches)
-	for b := range batches {
-		adds := make([]ngxtasks.Add, keys)
-		for k := range adds {
-			n := (k + b*37) % keys
-			if b%2 == 1 {
-				n = keys - 1 - n
-			}
-			adds[k] = ngxtasks.Add{Key: p + string(rune(0x100+n)), Value: "v", TTL: time.Minute}
-		}
-		results[b] = adds
-		go func() { errs <- d.AddBatch(ctx, adds) }()
-	}
-	for range batches {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	wins := map[string]int{}
-	for _, adds := range results {
-		for _, a := range adds {
-			if a.Err != nil {
-				t.Fatal(a.Err)
-			}
-			if a.Added {
-				wins[a.Key]++
-			}
-		}
-	}
-	if len(wins) != keys {
-		t.Fatalf("%d keys stored, want %d", len(wins), keys)
-	}
-	for k, n := range wins {
-		if n != 1 {
-			t.Errorf("key %q stored %d times", k, n)
-		}
 	}
 }

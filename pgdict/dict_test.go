@@ -13,22 +13,6 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-func TestAddGet(t *testing.T) {
-	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
-	if _, ok, err := d.Get(ctx, k); err != nil || ok {
-		t.Fatalf("Get of a new key = %v, %v; want absent", ok, err)
-	}
-	if added, err := d.Add(ctx, k, "w1", time.Minute); err != nil || !added {
-		t.Fatalf("first Add = %v, %v; want stored", added, err)
-	}
-	if added, err := d.Add(ctx, k, "w2", time.Minute); err != nil || added {
-		t.Fatalf("second Add = %v, %v; want not stored", added, err)
-	}
-	if v, ok, err := d.Get(ctx, k); err != nil || !ok || v != "w1" {
-		t.Fatalf("Get = %q, %v, %v; want w1", v, ok, err)
-	}
-}
-
 // TestTakeOver checks that an expired claim's row is taken over by the next
 // Add, by the server's clock.
 func TestTakeOver(t *testing.T) {
@@ -98,19 +82,6 @@ func race(t *testing.T, d *Dict, keys []string, racers int) []int32 {
 	return n
 }
 
-func TestOneWinner(t *testing.T) {
-	d, p := openTest(t), prefix(t)
-	keys := make([]string, 40)
-	for i := range keys {
-		keys[i] = p + string(rune('a'+i))
-	}
-	for i, n := range race(t, d, keys, 12) {
-		if n != 1 {
-			t.Errorf("key %q: %d winners, want 1", keys[i], n)
-		}
-	}
-}
-
 // TestOneWinnerTakingOver races Adds on rows whose claims have expired:
 // exactly one may take each over.
 func TestOneWinnerTakingOver(t *testing.T) {
@@ -164,18 +135,6 @@ func TestInvalidInput(t *testing.T) {
 	}
 	if v, ok, err := d.Get(ctx, k); err != nil || !ok || v != "значение ☃" {
 		t.Fatalf("Get(UTF-8) = %q, %v, %v", v, ok, err)
-	}
-}
-
-func TestCancelledContext(t *testing.T) {
-	d, k := openTest(t), prefix(t)+"k"
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if added, err := d.Add(ctx, k, "v", time.Minute); added || !errors.Is(err, context.Canceled) {
-		t.Fatalf("Add with a cancelled context = %v, %v", added, err)
-	}
-	if _, ok, err := d.Get(context.Background(), k); err != nil || ok {
-		t.Fatalf("the cancelled Add stored: %v, %v", ok, err)
 	}
 }
 

@@ -4,30 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/redis/go-redis/v9"
 )
-
-func TestAddGet(t *testing.T) {
-	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
-	if _, ok, err := d.Get(ctx, k); err != nil || ok {
-		t.Fatalf("Get of a new key = %v, %v; want absent", ok, err)
-	}
-	if added, err := d.Add(ctx, k, "w1", time.Minute); err != nil || !added {
-		t.Fatalf("first Add = %v, %v; want stored", added, err)
-	}
-	if added, err := d.Add(ctx, k, "w2", time.Minute); err != nil || added {
-		t.Fatalf("second Add = %v, %v; want not stored", added, err)
-	}
-	if v, ok, err := d.Get(ctx, k); err != nil || !ok || v != "w1" {
-		t.Fatalf("Get = %q, %v, %v; want w1", v, ok, err)
-	}
-}
 
 // TestTTLRoundedUp checks the PX argument: a 1 ns ttl is 1 ms, and 1.5 ms is
 // 2 ms, never less than asked.
@@ -62,40 +44,6 @@ func TestExpiry(t *testing.T) {
 	}
 	if added, err := d.Add(ctx, k, "w2", time.Minute); err != nil || !added {
 		t.Fatalf("Add after expiry = %v, %v; want stored", added, err)
-	}
-}
-
-// TestOneWinner races many goroutines, each with its own connection, on
-// each of many keys: exactly one Add per key may store.
-func TestOneWinner(t *testing.T) {
-	d, ctx, p := openTest(t), context.Background(), prefix(t)
-	const keys, racers = 50, 16
-	var wins [keys]atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, racers)
-	for r := range racers {
-		wg.Go(func() {
-			for k := range keys {
-				added, err := d.Add(ctx, p+string(rune('a'+k)), string(rune('A'+r)), time.Minute)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if added {
-					wins[k].Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for k := range wins {
-		if n := wins[k].Load(); n != 1 {
-			t.Errorf("key %d: %d winners, want 1", k, n)
-		}
 	}
 }
 
@@ -139,18 +87,6 @@ func TestBinarySafe(t *testing.T) {
 	}
 	if got, ok, err := d.Get(ctx, k); err != nil || !ok || got != v {
 		t.Fatalf("Get = %q, %v, %v", got, ok, err)
-	}
-}
-
-func TestCancelledContext(t *testing.T) {
-	d, k := openTest(t), prefix(t)+"k"
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if added, err := d.Add(ctx, k, "v", time.Minute); added || !errors.Is(err, context.Canceled) {
-		t.Fatalf("Add with a cancelled context = %v, %v", added, err)
-	}
-	if _, ok, err := d.Get(context.Background(), k); err != nil || ok {
-		t.Fatalf("the cancelled Add stored: %v, %v", ok, err)
 	}
 }
 
