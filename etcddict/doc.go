@@ -97,6 +97,15 @@
 // full TTL. Nothing yields a shared wall-clock reading, so managers on etcd
 // rely on their hosts' clocks (and the skew tolerance).
 //
+// # Compaction
+//
+// Every claim is a write, so a fleet adds a revision per claim, and a lease
+// that ends deletes its keys in one more. etcd keeps every revision until
+// it is compacted: run the server with auto-compaction (the test servers use
+// --auto-compaction-mode periodic --auto-compaction-retention 1m), or its
+// memory and database grow with the claims ever made. Claims read only the
+// present, so compacting away old revisions costs them nothing.
+//
 // # Close
 //
 // Close makes later calls return ngxtasks.ErrClosed and cancels a lease

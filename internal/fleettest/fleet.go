@@ -11,6 +11,7 @@ package fleettest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,7 +91,8 @@ type Result struct {
 	Errors  int              // claims that failed or came too late (reported by workers)
 	Failed  map[Key][]string // "err", "late" or "behind", per claim that failed or slot a worker missed
 
-	Unanswered int // missing slots excused by StoreFailed
+	Unanswered   int         // missing slots excused by StoreFailed
+	UnansweredAt []time.Time // where each of them began
 }
 
 const childEnv = "NGXTASKS_FLEETTEST_CHILD"
@@ -394,13 +397,14 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 // ended, or the worker's timer loop was starved while the slot lasted. P2
 // promises a run only when the store answers and a worker is running.
 // Check's caller should bound how many it excuses.
-func (r *Result) StoreFailed(k Key, _ ngxtasks.Slot) bool {
+func (r *Result) StoreFailed(k Key, s ngxtasks.Slot) bool {
 	if len(r.Won[k]) > 0 {
 		return false
 	}
 	for _, f := range r.Failed[k] {
 		if f == "err" || f == "late" || f == "behind" {
 			r.Unanswered++
+			r.UnansweredAt = append(r.UnansweredAt, s.Start)
 			return true
 		}
 	}
@@ -425,4 +429,30 @@ func (r *Result) DiedWithWinner(k Key, s ngxtasks.Slot) bool {
 		}
 	}
 	return false
+}
+
+// UnansweredBySecond counts the unanswered slots by the second of the run
+// they began in, listing only the busiest seconds (at most n): a store that
+// stalled shows as a few seconds with most of them, an overloaded machine as
+// a thin spread.
+func (r *Result) UnansweredBySecond(n int) string {
+	per := map[int]int{}
+	for _, at := range r.UnansweredAt {
+		per[int(at.Sub(r.Start)/time.Second)]++
+	}
+	secs := make([]int, 0, len(per))
+	for s := range per {
+		secs = append(secs, s)
+	}
+	slices.SortFunc(secs, func(a, b int) int { return cmp.Or(per[b]-per[a], a-b) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d seconds of %v had some", len(secs), r.End.Sub(r.Start).Round(time.Second))
+	for i, s := range secs {
+		if i == n {
+			b.WriteString(", …")
+			break
+		}
+		fmt.Fprintf(&b, ", %d at %ds", per[s], s)
+	}
+	return b.String()
 }
