@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,8 +72,18 @@ func BenchmarkMiddlewareNothingDue(b *testing.B) {
 }
 
 // BenchmarkClaimMemory is one claim on the in-process dictionary from every
-// core at once. Keys are made beforehand, as a claim's key is made once.
-func BenchmarkClaimMemory(b *testing.B) {
+// core at once, each goroutine claiming its own run of keys: workers
+// claiming the slots of different rules. Keys are made beforehand, as a
+// claim's key is made once.
+func BenchmarkClaimMemory(b *testing.B) { benchClaimMemory(b, 4099) }
+
+// BenchmarkClaimMemorySameKeys is BenchmarkClaimMemory with every goroutine
+// claiming the same keys in the same order: workers racing for one slot,
+// the dictionary's worst case.
+func BenchmarkClaimMemorySameKeys(b *testing.B) { benchClaimMemory(b, 0) }
+
+// benchClaimMemory starts the n-th goroutine n×stride keys into the list.
+func benchClaimMemory(b *testing.B, stride int) {
 	d := ngxtasks.NewMemoryDict()
 	defer d.Close()
 	keys := make([]string, 1<<14)
@@ -83,10 +94,11 @@ func BenchmarkClaimMemory(b *testing.B) {
 	for _, k := range keys { // warm up: every key present, shards sized
 		_, _ = d.Add(ctx, k, "worker", time.Nanosecond)
 	}
+	var goroutines atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		i := 0
+		i := int(goroutines.Add(1)-1) * stride
 		for pb.Next() {
 			// a nanosecond ttl: every claim finds the last one expired and wins
 			if _, err := d.Add(ctx, keys[i&(len(keys)-1)], "worker", time.Nanosecond); err != nil {

@@ -12,10 +12,12 @@ import (
 // Dict, and the one to share between managers (workers) of one process. Its
 // zero value is ready to use and it is safe for concurrent use.
 //
-// Entries live in a fixed set of shards, each a map under its own mutex. An
-// expired entry is replaced by the next Add of its key, and each shard drops
-// all its expired entries at most once a second, on an Add; so there is no
-// goroutine, per key or otherwise, and nothing to leak after Close.
+// Entries live in a fixed set of shards, each an open-addressing table under
+// its own mutex, so a claim hashes its key once and holds the lock only to
+// probe and write a slot. An expired entry is free for the next Add of any
+// key that probes past it, and each shard drops all its expired entries at
+// most once a second, on an Add; so there is no goroutine, per key or
+// otherwise, and nothing to leak after Close.
 type MemoryDict struct {
 	// Clock, when set, replaces the monotonic clock for expiry, so tests
 	// can drive time. It must not change after first use.
@@ -29,20 +31,24 @@ type MemoryDict struct {
 }
 
 const (
-	memShards     = 64
+	memShardBits  = 6
+	memShards     = 1 << memShardBits
 	memSweepEvery = int64(time.Second)
 )
 
 type memShard struct {
 	mu        sync.Mutex
-	entries   map[string]memEntry
+	slots     []memSlot // linear probing; the length is 0 or a power of two
+	used      int       // slots that hold an entry, expired or not
 	nextSweep int64
-	_         [40]byte // keep shards on their own cache lines
+	_         [80]byte // 128 bytes a shard: neighbours share no cache line
 }
 
-type memEntry struct {
-	value   string
-	expires int64
+// memSlot is a table slot; hash 0 marks it empty.
+type memSlot struct {
+	hash       uint64
+	expires    int64
+	key, value string
 }
 
 // NewMemoryDict returns an empty in-process dictionary.
@@ -60,8 +66,14 @@ func (d *MemoryDict) now() int64 {
 	return int64(time.Since(d.base))
 }
 
-func (d *MemoryDict) shard(key string) *memShard {
-	return &d.shards[maphash.String(d.seed, key)%memShards]
+// locate hashes key once: the top bits choose the shard, the low bits the
+// slot within it.
+func (d *MemoryDict) locate(key string) (*memShard, uint64) {
+	h := maphash.String(d.seed, key)
+	if h == 0 {
+		h = 1
+	}
+	return &d.shards[h>>(64-memShardBits)], h
 }
 
 // Add implements Dict.
@@ -73,29 +85,164 @@ func (d *MemoryDict) Add(ctx context.Context, key, value string, ttl time.Durati
 		return false, err
 	}
 	d.once.Do(d.init)
-	s := d.shard(key)
+	s, h := d.locate(key)
 	now := d.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if d.closed.Load() {
+		s.mu.Unlock()
 		return false, ErrClosed
 	}
-	if s.entries == nil {
-		s.entries = make(map[string]memEntry)
-	}
 	if now >= s.nextSweep {
-		for k, e := range s.entries {
-			if e.expires <= now {
-				delete(s.entries, k)
+		s.sweep(now)
+	}
+	added := s.add(h, key, value, now, now+int64(ttl))
+	s.mu.Unlock()
+	return added, nil
+}
+
+// add stores the entry unless a live one holds its key. Probing stops at
+// the key or at an empty slot; the first expired slot on the way is reused
+// when the key is not there, so expired entries need no tombstones.
+func (s *memShard) add(h uint64, key, value string, now, expires int64) bool {
+	if s.used >= len(s.slots)-len(s.slots)/4 {
+		s.makeRoom(now)
+	}
+	mask := uint64(len(s.slots) - 1)
+	reuse := -1
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		switch {
+		case sl.hash == 0:
+			if reuse < 0 {
+				reuse = int(i)
+				s.used++
+			}
+			s.slots[reuse] = memSlot{hash: h, expires: expires, key: key, value: value}
+			return true
+		case sl.hash == h && sl.key == key:
+			if sl.expires > now {
+				return false
+			}
+			*sl = memSlot{hash: h, expires: expires, key: key, value: value}
+			return true
+		case reuse < 0 && sl.expires <= now:
+			reuse = int(i)
+		}
+	}
+}
+
+// get returns the live entry of key.
+func (s *memShard) get(h uint64, key string, now int64) (string, bool) {
+	if len(s.slots) == 0 {
+		return "", false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		switch {
+		case sl.hash == 0:
+			return "", false
+		case sl.hash == h && sl.key == key:
+			return sl.value, sl.expires > now
+		}
+	}
+}
+
+// makeRoom is called when the table is three quarters used. If at most
+// half of it is live it drops the expired entries in place, else it doubles
+// the table; either way a quarter of the table is free for inserts before
+// the next call, so its cost spreads over them.
+func (s *memShard) makeRoom(now int64) {
+	live := 0
+	for i := range s.slots {
+		if sl := &s.slots[i]; sl.hash != 0 && sl.expires > now {
+			live++
+		}
+	}
+	if len(s.slots) > 0 && live <= len(s.slots)/2 {
+		s.dropExpired(now)
+		return
+	}
+	s.rehash(now, live+1)
+}
+
+// sweep drops the expired entries: in place, so a steady flow of claims
+// does not allocate, unless the table is at most an eighth used, when it
+// is rebuilt smaller.
+func (s *memShard) sweep(now int64) {
+	s.nextSweep = now + memSweepEvery
+	if len(s.slots) > 8 && s.used <= len(s.slots)/8 {
+		live := 0
+		for i := range s.slots {
+			if sl := &s.slots[i]; sl.hash != 0 && sl.expires > now {
+				live++
 			}
 		}
-		s.nextSweep = now + memSweepEvery
+		s.rehash(now, live)
+		return
 	}
-	if e, ok := s.entries[key]; ok && e.expires > now {
-		return false, nil
+	s.dropExpired(now)
+}
+
+// dropExpired empties the slots of expired entries, then moves each entry
+// back as far as it goes: an empty slot between an entry's home and where
+// it sits would end its probe early. Entries are moved in probe order from
+// a slot that was empty before (no probe crosses it), so every entry a
+// probe passes on the way to another is already in place.
+func (s *memShard) dropExpired(now int64) {
+	empty, dropped := -1, false
+	for i := range s.slots {
+		sl := &s.slots[i]
+		switch {
+		case sl.hash == 0:
+			empty = i
+		case sl.expires <= now:
+			*sl = memSlot{}
+			s.used--
+			dropped = true
+		}
 	}
-	s.entries[key] = memEntry{value: value, expires: now + int64(ttl)}
-	return true, nil
+	if !dropped {
+		return
+	}
+	mask := len(s.slots) - 1
+	for k := 1; k <= len(s.slots); k++ {
+		i := (empty + k) & mask
+		sl := s.slots[i]
+		if sl.hash == 0 {
+			continue
+		}
+		s.slots[i] = memSlot{}
+		j := int(sl.hash) & mask
+		for s.slots[j].hash != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = sl
+	}
+}
+
+// rehash moves the live entries to a new table sized for want entries at
+// most half full.
+func (s *memShard) rehash(now int64, want int) {
+	n := 8
+	for n/2 < want {
+		n *= 2
+	}
+	old := s.slots
+	s.slots, s.used = make([]memSlot, n), 0
+	mask := uint64(n - 1)
+	for i := range old {
+		sl := &old[i]
+		if sl.hash == 0 || sl.expires <= now {
+			continue
+		}
+		j := sl.hash & mask
+		for s.slots[j].hash != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = *sl
+		s.used++
+	}
 }
 
 // Get implements Dict.
@@ -107,18 +254,18 @@ func (d *MemoryDict) Get(ctx context.Context, key string) (string, bool, error) 
 		return "", false, err
 	}
 	d.once.Do(d.init)
-	s := d.shard(key)
+	s, h := d.locate(key)
 	now := d.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d.closed.Load() {
 		return "", false, ErrClosed
 	}
-	e, ok := s.entries[key]
-	if !ok || e.expires <= now {
+	value, ok := s.get(h, key, now)
+	if !ok {
 		return "", false, nil
 	}
-	return e.value, true, nil
+	return value, true, nil
 }
 
 // Len reports how many entries the dictionary holds, expired ones not yet
@@ -128,7 +275,7 @@ func (d *MemoryDict) Len() int {
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()
-		n += len(s.entries)
+		n += s.used
 		s.mu.Unlock()
 	}
 	return n
@@ -140,7 +287,7 @@ func (d *MemoryDict) Close() error {
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()
-		s.entries = nil
+		s.slots, s.used = nil, 0
 		s.mu.Unlock()
 	}
 	return nil

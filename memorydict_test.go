@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +66,53 @@ func TestOpenDict(t *testing.T) {
 	}
 	if _, err := ngxtasks.OpenDict(ctx, "nope://x"); err == nil || !strings.Contains(err.Error(), "mem") {
 		t.Fatalf("unknown scheme error should list the known ones: %v", err)
+	}
+}
+
+// TestMemoryDictMatchesModel drives the hash table through growth, expiry,
+// reuse of expired slots and sweeps, and checks every answer against a plain
+// map of expiry times.
+func TestMemoryDictMatchesModel(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { matchModel(t, seed) })
+	}
+}
+
+func matchModel(t *testing.T, seed uint64) {
+	clock := newFakeClock(t0)
+	d := &ngxtasks.MemoryDict{Clock: clock.Now}
+	defer d.Close()
+	ctx := context.Background()
+	type entry struct {
+		value   string
+		expires time.Time
+	}
+	model := map[string]entry{}
+	rng := rand.New(rand.NewPCG(seed, 2))
+	for op := range 100000 {
+		key := "k" + strconv.Itoa(rng.IntN(3000))
+		now := clock.Now()
+		e, live := model[key]
+		live = live && e.expires.After(now)
+		if rng.IntN(4) == 0 {
+			v, ok, err := d.Get(ctx, key)
+			if err != nil || ok != live || (ok && v != e.value) {
+				t.Fatalf("op %d: Get(%s) = %q, %v, %v; want %q, %v", op, key, v, ok, err, e.value, live)
+			}
+		} else {
+			value := strconv.Itoa(op)
+			ttl := time.Duration(1+rng.IntN(2000)) * time.Millisecond
+			added, err := d.Add(ctx, key, value, ttl)
+			if err != nil || added == live {
+				t.Fatalf("op %d: Add(%s) = %v, %v; live entry: %v", op, key, added, err, live)
+			}
+			if added {
+				model[key] = entry{value, now.Add(ttl)}
+			}
+		}
+		clock.Add(time.Duration(rng.IntN(100)) * time.Microsecond)
+	}
+	if n := d.Len(); n > 2*len(model) {
+		t.Fatalf("holds %d entries for %d keys", n, len(model))
 	}
 }

@@ -2,6 +2,7 @@ package ngxtasks_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,9 +138,10 @@ func TestN2_OverlapIsSkippedAndCounted(t *testing.T) {
 	}
 }
 
-// TestN3_NoDrift runs the real timer loop: every run starts within a few
-// milliseconds of its own slot start, and no slot is missed or repeated, so
-// the period is exactly the interval.
+// TestN3_NoDrift runs the real timer loop: runs start close to their own
+// slot's start, and slots follow one another, so the period is exactly the
+// interval. A slot the loop could not reach in its time (a loaded machine
+// starves it) must be reported as SkipBehind, never silently skipped.
 func TestN3_NoDrift(t *testing.T) {
 	const interval = 20 * time.Millisecond
 	type run struct {
@@ -148,7 +150,14 @@ func TestN3_NoDrift(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var runs []run
-	m := &ngxtasks.Manager{}
+	behind := map[int64]int64{} // slots reported missed just before a slot
+	m := &ngxtasks.Manager{Observer: func(ev ngxtasks.Event) {
+		if ev.Kind == ngxtasks.EventSkipped && ev.Reason == ngxtasks.SkipBehind {
+			mu.Lock()
+			behind[ev.Slot.N+ev.Missed] += ev.Missed // ev.Slot is the first missed
+			mu.Unlock()
+		}
+	}}
 	shutdown(t, m)
 	err := m.Push(ngxtasks.Rule{Identifier: "tick", Interval: interval, Type: ngxtasks.Normal,
 		Callback: func(_ context.Context, f ngxtasks.Firing) error {
@@ -166,23 +175,28 @@ func TestN3_NoDrift(t *testing.T) {
 	waitFor(t, func() bool { return idle(m) })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(runs) < 45 {
+	if len(runs) < 40 {
 		t.Fatalf("%d runs in 50 intervals", len(runs))
 	}
-	var worst time.Duration
+	var lateness []time.Duration
 	for i, r := range runs {
-		if i > 0 && r.slot != runs[i-1].slot+1 {
-			t.Fatalf("run %d is slot %d after %d: a slot was missed or repeated", i, r.slot, runs[i-1].slot)
+		if i == 0 { // the slot current at Push, taken mid-slot
+			continue
 		}
-		if i > 0 { // the first run is the slot current at Push, taken mid-slot
-			worst = max(worst, r.late)
+		lateness = append(lateness, r.late)
+		if gap := r.slot - runs[i-1].slot; gap != 1 && gap != behind[r.slot]+1 {
+			t.Fatalf("run %d is slot %d after %d, reported behind by %d: a slot was missed or repeated", i, r.slot, runs[i-1].slot, behind[r.slot])
 		}
 	}
 	// Lateness is per slot, from the slot's own start: it does not add up.
-	if limit := interval / 2; worst > limit {
-		t.Fatalf("a run started %v after its slot began (limit %v)", worst, limit)
+	// The median, so that a loaded machine's stalls (reported above) do not
+	// count as drift.
+	slices.Sort(lateness)
+	worst, median := lateness[len(lateness)-1], lateness[len(lateness)/2]
+	if limit := interval / 4; median > limit {
+		t.Fatalf("half the runs started more than %v after their slot began (limit %v)", median, limit)
 	}
-	t.Logf("%d runs, worst lateness %v", len(runs), worst)
+	t.Logf("%d runs, median lateness %v, worst %v, slots behind %v", len(runs), median, worst, behind)
 }
 
 // TestNormalRulesNeverTouchTheDictionary: a dictionary that fails every call
