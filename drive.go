@@ -130,7 +130,8 @@ func (m *Manager) Start(ctx context.Context) error {
 		// Take due slots in chunks and start each chunk at once, so runs
 		// begin while the rest of a large tick is still being taken.
 		for {
-			taken := m.take(now, nil, chunk)
+			b := m.newBatch()
+			taken := m.take(now, b.buf[:0], chunk)
 			begun := taken[:0]
 			for _, f := range taken {
 				if f.missed > 0 {
@@ -140,7 +141,7 @@ func (m *Manager) Start(ctx context.Context) error {
 					begun = append(begun, f)
 				}
 			}
-			m.runBatch(begun)
+			m.runBatch(b, begun)
 			if len(taken) < chunk {
 				break
 			}

@@ -96,6 +96,7 @@ type Manager struct {
 	stop      chan struct{} // closed by Shutdown
 	wake      chan struct{} // the timer loop re-reads the gate
 	idle      chan struct{} // signalled when the last run ends after Shutdown
+	batches   sync.Pool     // of *batch, so a tick of many firings allocates nothing
 }
 
 func (m *Manager) setup() {

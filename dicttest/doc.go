@@ -41,10 +41,18 @@
 // race, starting at one instant, to add the same keys; each key must have
 // exactly one winner, the one Get returns.
 //
+// Outage checks a networked store's failure mode: while the server is
+// stopped every Add fails and none reports a claim stored, claims work again
+// once it is back, and a claim made before survives. It needs a way to stop
+// and start the server (ServerControl reads the control programs that
+// scripts/services writes), so it runs alone, outside Run. ServerURL reads a
+// test server's URL from the environment, skipping the test without one
+// except in CI.
+//
 // What the suite cannot show: durability across server crashes and
 // failovers, behaviour under partitions, and clock skew between hosts. Each
 // backend's documentation states what its claims rest on; the fleet tests
-// (internal/fleettest) and outage tests cover what can be staged.
+// (internal/fleettest) cover what can be staged.
 //
 // Every test uses keys under "dicttest:<random>:", so runs can share a
 // server with other tests and with earlier runs; keys expire by themselves

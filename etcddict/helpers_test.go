@@ -5,27 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ngxtasks/ngxtasks/dicttest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
 
-// serverURL is the test server's URL from NGXTASKS_ETCD_URL (scripts/services
-// sets it): a test skips without it, and fails in CI, where it must be set.
+// serverURL is the test server's URL (scripts/services sets it).
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("NGXTASKS_ETCD_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("NGXTASKS_ETCD_URL is not set in CI; run the tests through scripts/test")
-		}
-		t.Skip("NGXTASKS_ETCD_URL is not set; source scripts/services to start a server")
-	}
-	return u
+	return dicttest.ServerURL(t, "NGXTASKS_ETCD_URL")
 }
 
 // testURL is the server's URL with a prefix of its own for one test, so that

@@ -4,23 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
+
+	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
-// serverURL is the test server's URL from NGXTASKS_POSTGRES_URL
-// (scripts/services sets it): a test skips without it, and fails in CI,
-// where it must be set.
+// serverURL is the test server's URL (scripts/services sets it).
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("NGXTASKS_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("NGXTASKS_POSTGRES_URL is not set in CI; run the tests through scripts/test")
-		}
-		t.Skip("NGXTASKS_POSTGRES_URL is not set; source scripts/services to start a server")
-	}
-	return u
+	return dicttest.ServerURL(t, "NGXTASKS_POSTGRES_URL")
 }
 
 // openTest opens the test database with the default table and closes the

@@ -4,28 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
+
+	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
-// serverURL is the test server's URL from NGXTASKS_REDIS_URL (scripts/services
-// sets it): a test skips without it, and fails in CI, where it must be set.
+// serverURL is the test server's URL (scripts/services sets it).
 func serverURL(t testing.TB) string {
 	t.Helper()
-	return envURL(t, "NGXTASKS_REDIS_URL")
-}
-
-// envURL reads a server URL that scripts/services exports.
-func envURL(t testing.TB, name string) string {
-	t.Helper()
-	u := os.Getenv(name)
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set in CI; run the tests through scripts/test", name)
-		}
-		t.Skipf("%s is not set; source scripts/services to start the servers", name)
-	}
-	return u
+	return dicttest.ServerURL(t, "NGXTASKS_REDIS_URL")
 }
 
 // openTest opens the test server and closes it when the test ends.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -46,7 +47,7 @@ func exercise(t *testing.T, d *Dict) {
 
 // TestSentinel finds the primary through a Sentinel and claims there.
 func TestSentinel(t *testing.T) {
-	raw := envURL(t, "NGXTASKS_REDIS_SENTINEL_URL")
+	raw := dicttest.ServerURL(t, "NGXTASKS_REDIS_SENTINEL_URL")
 	o, err := ParseURL(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestSentinel(t *testing.T) {
 // TestCluster claims on a three-node Cluster: single keys go to their
 // slot's node, and a batch is split over the nodes.
 func TestCluster(t *testing.T) {
-	raw := envURL(t, "NGXTASKS_REDIS_CLUSTER_URL")
+	raw := dicttest.ServerURL(t, "NGXTASKS_REDIS_CLUSTER_URL")
 	d, err := ngxtasks.OpenDict(context.Background(), raw)
 	if err != nil {
 		t.Fatal(err)

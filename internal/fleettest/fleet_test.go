@@ -2,12 +2,12 @@ package fleettest_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
 	_ "github.com/ngxtasks/ngxtasks/etcddict"
 	"github.com/ngxtasks/ngxtasks/internal/fleettest"
 	_ "github.com/ngxtasks/ngxtasks/pgdict"
@@ -38,14 +38,7 @@ func url(t *testing.T, env string) string {
 	if env == "" {
 		return "sqlite://" + filepath.Join(t.TempDir(), "claims.db")
 	}
-	u := os.Getenv(env)
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: scripts/test starts the servers", env)
-		}
-		t.Skipf("%s is not set (run scripts/test)", env)
-	}
-	return u
+	return dicttest.ServerURL(t, env)
 }
 
 // fleetFor is how long a full fleet runs: at least 200 slots of its
@@ -133,16 +126,21 @@ func TestOutage(t *testing.T) {
 	}
 	for _, b := range outageBackends {
 		t.Run(b.name, func(t *testing.T) {
-			u, ctl := url(t, b.env), url(t, b.ctl)
+			u := url(t, b.env)
+			stop, start := dicttest.ServerControl(t, b.ctl)
 			var down time.Time
 			cfg := fleettest.Config{Dict: u, Namespace: "outage-" + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 20,
 				MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 25 * time.Second,
 				During: func(t *testing.T) time.Time {
 					time.Sleep(8 * time.Second)
 					down = time.Now()
-					ctlRun(t, ctl, "stop")
+					if err := stop(); err != nil {
+						t.Fatal(err)
+					}
 					time.Sleep(5 * time.Second)
-					ctlRun(t, ctl, "start")
+					if err := start(); err != nil {
+						t.Fatal(err)
+					}
 					return time.Now()
 				}}
 			res := fleettest.Run(t, cfg)
@@ -198,13 +196,5 @@ func checkUnanswered(t *testing.T, res *fleettest.Result, checked int) {
 		}
 		t.Errorf("%d of %d slots lost to claims not answered in time: more than 5%% (failures by kind: %v; by second: %s)",
 			res.Unanswered, checked, kinds, res.UnansweredBySecond(12))
-	}
-}
-
-func ctlRun(t *testing.T, ctl, verb string) {
-	t.Helper()
-	out, err := exec.Command(ctl, verb).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", ctl, verb, err, out)
 	}
 }
