@@ -53,8 +53,10 @@ func (b *batch) work() {
 		if i >= n {
 			b.spare.Add(-1)
 			if b.workers.Add(-1) == 0 { // no one is left to touch b
+				m := b.m
 				b.firings = nil
-				b.m.batches.Put(b)
+				m.batches.Put(b)
+				m.done(n)
 			}
 			return
 		}
@@ -65,7 +67,7 @@ func (b *batch) work() {
 		}
 		f := b.firings[i]
 		b.firings[i] = firing{} // let the entry go if it is removed meanwhile
-		b.m.execute(b.m.base, f, nil)
+		b.m.run(b.m.base, f, nil)
 		b.spare.Add(1)
 	}
 }

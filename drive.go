@@ -69,7 +69,7 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 		m.queue[0].due = due
 		m.queue.down(0)
 	}
-	m.setGate(now)
+	m.setGate()
 	return out
 }
 
@@ -141,6 +141,7 @@ func (m *Manager) Start(ctx context.Context) error {
 					begun = append(begun, f)
 				}
 			}
+			clear(taken[len(begun):]) // the pooled batch must not hold their entries
 			m.runBatch(b, begun)
 			if len(taken) < chunk {
 				break
@@ -168,7 +169,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed.Store(true)
-		m.setGate(m.now())
+		m.setGate()
 		m.mu.Unlock()
 		close(m.stop)
 	})

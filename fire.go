@@ -47,10 +47,20 @@ func (e *entry) mayBegin() bool {
 }
 
 func (m *Manager) end(e *entry) {
+	e.release()
+	m.done(1)
+}
+
+// release clears the running mark a Normal rule took in begin.
+func (e *entry) release() {
 	if e.rule.Type != Preemption {
 		e.running.Store(false)
 	}
-	if m.inflight.Add(-1) == 0 && m.closed.Load() {
+}
+
+// done counts n begun firings as ended.
+func (m *Manager) done(n int64) {
+	if m.inflight.Add(-n) == 0 && m.closed.Load() {
 		select {
 		case m.idle <- struct{}{}:
 		default:
@@ -61,7 +71,15 @@ func (m *Manager) end(e *entry) {
 // execute runs a begun firing and ends it. Runs driven by a caller's
 // context (a request, a Run call) get a context that also ends at shutdown.
 func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
-	defer m.end(f.e)
+	defer m.done(1)
+	return m.run(ctx, f, ex)
+}
+
+// run is execute but for the count of firings in flight, which a batch
+// settles once for all its firings: a count every run wrote would be a
+// cache line the cores pass back and forth at every firing of a burst.
+func (m *Manager) run(ctx context.Context, f firing, ex *Exchange) error {
+	defer f.e.release()
 	if ctx != m.base {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
