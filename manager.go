@@ -87,15 +87,9 @@ type Manager struct {
 	rules map[string]*entry
 	seq   uint64
 
-	base   context.Context // parent of every run; cancelled when Shutdown gives up
-	cancel context.CancelFunc
-	// inflight counts the firings begun and not yet ended. The timer loop
-	// writes it at every firing it begins, so it has a cache line of its
-	// own, away from the fields every run reads.
-	_        [64]byte
-	inflight atomic.Int64
-	_        [56]byte
-
+	base      context.Context // parent of every run; cancelled when Shutdown gives up
+	cancel    context.CancelFunc
+	inflight  atomic.Int64 // firings begun and not yet ended
 	closed    atomic.Bool
 	started   atomic.Bool
 	closeOnce sync.Once
