@@ -67,7 +67,7 @@ func (b *batch) work() {
 		}
 		f := b.firings[i]
 		b.firings[i] = firing{} // let the entry go if it is removed meanwhile
-		b.m.run(b.m.base, f, nil)
+		b.m.perform(b.m.base, f, nil)
 		b.spare.Add(1)
 	}
 }

@@ -72,13 +72,13 @@ func (m *Manager) done(n int64) {
 // context (a request, a Run call) get a context that also ends at shutdown.
 func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
 	defer m.done(1)
-	return m.run(ctx, f, ex)
+	return m.perform(ctx, f, ex)
 }
 
-// run is execute but for the count of firings in flight, which a batch
+// perform is execute but for the count of firings in flight, which a batch
 // settles once for all its firings: a count every run wrote would be a
 // cache line the cores pass back and forth at every firing of a burst.
-func (m *Manager) run(ctx context.Context, f firing, ex *Exchange) error {
+func (m *Manager) perform(ctx context.Context, f firing, ex *Exchange) error {
 	defer f.e.release()
 	if ctx != m.base {
 		var cancel context.CancelFunc

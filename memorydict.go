@@ -3,6 +3,7 @@ package ngxtasks
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,7 +96,11 @@ func (d *MemoryDict) Add(ctx context.Context, key, value string, ttl time.Durati
 	if now >= s.nextSweep {
 		s.sweep(now)
 	}
-	added := s.add(h, key, value, now, now+int64(ttl))
+	expires := now + int64(ttl)
+	if expires < now { // a ttl so long it overflows: never
+		expires = math.MaxInt64
+	}
+	added := s.add(h, key, value, now, expires)
 	s.mu.Unlock()
 	return added, nil
 }

@@ -116,3 +116,17 @@ func matchModel(t *testing.T, seed uint64) {
 		t.Fatalf("holds %d entries for %d keys", n, len(model))
 	}
 }
+
+// TestMemoryDictLongTTL: a TTL that overflows the clock's range lives
+// forever rather than wrapping round to the past.
+func TestMemoryDictLongTTL(t *testing.T) {
+	d := ngxtasks.NewMemoryDict()
+	defer d.Close()
+	ctx := context.Background()
+	if ok, err := d.Add(ctx, "k", "v", time.Duration(1<<63-1)); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if ok, err := d.Add(ctx, "k", "w", time.Second); ok || err != nil {
+		t.Fatalf("second Add of a key with a near-infinite TTL = %v, %v", ok, err)
+	}
+}
