@@ -229,7 +229,7 @@ func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 	// A Preemption rule's callback is marked running only now (see begin),
 	// which catches the rare run that began between begin and the claim.
 	if e.rule.Type == Preemption {
-		if !e.running.CompareAndSwap(false, true) {
+		if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, fi.Slot) {
 			m.emit(e, EventSkipped, &fi.Slot, SkipOverlap, 0, nil)
 			return nil
 		}
@@ -245,6 +245,27 @@ func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
 	defer func() { err = m.finished(ctx, e, &fi.Slot, start, recover(), err) }()
 	return e.rule.Callback(ctx, *fi)
+}
+
+// maxOverlapWait bounds how long a won slot waits for the rule's run
+// before it to end.
+const maxOverlapWait = 100 * time.Millisecond
+
+// awaitIdle waits, for a won Preemption slot, until the rule's previous run
+// in this worker ends, and takes the running mark. That run may have begun
+// just after this slot did (its claim was answered at the end of its own
+// slot, after this slot's begin found the rule idle): skipping would lose a
+// slot that no other worker can run any more. A run still going after
+// maxOverlapWait, or at the end of the slot, is a real overlap.
+func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
+	start := time.Now() // the real clock bounds the wait, whatever Clock says
+	for wait := 50 * time.Microsecond; time.Since(start) < maxOverlapWait && m.now().Before(s.End) && ctx.Err() == nil; wait = min(2*wait, 5*time.Millisecond) {
+		time.Sleep(wait)
+		if e.running.CompareAndSwap(false, true) {
+			return true
+		}
+	}
+	return false
 }
 
 // finished turns a run's outcome (its error, or what it panicked with) into
