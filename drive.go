@@ -106,6 +106,26 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	return errors.Join(errs...)
 }
 
+// dispatch takes up to a chunk of the slots due at now and starts them as
+// one batch, so runs begin while the rest of a large tick is still being
+// taken. It returns how many it took.
+func (m *Manager) dispatch(now time.Time) int {
+	b := m.newBatch()
+	taken := m.take(now, b.buf[:0], chunk)
+	begun := taken[:0]
+	for _, f := range taken {
+		if f.missed > 0 {
+			m.behind(&f)
+		}
+		if m.begin(f) {
+			begun = append(begun, f)
+		}
+	}
+	clear(taken[len(begun):]) // the pooled batch must not hold their entries
+	m.runBatch(b, begun)
+	return len(taken)
+}
+
 // Start runs the timer loop until ctx is done (it returns ctx.Err()) or
 // Shutdown is called (it returns ErrClosed). The loop sleeps until the
 // earliest due slot, then runs the due rules concurrently: a callback that
@@ -127,25 +147,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		now := m.now()
-		// Take due slots in chunks and start each chunk at once, so runs
-		// begin while the rest of a large tick is still being taken.
-		for {
-			b := m.newBatch()
-			taken := m.take(now, b.buf[:0], chunk)
-			begun := taken[:0]
-			for _, f := range taken {
-				if f.missed > 0 {
-					m.behind(&f)
-				}
-				if m.begin(f) {
-					begun = append(begun, f)
-				}
-			}
-			clear(taken[len(begun):]) // the pooled batch must not hold their entries
-			m.runBatch(b, begun)
-			if len(taken) < chunk {
-				break
-			}
+		for m.dispatch(now) == chunk { // a large tick, chunk by chunk
 		}
 		wait := time.Duration(m.gate.Load() - m.sinceEpoch())
 		timer.Reset(min(max(wait, minTick), maxSleep))

@@ -35,17 +35,9 @@ func BenchmarkTimerFire(b *testing.B) {
 			for fired < b.N {
 				clock.t = clock.t.Add(time.Millisecond) // one tick of the loop
 				for {                                   // as Start does
-					bt := m.newBatch()
-					taken := m.take(clock.t, bt.buf[:0], chunk)
-					begun := taken[:0]
-					for _, f := range taken {
-						if m.begin(f) {
-							begun = append(begun, f)
-						}
-					}
-					m.runBatch(bt, begun)
-					fired += len(taken)
-					if len(taken) < chunk {
+					n := m.dispatch(clock.t)
+					fired += n
+					if n < chunk {
 						break
 					}
 				}

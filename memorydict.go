@@ -158,17 +158,23 @@ func (s *memShard) get(h uint64, key string, now int64) (string, bool) {
 // the table; either way a quarter of the table is free for inserts before
 // the next call, so its cost spreads over them.
 func (s *memShard) makeRoom(now int64) {
-	live := 0
-	for i := range s.slots {
-		if sl := &s.slots[i]; sl.hash != 0 && sl.expires > now {
-			live++
-		}
-	}
+	live := s.live(now)
 	if len(s.slots) > 0 && live <= len(s.slots)/2 {
 		s.dropExpired(now)
 		return
 	}
 	s.rehash(now, live+1)
+}
+
+// live counts the entries not expired at now.
+func (s *memShard) live(now int64) int {
+	n := 0
+	for i := range s.slots {
+		if sl := &s.slots[i]; sl.hash != 0 && sl.expires > now {
+			n++
+		}
+	}
+	return n
 }
 
 // sweep drops the expired entries: in place, so a steady flow of claims
@@ -177,12 +183,7 @@ func (s *memShard) makeRoom(now int64) {
 func (s *memShard) sweep(now int64) {
 	s.nextSweep = now + memSweepEvery
 	if len(s.slots) > 8 && s.used <= len(s.slots)/8 {
-		live := 0
-		for i := range s.slots {
-			if sl := &s.slots[i]; sl.hash != 0 && sl.expires > now {
-				live++
-			}
-		}
+		live := s.live(now)
 		s.rehash(now, live)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +110,10 @@ func (b *broken) Add(ctx context.Context, key, value string, ttl time.Duration) 
 		if _, ok, err := b.MemoryDict.Get(ctx, key); err != nil || ok {
 			return false, err
 		}
-		runtime.Gosched()
+		// A millisecond between check and act, so that the race shows
+		// however the goroutines are scheduled (a yield alone once let a
+		// 2-core CI run pass it).
+		time.Sleep(time.Millisecond)
 		_, err := b.MemoryDict.Add(ctx, key, value, ttl)
 		return err == nil, err
 	case "sticky": // keeps claims ten times too long

@@ -1,6 +1,7 @@
 package dicttest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -36,19 +37,10 @@ func ServerControl(t testing.TB, env string) (stop, start func() error) {
 	verb := func(v string) func() error {
 		return func() error {
 			if out, err := exec.Command(ctl, v).CombinedOutput(); err != nil {
-				return &ctlError{ctl + " " + v, err, out}
+				return fmt.Errorf("%s %s: %w\n%s", ctl, v, err, out)
 			}
 			return nil
 		}
 	}
 	return verb("stop"), verb("start")
 }
-
-type ctlError struct {
-	cmd string
-	err error
-	out []byte
-}
-
-func (e *ctlError) Error() string { return e.cmd + ": " + e.err.Error() + "\n" + string(e.out) }
-func (e *ctlError) Unwrap() error { return e.err }
