@@ -67,14 +67,14 @@ func BenchmarkTakeBurst(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
-	bt := m.newBatch()
+	buf := make([]firing, chunk)
 	taken := 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for taken < b.N {
 		clock.t = clock.t.Add(time.Second)
 		for {
-			got := m.take(clock.t, bt.buf[:0], chunk)
+			got := m.take(clock.t, buf[:0], chunk)
 			taken += len(got)
 			if len(got) < chunk {
 				break

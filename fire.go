@@ -259,13 +259,15 @@ const maxOverlapWait = 100 * time.Millisecond
 // maxOverlapWait, or at the end of the slot, is a real overlap.
 func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
 	start := time.Now() // the real clock bounds the wait, whatever Clock says
-	for wait := 50 * time.Microsecond; time.Since(start) < maxOverlapWait && m.now().Before(s.End) && ctx.Err() == nil; wait = min(2*wait, 5*time.Millisecond) {
+	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
+		if time.Since(start) >= maxOverlapWait || !m.now().Before(s.End) || ctx.Err() != nil {
+			return false
+		}
 		time.Sleep(wait)
 		if e.running.CompareAndSwap(false, true) {
 			return true
 		}
 	}
-	return false
 }
 
 // finished turns a run's outcome (its error, or what it panicked with) into

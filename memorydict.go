@@ -148,7 +148,10 @@ func (s *memShard) get(h uint64, key string, now int64) (string, bool) {
 		case sl.hash == 0:
 			return "", false
 		case sl.hash == h && sl.key == key:
-			return sl.value, sl.expires > now
+			if sl.expires <= now {
+				return "", false
+			}
+			return sl.value, true
 		}
 	}
 }
@@ -219,12 +222,19 @@ func (s *memShard) dropExpired(now int64) {
 			continue
 		}
 		s.slots[i] = memSlot{}
-		j := int(sl.hash) & mask
-		for s.slots[j].hash != 0 {
-			j = (j + 1) & mask
-		}
-		s.slots[j] = sl
+		s.place(sl)
 	}
+}
+
+// place puts an entry known to be absent in the first empty slot from its
+// home.
+func (s *memShard) place(sl memSlot) {
+	mask := uint64(len(s.slots) - 1)
+	j := sl.hash & mask
+	for s.slots[j].hash != 0 {
+		j = (j + 1) & mask
+	}
+	s.slots[j] = sl
 }
 
 // rehash moves the live entries to a new table sized for want entries at
@@ -236,18 +246,11 @@ func (s *memShard) rehash(now int64, want int) {
 	}
 	old := s.slots
 	s.slots, s.used = make([]memSlot, n), 0
-	mask := uint64(n - 1)
 	for i := range old {
-		sl := &old[i]
-		if sl.hash == 0 || sl.expires <= now {
-			continue
+		if sl := &old[i]; sl.hash != 0 && sl.expires > now {
+			s.place(*sl)
+			s.used++
 		}
-		j := sl.hash & mask
-		for s.slots[j].hash != 0 {
-			j = (j + 1) & mask
-		}
-		s.slots[j] = *sl
-		s.used++
 	}
 }
 
@@ -268,10 +271,7 @@ func (d *MemoryDict) Get(ctx context.Context, key string) (string, bool, error) 
 		return "", false, ErrClosed
 	}
 	value, ok := s.get(h, key, now)
-	if !ok {
-		return "", false, nil
-	}
-	return value, true, nil
+	return value, ok, nil
 }
 
 // Len reports how many entries the dictionary holds, expired ones not yet

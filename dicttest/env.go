@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 )
 
@@ -24,7 +25,8 @@ func ServerURL(t testing.TB, env string) string {
 
 // ServerControl returns functions that stop and start a test server through
 // the control program named by the environment variable env (one taking
-// the verbs stop and start, as scripts/services writes them). Stopping a
+// the verbs stop and start, as scripts/services writes them). A server left
+// stopped is started again when the test ends, however it ends. Stopping a
 // shared server disturbs every other test using it, so the test is skipped
 // unless NGXTASKS_OUTAGE is set, which means it runs alone. Without env it
 // is skipped, or fails when CI is set.
@@ -34,13 +36,28 @@ func ServerControl(t testing.TB, env string) (stop, start func() error) {
 		t.Skip("stops the shared server: set NGXTASKS_OUTAGE=1 and run it alone")
 	}
 	ctl := ServerURL(t, env) // the same rules: skipped, or failed in CI
-	verb := func(v string) func() error {
-		return func() error {
-			if out, err := exec.Command(ctl, v).CombinedOutput(); err != nil {
-				return fmt.Errorf("%s %s: %w\n%s", ctl, v, err, out)
-			}
-			return nil
+	run := func(verb string) error {
+		if out, err := exec.Command(ctl, verb).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %s: %w\n%s", ctl, verb, err, out)
 		}
+		return nil
 	}
-	return verb("stop"), verb("start")
+	var down atomic.Bool // stopped and not started since
+	t.Cleanup(func() {
+		if down.Load() {
+			_ = run("start")
+		}
+	})
+	stop = func() error {
+		down.Store(true)
+		return run("stop")
+	}
+	start = func() error {
+		err := run("start")
+		if err == nil {
+			down.Store(false)
+		}
+		return err
+	}
+	return stop, start
 }
