@@ -398,11 +398,24 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 // promises a run only when the store answers and a worker is running.
 // Check's caller should bound how many it excuses.
 func (r *Result) StoreFailed(k Key, s ngxtasks.Slot) bool {
+	return r.unanswered(k, s, "err", "late", "behind")
+}
+
+// StoreSlow is StoreFailed for a store that is up: a claim answered after
+// its slot ended, or a starved worker, excuses a slot, but a claim that
+// failed outright does not.
+func (r *Result) StoreSlow(k Key, s ngxtasks.Slot) bool {
+	return r.unanswered(k, s, "late", "behind")
+}
+
+// unanswered excuses, and counts in Unanswered, a slot that no worker won
+// and that some worker reported failed in one of the ways given.
+func (r *Result) unanswered(k Key, s ngxtasks.Slot, ways ...string) bool {
 	if len(r.Won[k]) > 0 {
 		return false
 	}
 	for _, f := range r.Failed[k] {
-		if f == "err" || f == "late" || f == "behind" {
+		if slices.Contains(ways, f) {
 			r.Unanswered++
 			r.UnansweredAt = append(r.UnansweredAt, s.Start)
 			return true

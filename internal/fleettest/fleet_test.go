@@ -118,8 +118,10 @@ func TestSkew(t *testing.T) {
 
 // TestOutage stops the store for 5 s in the middle of a run: no worker
 // crashes, no slot runs twice, errors are reported, and claims resume within
-// one interval after the server is back. It stops shared servers, so the
-// test script runs it alone (NGXTASKS_OUTAGE=1).
+// one interval after the server is back. Outside the outage a slot the store
+// answered late is excused, as in the other fleets and within their bound;
+// one whose claims failed is not. It stops shared servers, so the test
+// script runs it alone (NGXTASKS_OUTAGE=1).
 func TestOutage(t *testing.T) {
 	if os.Getenv("NGXTASKS_OUTAGE") == "" {
 		t.Skip("stops the shared servers: scripts/test runs it on its own with NGXTASKS_OUTAGE=1")
@@ -146,11 +148,13 @@ func TestOutage(t *testing.T) {
 			res := fleettest.Run(t, cfg)
 			// Slots during the outage may be lost; every slot that began one
 			// interval (or the client's reconnect delay, if longer) after the
-			// store was back must have run.
+			// store was back must have run, but for the few a loaded store
+			// answered late while it was up (P2), as in the other fleets.
 			n := res.Check(t, func(k fleettest.Key, s ngxtasks.Slot) bool {
 				wait := max(s.End.Sub(s.Start), b.reconnect)
-				return s.End.After(down) && s.Start.Before(res.Back.Add(wait))
+				return (s.End.After(down) && s.Start.Before(res.Back.Add(wait))) || res.StoreSlow(k, s)
 			})
+			checkUnanswered(t, res, n)
 			for i := range cfg.Rules { // how long each rule took to come back
 				r := cfg.RuleOf(i)
 				for s := (ngxtasks.EpochKeys{}).Slot(&r, res.Back); s.Start.Before(res.End); s = (ngxtasks.EpochKeys{}).Slot(&r, s.End) {
@@ -163,7 +167,7 @@ func TestOutage(t *testing.T) {
 			if res.Errors == 0 {
 				t.Fatal("no claim errors were reported during the outage")
 			}
-			t.Logf("%d slots checked; %d claim errors reported while the store was down %v", n, res.Errors, res.Back.Sub(down).Round(time.Millisecond))
+			t.Logf("%d slots checked; %d claim errors reported while the store was down %v; %d slots answered late while it was up", n, res.Errors, res.Back.Sub(down).Round(time.Millisecond), res.Unanswered)
 		})
 	}
 }
