@@ -1,6 +1,9 @@
 package ngxtasks
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // A batch runs the firings that one tick of the timer loop took, on as few
 // goroutines as keep it moving. Each worker takes the next firing and, if it
@@ -10,16 +13,22 @@ import "sync/atomic"
 // the loop starting one goroutine per firing, which at 100,000 rules due at
 // once is what made runs late.
 //
+// When the dictionary takes batches, the batch's Preemption firings are
+// settled in one round trip while its Normal firings already run: Normal
+// rules never touch the dictionary, so they never wait for it.
+//
 // Batches are reused once their last worker is gone: at 100,000 rules on
 // one boundary, fresh ones were megabytes of garbage a second, and the
 // collections they set off ran in the middle of the burst.
 type batch struct {
-	m       *Manager
-	firings []firing
-	next    atomic.Int64 // index of the next firing to take
-	spare   atomic.Int64 // workers not inside a callback
-	workers atomic.Int64 // workers not yet returned
-	buf     [chunk]firing
+	m        *Manager
+	firings  []firing
+	claimsAt int            // firings from here on are settled by one claim round trip
+	claims   sync.WaitGroup // done once they are
+	next     atomic.Int64   // index of the next firing to take
+	spare    atomic.Int64   // workers not inside a callback
+	workers  atomic.Int64   // workers not yet returned
+	buf      [chunk]firing
 }
 
 // newBatch returns an idle batch whose buf the timer loop may take into.
@@ -30,20 +39,50 @@ func (m *Manager) newBatch() *batch {
 	return &batch{m: m}
 }
 
-// runBatch runs begun firings, held in b.buf; it returns at once.
+// runBatch runs admitted firings, held in b.buf; it returns at once.
 func (m *Manager) runBatch(b *batch, fs []firing) {
 	if len(fs) == 0 {
 		m.batches.Put(b)
 		return
 	}
 	b.firings = fs
+	b.claimsAt = len(fs)
+	if _, ok := m.dict.(BatchAdder); ok {
+		if at := normalFirst(fs); len(fs)-at > 1 {
+			b.claimsAt = at
+		}
+	}
 	b.next.Store(0)
 	b.spare.Store(1)
 	b.workers.Store(1)
-	go func() {
-		m.claimBatch(fs)
-		b.work()
-	}()
+	if b.claimsAt == len(fs) {
+		go b.work()
+		return
+	}
+	b.claims.Add(1)
+	settle := func() {
+		m.settle(m.base, fs[b.claimsAt:], nil)
+		b.claims.Done()
+	}
+	if b.claimsAt == 0 {
+		go func() { settle(); b.work() }()
+		return
+	}
+	go settle()
+	go b.work()
+}
+
+// normalFirst moves the Normal firings to the front and returns how many
+// there are.
+func normalFirst(fs []firing) int {
+	n := 0
+	for i := range fs {
+		if fs[i].e.rule.Type != Preemption {
+			fs[i], fs[n] = fs[n], fs[i]
+			n++
+		}
+	}
+	return n
 }
 
 func (b *batch) work() {
@@ -56,9 +95,14 @@ func (b *batch) work() {
 				m := b.m
 				b.firings = nil
 				m.batches.Put(b)
-				m.done(n)
+				m.retire(n)
 			}
 			return
+		}
+		if i >= int64(b.claimsAt) {
+			// Still spare while waiting: no other worker is started for
+			// firings that cannot go on before the claims are answered.
+			b.claims.Wait()
 		}
 		if b.spare.Add(-1) == 0 && i+1 < n {
 			b.spare.Add(1)
@@ -67,7 +111,7 @@ func (b *batch) work() {
 		}
 		f := b.firings[i]
 		b.firings[i] = firing{} // let the entry go if it is removed meanwhile
-		b.m.perform(b.m.base, f, nil)
+		_ = b.m.fire(b.m.base, &f, nil)
 		b.spare.Add(1)
 	}
 }

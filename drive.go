@@ -7,25 +7,6 @@ import (
 	"time"
 )
 
-// firing is a slot taken from the queue, to be run in this worker.
-type firing struct {
-	e     *entry
-	slot  Slot
-	claim claimState
-	// missedFrom and missed describe the slots that passed between the last
-	// slot taken and this one (Unix ns where they began, and how many).
-	missedFrom, missed int64
-}
-
-// claimState records how far a batch got with a firing before running it.
-type claimState uint8
-
-const (
-	claimPending claimState = iota // filter and claim still to do
-	claimWon                       // filter passed and the claim is stored: run it
-	claimSettled                   // filtered out, lost or failed: nothing to run
-)
-
 // Timer loop bounds: it wakes at most once per minTick, so rules spread over
 // an interval are run in batches, and at least once per maxSleep, so a clock
 // that was stepped is noticed.
@@ -34,44 +15,6 @@ const (
 	maxSleep = time.Minute
 	chunk    = 256 // firings taken under one lock and run as one batch
 )
-
-// take pops entries due at now, moves each to its next slot, and appends
-// the slots not taken before to out, until out holds limit firings. It is
-// the one place slots are handed out, so every drive mode shares the
-// at-most-once-per-slot rule.
-func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
-	nowNs := now.UnixNano()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed.Load() {
-		return out
-	}
-	for m.queue.dropRemoved(); len(m.queue) > 0 && m.queue[0].due <= nowNs && len(out) < limit; m.queue.dropRemoved() {
-		e := m.queue[0].e
-		s := m.keys.Slot(&e.rule, now)
-		if start := s.Start.UnixNano(); e.lastEnd == 0 || start >= e.lastEnd {
-			if out == nil {
-				out = make([]firing, 0, min(limit, 64))
-			}
-			f := firing{e: e, slot: s}
-			if e.lastEnd != 0 && start > e.lastEnd {
-				gap := start - e.lastEnd
-				f.missedFrom, f.missed = e.lastEnd, (gap+int64(e.rule.Interval)-1)/int64(e.rule.Interval)
-			}
-			e.lastEnd = s.End.UnixNano()
-			out = append(out, f)
-		}
-		due := s.End.UnixNano()
-		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
-			due = nowNs + int64(e.rule.Interval)
-		}
-		e.due = due
-		m.queue[0].due = due
-		m.queue.down(0)
-	}
-	m.setGate()
-	return out
-}
 
 // Run is one drive step, the seed's tasks:run(): it runs the rules due now.
 // Callbacks run on the calling goroutine, one after another, except
@@ -89,17 +32,36 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	if m.err != nil {
 		return m.err
 	}
+	if !m.clockKnown() {
+		return nil // slots wait for the store's clock (UseStoreClock)
+	}
+	m.maybeSyncClock()
 	var buf [4]firing
+	fs := m.take(m.now(), buf[:0], math.MaxInt)
+	admitted := fs[:0]
+	for i := range fs {
+		if !m.admit(&fs[i]) {
+			continue
+		}
+		if fs[i].e.rule.Background {
+			go func(f firing) {
+				defer m.retire(1)
+				_ = m.fire(m.base, &f, nil) // failures are reported as events
+			}(fs[i])
+			continue
+		}
+		admitted = append(admitted, fs[i])
+	}
+	if len(admitted) == 0 {
+		return nil
+	}
+	defer m.retire(int64(len(admitted)))
+	ctx, stop := m.bound(ctx)
+	defer stop()
+	m.settle(ctx, admitted, ex) // every claim of this step in one round trip
 	var errs []error
-	for _, f := range m.take(m.now(), buf[:0], math.MaxInt) {
-		if !m.begin(f) {
-			continue
-		}
-		if f.e.rule.Background {
-			go m.execute(m.base, f, nil)
-			continue
-		}
-		if err := m.execute(ctx, f, ex); err != nil {
+	for i := range admitted {
+		if err := m.fire(ctx, &admitted[i], ex); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -112,17 +74,18 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 func (m *Manager) dispatch(now time.Time) int {
 	b := m.newBatch()
 	taken := m.take(now, b.buf[:0], chunk)
-	begun := taken[:0]
-	for _, f := range taken {
+	admitted := taken[:0]
+	for i := range taken {
+		f := &taken[i]
 		if f.missed > 0 {
-			m.behind(&f)
+			m.behind(f)
 		}
-		if m.begin(f) {
-			begun = append(begun, f)
+		if m.admit(f) {
+			admitted = append(admitted, *f)
 		}
 	}
-	clear(taken[len(begun):]) // the pooled batch must not hold their entries
-	m.runBatch(b, begun)
+	clear(taken[len(admitted):]) // the pooled batch must not hold their entries
+	m.runBatch(b, admitted)
 	return len(taken)
 }
 
@@ -146,10 +109,18 @@ func (m *Manager) Start(ctx context.Context) error {
 	timer := time.NewTimer(maxSleep)
 	defer timer.Stop()
 	for {
-		now := m.now()
-		for m.dispatch(now) == chunk { // a large tick, chunk by chunk
+		var wait time.Duration
+		if m.clockKnown() {
+			m.maybeSyncClock()
+			// A large tick goes chunk by chunk, each under a fresh reading,
+			// so that rules falling due meanwhile are taken in their slot.
+			for m.dispatch(m.now()) == chunk {
+			}
+			wait = time.Duration(m.gate.Load() - m.sinceEpoch())
+		} else { // no slot until the store's clock is known; a reading pokes us
+			m.maybeSyncClock()
+			wait = clockRetry
 		}
-		wait := time.Duration(m.gate.Load() - m.sinceEpoch())
 		timer.Reset(min(max(wait, minTick), maxSleep))
 		select {
 		case <-ctx.Done():

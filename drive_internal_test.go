@@ -2,6 +2,8 @@ package ngxtasks
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -27,5 +29,58 @@ func TestGateAfterLongTake(t *testing.T) {
 	wantWait := time.Second - 300*time.Millisecond // next boundary, from the clock now
 	if wait := time.Duration(m.gate.Load() - m.sinceEpoch()); wait != wantWait {
 		t.Fatalf("gate in %v, want %v", wait, wantWait)
+	}
+}
+
+// TestTakeInterleavesFallingDue: while a start's backlog is taken chunk by
+// chunk, a rule whose next slot falls due goes before the rest of the
+// backlog, and the backlog goes soonest-ending slot first.
+func TestTakeInterleavesFallingDue(t *testing.T) {
+	clock := &stepClock{t: time.Unix(1_800_000_000, 10_000_000)}
+	m := &Manager{Clock: clock}
+	defer m.Shutdown(context.Background())
+	noop := func(context.Context, Firing) error { return nil }
+	rules := []Rule{}
+	for i := range 1000 {
+		rules = append(rules, Rule{Identifier: "hour-" + strconv.Itoa(i), Interval: time.Hour, Type: Normal, Callback: noop})
+	}
+	rules = append(rules, Rule{Identifier: "short", Interval: 100 * time.Millisecond, Type: Normal, Callback: noop})
+	if err := m.Push(rules...); err != nil {
+		t.Fatal(err)
+	}
+	for step := range 3 {
+		got := m.take(clock.t, nil, chunk)
+		if len(got) != chunk || got[0].e.rule.Identifier != "short" || got[0].missed != 0 {
+			t.Fatalf("step %d: took %d, first %q (missed %d): want the short rule first", step, len(got), got[0].e.rule.Identifier, got[0].missed)
+		}
+		clock.t = clock.t.Add(100 * time.Millisecond)
+	}
+}
+
+// TestClaimAfterSmallClockCorrection: a re-measured store clock moves the
+// present a few milliseconds back, to just before the slot a claim was
+// won for: the slot still runs. A move beyond half the tolerance does not.
+func TestClaimAfterSmallClockCorrection(t *testing.T) {
+	m := &Manager{Logger: slog.New(slog.DiscardHandler)}
+	if err := m.Push(Rule{Identifier: "p", Interval: time.Second, Type: Preemption, Callback: func(context.Context, Firing) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	e := m.rules["p"]
+	s := m.keys.Slot(&e.rule, time.Unix(1_800_000_000, 0))
+	for _, tc := range []struct {
+		before time.Duration
+		run    bool
+	}{{8 * time.Millisecond, true}, {m.tolerance / 2, true}, {m.tolerance/2 + time.Millisecond, false}} {
+		f := firing{e: e, slot: s}
+		m.judge(&f, true, nil, s.Start.Add(-tc.before))
+		if (f.verdict == runIt) != tc.run {
+			t.Errorf("won claim, clock now %v before the slot: verdict %v, want run %v", tc.before, f.verdict, tc.run)
+		}
+		f = firing{e: e, slot: s}
+		m.clk.offset.Store(0)
+		if got := m.holds(s, s.Start.Add(-tc.before)) == nil; got != tc.run {
+			t.Errorf("claim about to be made %v before the slot: holds %v, want %v", tc.before, got, tc.run)
+		}
 	}
 }

@@ -73,11 +73,15 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 	}
 }
 
+// eventLevel is the level an event is logged at. Slots skipped because the
+// store failed or answered late are logged at Debug: the store watch logs
+// the outage itself, once.
 func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 	switch {
-	case kind == EventFinished && err != nil, kind == EventSkipped && reason == SkipClaimError:
+	case kind == EventFinished && err != nil:
 		return slog.LevelError
-	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipLate || reason == SkipBehind):
+	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipBehind),
+		kind == EventSkipped && reason == SkipLate && !errors.Is(err, errLate):
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug

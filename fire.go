@@ -1,6 +1,7 @@
 package ngxtasks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,57 +10,153 @@ import (
 	"time"
 )
 
-// begin counts a firing as in flight in this worker. It refuses (and
-// reports) a slot whose rule is still running here, and any slot once the
-// manager is closed. Every begin that returns true is paired with one end.
+// A firing goes from the heap to its callback in one order, whichever mode
+// drives it (Start, Middleware or Run), and that order is what the
+// guarantees rest on:
 //
-// A Normal rule is marked running from here to end. A Preemption rule is
-// marked only once its claim is won (in call): a claim still in flight must
-// not hold up the next slot, since by the time the next slot begins the
-// earlier one has ended and its claim can no longer lead to a run (claim
-// checks that its slot holds the present), while skipping the next slot in
-// every worker whose claim is slow would lose it for the whole fleet.
-func (m *Manager) begin(f firing) bool {
+//	take    the heap hands out each slot once per worker (N1)
+//	admit   not while the rule's previous run goes on here; counted in flight
+//	settle  the filter, then, for a Preemption rule, the claim: the slot must
+//	        still hold the present, the store must store the claim, and its
+//	        answer must come before the firing's own slot ends (P1, P2)
+//	invoke  the callback, with its timeout, a panic recovered (B1)
+//	retire  no longer in flight, for Shutdown (B2)
+//
+// A worker that will not run a slot therefore never claims it, and no
+// Preemption slot runs without a claim the store answered in time.
+
+// firing is a slot taken from the queue, to be run in this worker.
+type firing struct {
+	e       *entry
+	slot    Slot
+	verdict verdict
+	err     error // a claim error, returned by Run
+	// missedFrom and missed describe the slots that passed between the last
+	// slot taken and this one (Unix ns where they began, and how many).
+	missedFrom, missed int64
+}
+
+// verdict is how far settle got with a firing.
+type verdict uint8
+
+const (
+	undecided verdict = iota // filter and claim still to do
+	claiming                 // within settle: the filter passed, the claim is to make
+	runIt                    // run it: the filter passed and, for Preemption, the claim is won
+	skipIt                   // filtered out, lost or failed: nothing to run
+)
+
+// take pops entries due at now, moves each to its next slot, and appends
+// the slots not taken before to out, until out holds limit firings. It is
+// the one place slots are handed out, so every drive mode shares the
+// at-most-once-per-slot rule.
+//
+// Rules whose time has come go first, then rules pushed and not yet taken,
+// soonest-ending slot first: a start with a million rules to catch up on
+// must not keep a one-second rule waiting until it has missed its slot.
+func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
+	nowNs := now.UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return out
+	}
+	m.queue.dropRemoved()
+	m.fresh.dropRemoved()
+	if len(m.fresh) > 0 && m.freshSeen == 0 {
+		m.freshSeen = m.sinceEpoch()
+	}
+	for len(out) < limit {
+		q := &m.queue
+		if len(m.queue) == 0 || m.queue[0].due > nowNs {
+			if len(m.fresh) == 0 {
+				break
+			}
+			q = &m.fresh
+		}
+		e := (*q)[0].e
+		s := m.keys.Slot(&e.rule, now)
+		if start := s.Start.UnixNano(); start >= e.lastEnd {
+			if out == nil {
+				out = make([]firing, 0, min(limit, 64))
+			}
+			f := firing{e: e, slot: s}
+			if from, n := m.missedBefore(e, s, now); n > 0 {
+				f.missedFrom, f.missed = from, n
+			}
+			e.lastEnd = s.End.UnixNano()
+			out = append(out, f)
+		}
+		due := s.End.UnixNano()
+		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
+			due = nowNs + int64(e.rule.Interval)
+		}
+		e.due = due
+		if q == &m.fresh {
+			m.fresh.pop()
+			m.queue.push(item{due, e})
+			if len(m.fresh) == 0 {
+				m.fresh, m.freshSeen = nil, 0 // a big start's array is not kept for the next Push
+			}
+		} else {
+			m.queue[0].due = due
+			m.queue.down(0)
+		}
+		m.queue.dropRemoved()
+		m.fresh.dropRemoved()
+	}
+	m.setGate()
+	return out
+}
+
+// missedBefore counts the slots of e that passed untaken before s: since
+// the last slot taken, or, for a rule not taken yet, since the slot that
+// held the instant a drive step first found it due (a catch-up too long
+// for its slot). Slots before that step were not driven, and are not
+// missed. Callers hold mu.
+func (m *Manager) missedBefore(e *entry, s Slot, now time.Time) (from, n int64) {
+	from = e.lastEnd
+	if from == 0 {
+		seen := now.Add(-time.Duration(m.sinceEpoch() - max(e.pushed, m.freshSeen)))
+		from = m.keys.Slot(&e.rule, seen).Start.UnixNano()
+	}
+	gap := s.Start.UnixNano() - from
+	if gap <= 0 {
+		return 0, 0
+	}
+	return from, (gap + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
+}
+
+// admit counts a firing as in flight in this worker. It refuses (and
+// reports) a slot whose rule is still running here, and any slot once the
+// manager is closed. Every admit that returns true is paired with one retire.
+//
+// A rule is marked running only once its callback is invoked, not here: a
+// firing admitted but not yet invoked (a Preemption claim in flight, or a
+// batch not yet given a core) must not hold up the rule's next slot. If the
+// two meet in invoke, the later waits briefly for the earlier (awaitIdle).
+func (m *Manager) admit(f *firing) bool {
 	e := f.e
 	if e.removed.Load() {
 		return false
 	}
-	if !e.mayBegin() {
+	if e.running.Load() {
 		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 		return false
 	}
 	m.inflight.Add(1)
 	if m.closed.Load() {
-		m.end(e)
+		m.retire(1)
 		m.emit(e, EventSkipped, &f.slot, SkipClosed, 0, nil)
 		return false
 	}
 	return true
 }
 
-// mayBegin takes the running mark of a Normal rule, and checks that of a
-// Preemption rule (see begin).
-func (e *entry) mayBegin() bool {
-	if e.rule.Type == Preemption {
-		return !e.running.Load()
-	}
-	return e.running.CompareAndSwap(false, true)
-}
-
-func (m *Manager) end(e *entry) {
-	e.release()
-	m.done(1)
-}
-
-// release clears the running mark a Normal rule took in begin.
-func (e *entry) release() {
-	if e.rule.Type != Preemption {
-		e.running.Store(false)
-	}
-}
-
-// done counts n begun firings as ended.
-func (m *Manager) done(n int64) {
+// retire counts n admitted firings as ended. Batches retire all their
+// firings at once: a count that every run wrote would be a cache line the
+// cores pass back and forth at every firing of a burst.
+func (m *Manager) retire(n int64) {
 	if m.inflight.Add(-n) == 0 && m.closed.Load() {
 		select {
 		case m.idle <- struct{}{}:
@@ -68,125 +165,188 @@ func (m *Manager) done(n int64) {
 	}
 }
 
-// execute runs a begun firing and ends it. Runs driven by a caller's
-// context (a request, a Run call) get a context that also ends at shutdown.
-func (m *Manager) execute(ctx context.Context, f firing, ex *Exchange) error {
-	defer m.done(1)
-	return m.perform(ctx, f, ex)
-}
-
-// perform is execute but for the count of firings in flight, which a batch
-// settles once for all its firings: a count every run wrote would be a
-// cache line the cores pass back and forth at every firing of a burst.
-func (m *Manager) perform(ctx context.Context, f firing, ex *Exchange) error {
-	defer f.e.release()
-	if ctx != m.base {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(m.base, cancel)()
+// fire runs one admitted firing: it settles the firing unless a batch did,
+// then invokes the callback if the verdict says so. ctx must end at
+// shutdown (see bound); fire does not retire the firing.
+func (m *Manager) fire(ctx context.Context, f *firing, ex *Exchange) error {
+	if f.verdict == undecided && m.screen(ctx, f, ex) {
+		m.claim(ctx, f)
+	}
+	if f.verdict != runIt {
+		return f.err
 	}
 	fi := Firing{Rule: &f.e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
-	switch f.claim {
-	case claimWon:
-		return m.call(ctx, f.e, &fi)
-	case claimSettled:
-		return nil
-	}
-	return m.attempt(ctx, f.e, &fi)
+	return m.invoke(ctx, f.e, &fi)
 }
 
-// attempt goes through a slot in the order the guarantees need: filter,
-// then claim (Preemption), then the callback. A worker that will not run a
-// slot therefore never claims it, and no slot runs without a stored claim.
-//
-// The run's goroutine starts on a small stack; keeping these frames small
-// (pointers, not copies) spares it a stack copy per run.
-func (m *Manager) attempt(ctx context.Context, e *entry, fi *Firing) error {
-	if e.rule.Filter != nil && !m.filter(ctx, *fi) {
-		m.emit(e, EventSkipped, &fi.Slot, SkipFiltered, 0, nil)
-		return nil
+// bound makes a caller's context (a request's, a Run call's) end at
+// shutdown too, as the manager's own runs do.
+func (m *Manager) bound(ctx context.Context) (context.Context, func()) {
+	if ctx == m.base {
+		return ctx, func() {}
 	}
-	if e.rule.Type == Preemption {
-		won, err := m.claim(ctx, e, fi.Slot)
-		if run, err := m.claimed(e, &fi.Slot, won, err); !run {
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(m.base, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// settle gives each undecided firing its verdict: the filter first, then,
+// for Preemption rules, the claim. Several claims go to the store in one
+// round trip when it takes batches (BatchAdder), else one after another;
+// either way each claim is judged by its own slot, never by the batch's
+// shortest, so a claim answered before its slot ended runs.
+func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) {
+	claims := 0
+	for i := range fs {
+		if m.screen(ctx, &fs[i], ex) {
+			claims++
 		}
 	}
-	return m.call(ctx, e, fi)
+	if claims == 0 {
+		return
+	}
+	if ba, ok := m.dict.(BatchAdder); ok && claims > 1 {
+		m.claimBatch(ctx, ba, fs, claims)
+		return
+	}
+	for i := range fs {
+		if fs[i].verdict == claiming {
+			m.claim(ctx, &fs[i])
+		}
+	}
 }
 
-// claimed reports the outcome of a claim and whether the slot is to run.
-func (m *Manager) claimed(e *entry, s *Slot, won bool, err error) (bool, error) {
+// screen is the part of settling before the store: the filter, and for a
+// Preemption rule the check that its slot still holds the present. It
+// reports whether the firing is left to claim.
+func (m *Manager) screen(ctx context.Context, f *firing, ex *Exchange) bool {
+	f.verdict = skipIt
+	e := f.e
+	if e.rule.Filter != nil && !m.filter(ctx, Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}) {
+		m.emit(e, EventSkipped, &f.slot, SkipFiltered, 0, nil)
+		return false
+	}
+	if e.rule.Type != Preemption {
+		f.verdict = runIt
+		return false
+	}
+	if err := m.holds(f.slot, m.now()); err != nil { // taken too long ago, or the clock moved
+		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, stale(err))
+		return false
+	}
+	f.verdict = claiming
+	return true
+}
+
+// claim asks the store for one slot. The answer must come before the slot
+// ends by this worker's clock; the claim lives Interval + SkewTolerance, so
+// a worker whose clock is up to SkewTolerance behind still finds it.
+func (m *Manager) claim(ctx context.Context, f *firing) {
+	ctx, cancel := context.WithTimeoutCause(ctx, f.slot.End.Sub(m.now()), errLate)
+	won, err := m.dict.Add(ctx, m.claimKey(f.e, f.slot), m.worker, m.claimTTL(f.e))
+	if context.Cause(ctx) == errLate {
+		err = lateErr(err)
+	}
+	cancel()
+	m.judge(f, won, err, m.now())
+}
+
+// claimBatch asks the store for several slots in one round trip. The round
+// trip may last until the latest of the slots ends; each answer is then
+// judged by its own slot's end.
+func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, claims int) {
+	idx := make([]int, 0, claims)
+	adds := make([]Add, 0, claims)
+	var deadline time.Time
+	for i := range fs {
+		f := &fs[i]
+		if f.verdict != claiming {
+			continue
+		}
+		idx = append(idx, i)
+		adds = append(adds, Add{Key: m.claimKey(f.e, f.slot), Value: m.worker, TTL: m.claimTTL(f.e)})
+		if f.slot.End.After(deadline) {
+			deadline = f.slot.End
+		}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, deadline.Sub(m.now()), errLate)
+	err := ba.AddBatch(ctx, adds)
+	if context.Cause(ctx) == errLate {
+		err = lateErr(err)
+	}
+	cancel()
+	now := m.now()
+	for j, i := range idx {
+		m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now)
+	}
+}
+
+// judge gives a claimed firing its verdict from the store's answer, which
+// came at now. An answer that came after the firing's own slot ended is not
+// trusted (late); one that came in time is lost, or won, and then the slot
+// must still hold the present. Store failures, late answers included, go
+// to the store watch, which logs the start and end of an outage rather
+// than every slot lost to it.
+func (m *Manager) judge(f *firing, won bool, err error, now time.Time) {
+	e := f.e
+	if err == nil && !now.Before(f.slot.End) {
+		err = errLate
+	}
+	if err != nil {
+		reason := SkipLate
+		if !errors.Is(err, errLate) {
+			reason, f.err = SkipClaimError, err
+		}
+		m.watch.failed(m, e, &f.slot, err)
+		m.emit(e, EventSkipped, &f.slot, reason, 0, err)
+		return
+	}
+	m.watch.answered(m)
 	switch {
-	case errors.Is(err, errLate), errors.Is(err, errNotCurrent):
-		m.emit(e, EventSkipped, s, SkipLate, 0, err)
-		return false, nil
-	case err != nil:
-		m.emit(e, EventSkipped, s, SkipClaimError, 0, err)
-		return false, err
 	case !won:
-		m.emit(e, EventLost, s, 0, 0, nil)
-		return false, nil
+		m.emit(e, EventLost, &f.slot, 0, 0, nil)
+	case m.holds(f.slot, now) != nil: // the clock moved back while we asked
+		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, errNotCurrent)
+	default:
+		m.emit(e, EventWon, &f.slot, 0, 0, nil)
+		f.verdict = runIt
 	}
-	m.emit(e, EventWon, s, 0, 0, nil)
-	return true, nil
-}
-
-// filter asks the rule's filter; a filter that panics vetoes the slot.
-func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok = false
-			m.logger.Error("ngxtasks: filter panicked", "rule", fi.Rule.Identifier, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	return fi.Rule.Filter(ctx, fi)
 }
 
 var (
 	errLate       = errors.New("slot ended before its claim was answered")
 	errNotCurrent = errors.New("the clock moved: the slot does not hold the present")
+	errStale      = errors.New("slot ended before it could be claimed")
 )
 
-// current checks, just before a claim, that the slot still holds the present
-// by this worker's clock. It fails when the slot was taken under a clock
-// reading that has since moved (a store clock measured, a clock stepped): a
-// slot claimed early would be claimed again by the others in its time.
-func (m *Manager) current(s Slot) error {
-	now := m.now()
+// stale is the error of a slot found not holding the present before its
+// claim: it says the worker was slow, not the store.
+func stale(err error) error {
+	if errors.Is(err, errLate) {
+		return errStale
+	}
+	return err
+}
+
+// holds checks that a slot holds the present, now, by this worker's clock.
+// It fails when the slot has ended (late), or when it lies ahead by more
+// than half the SkewTolerance: the slot was taken under a clock reading
+// that has since moved back (a clock stepped), and a claim made that early
+// would expire before the other workers' clocks leave the slot, letting
+// one of them claim it again.
+//
+// Half the tolerance is allowed because re-measuring the store's clock
+// moves the present by a few milliseconds either way: a claim made up to
+// that early still lives until SkewTolerance/2 after the slot ends, which
+// covers workers within the half tolerance that the skew alarm watches.
+func (m *Manager) holds(s Slot, now time.Time) error {
 	switch {
-	case now.Before(s.Start):
+	case now.Before(s.Start.Add(-m.tolerance / 2)):
 		return errNotCurrent
 	case !now.Before(s.End):
 		return errLate
 	}
 	return nil
-}
-
-// claim asks the dictionary for the slot. The claim must be answered before
-// the slot ends by this worker's clock; it lives Interval + SkewTolerance, so
-// a worker whose clock is up to SkewTolerance behind still finds it.
-func (m *Manager) claim(ctx context.Context, e *entry, s Slot) (bool, error) {
-	if err := m.clockReady(); err != nil {
-		return false, err
-	}
-	if err := m.current(s); err != nil {
-		return false, err
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.End.Sub(m.now()), errLate)
-	defer cancel()
-	won, err := m.dict.Add(ctx, m.claimKey(e, s), m.worker, m.claimTTL(e))
-	if context.Cause(ctx) == errLate { // answered too late to trust: do not run
-		return false, lateErr(err)
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := m.current(s); won && err != nil { // the clock moved while we asked
-		return false, err
-	}
-	return won, nil
 }
 
 func (m *Manager) claimTTL(e *entry) time.Duration { return e.rule.Interval + m.tolerance }
@@ -211,30 +371,26 @@ func (m *Manager) claimKey(e *entry, s Slot) string {
 	return string(b)
 }
 
-// Winner returns the worker that claimed the slot of a Preemption rule that
-// holds the instant at, if that claim is still alive in the dictionary.
-func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (string, bool, error) {
-	m.once.Do(m.setup)
-	m.mu.Lock()
-	e := m.rules[identifier]
-	m.mu.Unlock()
-	if e == nil {
-		return "", false, fmt.Errorf("ngxtasks: no rule %q", identifier)
-	}
-	return m.dict.Get(ctx, m.claimKey(e, m.keys.Slot(&e.rule, at)))
+// filter asks the rule's filter; a filter that panics vetoes the slot.
+func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			m.logger.Error("ngxtasks: filter panicked", "rule", fi.Rule.Identifier, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	return fi.Rule.Filter(ctx, fi)
 }
 
-// call runs the callback with the rule's timeout, recovering a panic.
-func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
-	// A Preemption rule's callback is marked running only now (see begin),
-	// which catches the rare run that began between begin and the claim.
-	if e.rule.Type == Preemption {
-		if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, fi.Slot) {
-			m.emit(e, EventSkipped, &fi.Slot, SkipOverlap, 0, nil)
-			return nil
-		}
-		defer e.running.Store(false)
+// invoke runs the callback with the rule's timeout, recovering a panic.
+func (m *Manager) invoke(ctx context.Context, e *entry, fi *Firing) (err error) {
+	// The rule is marked running only now (see admit): a run that began
+	// after this firing was admitted is waited for, briefly.
+	if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, fi.Slot) {
+		m.emit(e, EventSkipped, &fi.Slot, SkipOverlap, 0, nil)
+		return nil
 	}
+	defer e.running.Store(false)
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
@@ -243,7 +399,7 @@ func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 	start := time.Now()
 	e.stats.lastStart.Store(start.UnixNano())
 	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
-	defer func() { err = m.finished(ctx, e, &fi.Slot, start, recover(), err) }()
+	defer func() { err = m.outcome(ctx, e, &fi.Slot, start, recover(), err) }()
 	return e.rule.Callback(ctx, *fi)
 }
 
@@ -251,12 +407,13 @@ func (m *Manager) call(ctx context.Context, e *entry, fi *Firing) (err error) {
 // before it to end.
 const maxOverlapWait = 100 * time.Millisecond
 
-// awaitIdle waits, for a won Preemption slot, until the rule's previous run
-// in this worker ends, and takes the running mark. That run may have begun
-// just after this slot did (its claim was answered at the end of its own
-// slot, after this slot's begin found the rule idle): skipping would lose a
-// slot that no other worker can run any more. A run still going after
-// maxOverlapWait, or at the end of the slot, is a real overlap.
+// awaitIdle waits until the rule's previous run in this worker ends, and
+// takes the running mark. That run began after this slot was admitted: its
+// claim was answered at the end of its own slot, or its batch got a core
+// late. Skipping would lose a slot the worker was free to run when it fell
+// due, and, for a won Preemption slot, one that no other worker can run any
+// more. A run still going after maxOverlapWait, or at the end of the slot,
+// is a real overlap.
 func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
 	start := time.Now() // the real clock bounds the wait, whatever Clock says
 	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
@@ -270,9 +427,9 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
 	}
 }
 
-// finished turns a run's outcome (its error, or what it panicked with) into
-// the error it records and reports.
-func (m *Manager) finished(ctx context.Context, e *entry, s *Slot, start time.Time, panicked any, err error) error {
+// outcome turns a run's end (its error, or what it panicked with) into the
+// error it records and reports.
+func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, panicked any, err error) error {
 	if panicked != nil {
 		err = &PanicError{Value: panicked, Stack: debug.Stack()}
 	}
@@ -285,4 +442,17 @@ func (m *Manager) finished(ctx context.Context, e *entry, s *Slot, start time.Ti
 	}
 	m.emit(e, EventFinished, s, 0, time.Since(start), err)
 	return err
+}
+
+// Winner returns the worker that claimed the slot of a Preemption rule that
+// holds the instant at, if that claim is still alive in the dictionary.
+func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (string, bool, error) {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	e := m.rules[identifier]
+	m.mu.Unlock()
+	if e == nil {
+		return "", false, fmt.Errorf("ngxtasks: no rule %q", identifier)
+	}
+	return m.dict.Get(ctx, m.claimKey(e, m.keys.Slot(&e.rule, at)))
 }

@@ -73,19 +73,21 @@ type Manager struct {
 	clock     Clock
 	epoch     time.Time // gate times count from here
 
-	offset   atomic.Int64 // store clock minus local clock, with UseStoreClock
-	lastSync atomic.Int64 // sinceEpoch of the last store clock reading
-	synced   atomic.Bool
-	syncing  atomic.Bool
+	clk   clockSync  // the store's clock, as measured
+	watch storeWatch // the store's answers, for logs and Health
 
 	// gate is when, in nanoseconds since epoch, the earliest rule falls due.
 	// Reading it is the whole cost of a drive step when nothing is due.
 	gate atomic.Int64
 
-	mu    sync.Mutex // guards queue, rules, seq and entries' slot state
-	queue queue
-	rules map[string]*entry
-	seq   uint64
+	mu    sync.Mutex // guards queue, fresh, rules, seq and entries' slot state
+	queue queue      // by due time
+	fresh queue      // pushed, never taken: by the end of their current slot
+	// freshSeen is when a drive step first found fresh entries (sinceEpoch;
+	// 0 while there are none): their slots count as missed from then on.
+	freshSeen int64
+	rules     map[string]*entry
+	seq       uint64
 
 	base      context.Context // parent of every run; cancelled when Shutdown gives up
 	cancel    context.CancelFunc
@@ -129,6 +131,7 @@ func (m *Manager) setup() {
 		return
 	}
 	m.gate.Store(math.MaxInt64)
+	m.clk.init(m)
 	m.maybeSyncClock()
 }
 
@@ -147,7 +150,7 @@ func defaultWorker() string {
 func (m *Manager) now() time.Time {
 	t := m.localNow()
 	if m.UseStoreClock {
-		t = t.Add(time.Duration(m.offset.Load()))
+		t = t.Add(time.Duration(m.clk.offset.Load()))
 	}
 	return t
 }
@@ -193,12 +196,16 @@ func (m *Manager) Push(rules ...Rule) error {
 			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "is already pushed", dup: true}
 		}
 	}
-	m.queue.grow(len(rules))
+	m.fresh.grow(len(rules))
+	m.queue.grow(len(m.fresh) + len(rules)) // where they go once taken: no growing in the middle of a start
+	pushed := m.sinceEpoch()
 	for _, r := range rules {
 		m.seq++
-		e := &entry{rule: r, seq: m.seq, due: now.UnixNano()}
+		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
 		m.rules[r.Identifier] = e
-		m.queue.push(item{e.due, e})
+		// Ordered by when the current slot ends, by the clock as it reads
+		// now; the take computes the slot itself from the clock it trusts.
+		m.fresh.push(item{m.keys.Slot(&e.rule, now).End.UnixNano(), e})
 	}
 	m.setGate()
 	m.poke()
@@ -218,6 +225,7 @@ func (m *Manager) Remove(identifier string) bool {
 	delete(m.rules, identifier)
 	e.removed.Store(true)
 	m.queue.dropRemoved()
+	m.fresh.dropRemoved()
 	m.setGate()
 	return true
 }
@@ -252,11 +260,14 @@ func (m *Manager) entries() []*entry {
 // is taken in chunks under one reading) would put the gate late by however
 // long ago that was.
 func (m *Manager) setGate() {
-	if len(m.queue) == 0 || m.closed.Load() {
+	switch {
+	case m.closed.Load() || len(m.queue)+len(m.fresh) == 0:
 		m.gate.Store(math.MaxInt64)
-		return
+	case len(m.fresh) > 0:
+		m.gate.Store(0) // pushed rules are due at once
+	default:
+		m.gate.Store(m.sinceEpoch() + m.queue[0].due - m.now().UnixNano())
 	}
-	m.gate.Store(m.sinceEpoch() + m.queue[0].due - m.now().UnixNano())
 }
 
 // poke wakes the timer loop so it re-reads the gate.

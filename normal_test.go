@@ -117,8 +117,10 @@ func TestN2_OverlapIsSkippedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Set(t0.Add(-t0.Sub(time.Unix(0, 0)) % (3 * time.Second))) // a slot divisible by 3
-	for range 9 {
+	for i := range 9 {
 		_ = m.Run(context.Background())
+		// The slot has begun its run, or been skipped, before the next comes.
+		waitFor(t, func() bool { return len(log.kinds(ngxtasks.EventFired))+len(log.kinds(ngxtasks.EventSkipped)) == i+1 })
 		clock.Add(time.Second)
 		if len(log.kinds(ngxtasks.EventSkipped)) > 0 {
 			break

@@ -13,6 +13,7 @@ type entry struct {
 	// generator's numbers may restart, as MidnightKeys' do every day.
 	lastEnd int64
 	due     int64 // copy of the queue item's due time, for Stats
+	pushed  int64 // when Push added it, on the gate's time scale (sinceEpoch)
 
 	running atomic.Bool // a run of this rule is going in this worker
 	removed atomic.Bool // Remove was called; the queue drops it when it surfaces

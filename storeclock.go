@@ -2,63 +2,135 @@ package ngxtasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
-// With UseStoreClock, a manager reads the dictionary's clock (StoreClock)
-// every storeClockEvery and keeps the offset between it and its own clock,
-// adding it to every reading. Slots then follow the store's clock, so the
-// workers' own clocks may be off by any amount: what is left is the error of
-// one measurement (half its round trip) plus drift between measurements,
-// both far below SkewTolerance. Until the first measurement succeeds,
-// Preemption slots are not claimed (fail closed).
+// A manager whose dictionary can tell the time (StoreClock) reads that
+// clock every storeClockEvery and keeps the offset between it and its own.
+//
+// With UseStoreClock it adds the offset to every reading, so slots follow
+// the store's clock and the workers' own clocks may be off by any amount:
+// what is left is the error of one measurement (half its round trip) plus
+// drift between measurements, both far below SkewTolerance. No slot is
+// taken before the first reading, in any drive mode: a slot computed from
+// the worker's own clock would be computed again, differently, a moment
+// later.
+//
+// Without UseStoreClock the offset is only watched: beyond half the
+// SkewTolerance it is logged as an error and shown by Health, since beyond
+// the whole tolerance Preemption slots run twice. The store's clock is not
+// the default because it would make every rule, Normal ones included, wait
+// for the store at start, and a store that cannot be reached then would
+// stop a worker that could run its Normal rules; a fleet whose clocks are
+// kept by NTP does not need it. A manager with its own private dictionary
+// has no fleet to be apart from and measures nothing.
 const storeClockEvery = 10 * time.Second
 
-// ErrClockNotSynced is the claim error of a manager using the store's clock
-// before it could read that clock.
-var ErrClockNotSynced = errors.New("ngxtasks: store clock not read yet")
+// clockRetry is how soon the timer loop looks again for the first reading
+// of the store's clock when none came (a reading pokes it sooner).
+const clockRetry = 100 * time.Millisecond
 
-// clockReady says whether claims may be made with the current clock.
-func (m *Manager) clockReady() error {
-	if !m.UseStoreClock {
-		return nil
-	}
-	m.maybeSyncClock()
-	if !m.synced.Load() {
-		return ErrClockNotSynced
-	}
-	return nil
+type clockSync struct {
+	sc       StoreClock   // nil: nothing to measure
+	offset   atomic.Int64 // the store's clock minus this worker's, last measured
+	measured atomic.Int64 // sinceEpoch of that measurement; 0 before the first
+	next     atomic.Int64 // sinceEpoch when the next reading is due
+	reading  atomic.Bool  // a reading is under way
+	skewed   atomic.Bool  // the offset is beyond half the tolerance (without UseStoreClock)
+	retry    time.Duration
 }
 
-// maybeSyncClock starts a measurement of the store's clock if the last one
-// is older than storeClockEvery and none is under way.
+func (c *clockSync) init(m *Manager) {
+	if sc, ok := m.dict.(StoreClock); ok && (m.UseStoreClock || !m.ownDict) {
+		c.sc = sc
+	}
+}
+
+// clockKnown says whether slots may be computed: always, but with
+// UseStoreClock before the store's clock has been read.
+func (m *Manager) clockKnown() bool {
+	return !m.UseStoreClock || m.clk.measured.Load() != 0
+}
+
+// maybeSyncClock starts a reading of the store's clock when one is due
+// and none is under way.
 func (m *Manager) maybeSyncClock() {
-	if !m.UseStoreClock || m.sinceEpoch()-m.lastSync.Load() < int64(storeClockEvery) && m.synced.Load() {
+	if m.clk.sc == nil || m.sinceEpoch() < m.clk.next.Load() {
 		return
 	}
-	if m.syncing.CompareAndSwap(false, true) {
+	if m.clk.reading.CompareAndSwap(false, true) {
 		go m.syncClock()
 	}
 }
 
 func (m *Manager) syncClock() {
-	defer m.syncing.Store(false)
-	sc := m.dict.(StoreClock) // checked by setup
-	ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
-	defer cancel()
-	t0 := m.localNow()
-	st, err := sc.Now(ctx)
-	t1 := m.localNow()
+	defer m.clk.reading.Store(false)
+	offset, err := m.readStoreClock()
 	if err != nil {
-		m.logger.Warn("ngxtasks: cannot read the store's clock; Preemption claims wait for it", "worker", m.worker, "error", err)
+		if m.base.Err() != nil {
+			return // shut down
+		}
+		// Failed readings are retried sooner than good ones are repeated,
+		// backing off from 100 ms.
+		m.clk.retry = min(max(2*m.clk.retry, clockRetry), storeClockEvery)
+		m.clk.next.Store(m.sinceEpoch() + int64(m.clk.retry))
+		m.watch.failed(m, nil, nil, fmt.Errorf("reading the store's clock: %w", err))
 		return
 	}
-	rtt := t1.Sub(t0)
-	m.offset.Store(int64(st.Sub(t0.Add(rtt / 2))))
-	m.lastSync.Store(m.sinceEpoch())
-	m.synced.Store(true)
+	m.clk.retry = 0
+	m.clk.offset.Store(int64(offset))
+	now := m.sinceEpoch()
+	m.clk.measured.Store(max(now, 1))
+	m.clk.next.Store(now + int64(storeClockEvery))
+	m.watch.answered(m)
+	m.watchSkew(offset)
+	m.poke() // the timer loop may be waiting for the first reading
+}
+
+// clockSamples is how many readings one measurement takes. The one with
+// the shortest round trip wins: its error, half that round trip, is the
+// smallest, and the first reading on a cold connection (a dial, a
+// handshake before the query) can be off by tens of milliseconds.
+const clockSamples = 3
+
+// readStoreClock measures how far the store's clock is ahead of this
+// worker's.
+func (m *Manager) readStoreClock() (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
+	defer cancel()
+	var offset time.Duration
+	best := time.Duration(-1)
+	for range clockSamples {
+		t0 := m.localNow()
+		st, err := m.clk.sc.Now(ctx)
+		t1 := m.localNow()
+		if err != nil {
+			return 0, err
+		}
+		if rtt := t1.Sub(t0); best < 0 || rtt < best {
+			best, offset = rtt, st.Sub(t0.Add(rtt/2))
+		}
+	}
+	return offset, nil
+}
+
+// watchSkew raises (and clears) the alarm of a worker whose clock is
+// further from the store's than half the SkewTolerance.
+func (m *Manager) watchSkew(offset time.Duration) {
+	if m.UseStoreClock {
+		return // corrected for
+	}
+	far := offset > m.tolerance/2 || offset < -m.tolerance/2
+	switch {
+	case far && !m.clk.skewed.Swap(true):
+		m.logger.Error("ngxtasks: this worker's clock is far from the store's: beyond SkewTolerance, Preemption slots run twice; fix the clock or set UseStoreClock",
+			"worker", m.worker, "offset", offset, "tolerance", m.tolerance)
+	case !far && m.clk.skewed.Swap(false):
+		m.logger.Warn("ngxtasks: this worker's clock is back near the store's",
+			"worker", m.worker, "offset", offset, "tolerance", m.tolerance)
+	}
 }
 
 // localNow is this worker's own clock, without the store's offset.
@@ -80,12 +152,14 @@ func (m *Manager) checkStoreClock() error {
 	return nil
 }
 
-// ClockOffset returns how far the store's clock is ahead of this worker's,
-// and whether it has been measured; always (0, false) without UseStoreClock.
+// ClockOffset returns how far the store's clock was ahead of this worker's
+// when last measured, and whether it has been measured: managers measure it
+// whenever their dictionary can tell the time, with or without
+// UseStoreClock (which corrects for it).
 func (m *Manager) ClockOffset() (time.Duration, bool) {
 	m.once.Do(m.setup)
-	if !m.UseStoreClock || !m.synced.Load() {
+	if m.clk.measured.Load() == 0 {
 		return 0, false
 	}
-	return time.Duration(m.offset.Load()), true
+	return time.Duration(m.clk.offset.Load()), true
 }

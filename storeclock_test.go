@@ -160,42 +160,53 @@ func (g gatedClockDict) Now(ctx context.Context) (time.Time, error) {
 	return g.MemoryDict.Now(ctx)
 }
 
-// TestP1_SlotTakenBeforeTheStoreClockIsNotClaimedAfter: a worker 12 s ahead
-// takes a slot by its own clock; the store's clock arrives before it claims.
-// That slot lies 12 s in the future by the store's clock: claiming it now
-// would let the others claim it again when its time comes. It must not run.
-func TestP1_SlotTakenBeforeTheStoreClockIsNotClaimedAfter(t *testing.T) {
-	truth := newFakeClock(t0)
-	mem := &ngxtasks.MemoryDict{Clock: truth.Now}
-	d := gatedClockDict{MemoryDict: mem, release: make(chan struct{})}
-	log := newRunLog()
-	rule := ngxtasks.Rule{Identifier: "job", Interval: time.Second, Type: ngxtasks.Preemption, Callback: log.callback}
-	ahead := &ngxtasks.Manager{Dict: d, Worker: "ahead", Clock: truth.Offset(12 * time.Second), UseStoreClock: true, Observer: log.observe, Logger: quiet()}
-	shutdown(t, ahead)
-	early := rule
-	early.Filter = func(context.Context, ngxtasks.Firing) bool { // between take and claim
-		close(d.release)
-		waitFor(t, func() bool { _, ok := ahead.ClockOffset(); return ok })
-		return true
-	}
-	if err := ahead.Push(early); err != nil {
-		t.Fatal(err)
-	}
-	_ = ahead.Run(context.Background())
-	if log.total() != 0 {
-		t.Fatal("ran a slot 12 s before its time")
-	}
-	skips := log.kinds(ngxtasks.EventSkipped)
-	if len(skips) != 1 || skips[0].Reason != ngxtasks.SkipLate {
-		t.Fatalf("events %+v, want one skip because the clock moved", skips)
-	}
-	// When that slot's time comes, an honest worker claims and runs it.
-	truth.Add(12 * time.Second)
-	honest := &ngxtasks.Manager{Dict: mem, Worker: "honest", Clock: truth}
-	shutdown(t, honest)
-	_ = honest.Push(rule)
-	_ = honest.Run(context.Background())
-	if log.total() != 1 {
-		t.Fatalf("%d runs, want the honest worker's one", log.total())
+// TestStoreClockFirst: a worker 12 s ahead, with UseStoreClock, takes no
+// slot of any rule before it has read the store's clock (a slot taken by
+// its own clock would lie 12 s in the future, and a Normal rule would run
+// it and then nothing for 12 s); once it has, it runs the store's current
+// slot of each rule, and no slot is reported missed.
+func TestStoreClockFirst(t *testing.T) {
+	for _, mode := range []string{"Run", "Start"} {
+		t.Run(mode, func(t *testing.T) {
+			truth := newFakeClock(t0.Add(500 * time.Millisecond))
+			mem := &ngxtasks.MemoryDict{Clock: truth.Now}
+			d := gatedClockDict{MemoryDict: mem, release: make(chan struct{})}
+			log := newRunLog()
+			m := &ngxtasks.Manager{Dict: d, Worker: "ahead", Clock: truth.Offset(12 * time.Second), UseStoreClock: true, Observer: log.observe, Logger: quiet()}
+			shutdown(t, m)
+			err := m.Push(
+				ngxtasks.Rule{Identifier: "p", Interval: time.Second, Type: ngxtasks.Preemption, Callback: log.callback},
+				ngxtasks.Rule{Identifier: "n", Interval: time.Second, Type: ngxtasks.Normal, Callback: log.callback})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			drive := func() { _ = m.Run(ctx) }
+			if mode == "Start" {
+				go func() { _ = m.Start(ctx) }()
+				drive = func() { time.Sleep(20 * time.Millisecond) }
+			}
+			drive()
+			drive()
+			log.mu.Lock()
+			before := len(log.events)
+			log.mu.Unlock()
+			if log.total() != 0 || before != 0 {
+				t.Fatalf("before the store's clock was read: %d runs, %d events", log.total(), before)
+			}
+			close(d.release)
+			waitFor(t, func() bool { _, ok := m.ClockOffset(); return ok })
+			want := (ngxtasks.EpochKeys{}).Slot(&ngxtasks.Rule{Interval: time.Second}, truth.Now()).N
+			waitFor(t, func() bool { drive(); return log.total() == 2 })
+			for _, id := range []string{"p", "n"} {
+				if log.count(id, want) != 1 {
+					t.Fatalf("%s: slot %d (the store's) did not run once: %v", id, want, log.runs)
+				}
+			}
+			if skips := log.kinds(ngxtasks.EventSkipped); len(skips) != 0 {
+				t.Fatalf("skips %+v", skips)
+			}
+		})
 	}
 }

@@ -45,6 +45,16 @@ type Config struct {
 	KillEvery   time.Duration // default 2 s
 	Skew        time.Duration // worker i's clock is off by a fixed amount in [-Skew, +Skew]
 	StoreClock  bool          // workers compute slots from the store's clock
+	Normal      int           // Normal rules besides, every NormalEvery, each run by every worker
+	NormalEvery time.Duration //
+	// StartBefore, if set, makes each worker take its first drive step this
+	// long before the current slot of its shortest rule ends: the first
+	// step then claims every rule's current slot in one batch whose
+	// shortest slot is about to end.
+	StartBefore time.Duration
+	// Margin is how long before the fleet stops a slot must end to be
+	// checked; default 1 s.
+	Margin time.Duration
 	// During, if set, runs in the test's goroutine while the fleet works,
 	// e.g. to stop the store for a while; it returns the instant the store
 	// was back, or the zero time.
@@ -61,6 +71,11 @@ func (c Config) RuleOf(i int) ngxtasks.Rule {
 	lo, hi := float64(c.MinInterval), float64(c.MaxInterval)
 	iv := time.Duration(lo * math.Pow(hi/lo, frac)).Round(time.Millisecond)
 	return ngxtasks.Rule{Identifier: fmt.Sprintf("rule-%02d", i), Interval: iv, Type: ngxtasks.Preemption, Spread: true}
+}
+
+// NormalOf returns the i-th Normal rule of a fleet (callback left out).
+func (c Config) NormalOf(i int) ngxtasks.Rule {
+	return ngxtasks.Rule{Identifier: fmt.Sprintf("normal-%02d", i), Interval: c.NormalEvery, Type: ngxtasks.Normal, Spread: true}
 }
 
 // skewOf is worker i's clock offset: the extremes, then spread between.
@@ -91,8 +106,21 @@ type Result struct {
 	Errors  int              // claims that failed or came too late (reported by workers)
 	Failed  map[Key][]string // "err", "late" or "behind", per claim that failed or slot a worker missed
 
-	Unanswered   int         // missing slots excused by StoreFailed
-	UnansweredAt []time.Time // where each of them began
+	Unanswered   int             // missing slots excused by StoreFailed
+	UnansweredAt []time.Time     // where each of them began
+	UnansweredIn []ngxtasks.Slot // the slots themselves
+	Busied       int             // missing slots excused by Busy
+
+	// Drive holds each worker's first drive step (by pid), on the clock its
+	// slots follow, which is Frame ahead of the real one.
+	Drive map[int]time.Time
+	Frame map[int]time.Duration
+	// Normal holds what each worker reported of Normal rules' slots:
+	// "ran", "behind", "overlap", per pid.
+	Normal map[Key]map[int][]string
+	// EarlyLate lists claims reported late although they were answered
+	// before their slot ended.
+	EarlyLate []string
 }
 
 const childEnv = "NGXTASKS_FLEETTEST_CHILD"
@@ -136,7 +164,13 @@ func runChild(c childSpec) error {
 	defer d.Close()
 	var mu sync.Mutex
 	say := func(kind string, f ngxtasks.Event) {
+		if f.Rule.Type == ngxtasks.Normal {
+			kind = "n" + kind
+		}
 		line := fmt.Sprintf("%s %s %d %d\n", kind, f.Rule.Identifier, f.Slot.N, os.Getpid())
+		if kind == "late" { // how long before its slot ended it was given up
+			line = fmt.Sprintf("late %s %d %d %d\n", f.Rule.Identifier, f.Slot.N, os.Getpid(), f.Slot.End.Sub(f.Time))
+		}
 		mu.Lock()
 		_, _ = io.WriteString(os.Stdout, line) // unbuffered: survives a SIGKILL once written
 		mu.Unlock()
@@ -151,6 +185,8 @@ func runChild(c childSpec) error {
 			switch ev.Kind {
 			case ngxtasks.EventWon:
 				say("won", ev)
+			case ngxtasks.EventLost:
+				say("lost", ev)
 			case ngxtasks.EventFired:
 				say("ran", ev)
 			case ngxtasks.EventSkipped:
@@ -174,7 +210,7 @@ func runChild(c childSpec) error {
 	if skew := c.Config.skewOf(c.Index); skew != 0 {
 		m.Clock = skewedClock(skew)
 	}
-	rules := make([]ngxtasks.Rule, c.Config.Rules)
+	rules := make([]ngxtasks.Rule, c.Config.Rules, c.Config.Rules+c.Config.Normal)
 	for i := range rules {
 		rules[i] = c.Config.RuleOf(i)
 		rules[i].Callback = func(context.Context, ngxtasks.Firing) error {
@@ -183,6 +219,11 @@ func runChild(c childSpec) error {
 			}
 			return nil
 		}
+	}
+	for i := range c.Config.Normal {
+		r := c.Config.NormalOf(i)
+		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
+		rules = append(rules, r)
 	}
 	if err := m.Push(rules...); err != nil {
 		return err
@@ -200,6 +241,27 @@ func runChild(c childSpec) error {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
+	if c.Config.StoreClock { // the worker drives from when it knows the store's clock
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if _, ok := m.ClockOffset(); ok {
+				break
+			}
+		}
+	}
+	if c.Config.StartBefore > 0 {
+		shortest := c.Config.RuleOf(0)
+		end := (ngxtasks.EpochKeys{}).Slot(&shortest, time.Now().Add(c.Config.StartBefore)).End
+		time.Sleep(time.Until(end.Add(-c.Config.StartBefore)))
+	}
+	// The step's instant on the clock the worker's slots follow: its own,
+	// moved to the store's with UseStoreClock.
+	frame := c.Config.skewOf(c.Index)
+	if off, ok := m.ClockOffset(); ok && c.Config.StoreClock {
+		frame += off
+	}
+	mu.Lock()
+	_, _ = fmt.Fprintf(os.Stdout, "frame - %d %d\ndrive - %d %d\n", frame, os.Getpid(), time.Now().UnixNano(), os.Getpid())
+	mu.Unlock()
 	_ = m.Start(runCtx)
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -221,12 +283,16 @@ func Run(t *testing.T, c Config) *Result {
 	if c.KillEvery == 0 {
 		c.KillEvery = 2 * time.Second
 	}
-	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{}}
+	if c.Margin == 0 {
+		c.Margin = time.Second
+	}
+	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{},
+		Drive: map[int]time.Time{}, Frame: map[int]time.Duration{}, Normal: map[Key]map[int][]string{}}
 	var mu sync.Mutex
 	ready := make(chan struct{}, 1024)
 	record := func(line string) {
 		f := strings.Fields(line)
-		if len(f) != 4 {
+		if len(f) != 4 && (len(f) != 5 || f[0] != "late") {
 			return
 		}
 		slot, err1 := strconv.ParseInt(f[2], 10, 64)
@@ -240,6 +306,15 @@ func Run(t *testing.T, c Config) *Result {
 		switch f[0] {
 		case "ready":
 			ready <- struct{}{}
+		case "frame":
+			res.Frame[pid] = time.Duration(slot)
+		case "drive": // follows "frame"
+			res.Drive[pid] = time.Unix(0, slot).Add(res.Frame[pid])
+		case "nran", "nbehind", "noverlap":
+			if res.Normal[k] == nil {
+				res.Normal[k] = map[int][]string{}
+			}
+			res.Normal[k][pid] = append(res.Normal[k][pid], f[0][1:])
 		case "won":
 			res.Won[k] = append(res.Won[k], pid)
 		case "ran":
@@ -247,7 +322,16 @@ func Run(t *testing.T, c Config) *Result {
 		case "err", "late", "behind":
 			res.Errors++
 			res.Failed[k] = append(res.Failed[k], f[0])
-		case "overlap", "closed": // shown with a missing slot, never its excuse
+			// A claim answered before its slot ended must run: one given up
+			// earlier than that (a little slack for timer wake-ups) is a
+			// fault, whatever else happened to the slot.
+			if len(f) < 5 {
+				break
+			}
+			if early, err := strconv.ParseInt(f[4], 10, 64); err == nil && early > int64(10*time.Millisecond) {
+				res.EarlyLate = append(res.EarlyLate, fmt.Sprintf("%s slot %d: given up %v before it ended (pid %d)", k.Rule, k.Slot, time.Duration(early), pid))
+			}
+		case "overlap", "closed", "lost": // shown with a missing slot, never its excuse
 			res.Failed[k] = append(res.Failed[k], f[0])
 		}
 	}
@@ -358,9 +442,12 @@ func Run(t *testing.T, c Config) *Result {
 }
 
 // Check applies the guarantees to a result: no (rule, slot) runs twice
-// (P1); no worker crashes; and every slot that began a second or more after
-// the fleet was up and ended a second or more before it stopped ran, unless
-// excused says otherwise. It returns the number of slots checked.
+// (P1); no worker crashes; no claim answered before its slot ended is
+// given up as late (P2); and every slot from the one in progress at the
+// fleet's first drive step to the last that ended Margin before the fleet
+// stopped ran, unless excused says otherwise (a slot that ended within
+// driveLag of that step is not counted). It returns the number of
+// slots checked.
 func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) int {
 	t.Helper()
 	for _, c := range r.Crashed {
@@ -371,21 +458,25 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 			t.Errorf("P1 broken: %s slot %d ran %d times (pids %v)", k.Rule, k.Slot, len(pids), pids)
 		}
 	}
+	for i, e := range r.EarlyLate {
+		if i == 10 {
+			t.Errorf("... %d claims given up early in all", len(r.EarlyLate))
+			break
+		}
+		t.Errorf("P2 broken: %s", e)
+	}
 	checked, missing := 0, 0
-	from, to := r.Start.Add(time.Second), r.End.Add(-time.Second)
+	from, to := r.FirstDrive(), r.End.Add(-r.Config.Margin)
 	for i := range r.Config.Rules {
 		rule := r.Config.RuleOf(i)
-		s := (ngxtasks.EpochKeys{}).Slot(&rule, from)
-		if s.Start.Before(from) { // began before the fleet was up
-			s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End)
-		}
-		for ; !s.End.After(to); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
+		for s := (ngxtasks.EpochKeys{}).Slot(&rule, from.Add(driveLag)); !s.End.After(to); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
 			k := Key{rule.Identifier, s.N}
 			checked++
 			if len(r.Ran[k]) == 0 && (excused == nil || !excused(k, s)) {
 				missing++
 				if missing <= 10 {
-					t.Errorf("slot %d of %s (%v) did not run (won by %v; failed claims %v)", s.N, rule.Identifier, s.Start.Format("15:04:05.000"), r.Won[k], r.Failed[k])
+					t.Errorf("slot %d of %s (%v to %v) did not run (won by %v; failed claims %v; the fleet drove from %v to %v)", s.N, rule.Identifier,
+						s.Start.Format("15:04:05.000"), s.End.Format("15:04:05.000"), r.Won[k], r.Failed[k], from.Format("15:04:05.000"), r.End.Format("15:04:05.000"))
 				}
 			}
 		}
@@ -394,6 +485,68 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 		t.Errorf("... %d slots missing in all", missing)
 	}
 	return checked
+}
+
+// driveLag is how long after a worker reports its first drive step the
+// step may take its slots: a slot that ends sooner may end before it.
+const driveLag = 5 * time.Millisecond
+
+// FirstDrive is when the first worker of the fleet took its first drive
+// step, on its own clock (Frame): from then on, every slot has a worker
+// that may run it.
+func (r *Result) FirstDrive() time.Time {
+	var first time.Time
+	for _, at := range r.Drive {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return cmp.Or(first, r.Start)
+}
+
+// CheckNormal applies N1 and N2 to the Normal rules, worker by worker, on
+// the worker's own clock: from its first drive step (the slot in progress
+// then included) until it was stopped (Margin before) or killed (300 ms
+// before), each slot ran in that
+// worker exactly once, unless the worker reported it missed because its
+// timer loop was starved ("behind"), which it counts for the caller to
+// bound. It returns the slots checked and those excused.
+func (r *Result) CheckNormal(t *testing.T) (checked, behind int) {
+	t.Helper()
+	missing := 0
+	for pid, drive := range r.Drive {
+		to := r.End.Add(-r.Config.Margin)
+		if killed, ok := r.Killed[pid]; ok {
+			to = killed.Add(-300 * time.Millisecond)
+		}
+		to = to.Add(r.Frame[pid])
+		for i := range r.Config.Normal {
+			rule := r.Config.NormalOf(i)
+			for s := (ngxtasks.EpochKeys{}).Slot(&rule, drive.Add(driveLag)); !s.End.After(to); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
+				k := Key{rule.Identifier, s.N}
+				got := r.Normal[k][pid]
+				checked++
+				runs := strings.Count(strings.Join(got, " "), "ran")
+				switch {
+				case runs > 1:
+					t.Errorf("N1 broken: %s slot %d ran %d times in pid %d", k.Rule, k.Slot, runs, pid)
+				case runs == 1:
+				case slices.Contains(got, "behind"):
+					behind++
+				default:
+					missing++
+					if missing <= 10 {
+						t.Errorf("N2 broken: %s slot %d (%v) did not run in pid %d, which drove from %v (events %v)",
+							k.Rule, k.Slot, s.Start.Format("15:04:05.000"), pid, drive.Format("15:04:05.000"), got)
+					}
+				}
+			}
+		}
+	}
+	if missing > 10 {
+		t.Errorf("... %d Normal slots missing in all", missing)
+	}
+	return checked, behind
 }
 
 // StoreFailed excuses a missing slot that no worker won and that some
@@ -422,10 +575,25 @@ func (r *Result) unanswered(k Key, s ngxtasks.Slot, ways ...string) bool {
 		if slices.Contains(ways, f) {
 			r.Unanswered++
 			r.UnansweredAt = append(r.UnansweredAt, s.Start)
+			r.UnansweredIn = append(r.UnansweredIn, s)
 			return true
 		}
 	}
 	return false
+}
+
+// Busy excuses a missing slot that no worker won and that some worker
+// skipped because the rule's previous run was still going there: P2
+// promises a run only by a worker that is free to run it, and one busy
+// with its previous run does not claim (most often the only worker
+// driving yet, at the start of a fleet). It counts them in Busied; the
+// caller should bound them.
+func (r *Result) Busy(k Key, s ngxtasks.Slot) bool {
+	if len(r.Won[k]) > 0 || !slices.Contains(r.Failed[k], "overlap") {
+		return false
+	}
+	r.Busied++
+	return true
 }
 
 // DiedWithWinner excuses a missing slot whose winner was killed: a worker

@@ -1,0 +1,109 @@
+package ngxtasks
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// storeWatch follows whether the dictionary answers in time. A store that
+// stops answering makes every claim of every rule fail or come late: one
+// log line per skipped slot would bury the cause (a 5 s stall gave 1,620),
+// so the watch logs one line when the store stops answering, with the
+// cause, and one when it answers again, with how long that took and how
+// many slots were skipped meanwhile. The slots themselves are still events.
+type storeWatch struct {
+	down atomic.Bool // read on every answer: the only cost while all is well
+
+	mu      sync.Mutex
+	since   time.Time
+	skipped int64
+	err     string
+}
+
+// failed records a claim (e, s) or clock reading (e nil) that failed or
+// came late.
+func (w *storeWatch) failed(m *Manager, e *entry, s *Slot, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err.Error()
+	if w.down.Load() {
+		if e != nil {
+			w.skipped++
+		}
+		return
+	}
+	w.down.Store(true)
+	w.since = time.Now()
+	w.skipped = 0
+	msg, level := "ngxtasks: the store does not answer: Preemption slots are skipped until it does", slog.LevelError
+	if errors.Is(err, errLate) {
+		msg, level = "ngxtasks: the store answered after the slot ended: Preemption slots are skipped until it answers in time", slog.LevelWarn
+	}
+	attrs := []slog.Attr{slog.String("worker", m.worker), slog.String("error", w.err)}
+	if e != nil {
+		w.skipped = 1
+		attrs = append(attrs, slog.String("rule", e.rule.Identifier), slog.Int64("slot", s.N))
+	}
+	m.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// answered records a claim or clock reading the store answered in time.
+func (w *storeWatch) answered(m *Manager) {
+	if !w.down.Load() {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.down.Load() {
+		return
+	}
+	w.down.Store(false)
+	m.logger.LogAttrs(context.Background(), slog.LevelWarn, "ngxtasks: the store answers again",
+		slog.String("worker", m.worker), slog.Duration("after", time.Since(w.since)),
+		slog.Int64("skipped", w.skipped), slog.String("last_error", w.err))
+}
+
+// Health is what a worker knows of its dictionary and of its clock.
+type Health struct {
+	// StoreDown is set from a claim (or clock reading) that failed or came
+	// after its slot ended until the next answered in time.
+	StoreDown      bool
+	StoreDownSince time.Time
+	// StoreSkipped counts Preemption slots skipped since StoreDownSince.
+	StoreSkipped int64
+	// StoreError is the last failure's text, kept once the store is back.
+	StoreError string
+
+	// ClockOffset is how far the store's clock was ahead of this worker's
+	// at ClockMeasured, which is zero when the dictionary cannot tell the
+	// time (or is the manager's own).
+	ClockOffset   time.Duration
+	ClockMeasured time.Time
+	// ClockSkewed is set while ClockOffset is beyond half the
+	// SkewTolerance and UseStoreClock does not correct for it: beyond the
+	// whole tolerance, Preemption slots run twice.
+	ClockSkewed bool
+}
+
+// Health reports the state of this worker's dictionary and clock.
+func (m *Manager) Health() Health {
+	m.once.Do(m.setup)
+	var h Health
+	m.watch.mu.Lock()
+	h.StoreDown = m.watch.down.Load()
+	if h.StoreDown {
+		h.StoreDownSince, h.StoreSkipped = m.watch.since, m.watch.skipped
+	}
+	h.StoreError = m.watch.err
+	m.watch.mu.Unlock()
+	if at := m.clk.measured.Load(); at != 0 {
+		h.ClockOffset = time.Duration(m.clk.offset.Load())
+		h.ClockMeasured = m.localNow().Add(-time.Duration(m.sinceEpoch() - at))
+	}
+	h.ClockSkewed = m.clk.skewed.Load()
+	return h
+}
