@@ -61,7 +61,7 @@ func (m *Manager) runBatch(b *batch, fs []firing) {
 	}
 	b.claims.Add(1)
 	settle := func() {
-		m.settle(m.base, fs[b.claimsAt:], nil)
+		_ = m.settle(m.base, fs[b.claimsAt:], nil) // failures are reported as events
 		b.claims.Done()
 	}
 	if b.claimsAt == 0 {
@@ -78,7 +78,9 @@ func normalFirst(fs []firing) int {
 	n := 0
 	for i := range fs {
 		if fs[i].e.rule.Type != Preemption {
-			fs[i], fs[n] = fs[n], fs[i]
+			if i != n {
+				fs[i], fs[n] = fs[n], fs[i]
+			}
 			n++
 		}
 	}

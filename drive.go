@@ -58,8 +58,10 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	defer m.retire(int64(len(admitted)))
 	ctx, stop := m.bound(ctx)
 	defer stop()
-	m.settle(ctx, admitted, ex) // every claim of this step in one round trip
 	var errs []error
+	if err := m.settle(ctx, admitted, ex); err != nil { // every claim of this step in one round trip
+		errs = append(errs, err)
+	}
 	for i := range admitted {
 		if err := m.fire(ctx, &admitted[i], ex); err != nil {
 			errs = append(errs, err)

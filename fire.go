@@ -30,7 +30,6 @@ type firing struct {
 	e       *entry
 	slot    Slot
 	verdict verdict
-	err     error // a claim error, returned by Run
 	// missedFrom and missed describe the slots that passed between the last
 	// slot taken and this one (Unix ns where they began, and how many).
 	missedFrom, missed int64
@@ -64,7 +63,14 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 	m.queue.dropRemoved()
 	m.fresh.dropRemoved()
 	if len(m.fresh) > 0 && m.freshSeen == 0 {
+		// The first step to find them: order them by when their slot ends
+		// now, not when they were pushed (a million rules take seconds to
+		// push, and the store's clock may have been read since).
 		m.freshSeen = m.sinceEpoch()
+		for i := range m.fresh {
+			m.fresh[i].due = m.keys.Slot(&m.fresh[i].e.rule, now).End.UnixNano()
+		}
+		m.fresh.heapify()
 	}
 	for len(out) < limit {
 		q := &m.queue
@@ -169,14 +175,14 @@ func (m *Manager) retire(n int64) {
 // then invokes the callback if the verdict says so. ctx must end at
 // shutdown (see bound); fire does not retire the firing.
 func (m *Manager) fire(ctx context.Context, f *firing, ex *Exchange) error {
+	var err error
 	if f.verdict == undecided && m.screen(ctx, f, ex) {
-		m.claim(ctx, f)
+		err = m.claim(ctx, f)
 	}
 	if f.verdict != runIt {
-		return f.err
+		return err
 	}
-	fi := Firing{Rule: &f.e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}
-	return m.invoke(ctx, f.e, &fi)
+	return m.invoke(ctx, f, ex)
 }
 
 // bound makes a caller's context (a request's, a Run call's) end at
@@ -194,8 +200,9 @@ func (m *Manager) bound(ctx context.Context) (context.Context, func()) {
 // for Preemption rules, the claim. Several claims go to the store in one
 // round trip when it takes batches (BatchAdder), else one after another;
 // either way each claim is judged by its own slot, never by the batch's
-// shortest, so a claim answered before its slot ended runs.
-func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) {
+// shortest, so a claim answered before its slot ended runs. It returns
+// the claims' errors, joined.
+func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) error {
 	claims := 0
 	for i := range fs {
 		if m.screen(ctx, &fs[i], ex) {
@@ -203,17 +210,20 @@ func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) {
 		}
 	}
 	if claims == 0 {
-		return
+		return nil
 	}
 	if ba, ok := m.dict.(BatchAdder); ok && claims > 1 {
-		m.claimBatch(ctx, ba, fs, claims)
-		return
+		return m.claimBatch(ctx, ba, fs, claims)
 	}
+	var errs []error
 	for i := range fs {
 		if fs[i].verdict == claiming {
-			m.claim(ctx, &fs[i])
+			if err := m.claim(ctx, &fs[i]); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // screen is the part of settling before the store: the filter, and for a
@@ -241,20 +251,20 @@ func (m *Manager) screen(ctx context.Context, f *firing, ex *Exchange) bool {
 // claim asks the store for one slot. The answer must come before the slot
 // ends by this worker's clock; the claim lives Interval + SkewTolerance, so
 // a worker whose clock is up to SkewTolerance behind still finds it.
-func (m *Manager) claim(ctx context.Context, f *firing) {
+func (m *Manager) claim(ctx context.Context, f *firing) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, f.slot.End.Sub(m.now()), errLate)
 	won, err := m.dict.Add(ctx, m.claimKey(f.e, f.slot), m.worker, m.claimTTL(f.e))
 	if context.Cause(ctx) == errLate {
 		err = lateErr(err)
 	}
 	cancel()
-	m.judge(f, won, err, m.now())
+	return m.judge(f, won, err, m.now())
 }
 
 // claimBatch asks the store for several slots in one round trip. The round
 // trip may last until the latest of the slots ends; each answer is then
 // judged by its own slot's end.
-func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, claims int) {
+func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, claims int) error {
 	idx := make([]int, 0, claims)
 	adds := make([]Add, 0, claims)
 	var deadline time.Time
@@ -276,9 +286,13 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, cl
 	}
 	cancel()
 	now := m.now()
+	var errs []error
 	for j, i := range idx {
-		m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now)
+		if err := m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // judge gives a claimed firing its verdict from the store's answer, which
@@ -286,20 +300,20 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, cl
 // trusted (late); one that came in time is lost, or won, and then the slot
 // must still hold the present. Store failures, late answers included, go
 // to the store watch, which logs the start and end of an outage rather
-// than every slot lost to it.
-func (m *Manager) judge(f *firing, won bool, err error, now time.Time) {
+// than every slot lost to it. It returns the claim's error, unless late.
+func (m *Manager) judge(f *firing, won bool, err error, now time.Time) error {
 	e := f.e
 	if err == nil && !now.Before(f.slot.End) {
 		err = errLate
 	}
 	if err != nil {
-		reason := SkipLate
-		if !errors.Is(err, errLate) {
-			reason, f.err = SkipClaimError, err
-		}
 		m.watch.failed(m, e, &f.slot, err)
-		m.emit(e, EventSkipped, &f.slot, reason, 0, err)
-		return
+		if errors.Is(err, errLate) {
+			m.emit(e, EventSkipped, &f.slot, SkipLate, 0, err)
+			return nil
+		}
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, 0, err)
+		return err
 	}
 	m.watch.answered(m)
 	switch {
@@ -311,6 +325,7 @@ func (m *Manager) judge(f *firing, won bool, err error, now time.Time) {
 		m.emit(e, EventWon, &f.slot, 0, 0, nil)
 		f.verdict = runIt
 	}
+	return nil
 }
 
 var (
@@ -382,12 +397,19 @@ func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
 	return fi.Rule.Filter(ctx, fi)
 }
 
-// invoke runs the callback with the rule's timeout, recovering a panic.
-func (m *Manager) invoke(ctx context.Context, e *entry, fi *Firing) (err error) {
+// invoke runs the callback of a firing with the rule's timeout, recovering
+// a panic.
+//
+// Runs start on a goroutine's smallest stack: the frames from the batch
+// worker down to the callback and back through the report are kept small
+// (the Firing is built here, the panic is caught in a frame of its own) so
+// that most runs do not have to grow it.
+func (m *Manager) invoke(ctx context.Context, f *firing, ex *Exchange) error {
+	e := f.e
 	// The rule is marked running only now (see admit): a run that began
 	// after this firing was admitted is waited for, briefly.
-	if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, fi.Slot) {
-		m.emit(e, EventSkipped, &fi.Slot, SkipOverlap, 0, nil)
+	if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, f.slot) {
+		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 		return nil
 	}
 	defer e.running.Store(false)
@@ -398,9 +420,19 @@ func (m *Manager) invoke(ctx context.Context, e *entry, fi *Firing) (err error) 
 	}
 	start := time.Now()
 	e.stats.lastStart.Store(start.UnixNano())
-	m.emit(e, EventFired, &fi.Slot, 0, 0, nil)
-	defer func() { err = m.outcome(ctx, e, &fi.Slot, start, recover(), err) }()
-	return e.rule.Callback(ctx, *fi)
+	m.emit(e, EventFired, &f.slot, 0, 0, nil)
+	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex})
+	return m.outcome(ctx, e, &f.slot, start, err)
+}
+
+// call calls a callback, turning a panic into a *PanicError.
+func call(ctx context.Context, fn Func, fi *Firing) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, *fi)
 }
 
 // maxOverlapWait bounds how long a won slot waits for the rule's run
@@ -427,12 +459,8 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
 	}
 }
 
-// outcome turns a run's end (its error, or what it panicked with) into the
-// error it records and reports.
-func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, panicked any, err error) error {
-	if panicked != nil {
-		err = &PanicError{Value: panicked, Stack: debug.Stack()}
-	}
+// outcome records and reports how a run ended, a timeout included.
+func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, err error) error {
 	if e.rule.Timeout > 0 && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
 		if err == nil {
 			err = ErrTimeout

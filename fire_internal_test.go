@@ -21,17 +21,17 @@ func TestWonSlotWaitsForPreviousRun(t *testing.T) {
 	defer m.Shutdown(context.Background())
 	e := m.rules["p"]
 	s := m.keys.Slot(&e.rule, m.now())
-	fi := &Firing{Rule: &e.rule, Slot: s}
+	fi := &firing{e: e, slot: s}
 
 	e.running.Store(true) // the previous slot's run, just begun
 	time.AfterFunc(5*time.Millisecond, func() { e.running.Store(false) })
-	if err := m.invoke(context.Background(), e, fi); err != nil || ran != 1 {
+	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot after a brief previous run: ran %d, err %v", ran, err)
 	}
 
 	e.running.Store(true) // a run that goes on
 	begin := time.Now()
-	if err := m.invoke(context.Background(), e, fi); err != nil || ran != 1 {
+	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot during a long previous run: ran %d, err %v", ran, err)
 	}
 	if waited := time.Since(begin); waited < maxOverlapWait || waited > 10*maxOverlapWait {

@@ -203,9 +203,8 @@ func (m *Manager) Push(rules ...Rule) error {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
 		m.rules[r.Identifier] = e
-		// Ordered by when the current slot ends, by the clock as it reads
-		// now; the take computes the slot itself from the clock it trusts.
-		m.fresh.push(item{m.keys.Slot(&e.rule, now).End.UnixNano(), e})
+		m.fresh.push(item{0, e}) // ordered by the first step that finds them
+
 	}
 	m.setGate()
 	m.poke()

@@ -45,6 +45,13 @@ func (q *queue) push(it item) {
 	q.up(len(*q) - 1)
 }
 
+// heapify restores the heap order after due times were changed in place.
+func (q queue) heapify() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
 // pop removes the top item.
 func (q *queue) pop() {
 	last := len(*q) - 1
