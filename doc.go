@@ -20,17 +20,23 @@
 //
 // Guarantees, exactly:
 //
-//   - Normal: at most once per slot per worker; every slot a worker drives runs
+//   - Normal: at most once per slot per worker; every slot a worker drives
+//     runs, from its first drive step (the slot then in progress included),
 //     unless its filter vetoes it or the rule's previous run is still going
 //     (then the slot is skipped and counted). Normal rules never touch the
-//     dictionary.
+//     dictionary and never wait for it.
 //   - Preemption: at most one run per slot across the workers sharing a
 //     dictionary, provided the dictionary's add-if-absent is atomic and the
 //     workers' clocks differ by less than SkewTolerance. A worker checks, in
 //     order: its own overlap, the filter, the claim; only then does it run.
 //     When the dictionary errors or answers after the slot has ended, the
-//     slot is not run (fail closed). If the winner dies, its slot is lost;
-//     the next slot is claimed as usual.
+//     slot is not run (fail closed); an answer that came before its own slot
+//     ended runs it, however many claims went in the same batch. If the
+//     winner dies, its slot is lost; the next slot is claimed as usual.
+//   - Clocks: with UseStoreClock no slot is taken before the store's clock
+//     is read; without it, a worker whose clock is further than half the
+//     SkewTolerance from the store's (where the store can tell the time)
+//     logs an error and shows it in Health.
 //   - Failures: a panic or error in a callback is recovered, recorded and
 //     reported; the worker goes on. A rule's Timeout cancels its callback's
 //     context. Shutdown stops new runs at once, waits for running ones up to

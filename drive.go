@@ -18,7 +18,9 @@ const (
 
 // Run is one drive step, the seed's tasks:run(): it runs the rules due now.
 // Callbacks run on the calling goroutine, one after another, except
-// Background rules, which get their own. It returns their errors joined.
+// Background rules, which get their own: Normal rules first, while the
+// step's Preemption claims are in flight, then the Preemption rules won.
+// It returns their errors, and those of failed claims, joined.
 // When nothing is due it costs one clock read and does not allocate.
 func (m *Manager) Run(ctx context.Context) error {
 	m.once.Do(m.setup)
@@ -58,13 +60,36 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	defer m.retire(int64(len(admitted)))
 	ctx, stop := m.bound(ctx)
 	defer stop()
+	// Filters first, in order, on this goroutine (they may read the
+	// request); then every claim of the step in one round trip, during
+	// which the Normal rules run: they never wait for the store.
+	claims := 0
+	for i := range admitted {
+		if m.screen(ctx, &admitted[i], ex) {
+			claims++
+		}
+	}
 	var errs []error
-	if err := m.settle(ctx, admitted, ex); err != nil { // every claim of this step in one round trip
+	var answered chan error
+	if claims > 0 && claims < len(admitted) {
+		answered = make(chan error, 1)
+		go func() { answered <- m.claimAll(ctx, admitted, claims) }()
+	} else if err := m.claimAll(ctx, admitted, claims); err != nil {
 		errs = append(errs, err)
 	}
-	for i := range admitted {
-		if err := m.fire(ctx, &admitted[i], ex); err != nil {
-			errs = append(errs, err)
+	for _, preemption := range []bool{false, true} {
+		if preemption && answered != nil {
+			if err := <-answered; err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for i := range admitted {
+			if (admitted[i].e.rule.Type == Preemption) != preemption {
+				continue
+			}
+			if err := m.fire(ctx, &admitted[i], ex); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -197,11 +197,7 @@ func (m *Manager) bound(ctx context.Context) (context.Context, func()) {
 }
 
 // settle gives each undecided firing its verdict: the filter first, then,
-// for Preemption rules, the claim. Several claims go to the store in one
-// round trip when it takes batches (BatchAdder), else one after another;
-// either way each claim is judged by its own slot, never by the batch's
-// shortest, so a claim answered before its slot ended runs. It returns
-// the claims' errors, joined.
+// for Preemption rules, the claim. It returns the claims' errors, joined.
 func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) error {
 	claims := 0
 	for i := range fs {
@@ -209,6 +205,14 @@ func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) error {
 			claims++
 		}
 	}
+	return m.claimAll(ctx, fs, claims)
+}
+
+// claimAll makes the claims screen left to make. They go to the store in
+// one round trip when it takes batches (BatchAdder), else one after
+// another; either way each claim is judged by its own slot, never by the
+// batch's shortest, so a claim answered before its slot ended runs.
+func (m *Manager) claimAll(ctx context.Context, fs []firing, claims int) error {
 	if claims == 0 {
 		return nil
 	}

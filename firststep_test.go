@@ -263,3 +263,39 @@ type skewable struct {
 }
 
 func (s *skewable) Now() time.Time { return s.c.Now().Add(time.Duration(s.d.Load())) }
+
+// TestN2_RunDoesNotMakeNormalRulesWaitForClaims: in a drive step by Run
+// (or a request), Normal rules run while the step's claims are in flight,
+// and the Preemption rules won run once they are answered.
+func TestN2_RunDoesNotMakeNormalRulesWaitForClaims(t *testing.T) {
+	d := newSlowBatches(time.Minute)
+	log := newRunLog()
+	m := &ngxtasks.Manager{Dict: d, Observer: log.observe, Logger: quiet()}
+	shutdown(t, m)
+	inFlight := false
+	normal := func(ctx context.Context, f ngxtasks.Firing) error {
+		select {
+		case <-d.entered:
+			inFlight = true
+		case <-time.After(5 * time.Second):
+		}
+		close(d.release)
+		return log.callback(ctx, f)
+	}
+	err := m.Push(
+		ngxtasks.Rule{Identifier: "p1", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: log.callback},
+		ngxtasks.Rule{Identifier: "n", Interval: time.Minute, Type: ngxtasks.Normal, Callback: normal},
+		ngxtasks.Rule{Identifier: "p2", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: log.callback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !inFlight {
+		t.Fatal("the Normal rule ran before the claims were sent, or after they were answered")
+	}
+	if log.total() != 3 {
+		t.Fatalf("%d runs, want 3", log.total())
+	}
+}
