@@ -34,6 +34,9 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	if m.err != nil {
 		return m.err
 	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
 	if !m.clockKnown() {
 		return nil // slots wait for the store's clock (UseStoreClock)
 	}

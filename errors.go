@@ -4,23 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 var (
 	// ErrInvalidRule is matched (errors.Is) by every error that refuses a rule.
-	ErrInvalidRule = errors.New("invalid rule")
+	ErrInvalidRule = errors.New("ngxtasks: invalid rule")
 	// ErrDuplicateRule is matched by the error that refuses a second rule with
 	// an identifier already pushed. It also matches ErrInvalidRule.
-	ErrDuplicateRule = errors.New("duplicate rule identifier")
+	ErrDuplicateRule = errors.New("ngxtasks: duplicate rule identifier")
 	// ErrInvalidConfig is matched by errors about a Manager's own fields.
-	ErrInvalidConfig = errors.New("invalid manager configuration")
+	ErrInvalidConfig = errors.New("ngxtasks: invalid manager configuration")
 	// ErrTimeout is recorded for a run whose Rule.Timeout passed.
-	ErrTimeout = errors.New("rule timeout")
+	ErrTimeout = errors.New("ngxtasks: rule timeout")
 	// ErrClosed is returned by a dictionary after Close, and by a Manager's
-	// Start after Shutdown.
+	// Start, Run and Push after Shutdown.
 	ErrClosed = errors.New("ngxtasks: closed")
 	// ErrStarted is returned by a second Start on the same Manager.
 	ErrStarted = errors.New("ngxtasks: manager already started")
+	// ErrUnknownType is matched by ParseType's error.
+	ErrUnknownType = errors.New("ngxtasks: unknown rule type")
 )
 
 // RuleError refuses a rule, naming it and the offending field.
@@ -32,7 +35,22 @@ type RuleError struct {
 }
 
 func (e *RuleError) Error() string {
-	return fmt.Sprintf("ngxtasks: rule %q: %s %s", e.Rule, e.Field, e.Problem)
+	return fmt.Sprintf("ngxtasks: rule %q: %s %s", clip(e.Rule), e.Field, e.Problem)
+}
+
+// clip shortens what a user wrote for an error message: a value of ten
+// kilobytes (an identifier read from the wrong field) must not become a
+// log line of ten kilobytes.
+func clip(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }
 
 // Is makes errors.Is(err, ErrInvalidRule) true for every RuleError, and
@@ -57,8 +75,12 @@ type ShutdownError struct {
 }
 
 func (e *ShutdownError) Error() string {
-	return fmt.Sprintf("ngxtasks: shutdown cancelled %d running callbacks (%s): %v",
-		len(e.Cancelled), strings.Join(e.Cancelled, ", "), e.Cause)
+	noun := "callbacks"
+	if len(e.Cancelled) == 1 {
+		noun = "callback"
+	}
+	return fmt.Sprintf("ngxtasks: shutdown cancelled %d running %s (%s): %v",
+		len(e.Cancelled), noun, strings.Join(e.Cancelled, ", "), e.Cause)
 }
 
 func (e *ShutdownError) Unwrap() error { return e.Cause }

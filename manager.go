@@ -80,7 +80,7 @@ type Manager struct {
 	// Reading it is the whole cost of a drive step when nothing is due.
 	gate atomic.Int64
 
-	mu    sync.Mutex // guards queue, fresh, rules, seq and entries' slot state
+	mu    sync.Mutex // guards queue, fresh, rules, seq, removed and entries' slot state
 	queue queue      // by due time
 	fresh queue      // pushed, never taken: by the end of their current slot
 	// freshSeen is when a drive step first found fresh entries (sinceEpoch;
@@ -88,6 +88,9 @@ type Manager struct {
 	freshSeen int64
 	rules     map[string]*entry
 	seq       uint64
+	// removed keeps removed rules whose last slot taken has not ended yet,
+	// so that pushing one again does not run that slot again.
+	removed map[string]*entry
 
 	base      context.Context // parent of every run; cancelled when Shutdown gives up
 	cancel    context.CancelFunc
@@ -99,6 +102,7 @@ type Manager struct {
 	wake      chan struct{} // the timer loop re-reads the gate
 	idle      chan struct{} // signalled when the last run ends after Shutdown
 	batches   sync.Pool     // of *batch, so a tick of many firings allocates nothing
+	unusable  sync.Once     // logs, once, that Middleware serves requests without rules
 }
 
 func (m *Manager) setup() {
@@ -178,6 +182,9 @@ func (m *Manager) Push(rules ...Rule) error {
 	if m.err != nil {
 		return m.err
 	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
 	seen := make(map[string]bool, len(rules))
 	for i := range rules {
 		if err := rules[i].Validate(); err != nil {
@@ -199,9 +206,14 @@ func (m *Manager) Push(rules ...Rule) error {
 	m.fresh.grow(len(rules))
 	m.queue.grow(len(m.fresh) + len(rules)) // where they go once taken: no growing in the middle of a start
 	pushed := m.sinceEpoch()
+	m.forgetPast(now)
 	for _, r := range rules {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
+		if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(&r) {
+			e.lastEnd = past.lastEnd // its slot ran here already: not again
+			delete(m.removed, r.Identifier)
+		}
 		m.rules[r.Identifier] = e
 		m.fresh.push(item{0, e}) // ordered by the first step that finds them
 
@@ -223,6 +235,16 @@ func (m *Manager) Remove(identifier string) bool {
 	}
 	delete(m.rules, identifier)
 	e.removed.Store(true)
+	// Pushed again with the same slots before its slot ends, the rule must
+	// not run that slot a second time in this worker.
+	now := m.now()
+	m.forgetPast(now)
+	if e.lastEnd > now.UnixNano() {
+		if m.removed == nil {
+			m.removed = make(map[string]*entry)
+		}
+		m.removed[identifier] = e
+	}
 	m.queue.dropRemoved()
 	m.fresh.dropRemoved()
 	m.setGate()
@@ -252,6 +274,21 @@ func (m *Manager) entries() []*entry {
 	return es
 }
 
+// forgetPast drops the removed rules whose last slot has ended. Callers
+// hold mu.
+func (m *Manager) forgetPast(now time.Time) {
+	for id, e := range m.removed {
+		if e.lastEnd <= now.UnixNano() {
+			delete(m.removed, id)
+		}
+	}
+}
+
+// sameSlots says whether r cuts time into the slots e's rule did.
+func (e *entry) sameSlots(r *Rule) bool {
+	return e.rule.Interval == r.Interval && e.rule.Offset == r.Offset && e.rule.Spread == r.Spread && e.rule.Type == r.Type
+}
+
 // setGate moves the gate to the earliest due rule. Callers hold mu.
 //
 // It reads both clocks afresh, at one instant, to carry the due time over
@@ -260,7 +297,9 @@ func (m *Manager) entries() []*entry {
 // long ago that was.
 func (m *Manager) setGate() {
 	switch {
-	case m.closed.Load() || len(m.queue)+len(m.fresh) == 0:
+	case m.closed.Load():
+		m.gate.Store(0) // every drive step goes the slow way, to ErrClosed
+	case len(m.queue)+len(m.fresh) == 0:
 		m.gate.Store(math.MaxInt64)
 	case len(m.fresh) > 0:
 		m.gate.Store(0) // pushed rules are due at once

@@ -24,7 +24,11 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ex := &Exchange{Request: r, w: w}
-		_ = m.runDue(r.Context(), ex) // failures are reported as events
+		if err := m.runDue(r.Context(), ex); err != nil && err == m.err { // other failures are reported as events
+			m.unusable.Do(func() {
+				m.logger.Error("ngxtasks: this manager cannot run rules; requests are served without them", "worker", m.worker, "error", err)
+			})
+		}
 		ex.finish(next)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Type says where a rule runs: in every worker, or in one worker of all that
@@ -39,7 +41,7 @@ func ParseType(s string) (Type, error) {
 	case "preemption":
 		return Preemption, nil
 	}
-	return 0, fmt.Errorf("unknown type %q (want normal or preemption)", s)
+	return 0, fmt.Errorf("%w %q (want normal or preemption)", ErrUnknownType, clip(s))
 }
 
 // Func is a rule's callback. ctx is cancelled when the rule's timeout passes
@@ -109,6 +111,10 @@ func (r *Rule) Validate() error {
 		return bad("Identifier", "must not be empty")
 	case len(r.Identifier) > maxIdentifierLen:
 		return bad("Identifier", fmt.Sprintf("is %d bytes, more than %d", len(r.Identifier), maxIdentifierLen))
+	case !utf8.ValidString(r.Identifier):
+		return bad("Identifier", "is not valid UTF-8 (PostgreSQL, for one, cannot store it)")
+	case strings.IndexFunc(r.Identifier, unicode.IsControl) >= 0:
+		return bad("Identifier", fmt.Sprintf("holds a control character (%q): a newline or NUL cannot be stored by every dictionary, nor shown in one log line", clip(r.Identifier)))
 	case r.Interval <= 0:
 		return bad("Interval", fmt.Sprintf("must be > 0, got %v", r.Interval))
 	case r.Type != Normal && r.Type != Preemption:

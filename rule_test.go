@@ -40,7 +40,7 @@ func TestB3_InvalidRulesAreRefusedNamingRuleAndField(t *testing.T) {
 			if !errors.As(err, &re) || re.Field != tt.field {
 				t.Fatalf("Push: %v, want a RuleError on field %s", err, tt.field)
 			}
-			if !strings.Contains(err.Error(), re.Rule) || re.Rule == "" {
+			if !strings.Contains(err.Error(), re.Rule[:min(len(re.Rule), 64)]) || re.Rule == "" { // long ones are cut
 				t.Fatalf("error %q does not name the rule", err)
 			}
 			if n := len(m.Rules()); n != 0 {
