@@ -34,6 +34,9 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	if m.err != nil {
 		return m.err
 	}
+	if err := m.changed(); err != nil {
+		return err
+	}
 	if m.closed.Load() {
 		return ErrClosed
 	}
@@ -128,6 +131,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.once.Do(m.setup)
 	if m.err != nil {
 		return m.err
+	}
+	if err := m.changed(); err != nil {
+		m.logger.Error("ngxtasks: the timer loop does not start", "worker", m.worker, "error", err) // Start is often run with go
+		return err
 	}
 	if m.closed.Load() {
 		return ErrClosed

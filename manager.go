@@ -28,7 +28,10 @@ type Clock interface {
 // A Manager holds rules and runs them when they fall due, as one worker.
 // Its zero value is ready to use: a private in-process dictionary, the epoch
 // key generator, slog.Default for logs. Set fields before the first call to a
-// method; later changes are ignored.
+// method: the first call takes them, and a configuration field changed
+// later (Dict, Keys, Namespace, Worker, SkewTolerance, Clock,
+// UseStoreClock) makes Push, Start and Run return an error, and Middleware
+// log one, rather than be ignored.
 //
 // Drive it with Start (a timer loop), with Middleware (every HTTP request is
 // a drive step), with Run (one drive step), or with any mix of them; every
@@ -62,7 +65,8 @@ type Manager struct {
 	UseStoreClock bool
 
 	once      sync.Once
-	err       error // configuration error found by setup
+	fields    fields // as the first use found them
+	err       error  // configuration error found by setup
 	dict      Dict
 	ownDict   bool
 	keys      KeyGenerator
@@ -106,6 +110,7 @@ type Manager struct {
 }
 
 func (m *Manager) setup() {
+	m.fields = m.fieldsNow()
 	m.clock = m.Clock
 	m.epoch = m.localNow()
 	m.base, m.cancel = context.WithCancel(context.Background())
@@ -153,7 +158,7 @@ func defaultWorker() string {
 // the store's with UseStoreClock.
 func (m *Manager) now() time.Time {
 	t := m.localNow()
-	if m.UseStoreClock {
+	if m.fields.useStoreClock {
 		t = t.Add(time.Duration(m.clk.offset.Load()))
 	}
 	return t
@@ -181,6 +186,9 @@ func (m *Manager) Push(rules ...Rule) error {
 	m.once.Do(m.setup)
 	if m.err != nil {
 		return m.err
+	}
+	if err := m.changed(); err != nil {
+		return err
 	}
 	if m.closed.Load() {
 		return ErrClosed

@@ -2,6 +2,7 @@ package ngxtasks
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 )
@@ -24,7 +25,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ex := &Exchange{Request: r, w: w}
-		if err := m.runDue(r.Context(), ex); err != nil && err == m.err { // other failures are reported as events
+		if err := m.runDue(r.Context(), ex); err != nil && errors.Is(err, ErrInvalidConfig) { // other failures are reported as events
 			m.unusable.Do(func() {
 				m.logger.Error("ngxtasks: this manager cannot run rules; requests are served without them", "worker", m.worker, "error", err)
 			})

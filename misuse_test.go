@@ -134,3 +134,45 @@ func TestN1_RemovedAndPushedAgainWithinASlot(t *testing.T) {
 		t.Fatalf("%d runs, want the changed rule's first", log.total())
 	}
 }
+
+// TestFieldsChangedAfterFirstUse: a configuration field set after the
+// first Push is refused loudly, not ignored: UseStoreClock once crashed the
+// process, and a Dict set late left two managers each running a
+// Preemption slot.
+func TestFieldsChangedAfterFirstUse(t *testing.T) {
+	shared := ngxtasks.NewMemoryDict()
+	rule := ngxtasks.Rule{Identifier: "p", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: noop}
+	for _, tc := range []struct {
+		field  string
+		change func(m *ngxtasks.Manager)
+	}{
+		{"UseStoreClock", func(m *ngxtasks.Manager) { m.UseStoreClock = true }},
+		{"Dict", func(m *ngxtasks.Manager) { m.Dict = shared }},
+		{"Namespace", func(m *ngxtasks.Manager) { m.Namespace = "other" }},
+		{"Clock", func(m *ngxtasks.Manager) { m.Clock = newFakeClock(t0) }},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			log := newRunLog()
+			m := &ngxtasks.Manager{Logger: quiet(), Observer: log.observe}
+			shutdown(t, m)
+			r := rule
+			r.Callback = log.callback
+			if err := m.Push(r); err != nil {
+				t.Fatal(err)
+			}
+			tc.change(m)
+			for name, err := range map[string]error{
+				"Push":  m.Push(ngxtasks.Rule{Identifier: "q", Interval: time.Second, Type: ngxtasks.Normal, Callback: noop}),
+				"Run":   m.Run(context.Background()),
+				"Start": m.Start(context.Background()),
+			} {
+				if !errors.Is(err, ngxtasks.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
+					t.Errorf("%s after %s changed: %v", name, tc.field, err)
+				}
+			}
+			if log.total() != 0 {
+				t.Errorf("%d runs with a configuration it was not given", log.total())
+			}
+		})
+	}
+}

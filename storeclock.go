@@ -43,7 +43,7 @@ type clockSync struct {
 }
 
 func (c *clockSync) init(m *Manager) {
-	if sc, ok := m.dict.(StoreClock); ok && (m.UseStoreClock || !m.ownDict) {
+	if sc, ok := m.dict.(StoreClock); ok && (m.fields.useStoreClock || !m.ownDict) {
 		c.sc = sc
 	}
 }
@@ -51,7 +51,7 @@ func (c *clockSync) init(m *Manager) {
 // clockKnown says whether slots may be computed: always, but with
 // UseStoreClock before the store's clock has been read.
 func (m *Manager) clockKnown() bool {
-	return !m.UseStoreClock || m.clk.measured.Load() != 0
+	return !m.fields.useStoreClock || m.clk.measured.Load() != 0
 }
 
 // maybeSyncClock starts a reading of the store's clock when one is due
@@ -119,7 +119,7 @@ func (m *Manager) readStoreClock() (time.Duration, error) {
 // watchSkew raises (and clears) the alarm of a worker whose clock is
 // further from the store's than half the SkewTolerance.
 func (m *Manager) watchSkew(offset time.Duration) {
-	if m.UseStoreClock {
+	if m.fields.useStoreClock {
 		return // corrected for
 	}
 	far := offset > m.tolerance/2 || offset < -m.tolerance/2
@@ -143,7 +143,7 @@ func (m *Manager) localNow() time.Time {
 
 // checkStoreClock validates UseStoreClock against the dictionary.
 func (m *Manager) checkStoreClock() error {
-	if !m.UseStoreClock {
+	if !m.fields.useStoreClock {
 		return nil
 	}
 	if _, ok := m.dict.(StoreClock); !ok {
