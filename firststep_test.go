@@ -226,7 +226,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // UseStoreClock; and when its clock comes back, that too.
 func TestSkewAlarm(t *testing.T) {
 	truth := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := &ngxtasks.MemoryDict{Clock: truth}
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))

@@ -21,8 +21,9 @@ import (
 // otherwise, and nothing to leak after Close.
 type MemoryDict struct {
 	// Clock, when set, replaces the monotonic clock for expiry, so tests
-	// can drive time. It must not change after first use.
-	Clock func() time.Time
+	// can drive time: the same Clock a Manager takes. It must not change
+	// after first use.
+	Clock Clock
 
 	once   sync.Once
 	seed   maphash.Seed
@@ -62,7 +63,7 @@ func (d *MemoryDict) init() {
 
 func (d *MemoryDict) now() int64 {
 	if d.Clock != nil {
-		return d.Clock().UnixNano()
+		return d.Clock.Now().UnixNano()
 	}
 	return int64(time.Since(d.base))
 }
@@ -319,7 +320,7 @@ func (d *MemoryDict) Now(ctx context.Context) (time.Time, error) {
 		return time.Time{}, ErrClosed
 	}
 	if d.Clock != nil {
-		return d.Clock(), nil
+		return d.Clock.Now(), nil
 	}
 	return time.Now(), nil
 }

@@ -17,7 +17,7 @@ import (
 // goroutine per key, and nothing is held after Close.
 func TestMemoryDictReclaimsExpiredEntries(t *testing.T) {
 	clock := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: clock.Now}
+	d := &ngxtasks.MemoryDict{Clock: clock}
 	ctx := context.Background()
 	for i := range 10000 {
 		if ok, err := d.Add(ctx, fmt.Sprint("k", i), "v", time.Second); !ok || err != nil {
@@ -80,7 +80,7 @@ func TestMemoryDictMatchesModel(t *testing.T) {
 
 func matchModel(t *testing.T, seed uint64) {
 	clock := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: clock.Now}
+	d := &ngxtasks.MemoryDict{Clock: clock}
 	defer d.Close()
 	ctx := context.Background()
 	type entry struct {

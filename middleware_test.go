@@ -22,7 +22,7 @@ import (
 func TestMiddleware_OncePerSlotUnder2000ConcurrentRequests(t *testing.T) {
 	const waves, concurrency = 5, 2000
 	clock := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: clock.Now}
+	d := &ngxtasks.MemoryDict{Clock: clock}
 	type key struct {
 		worker, rule string
 		slot         int64

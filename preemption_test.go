@@ -110,7 +110,7 @@ func TestP1_OneWinnerPerSlot_FakeClocks(t *testing.T) {
 		slots = 100
 	}
 	truth := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := &ngxtasks.MemoryDict{Clock: truth}
 	rnd := rand.New(rand.NewPCG(7, 7))
 	skews := make([]time.Duration, workers)
 	for i := range skews { // pairwise difference < tol
@@ -213,7 +213,7 @@ func TestP1_OneWinnerPerSlot_RealTime(t *testing.T) {
 func TestP1_FailClosedOnDictionaryErrors(t *testing.T) {
 	truth := newFakeClock(t0)
 	d := &faultyDict{failBefore: 0.2, failAfter: 0.3}
-	d.inner.Clock = truth.Now
+	d.inner.Clock = truth
 	log := newRunLog()
 	ms := fleet(6, d, func(int) ngxtasks.Clock { return truth }, 0, log.observe)
 	rs := preemptionRules(20, func(int) time.Duration { return time.Second }, log.callback)
@@ -272,7 +272,7 @@ func TestP1_LateAnswerIsNotRun(t *testing.T) {
 // runs it. Worker A's clock is ahead, so A always reaches a slot first.
 func TestP2_FilterAndOverlapComeBeforeTheClaim(t *testing.T) {
 	truth := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := &ngxtasks.MemoryDict{Clock: truth}
 	log := newRunLog()
 	aBusy := make(chan struct{})
 	aStarted := make(chan struct{}, 1)
@@ -336,7 +336,7 @@ func TestP2_FilterAndOverlapComeBeforeTheClaim(t *testing.T) {
 // slot (at-most-once), and the very next slot goes to a live worker.
 func TestP3_WinnerDiesSlotIsLostNextIsClaimed(t *testing.T) {
 	truth := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := &ngxtasks.MemoryDict{Clock: truth}
 	log := newRunLog()
 	rule := ngxtasks.Rule{Identifier: "job", Interval: time.Second, Type: ngxtasks.Preemption}
 	dies := rule
@@ -368,7 +368,7 @@ func TestP3_WinnerDiesSlotIsLostNextIsClaimed(t *testing.T) {
 func TestP4_ClaimsLiveIntervalPlusTolerance(t *testing.T) {
 	truth := newFakeClock(t0)
 	d := &faultyDict{recordTTLs: true}
-	d.inner.Clock = truth.Now
+	d.inner.Clock = truth
 	log := newRunLog()
 	const tol = 3 * time.Second
 	rule := ngxtasks.Rule{Identifier: "job", Interval: 10 * time.Second, Type: ngxtasks.Preemption, Callback: log.callback}

@@ -16,7 +16,7 @@ import (
 // through 200 slots of 10 Preemption rules and returns the runs.
 func skewedFleetRuns(t *testing.T, maxSkew time.Duration, useStoreClock bool) *runLog {
 	truth := newFakeClock(t0)
-	d := &ngxtasks.MemoryDict{Clock: truth.Now}
+	d := &ngxtasks.MemoryDict{Clock: truth}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	log := newRunLog()
 	ms := fleet(6, d, func(i int) ngxtasks.Clock {
@@ -169,7 +169,7 @@ func TestStoreClockFirst(t *testing.T) {
 	for _, mode := range []string{"Run", "Start"} {
 		t.Run(mode, func(t *testing.T) {
 			truth := newFakeClock(t0.Add(500 * time.Millisecond))
-			mem := &ngxtasks.MemoryDict{Clock: truth.Now}
+			mem := &ngxtasks.MemoryDict{Clock: truth}
 			d := gatedClockDict{MemoryDict: mem, release: make(chan struct{})}
 			log := newRunLog()
 			m := &ngxtasks.Manager{Dict: d, Worker: "ahead", Clock: truth.Offset(12 * time.Second), UseStoreClock: true, Observer: log.observe, Logger: quiet()}
