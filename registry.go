@@ -2,6 +2,7 @@ package ngxtasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -50,47 +51,42 @@ func Schemes() []string {
 	return s
 }
 
+// unquoted is an error's text with what it quotes left out.
+func unquoted(err error) string {
+	if err == nil {
+		return "malformed"
+	}
+	parts := strings.Split(err.Error(), `"`)
+	for i := 1; i < len(parts); i += 2 {
+		parts[i] = "…"
+	}
+	return strings.Join(parts, `"`)
+}
+
 // OpenDict opens the dictionary a URL names, e.g. "mem://",
 // "sqlite:///var/lib/app/tasks.db", "redis://:secret@127.0.0.1:6379/0". The
 // scheme's backend package must be imported (for its side effect) first.
-// Errors never repeat the URL's password.
+// Errors show the URL as RedactURL does: never a password.
 func OpenDict(ctx context.Context, rawURL string) (Dict, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("ngxtasks: dictionary URL: %w", redactParseError(err))
+		// url.Error quotes the URL, password and all, and its inner error
+		// may quote a part of it (a port that was a password).
+		return nil, fmt.Errorf("ngxtasks: dictionary URL %s: cannot parse: %s", RedactURL(rawURL), unquoted(errors.Unwrap(err)))
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("ngxtasks: dictionary URL %q has no scheme (known: %s)", safeURL(u), strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("ngxtasks: dictionary URL %q has no scheme (known: %s)", RedactURL(rawURL), strings.Join(Schemes(), ", "))
 	}
 	openersMu.RLock()
 	open := openers[u.Scheme]
 	openersMu.RUnlock()
 	if open == nil {
 		return nil, fmt.Errorf("ngxtasks: dictionary URL %q: unknown scheme %q (known: %s; is its package imported?)",
-			safeURL(u), u.Scheme, strings.Join(Schemes(), ", "))
+			RedactURL(rawURL), u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	d, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("ngxtasks: open %s: %w", safeURL(u), err)
+		return nil, fmt.Errorf("ngxtasks: open %s: %w", RedactURL(rawURL), err)
 	}
 	return d, nil
-}
-
-// redactParseError drops the URL that url.Parse quotes in its error, since it
-// may hold a password.
-func redactParseError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return fmt.Errorf("cannot parse: %v", ue.Err)
-	}
-	return err
-}
-
-// safeURL shows a URL in errors without its password. An opaque URL such as
-// "user:secret@host" (a forgotten "//") hides its secret where Redacted does
-// not look, so only its scheme is shown.
-func safeURL(u *url.URL) string {
-	if u.Opaque != "" {
-		return u.Scheme + ":…"
-	}
-	return u.Redacted()
 }
