@@ -16,7 +16,7 @@ const (
 	chunk    = 256 // firings taken under one lock and run as one batch
 )
 
-// Run is one drive step, the seed's tasks:run(): it runs the rules due now.
+// Run is one drive step, the original's tasks:run(): it runs the rules due now.
 // Callbacks run on the calling goroutine, one after another, except
 // Background rules, which get their own: Normal rules first, while the
 // step's Preemption claims are in flight, then the Preemption rules won.

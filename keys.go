@@ -14,9 +14,9 @@ type Slot struct {
 
 // A KeyGenerator maps a rule and an instant to the slot holding that instant,
 // and a slot to the dictionary name under which it is claimed. It is the
-// seed's replaceable keys(self, task, now). The claim key is made of the
+// original module's replaceable keys(self, task, now). The claim key is made of the
 // manager's namespace, Name and the slot number, so a Name without the slot in
-// it (as in the seed's example) still yields one winner per slot.
+// it (as in the original's example) still yields one winner per slot.
 //
 // Every worker that shares a dictionary must use the same generator with the
 // same settings, or they will not agree on slots. Implementations must be safe
@@ -37,9 +37,9 @@ func (EpochKeys) Slot(r *Rule, t time.Time) Slot { return gridSlot(0, r, t) }
 // Name implements KeyGenerator.
 func (EpochKeys) Name(r *Rule, _ Slot) string { return r.Identifier }
 
-// BaseTimeKeys counts slots from Base instead of the epoch, as the seed's
+// BaseTimeKeys counts slots from Base instead of the epoch, as the original's
 // example generator does with a start time saved at init: every worker must be
-// given the same Base. The name is Identifier + "Preemption", as in the seed.
+// given the same Base. The name is Identifier + "Preemption", as in the original.
 type BaseTimeKeys struct {
 	Base time.Time
 }

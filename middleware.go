@@ -7,7 +7,7 @@ import (
 	"strconv"
 )
 
-// Middleware drives the manager from HTTP requests, the seed's per-request
+// Middleware drives the manager from HTTP requests, the original's per-request
 // mode: each request is a drive step before the handler. When nothing is due
 // it costs one clock read and does not allocate; when a rule is due, exactly
 // one of the concurrent requests takes its slot and runs it, and the

@@ -1,4 +1,4 @@
-// Command dingdong is the seed's first example, with short intervals: every
+// Command dingdong is the first example of ngx_tasks' README, with short intervals: every
 // worker says DING each ding interval, and exactly one worker of them all
 // says DONG each dong interval. The workers are managers in one process
 // sharing the in-process dictionary; each line says which worker fired.
@@ -33,7 +33,7 @@ func main() {
 	}
 }
 
-// say is the seed's dingdong callback: it logs the rule's identifier.
+// say is that example's dingdong callback: it logs the rule's identifier.
 func say(_ context.Context, f ngxtasks.Firing) error {
 	fmt.Printf("%s  %-8s  %-4s  slot %d\n", time.Now().Format("15:04:05.000"), f.Worker, f.Rule.Identifier, f.Slot.N)
 	return nil
