@@ -45,6 +45,9 @@ func openURL(ctx context.Context, u *url.URL, opts []Option) (*Dict, error) {
 	if u.Opaque != "" {
 		return nil, fmt.Errorf("%w: URL has no address: write %s://host/dbname", ErrBadConfig, u.Scheme)
 	}
+	if u.Fragment != "" || u.RawFragment != "" { // not shown: it could be a password put there by mistake
+		return nil, fmt.Errorf("%w: URL has a fragment (#…); a postgres URL has none", ErrBadConfig)
+	}
 	ours, pgURL, err := splitParams(u)
 	if err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func TestBadURL(t *testing.T) {
 		{"sqlite://user:pw@/claims.db", "user info"},
 		{"sqlite:", "names no file"},
 		{"sqlite:///tmp/", `path "/tmp/" names no file`},
-		{"sqlite:///tmp/c.db#frag", "fragment #frag"},
+		{"sqlite:///tmp/c.db#frag", "fragment #…"},
 		{"sqlite:c%zz.db", "path"},
 		{"sqlite:c%3F.db", `file "c?.db"`},
 		{"sqlite::memory:", "in-memory"},

@@ -1,0 +1,16 @@
+package etcddict_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks/dicttest"
+)
+
+// TestErrorsNeverShowThePassword: whatever form the password takes in a
+// URL of this backend, no error repeats it.
+func TestErrorsNeverShowThePassword(t *testing.T) {
+	for _, scheme := range []string{"etcd", "etcds"} {
+		dicttest.NoSecretInErrors(t, scheme, 500*time.Millisecond)
+	}
+}
