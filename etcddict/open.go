@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
@@ -62,6 +64,9 @@ func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 			cfg.DialOptions = append(cfg.DialOptions, grpc.WithAuthority(t.serverName))
 		}
 	}
+	if err := reachable(ctx, t.endpoints, min(t.dialTimeout, time.Second)); err != nil {
+		return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)
+	}
 	client, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcddict: connect to %s: %w", t.describe(), err)
@@ -92,6 +97,24 @@ func (d *Dict) probe(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("read under prefix %q: %w", d.prefix, err)
 	}
 	return nil
+}
+
+// reachable fails at once, naming each address and why, when no endpoint
+// accepts a TCP connection: the etcd client would retry until its dial
+// timeout and then say only "context deadline exceeded".
+func reachable(ctx context.Context, endpoints []string, timeout time.Duration) error {
+	var why []string
+	for _, ep := range endpoints {
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", ep)
+		cancel()
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		why = append(why, err.Error())
+	}
+	return fmt.Errorf("no server accepts connections (%s): check that etcd runs there and that the URL names its client address and port (2379 by default)", strings.Join(why, "; "))
 }
 
 // tlsConfig builds the TLS settings of an "etcds" URL, reading its files.

@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -107,6 +110,22 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	return path, opts, nil
 }
 
+// dirExists checks the directory the file goes in, which SQLite would only
+// report as "unable to open database file (14)".
+func dirExists(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: file %q: directory %s does not exist: create it (mkdir -p %s) or choose a file in one that does", ErrBadConfig, path, dir, dir)
+	case err != nil:
+		return fmt.Errorf("%w: file %q: directory %s: %w", ErrBadConfig, path, dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("%w: file %q: %s is not a directory", ErrBadConfig, path, dir)
+	}
+	return nil
+}
+
 // OpenFile opens the dictionary in the SQLite file at path, creating the
 // file and table when missing.
 func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
@@ -125,6 +144,9 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
 	case strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:"):
 		// The driver would read a query or URI out of such a name.
 		return nil, fmt.Errorf("%w: file %q: want a plain path without ? or # and not a file: URI", ErrBadConfig, path)
+	}
+	if err := dirExists(path); err != nil {
+		return nil, err
 	}
 	// All writes of this process go through one connection: SQLite lets one
 	// connection write at a time anyway, and a second connection of ours
