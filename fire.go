@@ -311,7 +311,9 @@ func (m *Manager) judge(f *firing, won bool, err error, now time.Time) error {
 		err = errLate
 	}
 	if err != nil {
-		m.watch.failed(m, e, &f.slot, err)
+		if !errors.Is(err, context.Canceled) { // a request gone, a shutdown: not the store's doing
+			m.watch.failed(m, e, &f.slot, err)
+		}
 		if errors.Is(err, errLate) {
 			m.emit(e, EventSkipped, &f.slot, SkipLate, 0, err)
 			return nil
