@@ -45,7 +45,7 @@ var (
 // client or an invalid option; it sends nothing.
 func New(client *clientv3.Client, prefix string, opts ...Option) (*Dict, error) {
 	if client == nil {
-		return nil, errors.New("etcddict: New with a nil client")
+		return nil, fmt.Errorf("%w: New with a nil client", ErrBadConfig)
 	}
 	s := defaults()
 	for _, o := range opts {
@@ -53,7 +53,7 @@ func New(client *clientv3.Client, prefix string, opts ...Option) (*Dict, error) 
 			continue
 		}
 		if err := o(&s); err != nil {
-			return nil, fmt.Errorf("etcddict: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 		}
 	}
 	d := &Dict{client: client, prefix: prefix, set: s}

@@ -173,15 +173,15 @@ func TestContext(t *testing.T) {
 
 func TestNewOptions(t *testing.T) {
 	c := rawClient(t)
-	if _, err := New(nil, "p/"); err == nil {
-		t.Error("New(nil) succeeded")
+	if _, err := New(nil, "p/"); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("New(nil): %v, want ErrBadConfig", err)
 	}
 	for _, o := range []Option{
 		WithLatencyAllowance(0), WithLatencyAllowance(-1), WithLatencyAllowance(48 * time.Hour),
 		WithReuseWindow(-1), WithReuseWindow(48 * time.Hour),
 		WithConcurrency(0), WithConcurrency(5000), WithMaxTxnOps(0), WithMaxTxnOps(1 << 20),
 	} {
-		if _, err := New(c, "p/", o); err == nil || !strings.HasPrefix(err.Error(), "etcddict: ") {
+		if _, err := New(c, "p/", o); !errors.Is(err, ErrBadConfig) || !strings.HasPrefix(err.Error(), "etcddict: ") {
 			t.Errorf("New with a bad option: %v", err)
 		}
 	}

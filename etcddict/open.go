@@ -37,7 +37,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err // its message quotes the URL, password and all
 		}
-		return nil, fmt.Errorf("etcddict: cannot parse URL: %v", err)
+		return nil, fmt.Errorf("%w: cannot parse URL: %v", ErrBadConfig, err)
 	}
 	return openURL(ctx, u, opts...)
 }
@@ -45,7 +45,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
 func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 	t, err := parseURL(u)
 	if err != nil {
-		return nil, fmt.Errorf("etcddict: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	cfg := clientv3.Config{
 		Endpoints:   t.endpoints,
@@ -56,7 +56,7 @@ func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 	}
 	if t.tls {
 		if cfg.TLS, err = t.tlsConfig(); err != nil {
-			return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadConfig, t.describe(), err)
 		}
 		if t.serverName != "" {
 			// gRPC verifies the certificate against the connection's

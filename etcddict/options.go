@@ -1,9 +1,14 @@
 package etcddict
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrBadConfig is matched (errors.Is) by errors about a malformed URL, an
+// invalid option or unusable TLS files.
+var ErrBadConfig = errors.New("etcddict: invalid configuration")
 
 // An Option changes a setting of New. The URL parameters of the same names
 // (see the package documentation) set them for OpenDict.

@@ -123,7 +123,7 @@ func TestUnreachable(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("took %v", d)
 	}
-	if _, err := ngxtasks.OpenDict(context.Background(), "etcd://"); err == nil || !strings.Contains(err.Error(), "open etcd://:") || !strings.Contains(err.Error(), "names no server") {
+	if _, err := ngxtasks.OpenDict(context.Background(), "etcd://"); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "open etcd://:") || !strings.Contains(err.Error(), "names no server") {
 		t.Errorf("etcd:// says %v", err)
 	}
 	// The caller's context bounds it too.

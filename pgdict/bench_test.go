@@ -14,14 +14,14 @@ import (
 // dropped afterwards, so that its rows do not weigh on the tests.
 
 func BenchmarkClaim(b *testing.B) {
-	b.Run("postgres", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, Table(tempTable(b)))) })
+	b.Run("postgres", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, WithTable(tempTable(b)))) })
 }
 
 // BenchmarkRawAddIfAbsent is the same statement run with pgx directly: the
 // floor that BenchmarkClaim is measured against.
 func BenchmarkRawAddIfAbsent(b *testing.B) {
 	b.Run("postgres", func(b *testing.B) {
-		d, ctx, p := openTest(b, Table(tempTable(b))), context.Background(), prefix(b)
+		d, ctx, p := openTest(b, WithTable(tempTable(b))), context.Background(), prefix(b)
 		b.ReportAllocs()
 		var stored bool
 		for i := 0; b.Loop(); i++ {
@@ -33,5 +33,5 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 }
 
 func BenchmarkClaimBatch(b *testing.B) {
-	b.Run("postgres/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, Table(tempTable(b))), 1000) })
+	b.Run("postgres/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, WithTable(tempTable(b))), 1000) })
 }

@@ -44,7 +44,7 @@ func jitter(interval time.Duration) time.Duration {
 // DeleteExpired deletes rows whose claims have expired, in statements of at
 // most 1,000 rows, until none is left or 5 s have passed, and reports how
 // many it deleted. The cleanup goroutine calls it; call it yourself with
-// CleanupInterval(0).
+// WithCleanupInterval(0).
 func (d *Dict) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for start := time.Now(); time.Since(start) < cleanupBudget; {

@@ -15,10 +15,6 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// ErrBadConfig is matched (errors.Is) by errors about a malformed URL or
-// option.
-var ErrBadConfig = errors.New("pgdict: invalid configuration")
-
 // Dict is an ngxtasks dictionary in a PostgreSQL table. It also implements
 // ngxtasks.BatchAdder and ngxtasks.StoreClock. It is safe for concurrent use.
 type Dict struct {
@@ -37,34 +33,6 @@ var (
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
 )
-
-// An Option changes how New and Open set up a Dict.
-type Option func(*config) error
-
-type config struct {
-	table   string
-	cleanup time.Duration
-}
-
-// Table names the table, "name" or "schema.name", instead of ngxtasks_claims.
-func Table(name string) Option {
-	return func(c *config) error {
-		c.table = name
-		return nil
-	}
-}
-
-// CleanupInterval sets how often a goroutine deletes expired rows; 0 turns it
-// off (DeleteExpired can then be called by the program). Default one minute.
-func CleanupInterval(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: cleanup interval %v is negative", ErrBadConfig, d)
-		}
-		c.cleanup = d
-		return nil
-	}
-}
 
 // New returns a dictionary that keeps its claims in pool's database,
 // creating the table if it is missing. The caller keeps ownership of pool:

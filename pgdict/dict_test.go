@@ -169,7 +169,7 @@ func TestNewKeepsPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	d, err := New(ctx, pool, Table(tempTable(t)))
+	d, err := New(ctx, pool, WithTable(tempTable(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@
 // Now (ngxtasks.StoreClock) is SELECT clock_timestamp().
 //
 // Expired rows are deleted by a goroutine that Close stops, every minute by
-// default (CleanupInterval), in statements of 1,000 rows until none is left
+// default (WithCleanupInterval), in statements of 1,000 rows until none is left
 // or 5 s have passed, so the table holds about the live claims. Deleting an expired row changes
 // nothing that Add or Get can observe.
 //

@@ -45,7 +45,7 @@ func tempTable(t testing.TB) string {
 	name := "ngxtasks_test_" + randomHex(6)
 	url := serverURL(t)
 	t.Cleanup(func() {
-		d, err := Open(context.Background(), url, CleanupInterval(0))
+		d, err := Open(context.Background(), url, WithCleanupInterval(0))
 		if err != nil {
 			t.Error(err)
 			return

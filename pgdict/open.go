@@ -97,13 +97,13 @@ func splitParams(u *url.URL) ([]Option, string, error) {
 		}
 		switch v := vals[0]; name {
 		case "ngxtasks_table":
-			opts = append(opts, Table(v))
+			opts = append(opts, WithTable(v))
 		case "ngxtasks_cleanup":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
 				return nil, "", fmt.Errorf("%w: parameter ngxtasks_cleanup %q is not a duration >= 0 such as 1m", ErrBadConfig, v)
 			}
-			opts = append(opts, CleanupInterval(d))
+			opts = append(opts, WithCleanupInterval(d))
 		default:
 			return nil, "", fmt.Errorf("%w: parameter %s is unknown (ours are ngxtasks_table and ngxtasks_cleanup)", ErrBadConfig, name)
 		}

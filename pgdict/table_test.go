@@ -24,10 +24,10 @@ func TestTableNames(t *testing.T) {
 	if q, _ := quoteTable("public.claims"); q != `"public"."claims"` {
 		t.Errorf("quoted %s", q)
 	}
-	if _, err := Open(context.Background(), "postgres://127.0.0.1/x", Table("a-b")); !errors.Is(err, ErrBadConfig) {
+	if _, err := Open(context.Background(), "postgres://127.0.0.1/x", WithTable("a-b")); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("Open with a bad table: %v", err)
 	}
-	if _, err := Open(context.Background(), "postgres://127.0.0.1/x", CleanupInterval(-1)); !errors.Is(err, ErrBadConfig) {
+	if _, err := Open(context.Background(), "postgres://127.0.0.1/x", WithCleanupInterval(-1)); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("Open with a negative cleanup interval: %v", err)
 	}
 }
@@ -40,7 +40,7 @@ func TestCreateTogether(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			d, err := Open(context.Background(), serverURL(t), Table(table), CleanupInterval(0))
+			d, err := Open(context.Background(), serverURL(t), WithTable(table), WithCleanupInterval(0))
 			if err == nil {
 				_, err = d.Add(context.Background(), "k", "v", time.Minute)
 				d.Close()
@@ -58,7 +58,7 @@ func TestCreateTogether(t *testing.T) {
 }
 
 func TestDeleteExpired(t *testing.T) {
-	d, ctx := openTest(t, Table(tempTable(t)), CleanupInterval(0)), context.Background()
+	d, ctx := openTest(t, WithTable(tempTable(t)), WithCleanupInterval(0)), context.Background()
 	const expired, live = 2500, 10
 	adds := make([]string, expired)
 	for i := range adds {
@@ -86,7 +86,7 @@ func TestDeleteExpired(t *testing.T) {
 // that Close stops the goroutine (the race detector and the test's end would
 // see it otherwise).
 func TestCleanupGoroutine(t *testing.T) {
-	d, ctx := openTest(t, Table(tempTable(t)), CleanupInterval(20*time.Millisecond)), context.Background()
+	d, ctx := openTest(t, WithTable(tempTable(t)), WithCleanupInterval(20*time.Millisecond)), context.Background()
 	if _, err := d.Add(ctx, "k", "v", time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func TestWrongPassword(t *testing.T) {
 // TestEscapedPassword makes a role whose password needs escaping in a URL,
 // lets it use the default table, and opens the dictionary as that role.
 func TestEscapedPassword(t *testing.T) {
-	admin, ctx := openTest(t, CleanupInterval(0)), context.Background()
+	admin, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	role, pw := "ngxtasks_test_"+randomHex(4), "p@ss:w/rd%+?#&= é'"
 	for _, sql := range []string{
 		"CREATE ROLE " + role + " LOGIN PASSWORD " + quoteLiteral(pw),

@@ -15,8 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrBadURL is matched (errors.Is) by every error about a malformed URL.
-var ErrBadURL = errors.New("redisdict: invalid URL")
+// ErrBadConfig is matched (errors.Is) by every error about a malformed URL
+// or option.
+var ErrBadConfig = errors.New("redisdict: invalid configuration")
 
 // ParseURL turns a "redis://" or "rediss://" URL (see the package
 // documentation) into options for redis.NewUniversalClient, which picks a
@@ -30,7 +31,7 @@ func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("%w: cannot parse: %v", ErrBadURL, err)
+		return nil, fmt.Errorf("%w: cannot parse: %v", ErrBadConfig, err)
 	}
 	return parseURL(u)
 }
@@ -78,7 +79,7 @@ func parseURL(u *url.URL) (*redis.UniversalOptions, error) {
 
 // badURL builds an error that names the part of the URL at fault.
 func badURL(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %s", ErrBadURL, field, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s %s", ErrBadConfig, field, fmt.Sprintf(format, args...))
 }
 
 // hostPort checks an address and adds the default port.

@@ -90,8 +90,8 @@ func TestParseURLErrors(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		if !errors.Is(err, ErrBadURL) || !strings.Contains(msg, c.field) || strings.Contains(msg, pw) {
-			t.Errorf("%q: error %q; want ErrBadURL naming %q without the password", c.url, msg, c.field)
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(msg, c.field) || strings.Contains(msg, pw) {
+			t.Errorf("%q: error %q; want ErrBadConfig naming %q without the password", c.url, msg, c.field)
 		}
 	}
 }
@@ -105,7 +105,7 @@ func TestOpenDictRegistered(t *testing.T) {
 		}
 	}
 	_, err := ngxtasks.OpenDict(context.Background(), "redis://u:s3cr3t@127.0.0.1/x")
-	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !errors.Is(err, ErrBadURL) {
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("OpenDict of a bad URL: %v", err)
 	}
 

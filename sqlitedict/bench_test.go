@@ -14,14 +14,14 @@ import (
 // file is in the test's temporary directory, so on the machine's disk.
 
 func BenchmarkClaim(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, CleanupInterval(0))) })
+	b.Run("sqlite", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b, WithCleanupInterval(0))) })
 }
 
 // BenchmarkRawAddIfAbsent is the same statement run with database/sql
 // directly: the floor that BenchmarkClaim is measured against.
 func BenchmarkRawAddIfAbsent(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
-		d, ctx := openTest(b, CleanupInterval(0)), context.Background()
+		d, ctx := openTest(b, WithCleanupInterval(0)), context.Background()
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			now := time.Now().UnixNano()
@@ -37,5 +37,5 @@ func BenchmarkRawAddIfAbsent(b *testing.B) {
 }
 
 func BenchmarkClaimBatch(b *testing.B) {
-	b.Run("sqlite/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, CleanupInterval(0)), 1000) })
+	b.Run("sqlite/n=1000", func(b *testing.B) { dicttest.BenchClaimBatch(b, openTest(b, WithCleanupInterval(0)), 1000) })
 }

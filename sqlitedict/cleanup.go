@@ -49,7 +49,7 @@ func jitter(interval time.Duration) time.Duration {
 // DeleteExpired deletes the rows of expired claims, in transactions of at
 // most 1,000 rows so that claims are not held up, until none is left or 5 s
 // have passed, and reports how many it deleted. The cleanup goroutine calls
-// it; call it yourself with CleanupInterval(0).
+// it; call it yourself with WithCleanupInterval(0).
 func (d *Dict) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	start := time.Now()

@@ -31,7 +31,7 @@ func fillExpired(t *testing.T, d *Dict, n int) {
 // TestDeleteExpired: expired rows go and live ones stay; Get ignores an
 // expired row that cleanup has not reached yet.
 func TestDeleteExpired(t *testing.T) {
-	d, ctx := openTest(t, CleanupInterval(0)), context.Background()
+	d, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	fillExpired(t, d, 2500)
 	if added, err := d.Add(ctx, "live", "v", time.Minute); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
@@ -58,7 +58,7 @@ func TestDeleteExpired(t *testing.T) {
 // cleanupLimit rows, so it holds the write lock for a bounded time however
 // many rows have expired.
 func TestDeleteExpiredBounded(t *testing.T) {
-	d, ctx := openTest(t, CleanupInterval(0)), context.Background()
+	d, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	fillExpired(t, d, 2*cleanupLimit+500)
 	for _, want := range []int64{cleanupLimit, cleanupLimit, 500, 0} {
 		res, err := d.w.ExecContext(ctx, d.sql.cleanupQ, time.Now().UnixNano())
@@ -74,7 +74,7 @@ func TestDeleteExpiredBounded(t *testing.T) {
 // TestCleanupGoroutine: the goroutine deletes expired rows by itself, and
 // has ended when Close returns.
 func TestCleanupGoroutine(t *testing.T) {
-	d, ctx := openTest(t, CleanupInterval(20*time.Millisecond)), context.Background()
+	d, ctx := openTest(t, WithCleanupInterval(20*time.Millisecond)), context.Background()
 	if added, err := d.Add(ctx, "k", "v", time.Millisecond); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
 	}

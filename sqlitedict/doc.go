@@ -43,7 +43,7 @@
 // most; the later ones see it live.
 //
 // Expired rows are deleted by a goroutine that Close stops (every 10 s by
-// default, CleanupInterval), in transactions of at most 1,000 rows so that
+// default, WithCleanupInterval), in transactions of at most 1,000 rows so that
 // claims are not held up, until none is left or 5 s have passed.
 //
 // # Clocks

@@ -30,7 +30,7 @@ func hammerChild() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := OpenFile(ctx, path, CleanupInterval(0))
+	d, err := OpenFile(ctx, path, WithCleanupInterval(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hammer:", err)
 		os.Exit(1)
@@ -72,7 +72,7 @@ func hammerChild() {
 func TestKilledMidClaim(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "claims.db")
 	// Create the file first, so that children do not race to set it up.
-	d0, err := OpenFile(context.Background(), path, CleanupInterval(0))
+	d0, err := OpenFile(context.Background(), path, WithCleanupInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestKilledMidClaim(t *testing.T) {
 	readers.Wait()
 
 	ctx := context.Background()
-	d, err := OpenFile(ctx, path, BusyTimeout(2*time.Second), CleanupInterval(0))
+	d, err := OpenFile(ctx, path, WithBusyTimeout(2*time.Second), WithCleanupInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}

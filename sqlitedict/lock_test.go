@@ -15,7 +15,7 @@ import (
 func lockFile(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
-	holder, err := OpenFile(ctx, path, CleanupInterval(0))
+	holder, err := OpenFile(ctx, path, WithCleanupInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestLockedFile(t *testing.T) {
 	lockFile(t, path)
 	ctx := context.Background()
 
-	short, err := OpenFile(ctx, path, BusyTimeout(100*time.Millisecond), CleanupInterval(0))
+	short, err := OpenFile(ctx, path, WithBusyTimeout(100*time.Millisecond), WithCleanupInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestLockedFile(t *testing.T) {
 		t.Errorf("AddBatch waited %v for the lock, want about the busy timeout (100ms)", waited)
 	}
 
-	long, err := OpenFile(ctx, path, BusyTimeout(time.Minute), CleanupInterval(0))
+	long, err := OpenFile(ctx, path, WithBusyTimeout(time.Minute), WithCleanupInterval(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,16 +92,16 @@ func parseURL(u *url.URL) (string, []Option, error) {
 		v := vals[0]
 		switch name {
 		case "table":
-			opts = append(opts, Table(v))
+			opts = append(opts, WithTable(v))
 		case "busy_timeout", "cleanup":
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return "", nil, fmt.Errorf("parameter %s: %q is not a duration such as 5s", name, v)
 			}
 			if name == "cleanup" {
-				opts = append(opts, CleanupInterval(d))
+				opts = append(opts, WithCleanupInterval(d))
 			} else {
-				opts = append(opts, BusyTimeout(d))
+				opts = append(opts, WithBusyTimeout(d))
 			}
 		default:
 			return "", nil, fmt.Errorf("unknown parameter %q (known: busy_timeout, cleanup, table)", name)

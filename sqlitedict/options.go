@@ -27,8 +27,8 @@ func defaults() config {
 
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// Table sets the table's name: letters, digits and underscores.
-func Table(name string) Option {
+// WithTable sets the table's name: letters, digits and underscores.
+func WithTable(name string) Option {
 	return func(c *config) error {
 		if !tableName.MatchString(name) {
 			return fmt.Errorf("table %q: want letters, digits and underscores, not starting with a digit", name)
@@ -38,10 +38,10 @@ func Table(name string) Option {
 	}
 }
 
-// BusyTimeout sets how long a write waits for another process's lock on the
+// WithBusyTimeout sets how long a write waits for another process's lock on the
 // file before it fails. It is rounded down to a millisecond; 0 means fail at
 // once.
-func BusyTimeout(d time.Duration) Option {
+func WithBusyTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("busy_timeout %v: must be >= 0", d)
@@ -51,9 +51,9 @@ func BusyTimeout(d time.Duration) Option {
 	}
 }
 
-// CleanupInterval sets how often expired rows are deleted; 0 turns the
+// WithCleanupInterval sets how often expired rows are deleted; 0 turns the
 // cleanup goroutine off (call DeleteExpired yourself).
-func CleanupInterval(d time.Duration) Option {
+func WithCleanupInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("cleanup %v: must be >= 0", d)

@@ -73,7 +73,7 @@ func TestBadURL(t *testing.T) {
 		{"postgres:///tmp/c.db", `scheme "postgres"`},
 		{"sqlite://[::1/c.db", "cannot be parsed"},
 	} {
-		_, err := Open(context.Background(), c.url, CleanupInterval(0))
+		_, err := Open(context.Background(), c.url, WithCleanupInterval(0))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%s: error %v; want ErrBadConfig saying %q", c.url, err, c.want)
 		}
@@ -84,10 +84,10 @@ func TestBadURL(t *testing.T) {
 		opt  Option
 		want string
 	}{
-		{"", CleanupInterval(0), "empty path"},
-		{filepath.Join(dir, "a.db"), Table(`x"y`), `table "x\"y"`},
-		{filepath.Join(dir, "a.db"), BusyTimeout(-time.Second), "busy_timeout"},
-		{"file:" + filepath.Join(dir, "a.db"), CleanupInterval(0), "file: URI"},
+		{"", WithCleanupInterval(0), "empty path"},
+		{filepath.Join(dir, "a.db"), WithTable(`x"y`), `table "x\"y"`},
+		{filepath.Join(dir, "a.db"), WithBusyTimeout(-time.Second), "busy_timeout"},
+		{"file:" + filepath.Join(dir, "a.db"), WithCleanupInterval(0), "file: URI"},
 	} {
 		_, err := OpenFile(context.Background(), c.path, c.opt)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrBadConfig) {
