@@ -1,0 +1,32 @@
+package etcddict_test
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	_ "github.com/ngxtasks/ngxtasks/etcddict" // registers etcd:// and etcds://
+)
+
+// A worker opens the shared dictionary by URL and gives it to its Manager;
+// every worker of the fleet does the same, with the same Namespace.
+func Example() {
+	ctx := context.Background()
+	d, err := ngxtasks.OpenDict(ctx, "etcd://127.0.0.1:2379/billing")
+	if err != nil {
+		log.Fatal(err) // names the server and the cause, never the password
+	}
+	defer d.Close()
+	m := &ngxtasks.Manager{Dict: d, Namespace: "billing"}
+	err = m.Push(ngxtasks.Rule{Identifier: "invoices", Interval: time.Minute, Type: ngxtasks.Preemption,
+		Callback: func(ctx context.Context, f ngxtasks.Firing) error {
+			log.Printf("sending the invoices of slot %d, here only", f.Slot.N)
+			return nil
+		}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go m.Start(ctx)
+	defer m.Shutdown(ctx)
+}
