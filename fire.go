@@ -101,15 +101,15 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 		if q == &m.fresh {
 			m.fresh.pop()
 			m.queue.push(item{due, e})
-			if len(m.fresh) == 0 {
-				m.fresh, m.freshSeen = nil, 0 // a big start's array is not kept for the next Push
-			}
 		} else {
 			m.queue[0].due = due
 			m.queue.down(0)
 		}
 		m.queue.dropRemoved()
 		m.fresh.dropRemoved()
+	}
+	if len(m.fresh) == 0 {
+		m.fresh, m.freshSeen = nil, 0 // a big start's array is not kept for the next Push
 	}
 	m.setGate()
 	return out

@@ -123,14 +123,19 @@ func (m *Manager) watchSkew(offset time.Duration) {
 		return // corrected for
 	}
 	far := offset > m.tolerance/2 || offset < -m.tolerance/2
-	switch {
-	case far && !m.clk.skewed.Swap(true):
+	if far == m.clk.skewed.Load() {
+		return
+	}
+	// Readings are never concurrent, so the flag changes here only, and
+	// after its log line: Health does not show what the log has not said.
+	if far {
 		m.logger.Error("ngxtasks: this worker's clock is far from the store's: beyond SkewTolerance, Preemption slots run twice; fix the clock or set UseStoreClock",
 			"worker", m.worker, "offset", offset, "tolerance", m.tolerance)
-	case !far && m.clk.skewed.Swap(false):
+	} else {
 		m.logger.Warn("ngxtasks: this worker's clock is back near the store's",
 			"worker", m.worker, "offset", offset, "tolerance", m.tolerance)
 	}
+	m.clk.skewed.Store(far)
 }
 
 // localNow is this worker's own clock, without the store's offset.
