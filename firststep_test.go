@@ -3,7 +3,6 @@ package ngxtasks_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -143,31 +142,12 @@ func TestBigStartRunsTheSoonestEndingSlotFirst(t *testing.T) {
 	}
 }
 
-// flakyDict fails every claim while down is set.
-type flakyDict struct {
-	ngxtasks.Dict // no batches, no clock
-	mu            sync.Mutex
-	down          bool
-}
-
-func (d *flakyDict) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
-	d.mu.Lock()
-	down := d.down
-	d.mu.Unlock()
-	if down {
-		return false, errors.New("connection refused")
-	}
-	return d.Dict.Add(ctx, key, value, ttl)
-}
-
-func (d *flakyDict) setDown(v bool) { d.mu.Lock(); d.down = v; d.mu.Unlock() }
-
 // TestStoreOutageIsLoggedOnce: while the store fails, the log says so once,
 // at Error, with the cause; when it answers again, once more, with how many
 // slots were skipped. Not a line per slot.
 func TestStoreOutageIsLoggedOnce(t *testing.T) {
 	clock := newFakeClock(t0)
-	d := &flakyDict{Dict: ngxtasks.NewMemoryDict()}
+	d := &faultyDict{} // no batches, no clock: one claim at a time
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
@@ -185,12 +165,12 @@ func TestStoreOutageIsLoggedOnce(t *testing.T) {
 		}
 	}
 	step(2)
-	d.setDown(true)
+	d.failAll = true // between steps: no Add runs meanwhile
 	step(10)
-	if h := m.Health(); !h.StoreDown || h.StoreSkipped != 30 || !strings.Contains(h.StoreError, "connection refused") {
+	if h := m.Health(); !h.StoreDown || h.StoreSkipped != 30 || !strings.Contains(h.StoreError, "injected") {
 		t.Fatalf("health during the outage: %+v", h)
 	}
-	d.setDown(false)
+	d.failAll = false
 	step(2)
 	if h := m.Health(); h.StoreDown {
 		t.Fatalf("health after the outage: %+v", h)
@@ -202,7 +182,7 @@ func TestStoreOutageIsLoggedOnce(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d log lines, want 2:\n%s", len(lines), out)
 	}
-	if !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "connection refused") {
+	if !strings.Contains(lines[0], "level=ERROR") || !strings.Contains(lines[0], "injected") {
 		t.Fatalf("first line: %s", lines[0])
 	}
 	if !strings.Contains(lines[1], "answers again") || !strings.Contains(lines[1], "skipped=30") {

@@ -94,7 +94,8 @@ type Manager struct {
 	seq       uint64
 	// removed keeps removed rules whose last slot taken has not ended yet,
 	// so that pushing one again does not run that slot again.
-	removed map[string]*entry
+	removed map[string]removedRule
+	pruneAt int // len(removed) at which Remove next drops what has ended
 
 	base      context.Context // parent of every run; cancelled when Shutdown gives up
 	cancel    context.CancelFunc
@@ -246,12 +247,16 @@ func (m *Manager) Remove(identifier string) bool {
 	// Pushed again with the same slots before its slot ends, the rule must
 	// not run that slot a second time in this worker.
 	now := m.now()
-	m.forgetPast(now)
+	if len(m.removed) >= m.pruneAt { // amortised: removing n rules costs O(n), not O(n²)
+		m.forgetPast(now)
+		m.pruneAt = 2*len(m.removed) + 64
+	}
 	if e.lastEnd > now.UnixNano() {
 		if m.removed == nil {
-			m.removed = make(map[string]*entry)
+			m.removed = make(map[string]removedRule)
 		}
-		m.removed[identifier] = e
+		r := &e.rule
+		m.removed[identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, offset: r.Offset, spread: r.Spread, typ: r.Type}
 	}
 	m.queue.dropRemoved()
 	m.fresh.dropRemoved()
@@ -282,19 +287,28 @@ func (m *Manager) entries() []*entry {
 	return es
 }
 
+// removedRule is what a removed rule leaves behind while its last slot
+// lasts: where that slot ends, and what cuts its slots (no callbacks kept).
+type removedRule struct {
+	lastEnd          int64
+	interval, offset time.Duration
+	spread           bool
+	typ              Type
+}
+
 // forgetPast drops the removed rules whose last slot has ended. Callers
 // hold mu.
 func (m *Manager) forgetPast(now time.Time) {
-	for id, e := range m.removed {
-		if e.lastEnd <= now.UnixNano() {
+	for id, r := range m.removed {
+		if r.lastEnd <= now.UnixNano() {
 			delete(m.removed, id)
 		}
 	}
 }
 
-// sameSlots says whether r cuts time into the slots e's rule did.
-func (e *entry) sameSlots(r *Rule) bool {
-	return e.rule.Interval == r.Interval && e.rule.Offset == r.Offset && e.rule.Spread == r.Spread && e.rule.Type == r.Type
+// sameSlots says whether r cuts time into the slots the removed rule did.
+func (p removedRule) sameSlots(r *Rule) bool {
+	return p.interval == r.Interval && p.offset == r.Offset && p.spread == r.Spread && p.typ == r.Type
 }
 
 // setGate moves the gate to the earliest due rule. Callers hold mu.
