@@ -194,7 +194,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			var names []string
 			for _, e := range m.entries() {
-				if e.running.Load() {
+				if e.runSince.Load() != 0 {
 					names = append(names, e.rule.Identifier)
 				}
 			}

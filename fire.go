@@ -62,6 +62,9 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 	}
 	m.queue.dropRemoved()
 	m.fresh.dropRemoved()
+	if m.firstStep.Load() == 0 && len(m.queue)+len(m.fresh) > 0 {
+		m.firstStep.Store(nowNs)
+	}
 	if len(m.fresh) > 0 && m.freshSeen == 0 {
 		// The first step to find them: order them by when their slot ends
 		// now, not when they were pushed (a million rules take seconds to
@@ -141,12 +144,18 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time) (from, n int64) 
 // firing admitted but not yet invoked (a Preemption claim in flight, or a
 // batch not yet given a core) must not hold up the rule's next slot. If the
 // two meet in invoke, the later waits briefly for the earlier (awaitIdle).
+//
+// A Normal rule's run that began less than maxOverlapWait ago is not an
+// overlap yet either: most often the previous slot ran at its very end (the
+// worker's first step came then, or its batch got a core late) and is about
+// to finish, and no other worker can run this slot for this one. A busy
+// Preemption rule's slot is left to the other workers at once.
 func (m *Manager) admit(f *firing) bool {
 	e := f.e
 	if e.removed.Load() {
 		return false
 	}
-	if e.running.Load() {
+	if since := e.runSince.Load(); since != 0 && (e.rule.Type == Preemption || time.Now().UnixNano()-since >= int64(maxOverlapWait)) {
 		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 		return false
 	}
@@ -414,17 +423,21 @@ func (m *Manager) invoke(ctx context.Context, f *firing, ex *Exchange) error {
 	e := f.e
 	// The rule is marked running only now (see admit): a run that began
 	// after this firing was admitted is waited for, briefly.
-	if !e.running.CompareAndSwap(false, true) && !m.awaitIdle(ctx, e, f.slot) {
-		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
-		return nil
+	start := time.Now()
+	if !e.runSince.CompareAndSwap(0, start.UnixNano()) {
+		if !m.awaitIdle(ctx, e, f.slot) {
+			m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
+			return nil
+		}
+		start = time.Now()
+		e.runSince.Store(start.UnixNano())
 	}
-	defer e.running.Store(false)
+	defer e.runSince.Store(0)
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
 		defer cancel()
 	}
-	start := time.Now()
 	e.stats.lastStart.Store(start.UnixNano())
 	m.emit(e, EventFired, &f.slot, 0, 0, nil)
 	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex})
@@ -446,9 +459,9 @@ func call(ctx context.Context, fn Func, fi *Firing) (err error) {
 const maxOverlapWait = 100 * time.Millisecond
 
 // awaitIdle waits until the rule's previous run in this worker ends, and
-// takes the running mark. That run began after this slot was admitted: its
-// claim was answered at the end of its own slot, or its batch got a core
-// late. Skipping would lose a slot the worker was free to run when it fell
+// takes the running mark. That run began after this slot was admitted, or,
+// for a Normal rule, just before (see admit): its claim was answered at the
+// end of its own slot, or its batch got a core late. Skipping would lose a slot the worker was free to run when it fell
 // due, and, for a won Preemption slot, one that no other worker can run any
 // more. A run still going after maxOverlapWait, or at the end of the slot,
 // is a real overlap.
@@ -459,7 +472,7 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
 			return false
 		}
 		time.Sleep(wait)
-		if e.running.CompareAndSwap(false, true) {
+		if e.runSince.CompareAndSwap(0, time.Now().UnixNano()) {
 			return true
 		}
 	}

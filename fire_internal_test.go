@@ -23,13 +23,13 @@ func TestWonSlotWaitsForPreviousRun(t *testing.T) {
 	s := m.keys.Slot(&e.rule, m.now())
 	fi := &firing{e: e, slot: s}
 
-	e.running.Store(true) // the previous slot's run, just begun
-	time.AfterFunc(5*time.Millisecond, func() { e.running.Store(false) })
+	e.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
+	time.AfterFunc(5*time.Millisecond, func() { e.runSince.Store(0) })
 	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot after a brief previous run: ran %d, err %v", ran, err)
 	}
 
-	e.running.Store(true) // a run that goes on
+	e.runSince.Store(time.Now().UnixNano()) // a run that goes on
 	begin := time.Now()
 	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot during a long previous run: ran %d, err %v", ran, err)
@@ -39,5 +39,53 @@ func TestWonSlotWaitsForPreviousRun(t *testing.T) {
 	}
 	if st := m.Stats()[0]; st.Skips != 1 {
 		t.Fatalf("skips %d, want the overlap counted", st.Skips)
+	}
+}
+
+// TestNormalSlotWaitsForJustBegunRun: a Normal rule's previous run that
+// began just before its next slot is admitted (the worker's first step came
+// at the very end of a slot) is waited for, briefly: no other worker can
+// run this slot for this one. One going for longer is an overlap at once,
+// and a busy Preemption rule leaves its slot to the other workers.
+func TestNormalSlotWaitsForJustBegunRun(t *testing.T) {
+	m := &Manager{}
+	ran := 0
+	err := m.Push(Rule{Identifier: "n", Interval: time.Minute, Type: Normal,
+		Callback: func(context.Context, Firing) error { ran++; return nil }},
+		Rule{Identifier: "p", Interval: time.Minute, Type: Preemption,
+			Callback: func(context.Context, Firing) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	n, p := m.rules["n"], m.rules["p"]
+	fn := &firing{e: n, slot: m.keys.Slot(&n.rule, m.now())}
+
+	n.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
+	time.AfterFunc(5*time.Millisecond, func() { n.runSince.Store(0) })
+	if !m.admit(fn) {
+		t.Fatal("a Normal slot was refused for a run that had just begun")
+	}
+	err = m.invoke(context.Background(), fn, nil)
+	m.retire(1)
+	if err != nil || ran != 1 {
+		t.Fatalf("Normal slot after a run that had just begun: ran %d, err %v", ran, err)
+	}
+
+	n.runSince.Store(time.Now().Add(-2 * maxOverlapWait).UnixNano()) // a run going for a while
+	if m.admit(fn) {
+		t.Fatal("a Normal slot was admitted during a long run")
+	}
+	n.runSince.Store(0)
+
+	p.runSince.Store(time.Now().UnixNano())
+	if m.admit(&firing{e: p, slot: m.keys.Slot(&p.rule, m.now())}) {
+		t.Fatal("a busy Preemption rule was admitted: its slot is for the other workers")
+	}
+	p.runSince.Store(0)
+	for _, st := range m.Stats() {
+		if st.Skips != 1 {
+			t.Fatalf("%s: skips %d, want the overlap counted", st.Identifier, st.Skips)
+		}
 	}
 }

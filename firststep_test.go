@@ -283,3 +283,31 @@ func TestN2_RunDoesNotMakeNormalRulesWaitForClaims(t *testing.T) {
 		t.Fatalf("%d runs, want 3", log.total())
 	}
 }
+
+func TestHealthFirstStep(t *testing.T) {
+	clk := newFakeClock(time.Unix(1_000_000, 250_000_000))
+	m := &ngxtasks.Manager{Clock: clk}
+	if h := m.Health(); !h.FirstStep.IsZero() {
+		t.Fatalf("FirstStep before any step: %v", h.FirstStep)
+	}
+	if err := m.Run(context.Background()); err != nil { // no rules: not a first step
+		t.Fatal(err)
+	}
+	if h := m.Health(); !h.FirstStep.IsZero() {
+		t.Fatalf("FirstStep after a step without rules: %v", h.FirstStep)
+	}
+	if err := m.Push(ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Normal, Callback: func(context.Context, ngxtasks.Firing) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	first := clk.Now()
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(3 * time.Second)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Health().FirstStep; !got.Equal(first) {
+		t.Fatalf("FirstStep = %v, want %v", got, first)
+	}
+}

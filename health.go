@@ -87,6 +87,10 @@ type Health struct {
 	// SkewTolerance and UseStoreClock does not correct for it: beyond the
 	// whole tolerance, Preemption slots run twice.
 	ClockSkewed bool
+	// FirstStep is the present, on the clock the slots follow, of the
+	// first drive step (in any drive mode) that found rules; zero before
+	// it. Every slot in progress then or later is this worker's to run.
+	FirstStep time.Time
 }
 
 // Health reports the state of this worker's dictionary and clock.
@@ -105,5 +109,8 @@ func (m *Manager) Health() Health {
 		h.ClockMeasured = m.localNow().Add(-time.Duration(m.sinceEpoch() - at))
 	}
 	h.ClockSkewed = m.clk.skewed.Load()
+	if ns := m.firstStep.Load(); ns != 0 {
+		h.FirstStep = time.Unix(0, ns)
+	}
 	return h
 }

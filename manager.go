@@ -79,6 +79,9 @@ type Manager struct {
 
 	clk   clockSync  // the store's clock, as measured
 	watch storeWatch // the store's answers, for logs and Health
+	// firstStep is the present (UnixNano, on the slots' clock) of the
+	// first drive step that took slots; 0 before it. For Health.
+	firstStep atomic.Int64
 
 	// gate is when, in nanoseconds since epoch, the earliest rule falls due.
 	// Reading it is the whole cost of a drive step when nothing is due.

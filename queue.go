@@ -15,9 +15,11 @@ type entry struct {
 	due     int64 // copy of the queue item's due time, for Stats
 	pushed  int64 // when Push added it, on the gate's time scale (sinceEpoch)
 
-	running atomic.Bool // a run of this rule is going in this worker
-	removed atomic.Bool // Remove was called; the queue drops it when it surfaces
-	stats   counters
+	// runSince is when this worker's run of the rule began (time.Now,
+	// UnixNano), 0 when none is going.
+	runSince atomic.Int64
+	removed  atomic.Bool // Remove was called; the queue drops it when it surfaces
+	stats    counters
 }
 
 // queue is a binary min-heap of entries by due time (Unix nanoseconds), so

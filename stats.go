@@ -76,7 +76,7 @@ func (m *Manager) Stats() []RuleStats {
 			LastSlot:     c.lastSlot.Load(),
 			LastDuration: time.Duration(c.lastDur.Load()),
 			NextDue:      time.Unix(0, due[i]),
-			Running:      e.running.Load(),
+			Running:      e.runSince.Load() != 0,
 		}
 		if t := c.lastStart.Load(); t != 0 {
 			s.LastStart = time.Unix(0, t)
