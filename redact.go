@@ -1,9 +1,34 @@
 package ngxtasks
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 )
+
+// ParseDictURL parses a dictionary URL as url.Parse does, but its error
+// never repeats the URL or any part of it: url.Parse's quotes the whole
+// URL, password and all, and what it wraps may quote a part (a "port" that
+// was a password). Backends parse with it and report its error as is.
+func ParseDictURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("cannot parse: " + unquoted(errors.Unwrap(err)))
+	}
+	return u, nil
+}
+
+// unquoted is an error's text with what it quotes left out.
+func unquoted(err error) string {
+	if err == nil {
+		return "malformed"
+	}
+	parts := strings.Split(err.Error(), `"`)
+	for i := 1; i < len(parts); i += 2 {
+		parts[i] = "…"
+	}
+	return strings.Join(parts, `"`)
+}
 
 // RedactURL returns a dictionary URL as errors and logs may show it: no
 // password in its user information, no value of a parameter whose name

@@ -2,6 +2,7 @@ package ngxtasks_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -36,7 +37,8 @@ var hostileURLs = []string{
 // dictionary URL, OpenDict's error does not repeat it, nor does RedactURL.
 func TestOpenDictNeverShowsAPassword(t *testing.T) {
 	for _, raw := range hostileURLs {
-		for _, shown := range []string{ngxtasks.RedactURL(raw), openError(raw)} {
+		_, parseErr := ngxtasks.ParseDictURL(raw)
+		for _, shown := range []string{ngxtasks.RedactURL(raw), openError(raw), fmt.Sprint(parseErr)} {
 			if strings.Contains(shown, "hunter2") || strings.Contains(shown, "hun ter2") {
 				t.Errorf("%q shown as %q", raw, shown)
 			}

@@ -2,7 +2,6 @@ package ngxtasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -51,28 +50,14 @@ func Schemes() []string {
 	return s
 }
 
-// unquoted is an error's text with what it quotes left out.
-func unquoted(err error) string {
-	if err == nil {
-		return "malformed"
-	}
-	parts := strings.Split(err.Error(), `"`)
-	for i := 1; i < len(parts); i += 2 {
-		parts[i] = "…"
-	}
-	return strings.Join(parts, `"`)
-}
-
 // OpenDict opens the dictionary a URL names, e.g. "mem://",
 // "sqlite:///var/lib/app/tasks.db", "redis://:secret@127.0.0.1:6379/0". The
 // scheme's backend package must be imported (for its side effect) first.
 // Errors show the URL as RedactURL does: never a password.
 func OpenDict(ctx context.Context, rawURL string) (Dict, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ParseDictURL(rawURL)
 	if err != nil {
-		// url.Error quotes the URL, password and all, and its inner error
-		// may quote a part of it (a port that was a password).
-		return nil, fmt.Errorf("ngxtasks: dictionary URL %s: cannot parse: %s", RedactURL(rawURL), unquoted(errors.Unwrap(err)))
+		return nil, fmt.Errorf("ngxtasks: dictionary URL %s: %w", RedactURL(rawURL), err)
 	}
 	if u.Scheme == "" {
 		return nil, fmt.Errorf("ngxtasks: dictionary URL %q has no scheme (known: %s)", RedactURL(rawURL), strings.Join(Schemes(), ", "))

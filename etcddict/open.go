@@ -32,12 +32,9 @@ func open(ctx context.Context, u *url.URL) (ngxtasks.Dict, error) {
 // permission is reported here, before any claim. The Dict owns its client:
 // Close closes it. Errors never contain the password.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ngxtasks.ParseDictURL(rawURL)
 	if err != nil {
-		if ue, ok := err.(*url.Error); ok {
-			err = ue.Err // its message quotes the URL, password and all
-		}
-		return nil, fmt.Errorf("%w: cannot parse URL: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: URL %v", ErrBadConfig, err)
 	}
 	return openURL(ctx, u, opts...)
 }

@@ -26,14 +26,9 @@ func open(ctx context.Context, u *url.URL) (ngxtasks.Dict, error) {
 // credentials, and creates the table if it is missing. opts come after the
 // URL's own parameters. The Dict owns its pool: Close closes it.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ngxtasks.ParseDictURL(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("%w: URL cannot be parsed: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: URL %v", ErrBadConfig, err)
 	}
 	return openURL(ctx, u, opts)
 }

@@ -83,7 +83,7 @@ func TestURLErrors(t *testing.T) {
 		{"postgres://u:s3cr3t@127.0.0.1/db?ngxtasks_cleanup=-1s", "ngxtasks_cleanup"},
 		{"postgres://u:s3cr3t@127.0.0.1/db?ngxtasks_bogus=1", "ngxtasks_bogus"},
 		{"postgres://u:s3cr3t@127.0.0.1/db?%zz", "query"},
-		{"postgres://u:s3cr3t@127.0.0.1:port/db", "cannot be parsed"},
+		{"postgres://u:s3cr3t@127.0.0.1:port/db", "cannot parse"},
 		{"postgres://u:s3cr3t@127.0.0.1/db?sslmode=sometimes", "sslmode"},
 		{"postgres://u:s3cr3t@127.0.0.1/db?pool_max_conns=0", "pool_max_conns"},
 	} {

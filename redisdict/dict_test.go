@@ -90,25 +90,6 @@ func TestBinarySafe(t *testing.T) {
 	}
 }
 
-func TestClose(t *testing.T) {
-	d, ctx := openTest(t), context.Background()
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatalf("second Close = %v", err)
-	}
-	if _, err := d.Add(ctx, "k", "v", time.Second); !errors.Is(err, ngxtasks.ErrClosed) {
-		t.Errorf("Add after Close: %v", err)
-	}
-	if _, _, err := d.Get(ctx, "k"); !errors.Is(err, ngxtasks.ErrClosed) {
-		t.Errorf("Get after Close: %v", err)
-	}
-	if _, err := d.Now(ctx); !errors.Is(err, ngxtasks.ErrClosed) {
-		t.Errorf("Now after Close: %v", err)
-	}
-}
-
 // TestNewKeepsClient checks that a Dict made with New leaves the caller's
 // client open on Close.
 func TestNewKeepsClient(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ngxtasks/ngxtasks"
 )
 
 // ErrBadConfig is matched (errors.Is) by every error about a malformed URL
@@ -24,14 +26,9 @@ var ErrBadConfig = errors.New("redisdict: invalid configuration")
 // standalone, Sentinel or Cluster client from them. Its errors name the part
 // of the URL at fault and never contain the password.
 func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ngxtasks.ParseDictURL(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("%w: cannot parse: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	return parseURL(u)
 }

@@ -29,15 +29,9 @@ func init() {
 // Open opens the dictionary a "sqlite:" URL names (see the package
 // documentation), creating the file and table when missing.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Dict, error) {
-	u, err := url.Parse(rawURL)
+	u, err := ngxtasks.ParseDictURL(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL; a sqlite URL holds no secret,
-		// but no backend repeats a URL it could not parse.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("%w: URL cannot be parsed: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: URL %v", ErrBadConfig, err)
 	}
 	return openURL(ctx, u, opts...)
 }

@@ -71,7 +71,7 @@ func TestBadURL(t *testing.T) {
 		{"sqlite:///tmp/c.db?table=a&table=b", "table given 2 times"},
 		{"sqlite:///tmp/c.db?zeta=1&alpha=2", `unknown parameter "alpha"`}, // the first in order
 		{"postgres:///tmp/c.db", `scheme "postgres"`},
-		{"sqlite://[::1/c.db", "cannot be parsed"},
+		{"sqlite://[::1/c.db", "cannot parse"},
 	} {
 		_, err := Open(context.Background(), c.url, WithCleanupInterval(0))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrBadConfig) {
