@@ -5,16 +5,16 @@ import (
 	"sync/atomic"
 )
 
-// A batch runs the firings that one tick of the timer loop took, on as few
-// goroutines as keep it moving. Each worker takes the next firing and, if it
+// A batch runs the turns that one tick of the timer loop took, on as few
+// goroutines as keep it moving. Each worker takes the next turn and, if it
 // was the last spare (not inside a callback), first starts another worker,
 // so a callback that blocks never holds up the rest of the batch; fast
 // callbacks are run one after another on the same goroutine. That spares
-// the loop starting one goroutine per firing, which at 100,000 rules due at
+// the loop starting one goroutine per turn, which at 100,000 rules due at
 // once is what made runs late.
 //
-// When the dictionary takes batches, the batch's Preemption firings are
-// settled in one round trip while its Normal firings already run: Normal
+// When the dictionary takes batches, the batch's Preemption turns are
+// settled in one round trip while its Normal turns already run: Normal
 // rules never touch the dictionary, so they never wait for it.
 //
 // Batches are reused once their last worker is gone: at 100,000 rules on
@@ -22,13 +22,13 @@ import (
 // collections they set off ran in the middle of the burst.
 type batch struct {
 	m        *Manager
-	firings  []firing
-	claimsAt int            // firings from here on are settled by one claim round trip
+	turns    []turn
+	claimsAt int            // turns from here on are settled by one claim round trip
 	claims   sync.WaitGroup // done once they are
-	next     atomic.Int64   // index of the next firing to take
+	next     atomic.Int64   // index of the next turn to take
 	spare    atomic.Int64   // workers not inside a callback
 	workers  atomic.Int64   // workers not yet returned
-	buf      [chunk]firing
+	buf      [chunk]turn
 }
 
 // newBatch returns an idle batch whose buf the timer loop may take into.
@@ -39,13 +39,13 @@ func (m *Manager) newBatch() *batch {
 	return &batch{m: m}
 }
 
-// runBatch runs admitted firings, held in b.buf; it returns at once.
-func (m *Manager) runBatch(b *batch, fs []firing) {
+// runBatch runs admitted turns, held in b.buf; it returns at once.
+func (m *Manager) runBatch(b *batch, fs []turn) {
 	if len(fs) == 0 {
 		m.batches.Put(b)
 		return
 	}
-	b.firings = fs
+	b.turns = fs
 	b.claimsAt = len(fs)
 	if _, ok := m.dict.(BatchAdder); ok {
 		if at := normalFirst(fs); len(fs)-at > 1 {
@@ -72,9 +72,9 @@ func (m *Manager) runBatch(b *batch, fs []firing) {
 	go b.work()
 }
 
-// normalFirst moves the Normal firings to the front and returns how many
+// normalFirst moves the Normal turns to the front and returns how many
 // there are.
-func normalFirst(fs []firing) int {
+func normalFirst(fs []turn) int {
 	n := 0
 	for i := range fs {
 		if fs[i].e.rule.Type != Preemption {
@@ -88,14 +88,14 @@ func normalFirst(fs []firing) int {
 }
 
 func (b *batch) work() {
-	n := int64(len(b.firings))
+	n := int64(len(b.turns))
 	for {
 		i := b.next.Add(1) - 1
 		if i >= n {
 			b.spare.Add(-1)
 			if b.workers.Add(-1) == 0 { // no one is left to touch b
 				m := b.m
-				b.firings = nil
+				b.turns = nil
 				m.batches.Put(b)
 				m.retire(n)
 			}
@@ -103,7 +103,7 @@ func (b *batch) work() {
 		}
 		if i >= int64(b.claimsAt) {
 			// Still spare while waiting: no other worker is started for
-			// firings that cannot go on before the claims are answered.
+			// turns that cannot go on before the claims are answered.
 			b.claims.Wait()
 		}
 		if b.spare.Add(-1) == 0 && i+1 < n {
@@ -111,8 +111,8 @@ func (b *batch) work() {
 			b.workers.Add(1)
 			go b.work()
 		}
-		f := b.firings[i]
-		b.firings[i] = firing{} // let the entry go if it is removed meanwhile
+		f := b.turns[i]
+		b.turns[i] = turn{} // let the entry go if it is removed meanwhile
 		_ = b.m.fire(b.m.base, &f, nil)
 		b.spare.Add(1)
 	}

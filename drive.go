@@ -13,7 +13,7 @@ import (
 const (
 	minTick  = time.Millisecond
 	maxSleep = time.Minute
-	chunk    = 256 // firings taken under one lock and run as one batch
+	chunk    = 256 // turns taken under one lock and run as one batch
 )
 
 // Run is one drive step, the original's tasks:run(): it runs the rules due now.
@@ -44,7 +44,7 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 		return nil // slots wait for the store's clock (UseStoreClock)
 	}
 	m.maybeSyncClock()
-	var buf [4]firing
+	var buf [4]turn
 	fs := m.take(m.now(), buf[:0], math.MaxInt)
 	admitted := fs[:0]
 	for i := range fs {
@@ -52,7 +52,7 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 			continue
 		}
 		if fs[i].e.rule.Background {
-			go func(f firing) {
+			go func(f turn) {
 				defer m.retire(1)
 				_ = m.fire(m.base, &f, nil) // failures are reported as events
 			}(fs[i])

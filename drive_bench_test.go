@@ -76,7 +76,7 @@ func BenchmarkTakeBurst(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
-	buf := make([]firing, chunk)
+	buf := make([]turn, chunk)
 	taken := 0
 	b.ReportAllocs()
 	b.ResetTimer()

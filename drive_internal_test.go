@@ -72,12 +72,12 @@ func TestClaimAfterSmallClockCorrection(t *testing.T) {
 		before time.Duration
 		run    bool
 	}{{8 * time.Millisecond, true}, {m.tolerance / 2, true}, {m.tolerance/2 + time.Millisecond, false}} {
-		f := firing{e: e, slot: s}
+		f := turn{e: e, slot: s}
 		m.judge(&f, true, nil, s.Start.Add(-tc.before))
 		if (f.verdict == runIt) != tc.run {
 			t.Errorf("won claim, clock now %v before the slot: verdict %v, want run %v", tc.before, f.verdict, tc.run)
 		}
-		f = firing{e: e, slot: s}
+		f = turn{e: e, slot: s}
 		m.clk.offset.Store(0)
 		if got := m.holds(s, s.Start.Add(-tc.before)) == nil; got != tc.run {
 			t.Errorf("claim about to be made %v before the slot: holds %v, want %v", tc.before, got, tc.run)

@@ -105,7 +105,7 @@ func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, re
 // Per-request drive does not report them, as it runs only when requests
 // come. The slots are counted as skips; a Preemption slot may still have
 // run in another worker.
-func (m *Manager) behind(f *firing) {
+func (m *Manager) behind(f *turn) {
 	e := f.e
 	e.stats.skips.Add(f.missed)
 	level := eventLevel(EventSkipped, SkipBehind, nil)

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// A firing goes from the heap to its callback in one order, whichever mode
+// A turn goes from the heap to its callback in one order, whichever mode
 // drives it (Start, Middleware or Run), and that order is what the
 // guarantees rest on:
 //
@@ -18,15 +18,16 @@ import (
 //	admit   not while the rule's previous run goes on here; counted in flight
 //	settle  the filter, then, for a Preemption rule, the claim: the slot must
 //	        still hold the present, the store must store the claim, and its
-//	        answer must come before the firing's own slot ends (P1, P2)
+//	        answer must come before the turn's own slot ends (P1, P2)
 //	invoke  the callback, with its timeout, a panic recovered (B1)
 //	retire  no longer in flight, for Shutdown (B2)
 //
 // A worker that will not run a slot therefore never claims it, and no
 // Preemption slot runs without a claim the store answered in time.
 
-// firing is a slot taken from the queue, to be run in this worker.
-type firing struct {
+// A turn is one rule's slot taken by a drive step, on its way to the
+// callback in this worker (a Firing is what the callback is given).
+type turn struct {
 	e       *entry
 	slot    Slot
 	verdict verdict
@@ -35,7 +36,7 @@ type firing struct {
 	missedFrom, missed int64
 }
 
-// verdict is how far settle got with a firing.
+// verdict is how far settle got with a turn.
 type verdict uint8
 
 const (
@@ -46,14 +47,14 @@ const (
 )
 
 // take pops entries due at now, moves each to its next slot, and appends
-// the slots not taken before to out, until out holds limit firings. It is
+// the slots not taken before to out, until out holds limit turns. It is
 // the one place slots are handed out, so every drive mode shares the
 // at-most-once-per-slot rule.
 //
 // Rules whose time has come go first, then rules pushed and not yet taken,
 // soonest-ending slot first: a start with a million rules to catch up on
 // must not keep a one-second rule waiting until it has missed its slot.
-func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
+func (m *Manager) take(now time.Time, out []turn, limit int) []turn {
 	nowNs := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -87,9 +88,9 @@ func (m *Manager) take(now time.Time, out []firing, limit int) []firing {
 		s := m.keys.Slot(&e.rule, now)
 		if start := s.Start.UnixNano(); start >= e.lastEnd {
 			if out == nil {
-				out = make([]firing, 0, min(limit, 64))
+				out = make([]turn, 0, min(limit, 64))
 			}
-			f := firing{e: e, slot: s}
+			f := turn{e: e, slot: s}
 			if from, n := m.missedBefore(e, s, now); n > 0 {
 				f.missedFrom, f.missed = from, n
 			}
@@ -136,12 +137,12 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time) (from, n int64) 
 	return from, (gap + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
 }
 
-// admit counts a firing as in flight in this worker. It refuses (and
+// admit counts a turn as in flight in this worker. It refuses (and
 // reports) a slot whose rule is still running here, and any slot once the
 // manager is closed. Every admit that returns true is paired with one retire.
 //
 // A rule is marked running only once its callback is invoked, not here: a
-// firing admitted but not yet invoked (a Preemption claim in flight, or a
+// turn admitted but not yet invoked (a Preemption claim in flight, or a
 // batch not yet given a core) must not hold up the rule's next slot. If the
 // two meet in invoke, the later waits briefly for the earlier (awaitIdle).
 //
@@ -150,7 +151,7 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time) (from, n int64) 
 // worker's first step came then, or its batch got a core late) and is about
 // to finish, and no other worker can run this slot for this one. A busy
 // Preemption rule's slot is left to the other workers at once.
-func (m *Manager) admit(f *firing) bool {
+func (m *Manager) admit(f *turn) bool {
 	e := f.e
 	if e.removed.Load() {
 		return false
@@ -168,9 +169,9 @@ func (m *Manager) admit(f *firing) bool {
 	return true
 }
 
-// retire counts n admitted firings as ended. Batches retire all their
-// firings at once: a count that every run wrote would be a cache line the
-// cores pass back and forth at every firing of a burst.
+// retire counts n admitted turns as ended. Batches retire all their
+// turns at once: a count that every run wrote would be a cache line the
+// cores pass back and forth at every turn of a burst.
 func (m *Manager) retire(n int64) {
 	if m.inflight.Add(-n) == 0 && m.closed.Load() {
 		select {
@@ -180,10 +181,10 @@ func (m *Manager) retire(n int64) {
 	}
 }
 
-// fire runs one admitted firing: it settles the firing unless a batch did,
+// fire runs one admitted turn: it settles the turn unless a batch did,
 // then invokes the callback if the verdict says so. ctx must end at
-// shutdown (see bound); fire does not retire the firing.
-func (m *Manager) fire(ctx context.Context, f *firing, ex *Exchange) error {
+// shutdown (see bound); fire does not retire the turn.
+func (m *Manager) fire(ctx context.Context, f *turn, ex *Exchange) error {
 	var err error
 	if f.verdict == undecided && m.screen(ctx, f, ex) {
 		err = m.claim(ctx, f)
@@ -205,9 +206,9 @@ func (m *Manager) bound(ctx context.Context) (context.Context, func()) {
 	return ctx, func() { stop(); cancel() }
 }
 
-// settle gives each undecided firing its verdict: the filter first, then,
+// settle gives each undecided turn its verdict: the filter first, then,
 // for Preemption rules, the claim. It returns the claims' errors, joined.
-func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) error {
+func (m *Manager) settle(ctx context.Context, fs []turn, ex *Exchange) error {
 	claims := 0
 	for i := range fs {
 		if m.screen(ctx, &fs[i], ex) {
@@ -221,7 +222,7 @@ func (m *Manager) settle(ctx context.Context, fs []firing, ex *Exchange) error {
 // one round trip when it takes batches (BatchAdder), else one after
 // another; either way each claim is judged by its own slot, never by the
 // batch's shortest, so a claim answered before its slot ended runs.
-func (m *Manager) claimAll(ctx context.Context, fs []firing, claims int) error {
+func (m *Manager) claimAll(ctx context.Context, fs []turn, claims int) error {
 	if claims == 0 {
 		return nil
 	}
@@ -241,8 +242,8 @@ func (m *Manager) claimAll(ctx context.Context, fs []firing, claims int) error {
 
 // screen is the part of settling before the store: the filter, and for a
 // Preemption rule the check that its slot still holds the present. It
-// reports whether the firing is left to claim.
-func (m *Manager) screen(ctx context.Context, f *firing, ex *Exchange) bool {
+// reports whether the turn is left to claim.
+func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 	f.verdict = skipIt
 	e := f.e
 	if e.rule.Filter != nil && !m.filter(ctx, Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}) {
@@ -264,7 +265,7 @@ func (m *Manager) screen(ctx context.Context, f *firing, ex *Exchange) bool {
 // claim asks the store for one slot. The answer must come before the slot
 // ends by this worker's clock; the claim lives Interval + SkewTolerance, so
 // a worker whose clock is up to SkewTolerance behind still finds it.
-func (m *Manager) claim(ctx context.Context, f *firing) error {
+func (m *Manager) claim(ctx context.Context, f *turn) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, f.slot.End.Sub(m.now()), errLate)
 	won, err := m.dict.Add(ctx, m.claimKey(f.e, f.slot), m.worker, m.claimTTL(f.e))
 	if context.Cause(ctx) == errLate {
@@ -277,7 +278,7 @@ func (m *Manager) claim(ctx context.Context, f *firing) error {
 // claimBatch asks the store for several slots in one round trip. The round
 // trip may last until the latest of the slots ends; each answer is then
 // judged by its own slot's end.
-func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, claims int) error {
+func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, claims int) error {
 	idx := make([]int, 0, claims)
 	adds := make([]Add, 0, claims)
 	var deadline time.Time
@@ -308,13 +309,13 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []firing, cl
 	return errors.Join(errs...)
 }
 
-// judge gives a claimed firing its verdict from the store's answer, which
-// came at now. An answer that came after the firing's own slot ended is not
+// judge gives a claimed turn its verdict from the store's answer, which
+// came at now. An answer that came after the turn's own slot ended is not
 // trusted (late); one that came in time is lost, or won, and then the slot
 // must still hold the present. Store failures, late answers included, go
 // to the store watch, which logs the start and end of an outage rather
 // than every slot lost to it. It returns the claim's error, unless late.
-func (m *Manager) judge(f *firing, won bool, err error, now time.Time) error {
+func (m *Manager) judge(f *turn, won bool, err error, now time.Time) error {
 	e := f.e
 	if err == nil && !now.Before(f.slot.End) {
 		err = errLate
@@ -412,17 +413,17 @@ func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
 	return fi.Rule.Filter(ctx, fi)
 }
 
-// invoke runs the callback of a firing with the rule's timeout, recovering
+// invoke runs the callback of a turn with the rule's timeout, recovering
 // a panic.
 //
 // Runs start on a goroutine's smallest stack: the frames from the batch
 // worker down to the callback and back through the report are kept small
 // (the Firing is built here, the panic is caught in a frame of its own) so
 // that most runs do not have to grow it.
-func (m *Manager) invoke(ctx context.Context, f *firing, ex *Exchange) error {
+func (m *Manager) invoke(ctx context.Context, f *turn, ex *Exchange) error {
 	e := f.e
 	// The rule is marked running only now (see admit): a run that began
-	// after this firing was admitted is waited for, briefly.
+	// after this turn was admitted is waited for, briefly.
 	start := time.Now()
 	if !e.runSince.CompareAndSwap(0, start.UnixNano()) {
 		if !m.awaitIdle(ctx, e, f.slot) {

@@ -21,7 +21,7 @@ func TestWonSlotWaitsForPreviousRun(t *testing.T) {
 	defer m.Shutdown(context.Background())
 	e := m.rules["p"]
 	s := m.keys.Slot(&e.rule, m.now())
-	fi := &firing{e: e, slot: s}
+	fi := &turn{e: e, slot: s}
 
 	e.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
 	time.AfterFunc(5*time.Millisecond, func() { e.runSince.Store(0) })
@@ -59,7 +59,7 @@ func TestNormalSlotWaitsForJustBegunRun(t *testing.T) {
 	}
 	defer m.Shutdown(context.Background())
 	n, p := m.rules["n"], m.rules["p"]
-	fn := &firing{e: n, slot: m.keys.Slot(&n.rule, m.now())}
+	fn := &turn{e: n, slot: m.keys.Slot(&n.rule, m.now())}
 
 	n.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
 	time.AfterFunc(5*time.Millisecond, func() { n.runSince.Store(0) })
@@ -79,7 +79,7 @@ func TestNormalSlotWaitsForJustBegunRun(t *testing.T) {
 	n.runSince.Store(0)
 
 	p.runSince.Store(time.Now().UnixNano())
-	if m.admit(&firing{e: p, slot: m.keys.Slot(&p.rule, m.now())}) {
+	if m.admit(&turn{e: p, slot: m.keys.Slot(&p.rule, m.now())}) {
 		t.Fatal("a busy Preemption rule was admitted: its slot is for the other workers")
 	}
 	p.runSince.Store(0)

@@ -102,14 +102,14 @@ type Manager struct {
 
 	base      context.Context // parent of every run; cancelled when Shutdown gives up
 	cancel    context.CancelFunc
-	inflight  atomic.Int64 // firings begun and not yet ended
+	inflight  atomic.Int64 // turns begun and not yet ended
 	closed    atomic.Bool
 	started   atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{} // closed by Shutdown
 	wake      chan struct{} // the timer loop re-reads the gate
 	idle      chan struct{} // signalled when the last run ends after Shutdown
-	batches   sync.Pool     // of *batch, so a tick of many firings allocates nothing
+	batches   sync.Pool     // of *batch, so a tick of many turns allocates nothing
 	unusable  sync.Once     // logs, once, that Middleware serves requests without rules
 }
 
@@ -317,7 +317,7 @@ func (p removedRule) sameSlots(r *Rule) bool {
 // setGate moves the gate to the earliest due rule. Callers hold mu.
 //
 // It reads both clocks afresh, at one instant, to carry the due time over
-// to the gate's scale: a reading taken earlier (a burst of 100,000 firings
+// to the gate's scale: a reading taken earlier (a burst of 100,000 turns
 // is taken in chunks under one reading) would put the gate late by however
 // long ago that was.
 func (m *Manager) setGate() {
