@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -28,6 +29,18 @@ type Dict interface {
 	Get(ctx context.Context, key string) (value string, ok bool, err error)
 	Close() error
 }
+
+// LoggerFrom returns the Logger of the manager on whose behalf a
+// dictionary is called with ctx (every context a manager passes to its Dict
+// carries it), or nil. A backend whose client library logs sends those
+// lines there, rather than to the library's own default (often stderr),
+// so that they reach the handler the program chose.
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+	return l
+}
+
+type loggerKey struct{}
 
 // BatchAdder is implemented by dictionaries that can make many Adds in one
 // round trip. AddBatch sets Added or Err of every element; it returns an error

@@ -196,12 +196,13 @@ func (m *Manager) fire(ctx context.Context, f *turn, ex *Exchange) error {
 }
 
 // bound makes a caller's context (a request's, a Run call's) end at
-// shutdown too, as the manager's own runs do.
+// shutdown too, as the manager's own runs do, and carry its logger to the
+// dictionary (LoggerFrom).
 func (m *Manager) bound(ctx context.Context) (context.Context, func()) {
 	if ctx == m.base {
 		return ctx, func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, loggerKey{}, m.logger))
 	stop := context.AfterFunc(m.base, cancel)
 	return ctx, func() { stop(); cancel() }
 }
@@ -502,5 +503,5 @@ func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (
 	if e == nil {
 		return "", false, fmt.Errorf("ngxtasks: no rule %q", identifier)
 	}
-	return m.dict.Get(ctx, m.claimKey(e, m.keys.Slot(&e.rule, at)))
+	return m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.keys.Slot(&e.rule, at)))
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -309,5 +311,39 @@ func TestHealthFirstStep(t *testing.T) {
 	}
 	if got := m.Health().FirstStep; !got.Equal(first) {
 		t.Fatalf("FirstStep = %v, want %v", got, first)
+	}
+}
+
+// refusingDict is a store whose connections are refused: like a client
+// that retries its dial until the claim's context ends, it answers when the
+// context ends, naming its last connection attempt.
+type refusingDict struct{ ngxtasks.MemoryDict }
+
+func (*refusingDict) Add(ctx context.Context, _, _ string, _ time.Duration) (bool, error) {
+	<-ctx.Done()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	return false, fmt.Errorf("%w (last connection attempt: %w)", ctx.Err(), refused)
+}
+
+// TestUnreachableStoreIsAnError: a store that cannot be connected to is
+// reported at Error as not answering, with the cause, although its claims
+// end by running out of time (which alone says only that it is slow).
+func TestUnreachableStoreIsAnError(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	m := &ngxtasks.Manager{Dict: &refusingDict{}, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))}
+	shutdown(t, m)
+	if err := m.Push(preemptionRules(1, func(int) time.Duration { return 50 * time.Millisecond }, noop)...); err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Run(context.Background())
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, `level=ERROR msg="ngxtasks: the store does not answer`) || !strings.Contains(out, "connection refused") {
+		t.Fatalf("log does not report an unreachable store at Error, with its cause:\n%s", out)
+	}
+	if h := m.Health(); !h.StoreDown || !strings.Contains(h.StoreError, "connection refused") {
+		t.Fatalf("health: %+v", h)
 	}
 }

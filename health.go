@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,7 @@ func (w *storeWatch) failed(m *Manager, e *entry, s *Slot, err error) {
 	w.since = time.Now()
 	w.skipped = 0
 	msg, level := "ngxtasks: the store does not answer: Preemption slots are skipped until it does", slog.LevelError
-	if errors.Is(err, errLate) {
+	if errors.Is(err, errLate) && !unreachable(err) {
 		msg, level = "ngxtasks: the store answered after the slot ended: Preemption slots are skipped until it answers in time", slog.LevelWarn
 	}
 	attrs := []slog.Attr{slog.String("worker", m.worker), slog.String("error", w.err)}
@@ -49,6 +50,14 @@ func (w *storeWatch) failed(m *Manager, e *entry, s *Slot, err error) {
 		attrs = append(attrs, slog.String("rule", e.rule.Identifier), slog.Int64("slot", s.N))
 	}
 	m.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// unreachable says whether err tells of a connection that could not be
+// made (a backend names its last failed attempt when a claim ran out of
+// time trying): the store is down, not slow.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // answered records a claim or clock reading the store answered in time.

@@ -117,12 +117,12 @@ func (m *Manager) setup() {
 	m.fields = m.fieldsNow()
 	m.clock = m.Clock
 	m.epoch = m.localNow()
-	m.base, m.cancel = context.WithCancel(context.Background())
+	m.logger = cmp.Or(m.Logger, slog.Default())
+	m.base, m.cancel = context.WithCancel(context.WithValue(context.Background(), loggerKey{}, m.logger))
 	m.rules = make(map[string]*entry)
 	m.stop = make(chan struct{})
 	m.wake = make(chan struct{}, 1)
 	m.idle = make(chan struct{}, 1)
-	m.logger = cmp.Or(m.Logger, slog.Default())
 	m.keys = m.Keys
 	if m.keys == nil {
 		m.keys = EpochKeys{}

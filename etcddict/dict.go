@@ -16,13 +16,15 @@ import (
 // ngxtasks.BatchAdder (not ngxtasks.StoreClock: see the package
 // documentation). It is safe for concurrent use.
 type Dict struct {
-	client *clientv3.Client
-	prefix string
-	own    bool // made by Open: Close closes the client
-	set    settings
-	leases *leasePool
-	maxOps atomic.Int64 // claims per batch transaction; lowered when refused
-	closed atomic.Bool
+	client    *clientv3.Client
+	prefix    string
+	own       bool // made by Open: Close closes the client
+	set       settings
+	leases    *leasePool
+	maxOps    atomic.Int64 // claims per batch transaction; lowered when refused
+	closed    atomic.Bool
+	logs      *logSink               // where the client's lines go, if Open made it
+	lastCause atomic.Pointer[probed] // see cause
 
 	// stop ends with Close of a Dict that owns its client, and with it the
 	// context of every call (callCtx). Otherwise a call in flight when the
@@ -56,7 +58,7 @@ func New(client *clientv3.Client, prefix string, opts ...Option) (*Dict, error) 
 			return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 		}
 	}
-	d := &Dict{client: client, prefix: prefix, set: s}
+	d := &Dict{client: client, prefix: prefix, set: s, logs: &logSink{}}
 	d.stop, d.stopCalls = context.WithCancel(context.Background())
 	d.leases = newLeasePool(client.Lease, s.latency, s.window, s.fixedWindow, s.grantTimeout)
 	d.maxOps.Store(int64(s.maxTxnOps))
@@ -188,6 +190,7 @@ func (d *Dict) Close() error {
 // callCtx is ctx, ended also by Close of a Dict that owns its client, so
 // that calls in flight then fail at once (with ngxtasks.ErrClosed, see fail).
 func (d *Dict) callCtx(ctx context.Context) (context.Context, func()) {
+	d.logs.note(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(d.stop, cancel)
 	return ctx, func() { stop(); cancel() }
@@ -218,6 +221,11 @@ func checkEntry(key, value string, ttl time.Duration) error {
 func (d *Dict) fail(op, key string, err error) error {
 	if d.closed.Load() || errors.Is(err, errPoolClosed) {
 		return fmt.Errorf("etcddict: %s %q: %w (%v)", op, key, ngxtasks.ErrClosed, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		if cause := d.cause(); cause != nil {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
 	}
 	return fmt.Errorf("etcddict: %s %q: %w", op, key, err)
 }

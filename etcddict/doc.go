@@ -82,6 +82,17 @@
 // fails the whole transaction before anything is stored; Add and AddBatch
 // then forget it and try once more with a new lease.
 //
+// # Logs
+//
+// The client retries a call until its context ends and then reports only
+// "context deadline exceeded"; when it is not connected, such an error
+// names why, from a dial of each endpoint (at most once a second): "no
+// endpoint accepts connections: dial tcp …: connection refused". The
+// manager logs that at Error, once per outage. The client's own warnings,
+// of a Dict that Open made, go through slog to the Logger of the manager
+// using the Dict (ngxtasks.LoggerFrom) at Debug, else to slog.Default(); a
+// client passed to New keeps its logger.
+//
 // # What the guarantee rests on
 //
 // etcd commits a transaction on a quorum before it answers, so a claim is

@@ -49,8 +49,9 @@ func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 		DialTimeout: t.dialTimeout,
 		Username:    t.user,
 		Password:    t.pass,
-		Logger:      zap.NewNop(),
 	}
+	logs := &logSink{}
+	cfg.Logger = zap.New(zapCore{sink: logs})
 	if t.tls {
 		if cfg.TLS, err = t.tlsConfig(); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrBadConfig, t.describe(), err)
@@ -73,7 +74,7 @@ func openURL(ctx context.Context, u *url.URL, opts ...Option) (*Dict, error) {
 		_ = client.Close()
 		return nil, err
 	}
-	d.own = true
+	d.own, d.logs = true, logs
 	if err := d.probe(ctx, t.dialTimeout); err != nil {
 		_ = d.Close()
 		return nil, fmt.Errorf("etcddict: %s: %w", t.describe(), err)

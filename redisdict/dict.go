@@ -18,6 +18,7 @@ type Dict struct {
 	client redis.UniversalClient
 	own    bool // the client was made by Open: Close closes it
 	closed atomic.Bool
+	dials  dialWatch
 }
 
 var (
@@ -31,6 +32,8 @@ var (
 // ownership: Dict.Close does not close client, so the program can go on
 // using it for other things and closes it itself, after Dict.Close. Enable
 // the client's ContextTimeoutEnabled so a claim ends with its context.
+// New adds a hook to client that only watches its connection attempts, so
+// that errors can name why the server cannot be reached.
 func New(client redis.UniversalClient) (*Dict, error) {
 	if client == nil {
 		return nil, errors.New("redisdict: New: client is nil")
@@ -38,7 +41,9 @@ func New(client redis.UniversalClient) (*Dict, error) {
 	if v := reflect.ValueOf(client); v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil, fmt.Errorf("redisdict: New: client is a nil %T", client)
 	}
-	return &Dict{client: client}, nil
+	d := &Dict{client: client}
+	d.dials.watch(client)
+	return d, nil
 }
 
 // Client returns the client the dictionary uses.
@@ -148,6 +153,11 @@ func (d *Dict) ready(ctx context.Context) error {
 func (d *Dict) fail(op, key string, err error) error {
 	if d.closed.Load() || errors.Is(err, redis.ErrClosed) {
 		return fmt.Errorf("redisdict: %s: %w (%v)", op, ngxtasks.ErrClosed, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		if cause := d.dials.cause(); cause != nil {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
 	}
 	if key == "" {
 		return fmt.Errorf("redisdict: %s: %w", op, err)

@@ -32,6 +32,18 @@
 // claim may outlive the manager's deadline (the manager still ignores late
 // answers). Errors never contain the URL's password.
 //
+// # Logs
+//
+// go-redis retries a connection until the command's context ends and then
+// reports only "context deadline exceeded"; such an error from a Dict
+// names the client's last failed connection attempt instead ("dial tcp …:
+// connection refused"), which the manager logs at Error, once per outage.
+// go-redis logs through one logger per process, to stderr. Importing this
+// package replaces it by one that writes through slog: a line about a call
+// a manager made goes to that manager's Logger (ngxtasks.LoggerFrom) at
+// Debug, any other to slog.Default() at Warn. A program that calls
+// redis.SetLogger after the import keeps its own.
+//
 // # What the guarantee rests on
 //
 // At most one winner per key holds as long as the key is not lost while it

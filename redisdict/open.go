@@ -41,7 +41,9 @@ func connect(ctx context.Context, o *redis.UniversalOptions) (*Dict, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("redisdict: %s: %w", describe(o, err), err)
 	}
-	return &Dict{client: client, own: true}, nil
+	d := &Dict{client: client, own: true}
+	d.dials.watch(client)
+	return d, nil
 }
 
 // describe says what could not be reached, and as whom, without the
