@@ -32,7 +32,10 @@
 // drive step with nothing due reads one clock and allocates nothing: due
 // rules are kept in a heap, not scanned. A step sends all its claims in
 // one round trip when the dictionary takes batches ([BatchAdder]), and
-// Normal rules run while it is in flight.
+// Normal rules run while it is in flight. A rule's [Drive] keeps it to one
+// mode: under a manager driven by its timer and by requests, a rule that
+// rewrites responses takes [DriveRequest], or the timer would take its
+// slots.
 //
 // # Guarantees
 //
@@ -87,5 +90,7 @@
 // redisdict, pgdict and etcddict of this module register dictionaries that
 // reach across processes and machines; [OpenDict] opens any of them from a
 // URL, and their errors never show a password ([RedactURL]). The package
-// dicttest is the conformance suite every one of them passes.
+// dicttest is the conformance suite every one of them passes. The
+// contexts a manager passes to its Dict carry its Logger ([LoggerFrom]),
+// for the lines of the dictionary's client library.
 package ngxtasks

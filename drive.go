@@ -24,13 +24,15 @@ const (
 // When nothing is due it costs one clock read and does not allocate.
 func (m *Manager) Run(ctx context.Context) error {
 	m.once.Do(m.setup)
-	if m.sinceEpoch() < m.gate.Load() {
+	if m.sinceEpoch() < m.gates[DriveRun].Load() {
 		return nil
 	}
-	return m.runDue(ctx, nil)
+	return m.runDue(ctx, DriveRun, nil)
 }
 
-func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
+// runDue is a drive step of Run (mode DriveRun) or of a request
+// (DriveRequest, with its exchange).
+func (m *Manager) runDue(ctx context.Context, mode Drive, ex *Exchange) error {
 	if m.err != nil {
 		return m.err
 	}
@@ -45,7 +47,7 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 	}
 	m.maybeSyncClock()
 	var buf [4]turn
-	fs := m.take(m.now(), buf[:0], math.MaxInt)
+	fs := m.take(mode, m.now(), buf[:0], math.MaxInt)
 	admitted := fs[:0]
 	for i := range fs {
 		if !m.admit(&fs[i]) {
@@ -106,7 +108,7 @@ func (m *Manager) runDue(ctx context.Context, ex *Exchange) error {
 // taken. It returns how many it took.
 func (m *Manager) dispatch(now time.Time) int {
 	b := m.newBatch()
-	taken := m.take(now, b.buf[:0], chunk)
+	taken := m.take(DriveTimer, now, b.buf[:0], chunk)
 	admitted := taken[:0]
 	for i := range taken {
 		f := &taken[i]
@@ -153,7 +155,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			// so that rules falling due meanwhile are taken in their slot.
 			for m.dispatch(m.now()) == chunk {
 			}
-			wait = time.Duration(m.gate.Load() - m.sinceEpoch())
+			wait = time.Duration(m.gates[DriveTimer].Load() - m.sinceEpoch())
 		} else { // no slot until the store's clock is known; a reading pokes us
 			m.maybeSyncClock()
 			wait = clockRetry
@@ -179,7 +181,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed.Store(true)
-		m.setGate()
+		m.setGates()
 		m.mu.Unlock()
 		close(m.stop)
 	})

@@ -83,7 +83,7 @@ func BenchmarkTakeBurst(b *testing.B) {
 	for taken < b.N {
 		clock.t = clock.t.Add(time.Second)
 		for {
-			got := m.take(clock.t, buf[:0], chunk)
+			got := m.take(DriveTimer, clock.t, buf[:0], chunk)
 			taken += len(got)
 			if len(got) < chunk {
 				break

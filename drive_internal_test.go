@@ -3,6 +3,7 @@ package ngxtasks
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -23,12 +24,46 @@ func TestGateAfterLongTake(t *testing.T) {
 	defer m.Shutdown(context.Background())
 	taken := clock.t
 	clock.t = clock.t.Add(300 * time.Millisecond) // the take went on this long
-	if got := m.take(taken, nil, chunk); len(got) != 1 {
+	if got := m.take(DriveTimer, taken, nil, chunk); len(got) != 1 {
 		t.Fatalf("took %d firings, want 1", len(got))
 	}
 	wantWait := time.Second - 300*time.Millisecond // next boundary, from the clock now
-	if wait := time.Duration(m.gate.Load() - m.sinceEpoch()); wait != wantWait {
+	if wait := time.Duration(m.gates[DriveTimer].Load() - m.sinceEpoch()); wait != wantWait {
 		t.Fatalf("gate in %v, want %v", wait, wantWait)
+	}
+}
+
+// TestGatesFollowTheirLanes: each drive mode's gate follows only the rules
+// it may take, so the timer loop neither wakes for a request-only rule nor
+// takes it, and a request is not slowed by timer-only rules.
+func TestGatesFollowTheirLanes(t *testing.T) {
+	clock := &stepClock{t: time.Unix(1_800_000_000, 0)}
+	m := &Manager{Clock: clock}
+	noop := func(context.Context, Firing) error { return nil }
+	err := m.Push(Rule{Identifier: "req", Interval: time.Second, Type: Normal, Drive: DriveRequest, Callback: noop},
+		Rule{Identifier: "tick", Interval: 3 * time.Second, Type: Normal, Drive: DriveTimer, Callback: noop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	if m.gates[DriveTimer].Load() != 0 || m.gates[DriveRequest].Load() != 0 || m.gates[DriveRun].Load() != math.MaxInt64 {
+		t.Fatalf("gates after Push: timer %d, request %d, run %d; want the two pushed lanes due at once, Run's never",
+			m.gates[DriveTimer].Load(), m.gates[DriveRequest].Load(), m.gates[DriveRun].Load())
+	}
+	if got := m.take(DriveTimer, clock.t, nil, chunk); len(got) != 1 || got[0].e.rule.Identifier != "tick" {
+		t.Fatalf("the timer took %v, want only tick", got)
+	}
+	if wait := time.Duration(m.gates[DriveTimer].Load() - m.sinceEpoch()); wait != 3*time.Second {
+		t.Fatalf("timer gate in %v, want 3s (tick's next slot; req is not the timer's)", wait)
+	}
+	if m.gates[DriveRequest].Load() != 0 {
+		t.Fatal("the timer's take moved the request gate: req was never taken")
+	}
+	if got := m.take(DriveRequest, clock.t, nil, chunk); len(got) != 1 || got[0].e.rule.Identifier != "req" {
+		t.Fatalf("a request took %v, want only req", got)
+	}
+	if wait := time.Duration(m.gates[DriveRequest].Load() - m.sinceEpoch()); wait != time.Second {
+		t.Fatalf("request gate in %v, want 1s", wait)
 	}
 }
 
@@ -49,7 +84,7 @@ func TestTakeInterleavesFallingDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for step := range 3 {
-		got := m.take(clock.t, nil, chunk)
+		got := m.take(DriveTimer, clock.t, nil, chunk)
 		if len(got) != chunk || got[0].e.rule.Identifier != "short" || got[0].missed != 0 {
 			t.Fatalf("step %d: took %d, first %q (missed %d): want the short rule first", step, len(got), got[0].e.rule.Identifier, got[0].missed)
 		}

@@ -46,43 +46,43 @@ const (
 	skipIt                   // filtered out, lost or failed: nothing to run
 )
 
-// take pops entries due at now, moves each to its next slot, and appends
-// the slots not taken before to out, until out holds limit turns. It is
-// the one place slots are handed out, so every drive mode shares the
-// at-most-once-per-slot rule.
+// take pops entries due at now that the drive mode may take, moves each to
+// its next slot, and appends the slots not taken before to out, until out
+// holds limit turns. It is the one place slots are handed out, so every
+// drive mode shares the at-most-once-per-slot rule.
 //
 // Rules whose time has come go first, then rules pushed and not yet taken,
 // soonest-ending slot first: a start with a million rules to catch up on
 // must not keep a one-second rule waiting until it has missed its slot.
-func (m *Manager) take(now time.Time, out []turn, limit int) []turn {
+func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn {
 	nowNs := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
 		return out
 	}
-	m.queue.dropRemoved()
-	m.fresh.dropRemoved()
-	if m.firstStep.Load() == 0 && len(m.queue)+len(m.fresh) > 0 {
-		m.firstStep.Store(nowNs)
-	}
-	if len(m.fresh) > 0 && m.freshSeen == 0 {
-		// The first step to find them: order them by when their slot ends
-		// now, not when they were pushed (a million rules take seconds to
-		// push, and the store's clock may have been read since).
-		m.freshSeen = m.sinceEpoch()
-		for i := range m.fresh {
-			m.fresh[i].due = m.keys.Slot(&m.fresh[i].e.rule, now).End.UnixNano()
+	lanes := [2]*lane{&m.lanes[DriveAny], &m.lanes[mode]}
+	for _, l := range lanes {
+		l.dropRemoved()
+		if m.firstStep.Load() == 0 && len(l.queue)+len(l.fresh) > 0 {
+			m.firstStep.Store(nowNs)
 		}
-		m.fresh.heapify()
+		if len(l.fresh) > 0 && l.freshSeen == 0 {
+			// The first step to find them: order them by when their slot
+			// ends now, not when they were pushed (a million rules take
+			// seconds to push, and the store's clock may have been read
+			// since).
+			l.freshSeen = m.sinceEpoch()
+			for i := range l.fresh {
+				l.fresh[i].due = m.keys.Slot(&l.fresh[i].e.rule, now).End.UnixNano()
+			}
+			l.fresh.heapify()
+		}
 	}
 	for len(out) < limit {
-		q := &m.queue
-		if len(m.queue) == 0 || m.queue[0].due > nowNs {
-			if len(m.fresh) == 0 {
-				break
-			}
-			q = &m.fresh
+		l, q := next(&lanes, nowNs)
+		if q == nil {
+			break
 		}
 		e := (*q)[0].e
 		s := m.keys.Slot(&e.rule, now)
@@ -91,7 +91,7 @@ func (m *Manager) take(now time.Time, out []turn, limit int) []turn {
 				out = make([]turn, 0, min(limit, 64))
 			}
 			f := turn{e: e, slot: s}
-			if from, n := m.missedBefore(e, s, now); n > 0 {
+			if from, n := m.missedBefore(e, s, now, l.freshSeen); n > 0 {
 				f.missedFrom, f.missed = from, n
 			}
 			e.lastEnd = s.End.UnixNano()
@@ -102,20 +102,21 @@ func (m *Manager) take(now time.Time, out []turn, limit int) []turn {
 			due = nowNs + int64(e.rule.Interval)
 		}
 		e.due = due
-		if q == &m.fresh {
-			m.fresh.pop()
-			m.queue.push(item{due, e})
+		if q == &l.fresh {
+			l.fresh.pop()
+			l.queue.push(item{due, e})
 		} else {
-			m.queue[0].due = due
-			m.queue.down(0)
+			l.queue[0].due = due
+			l.queue.down(0)
 		}
-		m.queue.dropRemoved()
-		m.fresh.dropRemoved()
+		l.dropRemoved()
 	}
-	if len(m.fresh) == 0 {
-		m.fresh, m.freshSeen = nil, 0 // a big start's array is not kept for the next Push
+	for _, l := range lanes {
+		if len(l.fresh) == 0 {
+			l.fresh, l.freshSeen = nil, 0 // a big start's array is not kept for the next Push
+		}
 	}
-	m.setGate()
+	m.setGates()
 	return out
 }
 
@@ -123,11 +124,11 @@ func (m *Manager) take(now time.Time, out []turn, limit int) []turn {
 // the last slot taken, or, for a rule not taken yet, since the slot that
 // held the instant a drive step first found it due (a catch-up too long
 // for its slot). Slots before that step were not driven, and are not
-// missed. Callers hold mu.
-func (m *Manager) missedBefore(e *entry, s Slot, now time.Time) (from, n int64) {
+// missed. freshSeen is that of e's lane. Callers hold mu.
+func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64) (from, n int64) {
 	from = e.lastEnd
 	if from == 0 {
-		seen := now.Add(-time.Duration(m.sinceEpoch() - max(e.pushed, m.freshSeen)))
+		seen := now.Add(-time.Duration(m.sinceEpoch() - max(e.pushed, freshSeen)))
 		from = m.keys.Slot(&e.rule, seen).Start.UnixNano()
 	}
 	gap := s.Start.UnixNano() - from

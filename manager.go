@@ -83,18 +83,15 @@ type Manager struct {
 	// first drive step that took slots; 0 before it. For Health.
 	firstStep atomic.Int64
 
-	// gate is when, in nanoseconds since epoch, the earliest rule falls due.
-	// Reading it is the whole cost of a drive step when nothing is due.
-	gate atomic.Int64
+	// gates[mode] is when, in nanoseconds since epoch, the earliest rule
+	// that drive mode may take falls due. Reading it is the whole cost of
+	// a drive step when nothing is due.
+	gates [numDrives]atomic.Int64
 
-	mu    sync.Mutex // guards queue, fresh, rules, seq, removed and entries' slot state
-	queue queue      // by due time
-	fresh queue      // pushed, never taken: by the end of their current slot
-	// freshSeen is when a drive step first found fresh entries (sinceEpoch;
-	// 0 while there are none): their slots count as missed from then on.
-	freshSeen int64
-	rules     map[string]*entry
-	seq       uint64
+	mu    sync.Mutex      // guards lanes, rules, seq, removed and entries' slot state
+	lanes [numDrives]lane // by Rule.Drive
+	rules map[string]*entry
+	seq   uint64
 	// removed keeps removed rules whose last slot taken has not ended yet,
 	// so that pushing one again does not run that slot again.
 	removed map[string]removedRule
@@ -139,11 +136,16 @@ func (m *Manager) setup() {
 	} else {
 		m.err = m.checkStoreClock()
 	}
+	for mode := range m.gates {
+		if m.err != nil {
+			m.gates[mode].Store(0) // every drive step takes the slow path and reports err
+		} else {
+			m.gates[mode].Store(math.MaxInt64)
+		}
+	}
 	if m.err != nil {
-		m.gate.Store(0) // every drive step takes the slow path and reports err
 		return
 	}
-	m.gate.Store(math.MaxInt64)
 	m.clk.init(m)
 	m.maybeSyncClock()
 }
@@ -215,8 +217,16 @@ func (m *Manager) Push(rules ...Rule) error {
 			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "is already pushed", dup: true}
 		}
 	}
-	m.fresh.grow(len(rules))
-	m.queue.grow(len(m.fresh) + len(rules)) // where they go once taken: no growing in the middle of a start
+	var perLane [numDrives]int
+	for i := range rules {
+		perLane[rules[i].Drive]++
+	}
+	for d, n := range perLane {
+		if l := &m.lanes[d]; n > 0 {
+			l.fresh.grow(n)
+			l.queue.grow(len(l.fresh) + n) // where they go once taken: no growing in the middle of a start
+		}
+	}
 	pushed := m.sinceEpoch()
 	m.forgetPast(now)
 	for _, r := range rules {
@@ -227,10 +237,10 @@ func (m *Manager) Push(rules ...Rule) error {
 			delete(m.removed, r.Identifier)
 		}
 		m.rules[r.Identifier] = e
-		m.fresh.push(item{0, e}) // ordered by the first step that finds them
+		m.lanes[r.Drive].fresh.push(item{0, e}) // ordered by the first step that finds them
 
 	}
-	m.setGate()
+	m.setGates()
 	m.poke()
 	return nil
 }
@@ -261,9 +271,8 @@ func (m *Manager) Remove(identifier string) bool {
 		r := &e.rule
 		m.removed[identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, offset: r.Offset, spread: r.Spread, typ: r.Type}
 	}
-	m.queue.dropRemoved()
-	m.fresh.dropRemoved()
-	m.setGate()
+	m.lanes[e.rule.Drive].dropRemoved()
+	m.setGates()
 	return true
 }
 
@@ -312,25 +321,6 @@ func (m *Manager) forgetPast(now time.Time) {
 // sameSlots says whether r cuts time into the slots the removed rule did.
 func (p removedRule) sameSlots(r *Rule) bool {
 	return p.interval == r.Interval && p.offset == r.Offset && p.spread == r.Spread && p.typ == r.Type
-}
-
-// setGate moves the gate to the earliest due rule. Callers hold mu.
-//
-// It reads both clocks afresh, at one instant, to carry the due time over
-// to the gate's scale: a reading taken earlier (a burst of 100,000 turns
-// is taken in chunks under one reading) would put the gate late by however
-// long ago that was.
-func (m *Manager) setGate() {
-	switch {
-	case m.closed.Load():
-		m.gate.Store(0) // every drive step goes the slow way, to ErrClosed
-	case len(m.queue)+len(m.fresh) == 0:
-		m.gate.Store(math.MaxInt64)
-	case len(m.fresh) > 0:
-		m.gate.Store(0) // pushed rules are due at once
-	default:
-		m.gate.Store(m.sinceEpoch() + m.queue[0].due - m.now().UnixNano())
-	}
 }
 
 // poke wakes the timer loop so it re-reads the gate.

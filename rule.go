@@ -44,6 +44,34 @@ func ParseType(s string) (Type, error) {
 	return 0, fmt.Errorf("%w %q (want normal or preemption)", ErrUnknownType, clip(s))
 }
 
+// Drive names a drive mode. A rule's Drive says which mode may take its
+// slots: any (the default), or only one of them.
+type Drive uint8
+
+const (
+	DriveAny     Drive = iota // every mode that drives the manager
+	DriveTimer                // Start's timer loop only
+	DriveRequest              // Middleware only: Firing.Exchange is never nil
+	DriveRun                  // Run calls only
+	numDrives
+)
+
+// String returns the name used in rule files: "any", "timer", "request" or
+// "run".
+func (d Drive) String() string {
+	switch d {
+	case DriveAny:
+		return "any"
+	case DriveTimer:
+		return "timer"
+	case DriveRequest:
+		return "request"
+	case DriveRun:
+		return "run"
+	}
+	return fmt.Sprintf("Drive(%d)", uint8(d))
+}
+
 // Func is a rule's callback. ctx is cancelled when the rule's timeout passes
 // and when a shutdown gives up waiting.
 type Func func(ctx context.Context, f Firing) error
@@ -73,6 +101,13 @@ type Rule struct {
 	// Background makes a request-driven run happen on its own goroutine, so
 	// the request does not wait; such a run cannot touch the response.
 	Background bool
+
+	// Drive restricts the rule to one drive mode; the zero value lets every
+	// mode take its slots. A manager driven by its timer and by requests
+	// alike gives a rule that rewrites responses DriveRequest, or the
+	// timer would take its slots with no request to rewrite. Slots that
+	// pass while that mode does not drive are not run.
+	Drive Drive
 }
 
 // Phase is the rule's effective offset within its interval: Offset plus, when
@@ -125,6 +160,10 @@ func (r *Rule) Validate() error {
 		return bad("Timeout", fmt.Sprintf("must be >= 0, got %v", r.Timeout))
 	case r.Offset < 0 || r.Offset >= r.Interval:
 		return bad("Offset", fmt.Sprintf("must be in [0, Interval=%v), got %v", r.Interval, r.Offset))
+	case r.Drive >= numDrives:
+		return bad("Drive", fmt.Sprintf("must be DriveAny, DriveTimer, DriveRequest or DriveRun, got %v", r.Drive))
+	case r.Drive == DriveRequest && r.Background:
+		return bad("Background", "cannot be set with Drive DriveRequest: a background run has no request")
 	}
 	return nil
 }
@@ -138,6 +177,7 @@ type Firing struct {
 	Slot   Slot   // the slot being run
 	Worker string // the identity of the worker running it
 	// Exchange is the HTTP request that drives this run and its response; nil
-	// for timer-driven runs, Run calls and Background rules.
+	// for timer-driven runs, Run calls and Background rules. A rule whose
+	// Drive is DriveRequest always has one.
 	Exchange *Exchange
 }
