@@ -14,9 +14,10 @@ import (
 // callback may change that request's response through Firing.Exchange.
 //
 // It fits any router that takes func(http.Handler) http.Handler: chi's
-// r.Use(m.Middleware), or wrap a ServeMux. For gin, wrap the engine
-// (http.ListenAndServe(addr, m.Middleware(engine))); for echo,
-// e.Use(echo.WrapMiddleware(m.Middleware)).
+// r.Use(m.Middleware), or wrap a ServeMux. Wrap gin's engine and echo's
+// instance whole (http.ListenAndServe(addr, m.Middleware(e))): echo writes
+// a handler's returned error after its middleware has returned, so through
+// echo.WrapMiddleware a rewritten response would go out first, as a 200.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.once.Do(m.setup)
