@@ -19,10 +19,11 @@ type fields struct {
 	tolerance     time.Duration
 	clock         Clock
 	useStoreClock bool
+	history       int
 }
 
 func (m *Manager) fieldsNow() fields {
-	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock}
+	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock, m.HistoryLen}
 }
 
 // changed reports a configuration field set after the manager's first use.
@@ -44,6 +45,8 @@ func (m *Manager) changed() error {
 		name = "Clock"
 	case was.useStoreClock != now.useStoreClock:
 		name = "UseStoreClock"
+	case was.history != now.history:
+		name = "HistoryLen"
 	default:
 		return nil
 	}

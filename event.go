@@ -37,6 +37,7 @@ const (
 	SkipLate                             // the slot ended before its claim was answered, or the clock moved off it
 	SkipClosed                           // the manager is shutting down
 	SkipBehind                           // the timer loop did not run while the slots lasted (Missed says how many)
+	numSkipReasons
 )
 
 var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind"}
@@ -54,10 +55,14 @@ type Event struct {
 	Rule     *Rule // the manager's copy; read only
 	Slot     Slot
 	Worker   string
-	Time     time.Time     // when it happened, by the manager's clock
-	Reason   SkipReason    // for EventSkipped
-	Duration time.Duration // for EventFinished
-	Err      error         // for EventFinished, and for SkipClaimError
+	Time     time.Time  // when it happened, by the manager's clock
+	Reason   SkipReason // for EventSkipped
+	// Duration is, for EventFinished, how long the run took; for
+	// EventFired, its lateness (start minus slot start, by the manager's
+	// clock); for EventWon, EventLost and skips for a claim error or a late
+	// answer, the claim's round trip.
+	Duration time.Duration
+	Err      error // for EventFinished, and for SkipClaimError
 	Missed   int64         // for SkipBehind: how many slots, the first being Slot
 }
 
@@ -66,7 +71,19 @@ type Event struct {
 // listens, because every run's goroutine starts on a small stack that a big
 // frame here would make it grow.
 func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
-	e.stats.record(kind, s.N, d, err)
+	var msg *string
+	if err != nil {
+		text := clipError(err.Error())
+		msg = &text
+	}
+	var result Outcome
+	if kind == EventFinished {
+		result = resultOf(err)
+	}
+	e.stats.record(kind, s.N, reason, d, msg, result)
+	if e.history != nil {
+		e.history.note(kind, s, reason, d, msg, result)
+	}
 	level := eventLevel(kind, reason, err)
 	if m.Observer != nil || m.logger.Enabled(context.Background(), level) {
 		m.notify(level, e, kind, s, reason, d, err)
@@ -107,12 +124,16 @@ func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, re
 // run in another worker.
 func (m *Manager) behind(f *turn) {
 	e := f.e
-	e.stats.skips.Add(f.missed)
+	e.stats.skipped(SkipBehind, f.missed, nil)
+	first := m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom))
+	if e.history != nil {
+		e.history.behind(&first, f.missed)
+	}
 	level := eventLevel(EventSkipped, SkipBehind, nil)
 	if m.Observer == nil && !m.logger.Enabled(context.Background(), level) {
 		return
 	}
-	ev := Event{Kind: EventSkipped, Rule: &e.rule, Slot: m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom)),
+	ev := Event{Kind: EventSkipped, Rule: &e.rule, Slot: first,
 		Worker: m.worker, Time: m.now(), Reason: SkipBehind, Missed: f.missed}
 	if m.Observer != nil {
 		m.Observer(ev)

@@ -269,12 +269,14 @@ func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 // a worker whose clock is up to SkewTolerance behind still finds it.
 func (m *Manager) claim(ctx context.Context, f *turn) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, f.slot.End.Sub(m.now()), errLate)
+	asked := time.Now()
 	won, err := m.dict.Add(ctx, m.claimKey(f.e, f.slot), m.worker, m.claimTTL(f.e))
+	rtt := time.Since(asked)
 	if context.Cause(ctx) == errLate {
 		err = lateErr(err)
 	}
 	cancel()
-	return m.judge(f, won, err, m.now())
+	return m.judge(f, won, err, m.now(), rtt)
 }
 
 // claimBatch asks the store for several slots in one round trip. The round
@@ -296,7 +298,9 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 		}
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, deadline.Sub(m.now()), errLate)
+	asked := time.Now()
 	err := ba.AddBatch(ctx, adds)
+	rtt := time.Since(asked)
 	if context.Cause(ctx) == errLate {
 		err = lateErr(err)
 	}
@@ -304,7 +308,7 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 	now := m.now()
 	var errs []error
 	for j, i := range idx {
-		if err := m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now); err != nil {
+		if err := m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now, rtt); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -312,12 +316,12 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 }
 
 // judge gives a claimed turn its verdict from the store's answer, which
-// came at now. An answer that came after the turn's own slot ended is not
+// came at now, rtt after the claim was sent. An answer that came after the turn's own slot ended is not
 // trusted (late); one that came in time is lost, or won, and then the slot
 // must still hold the present. Store failures, late answers included, go
 // to the store watch, which logs the start and end of an outage rather
 // than every slot lost to it. It returns the claim's error, unless late.
-func (m *Manager) judge(f *turn, won bool, err error, now time.Time) error {
+func (m *Manager) judge(f *turn, won bool, err error, now time.Time, rtt time.Duration) error {
 	e := f.e
 	if err == nil && !now.Before(f.slot.End) {
 		err = errLate
@@ -327,20 +331,20 @@ func (m *Manager) judge(f *turn, won bool, err error, now time.Time) error {
 			m.watch.failed(m, e, &f.slot, err)
 		}
 		if errors.Is(err, errLate) {
-			m.emit(e, EventSkipped, &f.slot, SkipLate, 0, err)
+			m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, err)
 			return nil
 		}
-		m.emit(e, EventSkipped, &f.slot, SkipClaimError, 0, err)
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, rtt, err)
 		return err
 	}
 	m.watch.answered(m)
 	switch {
 	case !won:
-		m.emit(e, EventLost, &f.slot, 0, 0, nil)
+		m.emit(e, EventLost, &f.slot, 0, rtt, nil)
 	case m.holds(f.slot, now) != nil: // the clock moved back while we asked
-		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, errNotCurrent)
+		m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, errNotCurrent)
 	default:
-		m.emit(e, EventWon, &f.slot, 0, 0, nil)
+		m.emit(e, EventWon, &f.slot, 0, rtt, nil)
 		f.verdict = runIt
 	}
 	return nil
@@ -442,7 +446,7 @@ func (m *Manager) invoke(ctx context.Context, f *turn, ex *Exchange) error {
 		defer cancel()
 	}
 	e.stats.lastStart.Store(start.UnixNano())
-	m.emit(e, EventFired, &f.slot, 0, 0, nil)
+	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil)
 	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex})
 	return m.outcome(ctx, e, &f.slot, start, err)
 }

@@ -63,6 +63,10 @@ type Manager struct {
 	// must implement StoreClock), so that workers' clocks may differ by any
 	// amount without a Preemption slot running twice.
 	UseStoreClock bool
+	// HistoryLen is how many recent slots the manager keeps per rule, for
+	// History and Explain: zero is DefaultHistory (64), negative none. A
+	// rule's ring grows as its slots come, to about 64 bytes a slot.
+	HistoryLen int
 
 	once      sync.Once
 	fields    fields // as the first use found them
@@ -73,6 +77,7 @@ type Manager struct {
 	namespace string
 	worker    string
 	tolerance time.Duration
+	history   int // slots kept per rule; 0 for none
 	logger    *slog.Logger
 	clock     Clock
 	epoch     time.Time // gate times count from here
@@ -131,9 +136,18 @@ func (m *Manager) setup() {
 	if m.dict == nil {
 		m.dict, m.ownDict = NewMemoryDict(), true
 	}
-	if m.SkewTolerance < 0 {
+	switch {
+	case m.HistoryLen == 0:
+		m.history = DefaultHistory
+	case m.HistoryLen > 0:
+		m.history = m.HistoryLen
+	}
+	switch {
+	case m.SkewTolerance < 0:
 		m.err = fmt.Errorf("ngxtasks: %w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
-	} else {
+	case m.HistoryLen > maxHistory:
+		m.err = fmt.Errorf("ngxtasks: %w: HistoryLen must be at most %d slots per rule, got %d", ErrInvalidConfig, maxHistory, m.HistoryLen)
+	default:
 		m.err = m.checkStoreClock()
 	}
 	for mode := range m.gates {
@@ -232,6 +246,9 @@ func (m *Manager) Push(rules ...Rule) error {
 	for _, r := range rules {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
+		if m.history > 0 {
+			e.history = &history{size: m.history}
+		}
 		if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(&r) {
 			e.lastEnd = past.lastEnd // its slot ran here already: not again
 			delete(m.removed, r.Identifier)

@@ -7,48 +7,74 @@ import (
 
 // RuleStats is what a worker knows about one of its rules.
 type RuleStats struct {
-	Identifier   string
-	Name         string
-	Type         Type
-	Interval     time.Duration
-	Runs         int64 // runs started
-	Errors       int64 // runs that returned an error, panicked or timed out
-	Skips        int64 // due slots not run here (overlap, filter, claim error, late, behind)
-	Won          int64 // Preemption slots this worker claimed
-	Lost         int64 // Preemption slots another worker held
+	Identifier string
+	Name       string
+	Type       Type
+	Interval   time.Duration
+	Drive      Drive
+
+	Runs   int64 // runs started
+	Errors int64 // runs that returned an error, panicked or timed out
+	Skips  int64 // due slots not run here, for any reason
+	// SkipsBy counts the skips by reason (only reasons that occurred).
+	SkipsBy map[SkipReason]int64
+	Won     int64 // Preemption slots this worker claimed
+	Lost    int64 // Preemption slots another worker held
+
 	LastSlot     int64 // slot of the last run started
 	LastStart    time.Time
-	LastDuration time.Duration
-	LastError    string // of the last run that failed
-	NextDue      time.Time
-	Running      bool
+	LastLateness time.Duration // of the last run: its start minus its slot's start
+	LastDuration time.Duration // of the last run that ended
+	LastResult   Outcome       // of the last run that ended: succeeded, failed, panicked, timed out
+	LastError    string        // of the last run that failed
+	// LastSkip and LastSkipError are the last skip's reason and error
+	// (claim errors and late answers have one).
+	LastSkip      SkipReason
+	LastSkipError string
+	NextDue       time.Time
+	Running       bool
 }
 
 type counters struct {
-	runs, errors, skips, won, lost atomic.Int64
-	lastSlot, lastStart, lastDur   atomic.Int64
-	lastErr                        atomic.Pointer[string]
+	runs, errors, won, lost atomic.Int64
+	skips                   [numSkipReasons]atomic.Int64 // by reason
+	lastSlot, lastStart     atomic.Int64
+	lastLate, lastDur       atomic.Int64
+	lastResult, lastSkip    atomic.Uint32
+	lastErr, lastSkipErr    atomic.Pointer[string]
 }
 
-func (c *counters) record(kind EventKind, slot int64, d time.Duration, err error) {
+// record counts an event; msg is its error's text, if any, and result how
+// a run ended.
+func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.Duration, msg *string, result Outcome) {
 	switch kind {
 	case EventFired:
 		c.runs.Add(1)
 		c.lastSlot.Store(slot)
+		c.lastLate.Store(int64(d))
 	case EventFinished:
 		c.lastDur.Store(int64(d))
-		if err != nil {
+		c.lastResult.Store(uint32(result))
+		if msg != nil {
 			c.errors.Add(1)
-			msg := err.Error()
-			c.lastErr.Store(&msg)
+			c.lastErr.Store(msg)
 		}
 	case EventWon:
 		c.won.Add(1)
 	case EventLost:
 		c.lost.Add(1)
 	case EventSkipped:
-		c.skips.Add(1)
+		c.skipped(reason, 1, msg)
 	}
+}
+
+// skipped counts n skips for reason.
+func (c *counters) skipped(reason SkipReason, n int64, msg *string) {
+	if reason < numSkipReasons {
+		c.skips[reason].Add(n)
+	}
+	c.lastSkip.Store(uint32(reason))
+	c.lastSkipErr.Store(msg)
 }
 
 // Stats returns statistics of every rule, in push order.
@@ -62,29 +88,49 @@ func (m *Manager) Stats() []RuleStats {
 	}
 	m.mu.Unlock()
 	for i, e := range es {
-		c := &e.stats
-		s := RuleStats{
-			Identifier:   e.rule.Identifier,
-			Name:         e.rule.Name,
-			Type:         e.rule.Type,
-			Interval:     e.rule.Interval,
-			Runs:         c.runs.Load(),
-			Errors:       c.errors.Load(),
-			Skips:        c.skips.Load(),
-			Won:          c.won.Load(),
-			Lost:         c.lost.Load(),
-			LastSlot:     c.lastSlot.Load(),
-			LastDuration: time.Duration(c.lastDur.Load()),
-			NextDue:      time.Unix(0, due[i]),
-			Running:      e.runSince.Load() != 0,
-		}
-		if t := c.lastStart.Load(); t != 0 {
-			s.LastStart = time.Unix(0, t)
-		}
-		if p := c.lastErr.Load(); p != nil {
-			s.LastError = *p
-		}
-		out[i] = s
+		out[i] = e.statsNow(due[i])
 	}
 	return out
+}
+
+// statsNow reads an entry's counters; due is its next due time.
+func (e *entry) statsNow(due int64) RuleStats {
+	c := &e.stats
+	s := RuleStats{
+		Identifier:   e.rule.Identifier,
+		Name:         e.rule.Name,
+		Type:         e.rule.Type,
+		Interval:     e.rule.Interval,
+		Drive:        e.rule.Drive,
+		Runs:         c.runs.Load(),
+		Errors:       c.errors.Load(),
+		Won:          c.won.Load(),
+		Lost:         c.lost.Load(),
+		LastSlot:     c.lastSlot.Load(),
+		LastLateness: time.Duration(c.lastLate.Load()),
+		LastDuration: time.Duration(c.lastDur.Load()),
+		LastResult:   Outcome(c.lastResult.Load()),
+		LastSkip:     SkipReason(c.lastSkip.Load()),
+		NextDue:      time.Unix(0, due),
+		Running:      e.runSince.Load() != 0,
+	}
+	for r := range c.skips {
+		if n := c.skips[r].Load(); n > 0 {
+			if s.SkipsBy == nil {
+				s.SkipsBy = make(map[SkipReason]int64)
+			}
+			s.SkipsBy[SkipReason(r)] = n
+			s.Skips += n
+		}
+	}
+	if t := c.lastStart.Load(); t != 0 {
+		s.LastStart = time.Unix(0, t)
+	}
+	if p := c.lastErr.Load(); p != nil {
+		s.LastError = *p
+	}
+	if p := c.lastSkipErr.Load(); p != nil {
+		s.LastSkipError = *p
+	}
+	return s
 }

@@ -139,6 +139,18 @@ func (m *Manager) watchSkew(offset time.Duration) {
 }
 
 // localNow is this worker's own clock, without the store's offset.
+// onSlotClock carries a reading of the real clock (time.Now) over to the
+// clock the slots follow, without reading it again when it is the same.
+func (m *Manager) onSlotClock(t time.Time) time.Time {
+	if m.clock != nil {
+		return m.now()
+	}
+	if m.fields.useStoreClock {
+		t = t.Add(time.Duration(m.clk.offset.Load()))
+	}
+	return t
+}
+
 func (m *Manager) localNow() time.Time {
 	if m.clock != nil {
 		return m.clock.Now()

@@ -1,0 +1,135 @@
+package ngxtasks
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// An Explanation says what became of one slot of a rule: in this worker,
+// from its history, and across the fleet, from the dictionary.
+type Explanation struct {
+	Rule string
+	Slot Slot
+	// Record is what this worker did with the slot; nil when its history
+	// does not hold the slot (see Why).
+	Record *SlotRecord
+	// Winner is the worker that holds the slot's claim, for a Preemption
+	// rule whose claim still lives in the dictionary (Interval +
+	// SkewTolerance from the claim); WinnerKnown says whether it does.
+	Winner      string
+	WinnerKnown bool
+	// StoreError is why the dictionary could not be asked, if it could not.
+	StoreError string
+	// Why says it in a sentence.
+	Why string
+}
+
+// Explain says what became of the slot of a rule that holds the instant
+// at: whether it is due yet, whether this worker drove it, what it did and
+// why (from its History), and, for a Preemption rule, which worker holds
+// its claim (as Winner does). A slot older than the history kept says so
+// rather than guessing. It fails only for an unknown rule.
+func (m *Manager) Explain(ctx context.Context, identifier string, at time.Time) (Explanation, error) {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	e := m.rules[identifier]
+	m.mu.Unlock()
+	if e == nil {
+		return Explanation{}, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
+	}
+	s := m.keys.Slot(&e.rule, at)
+	x := Explanation{Rule: identifier, Slot: s}
+	now := m.now()
+	if e.rule.Type == Preemption && !s.Start.After(now) {
+		w, ok, err := m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, s))
+		if err != nil {
+			x.StoreError = err.Error()
+		}
+		x.Winner, x.WinnerKnown = w, ok
+	}
+	x.Why = m.why(e, &x, now)
+	return x, nil
+}
+
+// why finds the slot in the rule's history and words what became of it.
+func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
+	s := x.Slot
+	if s.Start.After(now) {
+		return fmt.Sprintf("not due yet: the slot starts at %s", stamp(s.Start))
+	}
+	pushed := now.Add(-time.Duration(m.sinceEpoch() - e.pushed))
+	if !s.End.After(pushed) {
+		return fmt.Sprintf("the slot ended before this worker had the rule (pushed at %s)", stamp(pushed))
+	}
+	if e.history == nil {
+		return "this worker keeps no history (Manager.HistoryLen is negative)" + m.fleetPart(e, x)
+	}
+	recs := e.history.records()
+	for i := range recs {
+		r := &recs[i]
+		if r.Slot.N == s.N || (r.Reason == SkipBehind && s.N > r.Slot.N && s.N < r.Slot.N+r.Missed) {
+			x.Record = r
+			return m.recordPart(e, r, x) + m.fleetPart(e, x)
+		}
+	}
+	if len(recs) == m.history && s.End.Before(recs[0].Slot.End) {
+		return fmt.Sprintf("older than the %d slots this worker keeps per rule (the oldest starts at %s)", m.history, stamp(recs[0].Slot.Start)) + m.fleetPart(e, x)
+	}
+	if s.End.After(now) {
+		return "in progress, and not taken here yet: the next drive step that may take the rule will" + m.fleetPart(e, x)
+	}
+	mode := "no drive step"
+	if e.rule.Drive != DriveAny {
+		mode = fmt.Sprintf("no drive step of mode %q (the rule's Drive)", e.rule.Drive)
+	}
+	return mode + " came here while the slot lasted, so this worker did not take it" + m.fleetPart(e, x)
+}
+
+// recordPart words a history record.
+func (m *Manager) recordPart(e *entry, r *SlotRecord, x *Explanation) string {
+	switch r.Outcome {
+	case OutcomeWon:
+		return "won here; the run has not begun"
+	case OutcomeRunning:
+		return fmt.Sprintf("running here since %s (%v late)", stamp(r.Start), r.Lateness)
+	case OutcomeSucceeded:
+		return fmt.Sprintf("ran here at %s (%v late), succeeded in %v", stamp(r.Start), r.Lateness, r.Duration)
+	case OutcomeFailed, OutcomePanicked, OutcomeTimedOut:
+		return fmt.Sprintf("ran here at %s (%v late) and %s after %v: %s", stamp(r.Start), r.Lateness, r.Outcome, r.Duration, r.Err)
+	case OutcomeLost:
+		return fmt.Sprintf("another worker claimed it first (claim answered in %v)", r.Claim)
+	}
+	switch r.Reason {
+	case SkipOverlap:
+		return "skipped here: the rule's previous run was still going"
+	case SkipFiltered:
+		return "skipped here: the rule's Filter said no"
+	case SkipClaimError:
+		return "skipped here: the claim failed, so the slot was not run (fail closed): " + r.Err
+	case SkipLate:
+		return "skipped here: the claim was answered after the slot ended, or the clock moved off it: " + r.Err
+	case SkipClosed:
+		return "skipped here: the manager was shutting down"
+	case SkipBehind:
+		return fmt.Sprintf("missed here: the timer loop did not run while it lasted (%d slots missed from slot %d)", r.Missed, r.Slot.N)
+	}
+	return "unknown outcome"
+}
+
+// fleetPart words who holds the claim of a Preemption slot.
+func (m *Manager) fleetPart(e *entry, x *Explanation) string {
+	switch {
+	case e.rule.Type != Preemption:
+		return ""
+	case x.StoreError != "":
+		return "; the dictionary could not say who holds the claim: " + x.StoreError
+	case x.WinnerKnown && x.Winner == m.worker:
+		return "; the claim is this worker's (" + m.worker + ")"
+	case x.WinnerKnown:
+		return "; worker " + x.Winner + " holds the claim"
+	}
+	return "; no claim lives for it in the dictionary (none was stored, or it expired: claims live Interval + SkewTolerance)"
+}
+
+func stamp(t time.Time) string { return t.Format("2006-01-02 15:04:05.000 MST") }

@@ -1,0 +1,229 @@
+package ngxtasks
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// DefaultHistory is how many recent slots a manager keeps per rule when
+// Manager.HistoryLen is zero.
+const DefaultHistory = 64
+
+// maxHistory bounds Manager.HistoryLen: a ring is kept per rule.
+const maxHistory = 1 << 16
+
+// Outcome is what became of a slot in this worker.
+type Outcome uint8
+
+const (
+	OutcomeWon       Outcome = iota + 1 // claimed here; the run has not begun
+	OutcomeRunning                      // the run began and has not ended
+	OutcomeSucceeded                    // the run returned nil
+	OutcomeFailed                       // the run returned an error
+	OutcomePanicked                     // the run panicked (recovered)
+	OutcomeTimedOut                     // the run outlived the rule's Timeout
+	OutcomeLost                         // another worker holds the claim
+	OutcomeSkipped                      // not run here; SlotRecord.Reason says why
+)
+
+var outcomeNames = [...]string{"", "won", "running", "succeeded", "failed", "panicked", "timed out", "lost", "skipped"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// resultOf classifies how a run ended.
+func resultOf(err error) Outcome {
+	var p *PanicError
+	switch {
+	case err == nil:
+		return OutcomeSucceeded
+	case errors.As(err, &p):
+		return OutcomePanicked
+	case errors.Is(err, ErrTimeout):
+		return OutcomeTimedOut
+	}
+	return OutcomeFailed
+}
+
+// A SlotRecord is what this worker did with one slot of a rule.
+type SlotRecord struct {
+	Slot    Slot
+	Outcome Outcome
+	Reason  SkipReason // for OutcomeSkipped
+	Missed  int64      // for SkipBehind: the slots missed, Slot the first
+	// Won is set when this worker claimed the slot (a Preemption rule).
+	Won bool
+	// Claim is the claim's round trip: from the request to the store's
+	// answer (Preemption rules; for a batch, the batch's).
+	Claim time.Duration
+	// Start is when the run began (zero if it did not), by the manager's
+	// clock; Lateness is Start minus Slot.Start.
+	Start    time.Time
+	Lateness time.Duration
+	Duration time.Duration // of a run that ended
+	Err      string        // the run's or the claim's error, cut to 512 bytes
+}
+
+// record is a SlotRecord as the ring keeps it: 64 bytes, no pointer but
+// the error text's, so that a ring of a rule is one small allocation.
+type record struct {
+	n, start, end int64 // the slot (Unix ns)
+	ranAt, dur    int64 // Unix ns; 0 if not run
+	claim         int64 // ns
+	missed        int32
+	outcome       Outcome
+	reason        SkipReason
+	won           bool
+	err           *string
+}
+
+// history is one rule's ring of recent slot records. Each rule has its own
+// lock: recording never waits for another rule. The ring grows by doubling
+// up to its size, so that a rule that runs rarely (a million hourly rules)
+// does not hold a full ring, and stops allocating once full.
+type history struct {
+	mu   sync.Mutex
+	recs []record
+	next int // where the next record goes, once the ring is full
+	size int
+}
+
+// at returns the record of slot s, making one if the ring holds none. It
+// looks from the newest back: events of a slot come in order (won, fired,
+// finished), so the newest record is nearly always the one; those of two
+// slots interleave when a slot is claimed or skipped while the previous
+// one's run goes on. Callers hold h.mu.
+func (h *history) at(s *Slot) *record {
+	for i, k := 0, len(h.recs); i < k; i++ {
+		r := &h.recs[(h.newest()-i+k)%k]
+		if r.n == s.N && r.start == s.Start.UnixNano() {
+			return r
+		}
+	}
+	var r *record
+	if len(h.recs) < h.size {
+		if len(h.recs) == cap(h.recs) {
+			grown := make([]record, len(h.recs), min(max(2*cap(h.recs), 4), h.size))
+			copy(grown, h.recs)
+			h.recs = grown
+		}
+		h.recs = h.recs[:len(h.recs)+1]
+		r = &h.recs[len(h.recs)-1]
+	} else {
+		r = &h.recs[h.next]
+		h.next = (h.next + 1) % len(h.recs)
+	}
+	*r = record{n: s.N, start: s.Start.UnixNano(), end: s.End.UnixNano()}
+	return r
+}
+
+// newest is the index of the latest record. Callers hold h.mu.
+func (h *history) newest() int {
+	if len(h.recs) < h.size {
+		return len(h.recs) - 1
+	}
+	return (h.next - 1 + len(h.recs)) % len(h.recs)
+}
+
+// note records an event of slot s.
+func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Duration, msg *string, result Outcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.at(s)
+	switch kind {
+	case EventWon:
+		r.outcome, r.won, r.claim = OutcomeWon, true, int64(d)
+	case EventLost:
+		r.outcome, r.claim = OutcomeLost, int64(d)
+	case EventSkipped:
+		r.outcome, r.reason = OutcomeSkipped, reason
+		if reason == SkipClaimError || reason == SkipLate {
+			r.claim = int64(d)
+		}
+	case EventFired:
+		r.outcome, r.ranAt = OutcomeRunning, r.start+int64(d) // d is the run's lateness
+	case EventFinished:
+		r.outcome, r.dur = result, int64(d)
+	}
+	if msg != nil {
+		r.err = msg
+	}
+}
+
+// behind records slots missed from s on.
+func (h *history) behind(s *Slot, missed int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.at(s)
+	r.outcome, r.reason, r.missed = OutcomeSkipped, SkipBehind, int32(min(missed, 1<<31-1))
+}
+
+// records returns the ring's records, oldest first.
+func (h *history) records() []SlotRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]SlotRecord, len(h.recs))
+	start := 0
+	if len(h.recs) == h.size {
+		start = h.next
+	}
+	for i := range h.recs {
+		out[i] = h.recs[(start+i)%len(h.recs)].public()
+	}
+	return out
+}
+
+func (r *record) public() SlotRecord {
+	p := SlotRecord{
+		Slot:     Slot{N: r.n, Start: time.Unix(0, r.start), End: time.Unix(0, r.end)},
+		Outcome:  r.outcome,
+		Reason:   r.reason,
+		Missed:   int64(r.missed),
+		Won:      r.won,
+		Claim:    time.Duration(r.claim),
+		Duration: time.Duration(r.dur),
+	}
+	if r.ranAt != 0 {
+		p.Start = time.Unix(0, r.ranAt)
+		p.Lateness = time.Duration(r.ranAt - r.start)
+	}
+	if r.err != nil {
+		p.Err = *r.err
+	}
+	return p
+}
+
+// clipError cuts an error text kept in Stats and History to 512 bytes.
+func clipError(s string) string {
+	const max = 512
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// History returns what this worker did with the recent slots of a rule,
+// oldest first: up to Manager.HistoryLen slots.
+func (m *Manager) History(identifier string) ([]SlotRecord, error) {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	e := m.rules[identifier]
+	m.mu.Unlock()
+	if e == nil {
+		return nil, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
+	}
+	if e.history == nil {
+		return nil, nil
+	}
+	return e.history.records(), nil
+}

@@ -1,0 +1,49 @@
+package ngxtasks
+
+import (
+	"testing"
+	"time"
+)
+
+// TestHistoryGrowsThenStopsAllocating: a ring grows by doubling to its
+// size, keeps the newest slots once full, and then records a slot (claim,
+// run, end) without allocating.
+func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
+	h := &history{size: DefaultHistory}
+	slot := func(n int64) Slot {
+		start := time.Unix(1_800_000_000+n, 0)
+		return Slot{N: n, Start: start, End: start.Add(time.Second)}
+	}
+	var caps []int
+	for n := range int64(100) {
+		s := slot(n)
+		h.note(EventWon, &s, 0, time.Millisecond, nil, 0)
+		h.note(EventFired, &s, 0, 2*time.Millisecond, nil, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+		if len(caps) == 0 || caps[len(caps)-1] != cap(h.recs) {
+			caps = append(caps, cap(h.recs))
+		}
+	}
+	if want := []int{4, 8, 16, 32, 64}; len(caps) != len(want) || caps[0] != 4 || caps[4] != 64 {
+		t.Fatalf("capacities %v, want %v", caps, want)
+	}
+	recs := h.records()
+	if len(recs) != DefaultHistory || recs[0].Slot.N != 100-DefaultHistory || recs[len(recs)-1].Slot.N != 99 {
+		t.Fatalf("%d records from slot %d to %d, want the last %d", len(recs), recs[0].Slot.N, recs[len(recs)-1].Slot.N, DefaultHistory)
+	}
+	r := recs[len(recs)-1]
+	if r.Outcome != OutcomeSucceeded || !r.Won || r.Claim != time.Millisecond || r.Lateness != 2*time.Millisecond || r.Duration != time.Millisecond {
+		t.Fatalf("record %+v", r)
+	}
+	n := int64(100)
+	allocs := testing.AllocsPerRun(1000, func() {
+		s := slot(n)
+		h.note(EventWon, &s, 0, time.Millisecond, nil, 0)
+		h.note(EventFired, &s, 0, 0, nil, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+		n++
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per slot recorded in a full ring", allocs)
+	}
+}
