@@ -51,19 +51,19 @@ func (r SkipReason) String() string {
 
 // An Event is one thing that happened to a rule's slot in this worker.
 type Event struct {
-	Kind     EventKind
-	Rule     *Rule // the manager's copy; read only
-	Slot     Slot
-	Worker   string
-	Time     time.Time  // when it happened, by the manager's clock
-	Reason   SkipReason // for EventSkipped
+	Kind   EventKind
+	Rule   *Rule // the manager's copy; read only
+	Slot   Slot
+	Worker string
+	Time   time.Time  // when it happened, by the manager's clock
+	Reason SkipReason // for EventSkipped
 	// Duration is, for EventFinished, how long the run took; for
 	// EventFired, its lateness (start minus slot start, by the manager's
 	// clock); for EventWon, EventLost and skips for a claim error or a late
 	// answer, the claim's round trip.
 	Duration time.Duration
 	Err      error // for EventFinished, and for SkipClaimError
-	Missed   int64         // for SkipBehind: how many slots, the first being Slot
+	Missed   int64 // for SkipBehind: how many slots, the first being Slot
 }
 
 // emit records an event in statistics, the observer and the log. It takes
