@@ -81,7 +81,7 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 		result = resultOf(err)
 	}
 	e.stats.record(kind, s.N, reason, d, msg, result)
-	if e.history != nil {
+	if e.history.size > 0 {
 		e.history.note(kind, s, reason, d, msg, result)
 	}
 	level := eventLevel(kind, reason, err)
@@ -126,7 +126,7 @@ func (m *Manager) behind(f *turn) {
 	e := f.e
 	e.stats.skipped(SkipBehind, f.missed, nil)
 	first := m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom))
-	if e.history != nil {
+	if e.history.size > 0 {
 		e.history.behind(&first, f.missed)
 	}
 	level := eventLevel(EventSkipped, SkipBehind, nil)

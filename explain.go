@@ -62,7 +62,7 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 	if !s.End.After(pushed) {
 		return fmt.Sprintf("the slot ended before this worker had the rule (pushed at %s)", stamp(pushed))
 	}
-	if e.history == nil {
+	if e.history.size == 0 {
 		return "this worker keeps no history (Manager.HistoryLen is negative)" + m.fleetPart(e, x)
 	}
 	recs := e.history.records()

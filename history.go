@@ -85,8 +85,9 @@ type record struct {
 
 // history is one rule's ring of recent slot records. Each rule has its own
 // lock: recording never waits for another rule. The ring grows by doubling
-// up to its size, so that a rule that runs rarely (a million hourly rules)
-// does not hold a full ring, and stops allocating once full.
+// from one record up to its size, so that a rule that runs rarely (a
+// million hourly rules) does not hold a full ring, and stops allocating
+// once full. A size of 0 keeps nothing.
 type history struct {
 	mu   sync.Mutex
 	recs []record
@@ -109,7 +110,7 @@ func (h *history) at(s *Slot) *record {
 	var r *record
 	if len(h.recs) < h.size {
 		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(max(2*cap(h.recs), 4), h.size))
+			grown := make([]record, len(h.recs), min(max(2*cap(h.recs), 1), h.size))
 			copy(grown, h.recs)
 			h.recs = grown
 		}
@@ -222,7 +223,7 @@ func (m *Manager) History(identifier string) ([]SlotRecord, error) {
 	if e == nil {
 		return nil, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
 	}
-	if e.history == nil {
+	if e.history.size == 0 {
 		return nil, nil
 	}
 	return e.history.records(), nil

@@ -24,7 +24,7 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 			caps = append(caps, cap(h.recs))
 		}
 	}
-	if want := []int{4, 8, 16, 32, 64}; len(caps) != len(want) || caps[0] != 4 || caps[4] != 64 {
+	if want := []int{1, 2, 4, 8, 16, 32, 64}; len(caps) != len(want) || caps[0] != 1 || caps[6] != 64 {
 		t.Fatalf("capacities %v, want %v", caps, want)
 	}
 	recs := h.records()

@@ -246,9 +246,7 @@ func (m *Manager) Push(rules ...Rule) error {
 	for _, r := range rules {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
-		if m.history > 0 {
-			e.history = &history{size: m.history}
-		}
+		e.history.size = m.history
 		if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(&r) {
 			e.lastEnd = past.lastEnd // its slot ran here already: not again
 			delete(m.removed, r.Identifier)
