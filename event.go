@@ -85,7 +85,7 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 		e.history.note(kind, s, reason, d, msg, result)
 	}
 	level := eventLevel(kind, reason, err)
-	if m.Observer != nil || m.logger.Enabled(context.Background(), level) {
+	if m.Observer != nil || m.watchers.Load() != nil || m.logger.Enabled(context.Background(), level) {
 		m.notify(level, e, kind, s, reason, d, err)
 	}
 }
@@ -104,17 +104,77 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 	return slog.LevelDebug
 }
 
-// notify hands an event to the observer and the logger.
+// notify hands an event to the observer, the watchers and the logger.
 //
 //go:noinline
 func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
 	ev := Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
+	m.deliver(level, &ev)
+}
+
+// deliver hands a built event to the observer, the watchers and the
+// logger.
+func (m *Manager) deliver(level slog.Level, ev *Event) {
 	if m.Observer != nil {
-		m.Observer(ev)
+		m.Observer(*ev)
+	}
+	if ws := m.watchers.Load(); ws != nil {
+		for _, w := range *ws {
+			w.fn(ev)
+		}
 	}
 	if m.logger.Enabled(context.Background(), level) {
-		m.log(level, &ev)
+		m.log(level, ev)
 	}
+}
+
+// watcher is a function given to Watch.
+type watcher struct {
+	id uint64
+	fn func(*Event)
+}
+
+// Watch calls fn with every event from now on, as Observer is called,
+// until the returned stop is called. It is for code that watches a manager
+// it did not configure (a metrics collector, a status page): fn is called
+// synchronously from the goroutine where the event happened, so it must
+// be quick and safe for concurrent use, and it must not keep ev.
+func (m *Manager) Watch(fn func(ev *Event)) (stop func()) {
+	m.once.Do(m.setup)
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	m.watchSeq++
+	id := m.watchSeq
+	m.setWatchers(append(m.currentWatchers(), watcher{id, fn}))
+	return func() {
+		m.watchMu.Lock()
+		defer m.watchMu.Unlock()
+		ws := m.currentWatchers()
+		for i := range ws {
+			if ws[i].id == id {
+				m.setWatchers(append(ws[:i:i], ws[i+1:]...))
+				return
+			}
+		}
+	}
+}
+
+// currentWatchers returns a copy of the watchers. Callers hold watchMu.
+func (m *Manager) currentWatchers() []watcher {
+	if ws := m.watchers.Load(); ws != nil {
+		return append([]watcher(nil), *ws...)
+	}
+	return nil
+}
+
+// setWatchers publishes ws (nil when empty: one nil check per event then).
+// Callers hold watchMu.
+func (m *Manager) setWatchers(ws []watcher) {
+	if len(ws) == 0 {
+		m.watchers.Store(nil)
+		return
+	}
+	m.watchers.Store(&ws)
 }
 
 // behind reports the slots of a rule that passed while the timer loop did
@@ -130,17 +190,12 @@ func (m *Manager) behind(f *turn) {
 		e.history.behind(&first, f.missed)
 	}
 	level := eventLevel(EventSkipped, SkipBehind, nil)
-	if m.Observer == nil && !m.logger.Enabled(context.Background(), level) {
+	if m.Observer == nil && m.watchers.Load() == nil && !m.logger.Enabled(context.Background(), level) {
 		return
 	}
 	ev := Event{Kind: EventSkipped, Rule: &e.rule, Slot: first,
 		Worker: m.worker, Time: m.now(), Reason: SkipBehind, Missed: f.missed}
-	if m.Observer != nil {
-		m.Observer(ev)
-	}
-	if m.logger.Enabled(context.Background(), level) {
-		m.log(level, &ev)
-	}
+	m.deliver(level, &ev)
 }
 
 // log writes an event to the logger. It is a function of its own so that

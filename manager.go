@@ -113,6 +113,10 @@ type Manager struct {
 	idle      chan struct{} // signalled when the last run ends after Shutdown
 	batches   sync.Pool     // of *batch, so a tick of many turns allocates nothing
 	unusable  sync.Once     // logs, once, that Middleware serves requests without rules
+
+	watchers atomic.Pointer[[]watcher] // copied on write; nil when none
+	watchMu  sync.Mutex                // serialises Watch and its stops
+	watchSeq uint64
 }
 
 func (m *Manager) setup() {
