@@ -81,8 +81,8 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 		result = resultOf(err)
 	}
 	e.stats.record(kind, s.N, reason, d, msg, result)
-	if e.history.size > 0 {
-		e.history.note(kind, s, reason, d, msg, result)
+	if h := m.historyOf(e); h != nil {
+		h.note(kind, s, reason, d, msg, result)
 	}
 	level := eventLevel(kind, reason, err)
 	if m.Observer != nil || m.watchers.Load() != nil || m.logger.Enabled(context.Background(), level) {
@@ -186,8 +186,8 @@ func (m *Manager) behind(f *turn) {
 	e := f.e
 	e.stats.skipped(SkipBehind, f.missed, nil)
 	first := m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom))
-	if e.history.size > 0 {
-		e.history.behind(&first, f.missed)
+	if h := m.historyOf(e); h != nil {
+		h.behind(&first, f.missed)
 	}
 	level := eventLevel(EventSkipped, SkipBehind, nil)
 	if m.Observer == nil && m.watchers.Load() == nil && !m.logger.Enabled(context.Background(), level) {

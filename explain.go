@@ -62,10 +62,13 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 	if !s.End.After(pushed) {
 		return fmt.Sprintf("the slot ended before this worker had the rule (pushed at %s)", stamp(pushed))
 	}
-	if e.history.size == 0 {
+	if m.history == 0 {
 		return "this worker keeps no history (Manager.HistoryLen is negative)" + m.fleetPart(e, x)
 	}
-	recs := e.history.records()
+	var recs []SlotRecord
+	if h := e.history.Load(); h != nil {
+		recs = h.records()
+	}
 	for i := range recs {
 		r := &recs[i]
 		if r.Slot.N == s.N || (r.Reason == SkipBehind && s.N > r.Slot.N && s.N < r.Slot.N+r.Missed) {

@@ -39,10 +39,17 @@ func (o Outcome) String() string {
 
 // resultOf classifies how a run ended.
 func resultOf(err error) Outcome {
+	if err == nil {
+		return OutcomeSucceeded
+	}
+	return failureOf(err)
+}
+
+// failureOf classifies a run's error; kept apart so that resultOf's
+// common case does not allocate the target errors.As needs.
+func failureOf(err error) Outcome {
 	var p *PanicError
 	switch {
-	case err == nil:
-		return OutcomeSucceeded
 	case errors.As(err, &p):
 		return OutcomePanicked
 	case errors.Is(err, ErrTimeout):
@@ -70,8 +77,9 @@ type SlotRecord struct {
 	Err      string        // the run's or the claim's error, cut to 512 bytes
 }
 
-// record is a SlotRecord as the ring keeps it: 64 bytes, no pointer but
-// the error text's, so that a ring of a rule is one small allocation.
+// record is a SlotRecord as the ring keeps it: 64 bytes and no pointer,
+// so that the garbage collector never scans a ring (error texts are kept
+// beside it, in history.errs).
 type record struct {
 	n, start, end int64 // the slot (Unix ns)
 	ranAt, dur    int64 // Unix ns; 0 if not run
@@ -80,34 +88,49 @@ type record struct {
 	outcome       Outcome
 	reason        SkipReason
 	won           bool
-	err           *string
+	hasErr        bool
 }
 
-// history is one rule's ring of recent slot records. Each rule has its own
-// lock: recording never waits for another rule. The ring grows by doubling
-// from one record up to its size, so that a rule that runs rarely (a
-// million hourly rules) does not hold a full ring, and stops allocating
-// once full. A size of 0 keeps nothing.
+// history is one rule's ring of recent slot records, made at the rule's
+// first event. Each rule has its own lock: recording never waits for
+// another rule. The ring grows by doubling from one record up to its
+// size, so that a rule that runs rarely (a million hourly rules) does not
+// hold a full ring, and stops allocating once full.
 type history struct {
 	mu   sync.Mutex
 	recs []record
-	next int // where the next record goes, once the ring is full
+	errs []*string // by index in recs; nil until a slot has an error
+	next int       // where the next record goes, once the ring is full
 	size int
 }
 
-// at returns the record of slot s, making one if the ring holds none. It
-// looks from the newest back: events of a slot come in order (won, fired,
-// finished), so the newest record is nearly always the one; those of two
-// slots interleave when a slot is claimed or skipped while the previous
-// one's run goes on. Callers hold h.mu.
-func (h *history) at(s *Slot) *record {
-	for i, k := 0, len(h.recs); i < k; i++ {
-		r := &h.recs[(h.newest()-i+k)%k]
-		if r.n == s.N && r.start == s.Start.UnixNano() {
-			return r
+// historyOf returns e's history, making it on the first event; nil when
+// the manager keeps none.
+func (m *Manager) historyOf(e *entry) *history {
+	if h := e.history.Load(); h != nil || m.history == 0 {
+		return h
+	}
+	e.history.CompareAndSwap(nil, &history{size: m.history})
+	return e.history.Load()
+}
+
+// at returns the index of slot s's record, making one if the ring holds
+// none. Events of a slot come in order (won, fired, finished) and slots
+// come in order, so a slot after the newest record gets a new one at once;
+// otherwise the ring is searched from the newest back (a slot claimed or
+// skipped while the previous one's run goes on). Callers hold h.mu.
+func (h *history) at(s *Slot) int {
+	start := s.Start.UnixNano()
+	if k := len(h.recs); k > 0 && h.recs[h.newest()].start >= start {
+		newest := h.newest()
+		for i := range k {
+			j := (newest - i + k) % k
+			if r := &h.recs[j]; r.n == s.N && r.start == start {
+				return j
+			}
 		}
 	}
-	var r *record
+	var i int
 	if len(h.recs) < h.size {
 		if len(h.recs) == cap(h.recs) {
 			grown := make([]record, len(h.recs), min(max(2*cap(h.recs), 1), h.size))
@@ -115,13 +138,16 @@ func (h *history) at(s *Slot) *record {
 			h.recs = grown
 		}
 		h.recs = h.recs[:len(h.recs)+1]
-		r = &h.recs[len(h.recs)-1]
+		i = len(h.recs) - 1
 	} else {
-		r = &h.recs[h.next]
+		i = h.next
 		h.next = (h.next + 1) % len(h.recs)
 	}
-	*r = record{n: s.N, start: s.Start.UnixNano(), end: s.End.UnixNano()}
-	return r
+	h.recs[i] = record{n: s.N, start: start, end: s.End.UnixNano()}
+	if h.errs != nil {
+		h.errs[i] = nil
+	}
+	return i
 }
 
 // newest is the index of the latest record. Callers hold h.mu.
@@ -132,11 +158,12 @@ func (h *history) newest() int {
 	return (h.next - 1 + len(h.recs)) % len(h.recs)
 }
 
-// note records an event of slot s.
+// note records an event of slot s; msg is its error's text, if any.
 func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Duration, msg *string, result Outcome) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.at(s)
+	i := h.at(s)
+	r := &h.recs[i]
 	switch kind {
 	case EventWon:
 		r.outcome, r.won, r.claim = OutcomeWon, true, int64(d)
@@ -153,7 +180,10 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 		r.outcome, r.dur = result, int64(d)
 	}
 	if msg != nil {
-		r.err = msg
+		if h.errs == nil {
+			h.errs = make([]*string, h.size)
+		}
+		h.errs[i], r.hasErr = msg, true
 	}
 }
 
@@ -161,7 +191,7 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 func (h *history) behind(s *Slot, missed int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.at(s)
+	r := &h.recs[h.at(s)]
 	r.outcome, r.reason, r.missed = OutcomeSkipped, SkipBehind, int32(min(missed, 1<<31-1))
 }
 
@@ -175,7 +205,11 @@ func (h *history) records() []SlotRecord {
 		start = h.next
 	}
 	for i := range h.recs {
-		out[i] = h.recs[(start+i)%len(h.recs)].public()
+		j := (start + i) % len(h.recs)
+		out[i] = h.recs[j].public()
+		if h.recs[j].hasErr {
+			out[i].Err = *h.errs[j]
+		}
 	}
 	return out
 }
@@ -193,9 +227,6 @@ func (r *record) public() SlotRecord {
 	if r.ranAt != 0 {
 		p.Start = time.Unix(0, r.ranAt)
 		p.Lateness = time.Duration(r.ranAt - r.start)
-	}
-	if r.err != nil {
-		p.Err = *r.err
 	}
 	return p
 }
@@ -223,8 +254,8 @@ func (m *Manager) History(identifier string) ([]SlotRecord, error) {
 	if e == nil {
 		return nil, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
 	}
-	if e.history.size == 0 {
-		return nil, nil
+	if h := e.history.Load(); h != nil {
+		return h.records(), nil
 	}
-	return e.history.records(), nil
+	return nil, nil
 }

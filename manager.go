@@ -250,7 +250,6 @@ func (m *Manager) Push(rules ...Rule) error {
 	for _, r := range rules {
 		m.seq++
 		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
-		e.history.size = m.history
 		if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(&r) {
 			e.lastEnd = past.lastEnd // its slot ran here already: not again
 			delete(m.removed, r.Identifier)

@@ -20,7 +20,7 @@ type entry struct {
 	runSince atomic.Int64
 	removed  atomic.Bool // Remove was called; the queue drops it when it surfaces
 	stats    counters
-	history  history // size 0 when Manager.HistoryLen is negative
+	history  atomic.Pointer[history] // made at the first event (see historyOf)
 }
 
 // queue is a binary min-heap of entries by due time (Unix nanoseconds), so
