@@ -84,6 +84,11 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 	if h := m.historyOf(e); h != nil {
 		h.note(kind, s, reason, d, msg, result)
 	}
+	m.tell(e, kind, s, reason, d, err)
+}
+
+// tell hands an event to whoever listens: the observer, watchers, logger.
+func (m *Manager) tell(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
 	level := eventLevel(kind, reason, err)
 	if m.Observer != nil || m.watchers.Load() != nil || m.logger.Enabled(context.Background(), level) {
 		m.notify(level, e, kind, s, reason, d, err)

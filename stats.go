@@ -54,7 +54,9 @@ func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.
 		c.lastLate.Store(int64(d))
 	case EventFinished:
 		c.lastDur.Store(int64(d))
-		c.lastResult.Store(uint32(result))
+		if c.lastResult.Load() != uint32(result) { // a load is cheaper than a store
+			c.lastResult.Store(uint32(result))
+		}
 		if msg != nil {
 			c.errors.Add(1)
 			c.lastErr.Store(msg)
@@ -73,8 +75,12 @@ func (c *counters) skipped(reason SkipReason, n int64, msg *string) {
 	if reason < numSkipReasons {
 		c.skips[reason].Add(n)
 	}
-	c.lastSkip.Store(uint32(reason))
-	c.lastSkipErr.Store(msg)
+	if c.lastSkip.Load() != uint32(reason) {
+		c.lastSkip.Store(uint32(reason))
+	}
+	if msg != nil || c.lastSkipErr.Load() != nil {
+		c.lastSkipErr.Store(msg)
+	}
 }
 
 // Stats returns statistics of every rule, in push order.
