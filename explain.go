@@ -67,7 +67,7 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 	}
 	var recs []SlotRecord
 	if h := e.history.Load(); h != nil {
-		recs = h.records()
+		recs = h.records(m.keys, &e.rule)
 	}
 	for i := range recs {
 		r := &recs[i]

@@ -3,6 +3,7 @@ package ngxtasks
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestHistoryGrowsThenStopsAllocating: a ring grows by doubling to its
@@ -24,12 +25,12 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 			caps = append(caps, cap(h.recs))
 		}
 	}
-	if want := []int{1, 2, 4, 8, 16, 32, 64}; len(caps) != len(want) || caps[0] != 1 || caps[6] != 64 {
+	if want := []int{1, 4, 16, 64}; len(caps) != len(want) || caps[0] != 1 || caps[3] != 64 {
 		t.Fatalf("capacities %v, want %v", caps, want)
 	}
-	recs := h.records()
-	if len(recs) != DefaultHistory || recs[0].Slot.N != 100-DefaultHistory || recs[len(recs)-1].Slot.N != 99 {
-		t.Fatalf("%d records from slot %d to %d, want the last %d", len(recs), recs[0].Slot.N, recs[len(recs)-1].Slot.N, DefaultHistory)
+	recs := h.records(EpochKeys{}, &Rule{Interval: time.Second})
+	if len(recs) != DefaultHistory || !recs[0].Slot.Start.Equal(slot(100-DefaultHistory).Start) || !recs[len(recs)-1].Slot.Start.Equal(slot(99).Start) {
+		t.Fatalf("%d records from %v to %v, want the last %d", len(recs), recs[0].Slot.Start, recs[len(recs)-1].Slot.Start, DefaultHistory)
 	}
 	r := recs[len(recs)-1]
 	if r.Outcome != OutcomeSucceeded || !r.Won || r.Claim != time.Millisecond || r.Lateness != 2*time.Millisecond || r.Duration != time.Millisecond {
@@ -45,5 +46,13 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per slot recorded in a full ring", allocs)
+	}
+}
+
+// TestRecordSize: a slot's record stays 32 bytes, so that the default ring
+// of a rule is 2 KB.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(record{}); n != 32 {
+		t.Fatalf("a record is %d bytes, want 32", n)
 	}
 }

@@ -38,6 +38,7 @@ func main() {
 		mixed    = flag.Bool("mixed", false, "intervals spread from 1s to 1h instead of -interval")
 		runFor   = flag.Duration("for", 15*time.Second, "how long to run")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+		history  = flag.Int("history", 0, "slots of history kept per rule (Manager.HistoryLen: 0 is 64, negative none)")
 	)
 	flag.Parse()
 	if *profile != "" {
@@ -52,7 +53,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rules, *interval, *spread, *mixed, *runFor); err != nil {
+	if err := run(*rules, *interval, *spread, *mixed, *runFor, *history); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
@@ -108,7 +109,7 @@ func (r *recorder) samples() []sample {
 	return all
 }
 
-func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration) error {
+func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration, history int) error {
 	intervalOf := func(int) time.Duration { return interval }
 	if mixed { // geometric spread from 1 s to 1 h
 		intervalOf = func(i int) time.Duration {
@@ -131,7 +132,7 @@ func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration
 	runtime.ReadMemStats(&before)
 
 	// Skips are counted (Stats) rather than logged.
-	m := &ngxtasks.Manager{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	m := &ngxtasks.Manager{HistoryLen: history, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	skips := func() (n int64) {
 		for _, st := range m.Stats() {
 			n += st.Skips
