@@ -84,6 +84,15 @@
 // is further than half the SkewTolerance from the store's (where the store
 // can tell the time) logs an error and shows it in [Manager.Health].
 //
+// # Seeing what happened
+//
+// [Manager.Stats] counts runs, errors, skips by reason, claims won and
+// lost per rule; [Manager.History] keeps each rule's recent slots (what
+// this worker did, and why not); [Manager.Explain] answers "why didn't it
+// run" for one slot, from the history and, for a Preemption rule, from the
+// dictionary; [Manager.Health] tells of the store and the clocks. Events
+// go to the Logger, to Observer and to [Manager.Watch]ers.
+//
 // # Dictionaries
 //
 // The in-process [MemoryDict] is the default. The packages sqlitedict,

@@ -114,6 +114,7 @@ func micros(d time.Duration) int32 {
 // tenth of its CPU in copies and allocations for its first minute).
 type history struct {
 	mu   sync.Mutex
+	one  [1]record // the first record, made with the history: one allocation a rule
 	recs []record
 	errs []*string // by index in recs; nil until a slot has an error
 	next int       // where the next record goes, once the ring is full
@@ -148,8 +149,11 @@ func (h *history) at(s *Slot) int {
 	}
 	var i int
 	if len(h.recs) < h.size {
+		if cap(h.recs) == 0 {
+			h.recs = h.one[:0]
+		}
 		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), h.size))
+			grown := make([]record, len(h.recs), min(4*cap(h.recs), h.size))
 			copy(grown, h.recs)
 			h.recs = grown
 		}
