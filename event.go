@@ -66,7 +66,8 @@ type Event struct {
 	Missed   int64 // for SkipBehind: how many slots, the first being Slot
 }
 
-// emit records an event in statistics, the observer and the log. It takes
+// emit records an event in the rule's statistics and history and tells
+// the observer, the watchers and the log. It takes
 // the event's parts rather than an Event, and builds one only when someone
 // listens, because every run's goroutine starts on a small stack that a big
 // frame here would make it grow.
