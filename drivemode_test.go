@@ -114,7 +114,7 @@ func TestRuleDriveInMixedManager(t *testing.T) {
 	if timerRuns.Load() < slots/2 || runRuns.Load() == 0 || runRuns.Load() > 6 {
 		t.Errorf("timer rule %d runs in about %d slots; Run rule %d runs in 6 Run calls", timerRuns.Load(), slots, runRuns.Load())
 	}
-	if anyRuns.Load() > slots+2 || anyRuns.Load() < slots/2 {
+	if anyRuns.Load() > slots+3 || anyRuns.Load() < slots/2 { // +3: the slots cut at both ends, and one the loop may take while it stops
 		t.Errorf("the rule for any drive ran %d times in about %d slots", anyRuns.Load(), slots)
 	}
 }
