@@ -50,7 +50,7 @@
 //     (the slot then in progress included), unless its filter vetoes it or
 //     the rule's previous run is still going (then the slot is skipped and
 //     counted; a run that began less than 100 ms before is waited for, up
-//     to 100 ms within the slot). Normal rules never touch the dictionary and never wait for
+//     to 100 ms). Normal rules never touch the dictionary and never wait for
 //     it.
 //   - N3: no drift: runs start at their slot's start plus the drive's
 //     lateness, which does not accumulate.

@@ -432,7 +432,7 @@ func (m *Manager) invoke(ctx context.Context, f *turn, ex *Exchange) error {
 	// after this turn was admitted is waited for, briefly.
 	start := time.Now()
 	if !e.runSince.CompareAndSwap(0, start.UnixNano()) {
-		if !m.awaitIdle(ctx, e, f.slot) {
+		if !m.awaitIdle(ctx, e) {
 			m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
 			return nil
 		}
@@ -461,21 +461,24 @@ func call(ctx context.Context, fn Func, fi *Firing) (err error) {
 	return fn(ctx, *fi)
 }
 
-// maxOverlapWait bounds how long a won slot waits for the rule's run
-// before it to end.
+// maxOverlapWait bounds how long a slot waits for another run of its rule
+// to end.
 const maxOverlapWait = 100 * time.Millisecond
 
-// awaitIdle waits until the rule's previous run in this worker ends, and
-// takes the running mark. That run began after this slot was admitted, or,
-// for a Normal rule, just before (see admit): its claim was answered at the
-// end of its own slot, or its batch got a core late. Skipping would lose a slot the worker was free to run when it fell
-// due, and, for a won Preemption slot, one that no other worker can run any
-// more. A run still going after maxOverlapWait, or at the end of the slot,
-// is a real overlap.
-func (m *Manager) awaitIdle(ctx context.Context, e *entry, s Slot) bool {
+// awaitIdle waits until the rule's other run in this worker ends, and takes
+// the running mark. That run began after this slot was admitted, or, for a
+// Normal rule, just before (see admit): its claim was answered at the end
+// of its own slot, its batch got a core late, or it is the next slot's,
+// whose goroutine ran first (a slot taken at its very end). Skipping would
+// lose a slot the worker was free to run when it was taken, and, for a won
+// Preemption slot, one that no other worker can run any more. The wait is
+// bounded by maxOverlapWait alone, not by the slot's end: a slot taken in
+// time runs late rather than not at all, as it does when its goroutine
+// starts late. A run still going after maxOverlapWait is a real overlap.
+func (m *Manager) awaitIdle(ctx context.Context, e *entry) bool {
 	start := time.Now() // the real clock bounds the wait, whatever Clock says
 	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
-		if time.Since(start) >= maxOverlapWait || !m.now().Before(s.End) || ctx.Err() != nil {
+		if time.Since(start) >= maxOverlapWait || ctx.Err() != nil {
 			return false
 		}
 		time.Sleep(wait)

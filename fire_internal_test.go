@@ -89,3 +89,27 @@ func TestNormalSlotWaitsForJustBegunRun(t *testing.T) {
 		}
 	}
 }
+
+// TestOvertakenSlotStillRuns: a slot taken at its very end whose run was
+// overtaken by the next slot's (their goroutines ran in the other order)
+// waits for that run and runs, late, rather than being lost as an overlap
+// because its slot has ended meanwhile (a fleet saw it once under load).
+func TestOvertakenSlotStillRuns(t *testing.T) {
+	clock := &stepClock{t: time.Unix(1_800_000_000, 900_000_000)}
+	m := &Manager{Clock: clock}
+	ran := 0
+	err := m.Push(Rule{Identifier: "n", Interval: time.Second, Type: Normal,
+		Callback: func(context.Context, Firing) error { ran++; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	e := m.rules["n"]
+	s := m.keys.Slot(&e.rule, clock.t)
+	clock.t = s.End.Add(time.Millisecond)   // the slot has ended
+	e.runSince.Store(time.Now().UnixNano()) // the next slot's run, begun first
+	time.AfterFunc(5*time.Millisecond, func() { e.runSince.Store(0) })
+	if err := m.invoke(context.Background(), &turn{e: e, slot: s}, nil); err != nil || ran != 1 {
+		t.Fatalf("overtaken slot: ran %d, err %v", ran, err)
+	}
+}
