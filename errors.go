@@ -41,8 +41,10 @@ func (e *RuleError) Error() string {
 // clip shortens what a user wrote for an error message: a value of ten
 // kilobytes (an identifier read from the wrong field) must not become a
 // log line of ten kilobytes.
-func clip(s string) string {
-	const most = 64
+func clip(s string) string { return clipTo(s, 64) }
+
+// clipTo cuts s to most bytes, at a rune's start, saying how long it was.
+func clipTo(s string, most int) string {
 	if len(s) <= most {
 		return s
 	}

@@ -74,7 +74,7 @@ type Event struct {
 func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
 	var msg *string
 	if err != nil {
-		text := clipError(err.Error())
+		text := clipTo(err.Error(), maxErrorText)
 		msg = &text
 	}
 	var result Outcome

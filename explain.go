@@ -31,12 +31,9 @@ type Explanation struct {
 // its claim (as Winner does). A slot older than the history kept says so
 // rather than guessing. It fails only for an unknown rule.
 func (m *Manager) Explain(ctx context.Context, identifier string, at time.Time) (Explanation, error) {
-	m.once.Do(m.setup)
-	m.mu.Lock()
-	e := m.rules[identifier]
-	m.mu.Unlock()
-	if e == nil {
-		return Explanation{}, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
+	e, err := m.ruleNamed(identifier)
+	if err != nil {
+		return Explanation{}, err
 	}
 	s := m.keys.Slot(&e.rule, at)
 	x := Explanation{Rule: identifier, Slot: s}
@@ -48,11 +45,12 @@ func (m *Manager) Explain(ctx context.Context, identifier string, at time.Time) 
 		}
 		x.Winner, x.WinnerKnown = w, ok
 	}
-	x.Why = m.why(e, &x, now)
+	x.Why = m.why(e, &x, now) + m.fleetPart(e, &x, now)
 	return x, nil
 }
 
-// why finds the slot in the rule's history and words what became of it.
+// why finds the slot in the rule's history and words what became of it
+// in this worker.
 func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 	s := x.Slot
 	if s.Start.After(now) {
@@ -63,7 +61,7 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 		return fmt.Sprintf("the slot ended before this worker had the rule (pushed at %s)", stamp(pushed))
 	}
 	if m.history == 0 {
-		return "this worker keeps no history (Manager.HistoryLen is negative)" + m.fleetPart(e, x)
+		return "this worker keeps no history (Manager.HistoryLen is negative)"
 	}
 	var recs []SlotRecord
 	if h := e.history.Load(); h != nil {
@@ -73,24 +71,24 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 		r := &recs[i]
 		if r.Slot.N == s.N || (r.Reason == SkipBehind && s.N > r.Slot.N && s.N < r.Slot.N+r.Missed) {
 			x.Record = r
-			return m.recordPart(e, r, x) + m.fleetPart(e, x)
+			return recordPart(r)
 		}
 	}
 	if len(recs) == m.history && s.End.Before(recs[0].Slot.End) {
-		return fmt.Sprintf("older than the %d slots this worker keeps per rule (the oldest starts at %s)", m.history, stamp(recs[0].Slot.Start)) + m.fleetPart(e, x)
+		return fmt.Sprintf("older than the %d slots this worker keeps per rule (the oldest starts at %s)", m.history, stamp(recs[0].Slot.Start))
 	}
 	if s.End.After(now) {
-		return "in progress, and not taken here yet: the next drive step that may take the rule will" + m.fleetPart(e, x)
+		return "in progress, and not taken here yet: the next drive step that may take the rule will"
 	}
 	mode := "no drive step"
 	if e.rule.Drive != DriveAny {
 		mode = fmt.Sprintf("no drive step of mode %q (the rule's Drive)", e.rule.Drive)
 	}
-	return mode + " came here while the slot lasted, so this worker did not take it" + m.fleetPart(e, x)
+	return mode + " came here while the slot lasted, so this worker did not take it"
 }
 
 // recordPart words a history record.
-func (m *Manager) recordPart(e *entry, r *SlotRecord, x *Explanation) string {
+func recordPart(r *SlotRecord) string {
 	switch r.Outcome {
 	case OutcomeWon:
 		return "won here; the run has not begun"
@@ -120,10 +118,10 @@ func (m *Manager) recordPart(e *entry, r *SlotRecord, x *Explanation) string {
 	return "unknown outcome"
 }
 
-// fleetPart words who holds the claim of a Preemption slot.
-func (m *Manager) fleetPart(e *entry, x *Explanation) string {
+// fleetPart words who holds the claim of a Preemption slot that has begun.
+func (m *Manager) fleetPart(e *entry, x *Explanation, now time.Time) string {
 	switch {
-	case e.rule.Type != Preemption:
+	case e.rule.Type != Preemption, x.Slot.Start.After(now):
 		return ""
 	case x.StoreError != "":
 		return "; the dictionary could not say who holds the claim: " + x.StoreError

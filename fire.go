@@ -504,12 +504,9 @@ func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Tim
 // Winner returns the worker that claimed the slot of a Preemption rule that
 // holds the instant at, if that claim is still alive in the dictionary.
 func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (string, bool, error) {
-	m.once.Do(m.setup)
-	m.mu.Lock()
-	e := m.rules[identifier]
-	m.mu.Unlock()
-	if e == nil {
-		return "", false, fmt.Errorf("ngxtasks: no rule %q", identifier)
+	e, err := m.ruleNamed(identifier)
+	if err != nil {
+		return "", false, err
 	}
 	return m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.keys.Slot(&e.rule, at)))
 }

@@ -2,7 +2,6 @@ package ngxtasks
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -76,7 +75,7 @@ type SlotRecord struct {
 	Start    time.Time
 	Lateness time.Duration
 	Duration time.Duration // of a run that ended
-	Err      string        // the run's or the claim's error, cut to 512 bytes
+	Err      string        // the run's or the claim's error, cut to maxErrorText bytes
 }
 
 // record is a SlotRecord as the ring keeps it: 32 bytes and no pointer,
@@ -114,7 +113,6 @@ func micros(d time.Duration) int32 {
 // tenth of its CPU in copies and allocations for its first minute).
 type history struct {
 	mu   sync.Mutex
-	one  [1]record // the first record, made with the history: one allocation a rule
 	recs []record
 	errs []*string // by index in recs; nil until a slot has an error
 	next int       // where the next record goes, once the ring is full
@@ -149,11 +147,8 @@ func (h *history) at(s *Slot) int {
 	}
 	var i int
 	if len(h.recs) < h.size {
-		if cap(h.recs) == 0 {
-			h.recs = h.one[:0]
-		}
 		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(4*cap(h.recs), h.size))
+			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), h.size))
 			copy(grown, h.recs)
 			h.recs = grown
 		}
@@ -258,28 +253,12 @@ func (r *record) public(keys KeyGenerator, rule *Rule) SlotRecord {
 	return p
 }
 
-// clipError cuts an error text kept in Stats and History to 512 bytes.
-func clipError(s string) string {
-	const max = 512
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
 // History returns what this worker did with the recent slots of a rule,
 // oldest first: up to Manager.HistoryLen slots.
 func (m *Manager) History(identifier string) ([]SlotRecord, error) {
-	m.once.Do(m.setup)
-	m.mu.Lock()
-	e := m.rules[identifier]
-	m.mu.Unlock()
-	if e == nil {
-		return nil, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
+	e, err := m.ruleNamed(identifier)
+	if err != nil {
+		return nil, err
 	}
 	if h := e.history.Load(); h != nil {
 		return h.records(m.keys, &e.rule), nil

@@ -295,6 +295,18 @@ func (m *Manager) Remove(identifier string) bool {
 	return true
 }
 
+// ruleNamed returns the entry of a pushed rule.
+func (m *Manager) ruleNamed(identifier string) (*entry, error) {
+	m.once.Do(m.setup)
+	m.mu.Lock()
+	e := m.rules[identifier]
+	m.mu.Unlock()
+	if e == nil {
+		return nil, fmt.Errorf("ngxtasks: no rule %q", clip(identifier))
+	}
+	return e, nil
+}
+
 // Rules returns copies of the rules, in the order they were pushed.
 func (m *Manager) Rules() []Rule {
 	es := m.entries()

@@ -35,6 +35,9 @@ type RuleStats struct {
 	Running       bool
 }
 
+// maxErrorText bounds an error text kept in Stats and History.
+const maxErrorText = 512
+
 type counters struct {
 	runs, errors, won, lost atomic.Int64
 	skips                   [numSkipReasons]atomic.Int64 // by reason
