@@ -42,11 +42,15 @@ func TestB1_PanicsAndErrorsAreRecoveredAndReported(t *testing.T) {
 		clock.Add(time.Second)
 	}
 	st := m.Stats()
-	if st[0].Runs != 3 || st[0].Errors != 3 || !strings.Contains(st[0].LastError, "kaboom") {
+	if st[0].Runs != 3 || st[0].Errors != 3 || st[0].Panicked != 3 || st[0].Failed != 0 ||
+		!strings.Contains(st[0].LastError, "kaboom") || !st[0].LastSuccess.IsZero() {
 		t.Fatalf("panicking rule stats %+v", st[0])
 	}
-	if st[1].Errors != 3 || st[1].LastError != "boom" || st[1].Won != 3 {
+	if st[1].Errors != 3 || st[1].Failed != 3 || st[1].Panicked != 0 || st[1].LastError != "boom" || st[1].Won != 3 {
 		t.Fatalf("failing rule stats %+v", st[1])
+	}
+	if st[3].Succeeded != 3 || st[3].Errors != 0 || st[3].LastSuccess.Before(st[3].LastStart) {
+		t.Fatalf("healthy rule stats %+v: want 3 successes, the last ended after it began", st[3])
 	}
 	if st[2].Runs != 0 || st[2].Skips != 3 {
 		t.Fatalf("a panicking filter must veto: %+v", st[2])
@@ -117,7 +121,7 @@ func TestB1_TimeoutCancelsTheCallbacksContext(t *testing.T) {
 	if !errors.Is(err, ngxtasks.ErrTimeout) || !errors.Is(cause, ngxtasks.ErrTimeout) {
 		t.Fatalf("Run: %v, cause %v; want ErrTimeout", err, cause)
 	}
-	if st := m.Stats()[0]; st.Errors != 1 || !strings.Contains(st.LastError, "timeout") {
+	if st := m.Stats()[0]; st.Errors != 1 || st.TimedOut != 1 || st.Failed != 0 || !strings.Contains(st.LastError, "timeout") {
 		t.Fatalf("stats %+v", st)
 	}
 }

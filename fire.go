@@ -497,7 +497,11 @@ func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Tim
 			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
 	}
-	m.emit(e, EventFinished, s, 0, time.Since(start), err)
+	d := time.Since(start)
+	if err == nil {
+		e.stats.lastSuccess.Store(start.Add(d).UnixNano())
+	}
+	m.emit(e, EventFinished, s, 0, d, err)
 	return err
 }
 

@@ -13,9 +13,12 @@ type RuleStats struct {
 	Interval   time.Duration
 	Drive      Drive
 
-	Runs   int64 // runs started
-	Errors int64 // runs that returned an error, panicked or timed out
-	Skips  int64 // due slots not run here, for any reason
+	Runs int64 // runs started
+	// Succeeded, Failed, Panicked and TimedOut count the runs that ended,
+	// by how; Errors is the sum of the last three.
+	Succeeded, Failed, Panicked, TimedOut int64
+	Errors                                int64
+	Skips                                 int64 // due slots not run here, for any reason
 	// SkipsBy counts the skips by reason (only reasons that occurred).
 	SkipsBy map[SkipReason]int64
 	Won     int64 // Preemption slots this worker claimed
@@ -27,6 +30,7 @@ type RuleStats struct {
 	LastDuration time.Duration // of the last run that ended
 	LastResult   Outcome       // of the last run that ended: succeeded, failed, panicked, timed out
 	LastError    string        // of the last run that failed
+	LastSuccess  time.Time     // when the last run that succeeded ended
 	// LastSkip and LastSkipError are the last skip's reason and error
 	// (claim errors and late answers have one).
 	LastSkip      SkipReason
@@ -35,16 +39,22 @@ type RuleStats struct {
 	Running       bool
 }
 
+// numResults is how many ways a run can end: succeeded, failed, panicked,
+// timed out (consecutive Outcomes).
+const numResults = OutcomeTimedOut - OutcomeSucceeded + 1
+
 // maxErrorText bounds an error text kept in Stats and History.
 const maxErrorText = 512
 
 type counters struct {
-	runs, errors, won, lost atomic.Int64
-	skips                   [numSkipReasons]atomic.Int64 // by reason
-	lastSlot, lastStart     atomic.Int64
-	lastLate, lastDur       atomic.Int64
-	lastResult, lastSkip    atomic.Uint32
-	lastErr, lastSkipErr    atomic.Pointer[string]
+	runs, won, lost      atomic.Int64
+	ended                [numResults]atomic.Int64     // by result, from OutcomeSucceeded on
+	skips                [numSkipReasons]atomic.Int64 // by reason
+	lastSlot, lastStart  atomic.Int64
+	lastSuccess          atomic.Int64 // Unix ns
+	lastLate, lastDur    atomic.Int64
+	lastResult, lastSkip atomic.Uint32
+	lastErr, lastSkipErr atomic.Pointer[string]
 }
 
 // record counts an event; msg is its error's text, if any, and result how
@@ -60,8 +70,10 @@ func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.
 		if c.lastResult.Load() != uint32(result) { // a load is cheaper than a store
 			c.lastResult.Store(uint32(result))
 		}
+		if result >= OutcomeSucceeded && result < OutcomeSucceeded+numResults {
+			c.ended[result-OutcomeSucceeded].Add(1)
+		}
 		if msg != nil {
-			c.errors.Add(1)
 			c.lastErr.Store(msg)
 		}
 	case EventWon:
@@ -112,7 +124,10 @@ func (e *entry) statsNow(due int64) RuleStats {
 		Interval:     e.rule.Interval,
 		Drive:        e.rule.Drive,
 		Runs:         c.runs.Load(),
-		Errors:       c.errors.Load(),
+		Succeeded:    c.ended[OutcomeSucceeded-OutcomeSucceeded].Load(),
+		Failed:       c.ended[OutcomeFailed-OutcomeSucceeded].Load(),
+		Panicked:     c.ended[OutcomePanicked-OutcomeSucceeded].Load(),
+		TimedOut:     c.ended[OutcomeTimedOut-OutcomeSucceeded].Load(),
 		Won:          c.won.Load(),
 		Lost:         c.lost.Load(),
 		LastSlot:     c.lastSlot.Load(),
@@ -132,8 +147,12 @@ func (e *entry) statsNow(due int64) RuleStats {
 			s.Skips += n
 		}
 	}
+	s.Errors = s.Failed + s.Panicked + s.TimedOut
 	if t := c.lastStart.Load(); t != 0 {
 		s.LastStart = time.Unix(0, t)
+	}
+	if t := c.lastSuccess.Load(); t != 0 {
+		s.LastSuccess = time.Unix(0, t)
 	}
 	if p := c.lastErr.Load(); p != nil {
 		s.LastError = *p
