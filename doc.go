@@ -91,7 +91,9 @@
 // this worker did, and why not); [Manager.Explain] answers "why didn't it
 // run" for one slot, from the history and, for a Preemption rule, from the
 // dictionary; [Manager.Health] tells of the store and the clocks. Events
-// go to the Logger, to Observer and to [Manager.Watch]ers.
+// go to the Logger, to Observer and to [Manager.Watch]ers. The packages
+// metrics (Prometheus) and status (a JSON document and a dashboard page)
+// of this module build on these, for any program that embeds a manager.
 //
 // # Dictionaries
 //

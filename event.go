@@ -126,7 +126,7 @@ func (m *Manager) deliver(level slog.Level, ev *Event) {
 	}
 	if ws := m.watchers.Load(); ws != nil {
 		for _, w := range *ws {
-			w.fn(ev)
+			w.fn(*ev) // a copy: a pointer given to unknown code would move ev to the heap
 		}
 	}
 	if m.logger.Enabled(context.Background(), level) {
@@ -137,15 +137,15 @@ func (m *Manager) deliver(level slog.Level, ev *Event) {
 // watcher is a function given to Watch.
 type watcher struct {
 	id uint64
-	fn func(*Event)
+	fn func(Event)
 }
 
 // Watch calls fn with every event from now on, as Observer is called,
 // until the returned stop is called. It is for code that watches a manager
 // it did not configure (a metrics collector, a status page): fn is called
 // synchronously from the goroutine where the event happened, so it must
-// be quick and safe for concurrent use, and it must not keep ev.
-func (m *Manager) Watch(fn func(ev *Event)) (stop func()) {
+// be quick and safe for concurrent use.
+func (m *Manager) Watch(fn func(Event)) (stop func()) {
 	m.once.Do(m.setup)
 	m.watchMu.Lock()
 	defer m.watchMu.Unlock()

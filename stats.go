@@ -124,7 +124,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 		Interval:     e.rule.Interval,
 		Drive:        e.rule.Drive,
 		Runs:         c.runs.Load(),
-		Succeeded:    c.ended[OutcomeSucceeded-OutcomeSucceeded].Load(),
+		Succeeded:    c.ended[0].Load(),
 		Failed:       c.ended[OutcomeFailed-OutcomeSucceeded].Load(),
 		Panicked:     c.ended[OutcomePanicked-OutcomeSucceeded].Load(),
 		TimedOut:     c.ended[OutcomeTimedOut-OutcomeSucceeded].Load(),

@@ -1,0 +1,260 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// histogramCount is the count of the run duration histogram of a worker's
+// Normal rules.
+func histogramCount(t *testing.T, c prometheus.Collector, worker string) uint64 {
+	t.Helper()
+	ms := find(gather(t, c)["ngxtasks_run_duration_seconds"], map[string]string{"worker": worker, "type": "normal"})
+	if len(ms) != 1 {
+		t.Fatalf("%d run duration series for worker %s, want 1", len(ms), worker)
+	}
+	return ms[0].GetHistogram().GetSampleCount()
+}
+
+func TestCloseStopsHistograms(t *testing.T) {
+	clock := newFakeClock(slot0)
+	m := newManager(t, "w", nil, clock, ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
+	c := newCollector(t, m)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := histogramCount(t, c, "w"); n != 1 {
+		t.Fatalf("count %d after one run, want 1", n)
+	}
+	c.Close()
+	c.Close() // a second Close does nothing
+	clock.Add(time.Second)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := histogramCount(t, c, "w"); n != 1 {
+		t.Errorf("count %d after Close and another run, want 1 still", n)
+	}
+	// The series read from Stats still follow the manager.
+	want := `
+# HELP ngxtasks_runs_total Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).
+# TYPE ngxtasks_runs_total counter
+ngxtasks_runs_total{result="error",rule="r",worker="w"} 0
+ngxtasks_runs_total{result="success",rule="r",worker="w"} 2
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_runs_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSeveralManagersKeepTheirOwnHistograms(t *testing.T) {
+	clock := newFakeClock(slot0)
+	var ms []*ngxtasks.Manager
+	for i := range 3 {
+		var rules []ngxtasks.Rule
+		for j := range i + 1 { // worker i has i+1 rules
+			rules = append(rules, ngxtasks.Rule{Identifier: fmt.Sprint("r", j), Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
+		}
+		ms = append(ms, newManager(t, fmt.Sprint("w", i), nil, clock, rules...))
+	}
+	c := newCollector(t, ms...)
+	for _, m := range ms {
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ms {
+		if n := histogramCount(t, c, fmt.Sprint("w", i)); n != uint64(i+1) {
+			t.Errorf("worker w%d: %d runs counted, want %d", i, n, i+1)
+		}
+	}
+	if n := testutil.CollectAndCount(c, "ngxtasks_rule_info"); n != 1+2+3 {
+		t.Errorf("%d rule_info series, want 6", n)
+	}
+}
+
+// A registry takes one Collector: a second, even of other managers,
+// describes the same metrics and is refused. Each wrapped in its own value
+// of one label, both are taken.
+func TestOneCollectorPerRegistry(t *testing.T) {
+	a := newManager(t, "a", nil, nil)
+	b := newManager(t, "b", nil, nil)
+	ca, cb := newCollector(t, a), newCollector(t, b)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(ca); err != nil {
+		t.Fatal(err)
+	}
+	var already prometheus.AlreadyRegisteredError
+	if err := reg.Register(cb); !errors.As(err, &already) {
+		t.Fatalf("second collector registered with error %v, want an AlreadyRegisteredError", err)
+	}
+
+	reg = prometheus.NewRegistry()
+	for pool, c := range map[string]*metrics.Collector{"a": ca, "b": cb} {
+		if err := prometheus.WrapRegistererWith(prometheus.Labels{"pool": pool}, reg).Register(c); err != nil {
+			t.Fatalf("collector wrapped with pool=%s: %v", pool, err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workers []string
+	for _, mf := range mfs {
+		if mf.GetName() == "ngxtasks_store_up" {
+			for _, m := range mf.GetMetric() {
+				ls := labelsOf(m)
+				workers = append(workers, ls["pool"]+"/"+ls["worker"])
+			}
+		}
+	}
+	sort.Strings(workers)
+	if fmt.Sprint(workers) != "[a/a b/b]" {
+		t.Errorf("store_up series of pool/worker %v, want [a/a b/b]", workers)
+	}
+}
+
+func TestNewRefusesOneWorkerTwice(t *testing.T) {
+	a := newManager(t, "same", nil, nil)
+	b := newManager(t, "same", nil, nil)
+	c, err := metrics.New(a, b)
+	if err == nil || !strings.Contains(err.Error(), `"same"`) {
+		t.Errorf("New of two managers named alike: %v, %v; want an error naming the worker", c, err)
+	}
+	// Invalid UTF-8 comes out as U+FFFD: these two would collide as labels.
+	x := newManager(t, "w\xff", nil, nil)
+	y := newManager(t, "w\xfe", nil, nil)
+	if _, err := metrics.New(x, y); err == nil || !strings.Contains(err.Error(), `"w`+"\uFFFD"+`"`) {
+		t.Errorf("New of two workers alike as labels: %v, want an error naming the label value", err)
+	}
+}
+
+func TestNewRefusesNil(t *testing.T) {
+	a := newManager(t, "a", nil, nil)
+	if c, err := metrics.New(a, nil); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("New with a nil manager: %v, %v; want an error", c, err)
+	}
+}
+
+// A manager passed twice is one worker, not two.
+func TestNewTakesAManagerOnce(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0),
+		ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
+	c := newCollector(t, m, m)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c, "ngxtasks_store_up"); n != 1 {
+		t.Errorf("%d store_up series, want 1", n)
+	}
+	if n := histogramCount(t, c, "w"); n != 1 {
+		t.Errorf("one run counted %d times, want once", n)
+	}
+}
+
+// A rule that never ran has its zero series only where the package
+// documentation says so.
+func TestFreshRulesSeries(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0),
+		ngxtasks.Rule{Identifier: "n", Interval: time.Minute, Type: ngxtasks.Normal, Callback: succeed},
+		ngxtasks.Rule{Identifier: "p", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: succeed, Drive: ngxtasks.DriveTimer},
+	)
+	c := newCollector(t, m)
+	got := map[string]int{}
+	for name, mf := range gather(t, c) {
+		for _, s := range mf.GetMetric() {
+			got[name+"/"+labelsOf(s)["rule"]]++
+		}
+	}
+	want := map[string]int{
+		"ngxtasks_runs_total/n": 2, "ngxtasks_runs_total/p": 2, // success and error
+		"ngxtasks_claims_total/p":               2, // won and lost
+		"ngxtasks_next_due_timestamp_seconds/n": 1, "ngxtasks_next_due_timestamp_seconds/p": 1,
+		"ngxtasks_rule_info/n": 1, "ngxtasks_rule_info/p": 1,
+		"ngxtasks_rule_interval_seconds/n": 1, "ngxtasks_rule_interval_seconds/p": 1,
+		"ngxtasks_store_up/": 1,
+		// normal and preemption for runs; the one store for claims
+		"ngxtasks_run_duration_seconds/": 2, "ngxtasks_run_lateness_seconds/": 2, "ngxtasks_claim_duration_seconds/": 1,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series of fresh rules:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestRunningGauge(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0))
+	entered, release := make(chan struct{}), make(chan struct{})
+	if err := m.Push(ngxtasks.Rule{Identifier: "busy", Interval: time.Second, Type: ngxtasks.Normal,
+		Callback: func(context.Context, ngxtasks.Firing) error { close(entered); <-release; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, m)
+	done := make(chan error)
+	go func() { done <- m.Run(context.Background()) }()
+	<-entered
+	want := `
+# HELP ngxtasks_running 1 while a run of the rule goes on in this worker; absent otherwise.
+# TYPE ngxtasks_running gauge
+ngxtasks_running{rule="busy",worker="w"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_running"); err != nil {
+		t.Error(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c, "ngxtasks_running"); n != 0 {
+		t.Errorf("%d running series after the run ended, want 0", n)
+	}
+}
+
+// brokenDict fails every claim.
+type brokenDict struct{}
+
+var errBroken = errors.New("broken")
+
+func (brokenDict) Add(context.Context, string, string, time.Duration) (bool, error) {
+	return false, errBroken
+}
+func (brokenDict) Get(context.Context, string) (string, bool, error) { return "", false, errBroken }
+func (brokenDict) Close() error                                      { return nil }
+
+func TestStoreDown(t *testing.T) {
+	m := newManager(t, "w", brokenDict{}, newFakeClock(slot0),
+		ngxtasks.Rule{Identifier: "p", Interval: time.Second, Type: ngxtasks.Preemption, Callback: succeed})
+	c := newCollector(t, m)
+	if err := m.Run(context.Background()); !errors.Is(err, errBroken) {
+		t.Fatalf("Run: %v, want the dictionary's error", err)
+	}
+	want := `
+# HELP ngxtasks_claims_total Claims of the Preemption rule's slots by this worker, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).
+# TYPE ngxtasks_claims_total counter
+ngxtasks_claims_total{result="error",rule="p",worker="w"} 1
+ngxtasks_claims_total{result="lost",rule="p",worker="w"} 0
+ngxtasks_claims_total{result="won",rule="p",worker="w"} 0
+# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted).
+# TYPE ngxtasks_skips_total counter
+ngxtasks_skips_total{reason="claim_error",rule="p",worker="w"} 1
+# HELP ngxtasks_store_up 0 while this worker's dictionary fails or answers claims after their slot ended, else 1.
+# TYPE ngxtasks_store_up gauge
+ngxtasks_store_up{worker="w"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_claims_total", "ngxtasks_skips_total", "ngxtasks_store_up"); err != nil {
+		t.Error(err)
+	}
+	ms := find(gather(t, c)["ngxtasks_claim_duration_seconds"], map[string]string{"worker": "w", "store": "metrics_test.brokenDict"})
+	if len(ms) != 1 || ms[0].GetHistogram().GetSampleCount() != 1 {
+		t.Errorf("claim duration of the failed claim: %v, want one series counting 1", ms)
+	}
+}

@@ -1,0 +1,59 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/metrics"
+)
+
+// A worker's rules served beside the process's own metrics.
+func ExampleHandler() {
+	m := &ngxtasks.Manager{Worker: "worker-1"}
+	defer m.Shutdown(context.Background())
+	err := m.Push(ngxtasks.Rule{Identifier: "backup", Interval: time.Hour, Type: ngxtasks.Preemption,
+		Callback: func(context.Context, ngxtasks.Firing) error { return nil }})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil { // the hour's slot is due at once
+		log.Fatal(err)
+	}
+
+	c, err := metrics.New(m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	srv := httptest.NewServer(metrics.Handler(c, reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(text)) {
+		if strings.HasPrefix(line, "ngxtasks_runs_total") || strings.HasPrefix(line, "ngxtasks_claims_total") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// ngxtasks_claims_total{result="lost",rule="backup",worker="worker-1"} 0
+	// ngxtasks_claims_total{result="won",rule="backup",worker="worker-1"} 1
+	// ngxtasks_runs_total{result="error",rule="backup",worker="worker-1"} 0
+	// ngxtasks_runs_total{result="success",rule="backup",worker="worker-1"} 1
+}

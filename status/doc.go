@@ -1,0 +1,112 @@
+// Package status serves, read only, what one or more ngxtasks Managers are
+// doing: an HTML dashboard and the JSON documents it is made from.
+//
+//	h := status.New(status.Options{}, m1, m2)
+//	mux.Handle("/debug/ngxtasks/", h)
+//
+// It is mounted as net/http/pprof is, under any path that ends in a
+// slash; a request for that path without its slash is redirected to it.
+// Below it:
+//
+//	""                             the dashboard (HTML)
+//	status.json                    every worker and every (rule, worker)
+//	history.json?rule=ID[&worker=W] one rule's recent slots in each worker
+//	app.js, app.css                the dashboard's script and style
+//
+// Anything else is 404, a method other than GET and HEAD 405. Every answer
+// carries Content-Security-Policy "default-src 'self'" and
+// X-Content-Type-Options nosniff: the page runs only its own script, which
+// inserts every value as text, so a rule identifier written as markup
+// shows as that markup's text.
+//
+// # Fleets
+//
+// A fleet's workers are spread over processes, each with its own Handler.
+// Give one of them Options.Peers, the addresses of the others' Handlers,
+// and its documents hold every worker: it asks each peer for the same
+// document with local=1 (which a Handler answers from its own Managers
+// only, so that peers do not ask one another in turn), concurrently and
+// within Options.PeerTimeout each, and merges their workers and rows into
+// its view. A peer that cannot be read is listed with its error; the rest
+// of the view is served. A worker reported twice (a peer list that holds
+// the serving process itself) is shown once.
+//
+// # Documents
+//
+// Both documents carry "schema": "ngxtasks.status/v1" and "generated", the
+// time they were made. Times are RFC 3339 in UTC to the microsecond
+// ("2026-11-24T12:00:01.250000Z"), absent when they never happened;
+// durations are seconds, as numbers; enumerations are the names the core
+// package prints. Fields may be added within v1; a change that could
+// mislead a v1 reader gets a new schema name. The types of model.go are
+// the schema; in short:
+//
+// status.json:
+//
+//	workers[]  worker, source ("local" or the peer's address), rules,
+//	           store_down, store_down_since, store_skipped, store_error,
+//	           clock_offset, clock_measured, clock_skewed, first_step
+//	           (Manager.Health)
+//	peers[]    address, error (absent when the peer answered)
+//	rules[]    one per (rule, worker), sorted by identifier then worker:
+//	           identifier, name, type ("normal", "preemption"), interval,
+//	           interval_text, drive, worker, state, next_due,
+//	           last_slot {n, start, outcome, reason, won} (the newest
+//	           History record; null without one), last_winner,
+//	           runs, succeeded, failed, panicked, timed_out, errors,
+//	           skips, skips_by {reason: n}, won, lost, last_start,
+//	           last_success, last_result, last_error, last_skip,
+//	           last_skip_error, running (Manager.Stats),
+//	           lateness_p50, lateness_p99
+//
+// lateness_p50 and lateness_p99 are nearest-rank quantiles of the lateness
+// (start minus slot start) of the runs in the rule's History, null when it
+// holds no run.
+//
+// last_winner, for a Preemption rule, is the worker of this view that won
+// the newest slot that any worker of this view recorded (the largest
+// last_slot.n among the rule's rows). It is empty when none of them won
+// it: the slot went to a worker outside the view, or nobody has claimed it
+// yet, or every worker skipped it. It is the same on each of the rule's
+// rows, and empty for Normal rules.
+//
+// state is derived, in this order, from Stats and the newest History
+// record:
+//
+//	running   a run of the rule is going on in this worker
+//	skipping  the newest slot in the History was skipped, for any reason
+//	          (overlap, filtered, claim error, late, closed, behind); a
+//	          worker keeping no History (HistoryLen < 0) says so only of a
+//	          rule that skipped and never ran, for Stats keep no time of skips
+//	failing   the last run that ended failed, panicked or timed out
+//	ok        the last run that ended succeeded
+//	idle      no run has ended here: the rule never ran in this worker
+//	          (a Preemption rule whose slots all went elsewhere is idle)
+//
+// A lost Preemption slot is not a skip: the rule keeps the state of its
+// last run here.
+//
+// history.json?rule=ID (404 with an error document when no worker of the
+// view has the rule; &worker=W keeps one worker):
+//
+//	rule
+//	workers[]  worker, source, type, interval,
+//	           slots[] newest first: n, start, end, outcome, reason,
+//	             missed, won, claim, run_start, lateness, duration, err,
+//	             winner (lost slots only: a worker of the view that
+//	             recorded the slot won, or the dictionary's answer below)
+//	           newest_lost {n, start, winner, winner_known, store_error,
+//	             why}: for a Preemption rule, Manager.Explain of the newest
+//	             slot this worker lost, asked within Options.ExplainTimeout
+//	peers[]    address, error
+//
+// Errors (400, 404, 405) are {"schema", "error", "peers"}.
+//
+// # Cost
+//
+// Nothing is kept between requests: each status.json reads Stats, Health
+// and every rule's History of every Manager. At 10,000 rules that is a
+// document of several megabytes; see the package benchmark for its cost.
+// The page fetches it every Options.Refresh (2 seconds by default) while
+// it is open and not paused.
+package status
