@@ -112,21 +112,32 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 
 // notify hands an event to the observer, the watchers and the logger.
 //
+// The Event comes from a pool rather than the stack: given to watchers
+// (code this package does not know) a stack Event would move to the heap,
+// and handed by value it made the frames of a run's goroutine outgrow
+// their first stack, which the runtime then copies, at every run.
+//
 //go:noinline
 func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
-	ev := Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
-	m.deliver(level, &ev)
+	ev, _ := m.events.Get().(*Event)
+	if ev == nil {
+		ev = new(Event)
+	}
+	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
+	m.deliver(level, ev)
+	*ev = Event{} // keeps nothing alive from the pool
+	m.events.Put(ev)
 }
 
 // deliver hands a built event to the observer, the watchers and the
 // logger.
 func (m *Manager) deliver(level slog.Level, ev *Event) {
 	if m.Observer != nil {
-		m.Observer(*ev)
+		m.observe(ev)
 	}
 	if ws := m.watchers.Load(); ws != nil {
 		for _, w := range *ws {
-			w.fn(*ev) // a copy: a pointer given to unknown code would move ev to the heap
+			w.fn(ev)
 		}
 	}
 	if m.logger.Enabled(context.Background(), level) {
@@ -134,18 +145,25 @@ func (m *Manager) deliver(level slog.Level, ev *Event) {
 	}
 }
 
+// observe calls Observer, which takes the event by value: the copy is made
+// in this frame, not in deliver's, which every watched run goes through.
+//
+//go:noinline
+func (m *Manager) observe(ev *Event) { m.Observer(*ev) }
+
 // watcher is a function given to Watch.
 type watcher struct {
 	id uint64
-	fn func(Event)
+	fn func(*Event)
 }
 
 // Watch calls fn with every event from now on, as Observer is called,
 // until the returned stop is called. It is for code that watches a manager
 // it did not configure (a metrics collector, a status page): fn is called
 // synchronously from the goroutine where the event happened, so it must
-// be quick and safe for concurrent use.
-func (m *Manager) Watch(fn func(Event)) (stop func()) {
+// be quick and safe for concurrent use, and it must not keep ev, which
+// is reused once fn returns.
+func (m *Manager) Watch(fn func(ev *Event)) (stop func()) {
 	m.once.Do(m.setup)
 	m.watchMu.Lock()
 	defer m.watchMu.Unlock()

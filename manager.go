@@ -118,6 +118,7 @@ type Manager struct {
 	watchers atomic.Pointer[[]watcher] // copied on write; nil when none
 	watchMu  sync.Mutex                // serialises Watch and its stops
 	watchSeq uint64
+	events   sync.Pool // *Event, handed to watchers (see notify)
 }
 
 func (m *Manager) setup() {

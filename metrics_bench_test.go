@@ -14,7 +14,7 @@ import (
 func BenchmarkTimerFireMetrics(b *testing.B) {
 	b.Run("collector=none", func(b *testing.B) { ngxtasks.BenchTimerFire(b, nil) })
 	b.Run("collector=watch", func(b *testing.B) {
-		ngxtasks.BenchTimerFire(b, func(m *ngxtasks.Manager) { b.Cleanup(m.Watch(func(ngxtasks.Event) {})) })
+		ngxtasks.BenchTimerFire(b, func(m *ngxtasks.Manager) { b.Cleanup(m.Watch(func(*ngxtasks.Event) {})) })
 	})
 	b.Run("collector=on", func(b *testing.B) {
 		ngxtasks.BenchTimerFire(b, func(m *ngxtasks.Manager) {

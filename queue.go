@@ -18,9 +18,9 @@ type entry struct {
 	// runSince is when this worker's run of the rule began (time.Now,
 	// UnixNano), 0 when none is going.
 	runSince atomic.Int64
-	removed  atomic.Bool // Remove was called; the queue drops it when it surfaces
-	stats    counters
+	removed  atomic.Bool             // Remove was called; the queue drops it when it surfaces
 	history  atomic.Pointer[history] // made at the first event (see historyOf)
+	stats    counters
 }
 
 // queue is a binary min-heap of entries by due time (Unix nanoseconds), so

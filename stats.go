@@ -46,14 +46,19 @@ const numResults = OutcomeTimedOut - OutcomeSucceeded + 1
 // maxErrorText bounds an error text kept in Stats and History.
 const maxErrorText = 512
 
+// counters are an entry's statistics. Those every run writes come first,
+// together, so that a run touches as few cache lines as it can (with
+// 100,000 rules an entry is rarely in cache when its slot comes).
 type counters struct {
-	runs, won, lost      atomic.Int64
-	ended                [numResults]atomic.Int64     // by result, from OutcomeSucceeded on
+	runs, lastSlot, lastStart atomic.Int64
+	lastLate, lastDur         atomic.Int64
+	lastSuccess               atomic.Int64 // Unix ns
+	lastResult                atomic.Uint32
+	ended                     [numResults]atomic.Int64 // by result, from OutcomeSucceeded on
+
+	won, lost            atomic.Int64
+	lastSkip             atomic.Uint32
 	skips                [numSkipReasons]atomic.Int64 // by reason
-	lastSlot, lastStart  atomic.Int64
-	lastSuccess          atomic.Int64 // Unix ns
-	lastLate, lastDur    atomic.Int64
-	lastResult, lastSkip atomic.Uint32
 	lastErr, lastSkipErr atomic.Pointer[string]
 }
 

@@ -21,8 +21,8 @@ func TestWatch(t *testing.T) {
 	}
 	var first, second atomic.Int64
 	var kinds [8]atomic.Int64
-	stopFirst := m.Watch(func(ev ngxtasks.Event) { first.Add(1); kinds[ev.Kind].Add(1) })
-	stopSecond := m.Watch(func(ngxtasks.Event) { second.Add(1) })
+	stopFirst := m.Watch(func(ev *ngxtasks.Event) { first.Add(1); kinds[ev.Kind].Add(1) })
+	stopSecond := m.Watch(func(*ngxtasks.Event) { second.Add(1) })
 	step := func() {
 		_ = m.Run(context.Background())
 		clock.Add(time.Second)
@@ -44,7 +44,7 @@ func TestWatch(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 200 {
-			stop := m.Watch(func(ngxtasks.Event) {})
+			stop := m.Watch(func(*ngxtasks.Event) {})
 			stop()
 		}
 	}()

@@ -20,7 +20,7 @@ import (
 type Collector struct {
 	workers []*worker
 	schema  schema
-	hist    histograms
+	hist    *histograms
 
 	closeOnce sync.Once
 }
@@ -96,7 +96,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.schema.descs() {
 		ch <- d
 	}
-	c.hist.describe(ch)
+	c.hist.Describe(ch)
 }
 
 // Collect reads every manager's statistics and health and sends their
@@ -104,5 +104,5 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var a arena
 	c.readSeries(&a, metricSink{a: &a, s: &c.schema, ch: ch})
-	c.hist.collect(ch)
+	c.hist.Collect(ch)
 }

@@ -1,0 +1,195 @@
+// Package rulefile loads the rule file of the ngxtasks command: the
+// master's settings and the rules its workers drive, from YAML.
+//
+// Load reads a file (and the env files it names); Parse does the same from
+// bytes and an Env, touching nothing else, for tests and fuzzing. Both
+// report every mistake at once, as Errors, one *Error per mistake with its
+// file, line and column:
+//
+//	rules.yaml:12:15: rules[1] (ding): interval: "2x" is not a duration (Go syntax: 300ms, 2s, 1m30s)
+//	rules.yaml:14:5: rules[1] (ding): unknown field `intervall`, did you mean `interval`?
+//
+// The path after the position is 0-based, as in yq and jq (`yq
+// '.rules[1]'` shows that rule), followed by the rule's id when it has one.
+// errors.As(err, &list) with a rulefile.Errors gets them one by one. A
+// syntax error stops the YAML parser, so a file that is not YAML gets
+// that one error. Load returns a plain error when the file cannot be
+// read, or is larger than 8 MiB.
+//
+// # The format
+//
+// Every top-level key is optional except rules:
+//
+//	dict: sqlite:///var/lib/ngxtasks/dict.db  # dictionary URL, as ngxtasks.OpenDict takes
+//	workers: 4                                # worker processes
+//	listen: 127.0.0.1:9090                    # status and metrics listener, or off
+//	state_dir: /var/lib/ngxtasks
+//	token_env: NGXTASKS_TOKEN                 # variable holding the listener's bearer token
+//	log: {format: text, level: info}
+//	env_file: ./secrets.env                   # variables for ${VAR}
+//	rules:
+//	  - id: ding                              # required, unique in the file
+//	    name: says ding
+//	    interval: 2s                          # required
+//	    type: normal                          # required: normal or preemption
+//	    timeout: 1s
+//	    offset: 500ms
+//	    spread: true
+//	    exec:
+//	      argv: [echo, DING]
+//	      env: {GREETING: hello}
+//	      env_file: ./ding.env
+//	      dir: /tmp
+//	      output_limit: 64KiB
+//	      grace: 5s
+//	  - id: hook
+//	    interval: 1m
+//	    type: preemption
+//	    http:
+//	      method: POST
+//	      url: https://example.com/hook?key=${HOOK_KEY}
+//	      headers: {Authorization: "Bearer ${API_TOKEN}"}
+//	      body: '{"ping":true}'
+//	      timeout: 5s
+//	      expect: [200, 204]
+//	      output_limit: 16KiB
+//
+// Top-level keys:
+//
+//   - dict: the dictionary URL (sqlite://, redis://, postgres://, etcd://,
+//     mem://, as registered with ngxtasks.Register). ${VAR} is expanded in
+//     it, so a password need not be written in the file; messages show it
+//     as ngxtasks.RedactURL does. Default: sqlite://<state_dir>/dict.db.
+//   - workers: worker processes, 1 to 1024. Default: the number of CPUs.
+//   - listen: host:port of the status and metrics listener, or off.
+//     Default 127.0.0.1:9090: loopback, so that a default install exposes
+//     nothing. Only the word off turns it off; an empty value is an error,
+//     being more often a mistake than a wish. The command requires a token
+//     (token_env) when the host is not a loopback address.
+//   - state_dir: where the default dictionary and other state live.
+//     Default: $STATE_DIRECTORY when set (systemd's StateDirectory=, its
+//     first entry), else the rule file's directory, so that a first run
+//     needs no setup.
+//   - token_env: the name of the environment variable holding the
+//     listener's bearer token (the file names it, never holds it).
+//     Default NGXTASKS_TOKEN.
+//   - log: format text (default) or json; level debug, info (default),
+//     warn or error.
+//   - env_file: an env file (see below) for ${VAR} in the whole file. Its
+//     variables are not passed to programs.
+//   - rules: the list of rules; required, but may be empty (rules: []),
+//     which runs nothing.
+//
+// Rule keys:
+//
+//   - id: the rule's ngxtasks Identifier, required. It follows
+//     ngxtasks.Rule.Validate — not empty, at most 256 bytes of UTF-8, no
+//     control characters — and is unique in the file (a duplicate is
+//     reported with the position of the first).
+//   - name: free text.
+//   - interval: required; Go duration syntax (300ms, 2s, 1m30s), > 0. A
+//     bare number is refused: 5 could mean seconds or milliseconds.
+//   - type: required; normal (every worker runs each slot) or preemption
+//     (one worker of all that share the dictionary does).
+//   - timeout: ≥ 0; cancels a run after this long. Default 0: none.
+//   - offset: in [0, interval); shifts the slot boundaries.
+//   - spread: true or false (yes/no are text in YAML 1.2 and refused). It
+//     adds a phase hashed from the id to the offset; both may be set.
+//   - exec or http: exactly one; what the rule does.
+//
+// There is no drive key: the command's workers drive rules with their
+// timers, and Rule.Core leaves ngxtasks' Drive at DriveAny.
+//
+// A key written with no value (timeout:) counts as left out. Keys are
+// lower case; every key not listed here is an error, with a suggestion
+// when it is close to a known one or belongs to another section. Keys may
+// not repeat. A field that takes text takes a number or boolean as
+// written (id: 007 is "007"). Anchors, aliases, merge keys (<<) and tags
+// are refused: a rule file spells every rule out where it is read. A file
+// is one YAML document, nested at most 64 levels deep (it needs six).
+//
+// # exec
+//
+// exec: runs a program, never through a shell unless asked:
+//
+//   - argv: [prog, arg…] runs prog directly, with these arguments; prog
+//     is looked up in PATH when the rule runs. argv is passed exactly as
+//     written — not expanded, since arguments show in ps — and ${…} in it
+//     is refused as a likely mistake: put the value in env: instead.
+//   - command: "…" with shell: true runs /bin/sh -c "…". This is the only
+//     way to reach a shell: command without shell: true is an error, and so
+//     is argv with shell: true. The shell expands $VAR in the command itself,
+//     at run time, from the program's environment (env: below).
+//   - env: {NAME: value} adds variables to the worker's environment for
+//     the program. Values may hold ${VAR}.
+//   - env_file: an env file whose variables are added too (env: wins over
+//     it), and which ${VAR} in env: may use.
+//   - dir: working directory, checked when the rule runs. Default: the
+//     worker's.
+//   - output_limit: how much of the end of stdout and stderr is kept per
+//     run. Default 64KiB.
+//   - grace: time between SIGTERM and SIGKILL when a run times out or the
+//     worker stops. Default 5s; 0 kills at once.
+//
+// # http
+//
+// http: sends one request:
+//
+//   - method: default GET; any token, written in upper case.
+//   - url: required, http:// or https://. May hold ${VAR}.
+//   - headers: {Name: value}; values may hold ${VAR} and must stay on one
+//     line once expanded.
+//   - body: the request body; may hold ${VAR}.
+//   - timeout: for the request, > 0. Default: the rule's timeout, else 30s.
+//   - expect: the statuses that count as success, a list or one number.
+//     Default: any 2xx.
+//   - output_limit: how much of the end of the response body is kept.
+//     Default 64KiB.
+//
+// Sizes are a number of bytes or a number with B, KiB or MiB (512B, 64KiB,
+// 1MiB), at most 64MiB; KB and MB are refused rather than guessed.
+// Relative paths (env_file, dir, state_dir) are taken from the rule file's
+// directory, not from where the command was started.
+//
+// # Secrets and ${VAR}
+//
+// ${NAME} is expanded in dict, in exec env: values, and in http url,
+// header values and body — the places a secret belongs — at load time.
+// A name is letters, digits and _, not starting with a digit. $$ is one
+// literal dollar. $NAME without braces is an error (it is almost always a
+// reference that lost its braces); any other $ is itself. A name is looked
+// up in the process environment first (so VAR=x ngxtasks … overrides a
+// file), then in the rule's exec env_file, then in the top-level env_file;
+// one found nowhere is an error naming it. There are no defaults
+// (${VAR:-x}) and no nesting.
+//
+// Each such value is kept as a Text, holding both the template as written
+// and the expanded value. Everything that prints a Text — String, every
+// fmt verb, slog — shows the template, and no error message holds an
+// expanded value or a value read from an env file: a URL that is invalid
+// once expanded is reported by its template. Rule.Fingerprint covers the
+// expanded values, so that a reload restarts a rule whose secret changed.
+//
+// # Env files
+//
+// An env file holds one NAME=value a line:
+//
+//	# a comment line
+//	API_TOKEN=abc#123
+//	export HOOK_KEY=k
+//	QUOTED="tab\there"
+//	RAW='no $ or \ magic'
+//
+// API_TOKEN is abc#123: an unquoted value is taken literally to the end
+// of the line, # included, because secrets contain #. "export " is
+// allowed and ignored, so that a shell can source the file too. Double
+// quotes know the escapes \\ \" \n \r and \t; single quotes keep everything
+// as written.
+//
+// Blank lines and lines starting with # are skipped. Spaces around the
+// name, the = and an unquoted value are trimmed. After a closing quote
+// only spaces and a # comment may follow. A value is one line. Values are
+// not expanded (no ${VAR} inside an env file). A name set twice is an
+// error. Mistakes are reported at the env file's own line, without the
+// value.
+package rulefile

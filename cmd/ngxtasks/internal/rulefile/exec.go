@@ -1,0 +1,152 @@
+package rulefile
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+func execKeys() []string {
+	return []string{"argv", "command", "shell", "env", "env_file", "dir", "output_limit", "grace"}
+}
+
+// exec decodes a rule's exec: section. The shell is opt-in twice over: a
+// command string needs shell: true, and shell: true takes only a command
+// string, so a list of arguments is never joined and re-split by a shell,
+// and a string is never split by anything but one.
+func (d *decoder) exec(n ast.Node, pl place) *Exec {
+	keys, ok := d.fields(n, pl, execKeys(), nil)
+	if !ok {
+		return nil
+	}
+	x := &Exec{OutputLimit: DefaultOutputLimit, Grace: DefaultGrace}
+
+	if e, ok := keys["shell"]; ok {
+		x.Shell, _ = d.boolean(e.val, pl.field("shell"))
+	}
+	argv, hasArgv := keys["argv"]
+	cmd, hasCmd := keys["command"]
+	switch {
+	case hasArgv && hasCmd:
+		d.at(cmd.key, pl, "has both argv: and command:; use argv: [prog, arg…], or command: with shell: true")
+	case hasArgv:
+		if x.Shell {
+			d.at(argv.key, pl.field("argv"), "cannot be used with shell: true, which takes command: \"…\" (one string for /bin/sh -c)")
+		}
+		x.Argv = d.argv(argv.val, pl.field("argv"))
+	case hasCmd:
+		if s, ok := d.str(cmd.val, pl.field("command")); ok {
+			switch {
+			case !x.Shell:
+				d.at(cmd.key, pl.field("command"), "runs through /bin/sh, which needs shell: true; or give argv: [prog, arg…] to run without a shell")
+			case strings.TrimSpace(s) == "":
+				d.at(cmd.val, pl.field("command"), "must not be empty")
+			case strings.ContainsRune(s, 0):
+				d.at(cmd.val, pl.field("command"), "must not hold a NUL byte")
+			default:
+				x.Command = s
+			}
+		}
+	default:
+		d.atPos(posOf(n), pl, "needs argv: [prog, arg…] (or command: \"…\" with shell: true)")
+	}
+
+	var own envSource
+	if e, ok := keys["env_file"]; ok {
+		own = d.envFile(e.val, pl.field("env_file"))
+		x.EnvFile = own.name
+		for _, v := range own.vars {
+			x.Env = append(x.Env, Var{Name: v.name, Value: newText("(from "+own.name+")", v.value)})
+		}
+	}
+	if e, ok := keys["env"]; ok {
+		x.Env = d.envMap(e.val, pl.field("env"), d.scope(own), x.Env)
+	}
+	slices.SortStableFunc(x.Env, func(a, b Var) int { return strings.Compare(a.Name, b.Name) })
+
+	if e, ok := keys["dir"]; ok {
+		x.Dir, _ = d.filePath(e.val, pl.field("dir"))
+	}
+	if e, ok := keys["output_limit"]; ok {
+		if v, ok := d.size(e.val, pl.field("output_limit")); ok {
+			x.OutputLimit = v
+		}
+	}
+	if e, ok := keys["grace"]; ok {
+		if v, ok := d.duration(e.val, pl.field("grace")); ok {
+			if v < 0 {
+				d.at(e.val, pl.field("grace"), "must not be negative, got %v", v)
+			} else {
+				x.Grace = v
+			}
+		}
+	}
+	return x
+}
+
+// argv reads the argument list, which is passed as written: it is not
+// expanded, because arguments are visible to every user of the host (ps),
+// so a secret goes into env: and the program reads it there. ${…} is
+// refused rather than passed on literally, since it is almost certainly
+// meant as a reference.
+func (d *decoder) argv(n ast.Node, pl place) []string {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		d.wrongType(n, pl, "a list such as [prog, arg]")
+		return nil
+	}
+	if len(seq.Values) == 0 {
+		d.at(n, pl, "must name a program: [prog, arg…]")
+		return nil
+	}
+	out := make([]string, 0, len(seq.Values))
+	for i, item := range seq.Values {
+		ipl := pl.index(i)
+		s, ok := d.str(item, ipl)
+		switch {
+		case !ok:
+		case i == 0 && s == "":
+			d.at(item, ipl, "the program must not be empty")
+		case strings.ContainsRune(s, 0):
+			d.at(item, ipl, "must not hold a NUL byte")
+		case hasReference(s):
+			d.at(item, ipl, "%s: argv is not expanded (arguments show in ps); put the value in env: and read it from there", quote(s))
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// envMap reads env: on top of base (the env file's variables, which it
+// overrides).
+func (d *decoder) envMap(n ast.Node, pl place, sc scope, base []Var) []Var {
+	list, ok := d.pairs(n, pl)
+	if !ok {
+		return base
+	}
+	out := base
+	for _, e := range list {
+		vpl := pl.field(e.name)
+		if !validName(e.name) {
+			d.at(e.key, pl, "%s is not a variable name: letters, digits and _, not starting with a digit", quote(e.name))
+			continue
+		}
+		if _, null := e.val.(*ast.NullNode); null || e.val == nil {
+			d.at(e.key, vpl, "has no value (write \"\" for an empty one)")
+			continue
+		}
+		t, ok := d.text(e.val, vpl, sc)
+		if !ok {
+			continue
+		}
+		if strings.ContainsRune(t.Expanded(), 0) {
+			d.at(e.val, vpl, "holds a NUL byte once expanded, which no environment can carry")
+			continue
+		}
+		out = slices.DeleteFunc(out, func(v Var) bool { return v.Name == e.name })
+		out = append(out, Var{Name: e.name, Value: t})
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package rulefile
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+)
+
+// File is a loaded rule file: the master's settings and its rules, with
+// every default applied and every path made relative to the rule file's
+// directory resolved.
+type File struct {
+	Path     string // as given to Load or Parse
+	Dict     Text   // dictionary URL for ngxtasks.OpenDict; may hold ${VAR}
+	Workers  int    // worker processes, ≥ 1
+	Listen   string // host:port of the status listener; "" when turned off
+	StateDir string // where the default dictionary and other state live
+	TokenEnv string // name of the variable holding the listener's bearer token
+	EnvFile  string // the top-level env_file, resolved; "" if none
+	Log      Log
+	Rules    []Rule
+}
+
+// Log says how the command logs.
+type Log struct {
+	Format string     // "text" or "json"
+	Level  slog.Level // one of slog's four named levels
+}
+
+// Rule is one rule of the file. Exactly one of Exec and HTTP is set.
+type Rule struct {
+	ID       string
+	Name     string
+	Interval time.Duration
+	Type     ngxtasks.Type
+	Timeout  time.Duration // 0: none
+	Offset   time.Duration
+	Spread   bool
+	Exec     *Exec
+	HTTP     *HTTP
+	Pos      Pos // where the rule starts in the file (its first key)
+
+	// Fingerprint is a hash of everything the rule does, expanded secrets
+	// included, so that a reload can keep a rule whose definition did not
+	// change and restart one whose did — also when only a secret changed.
+	// Two rules with equal fingerprints behave alike. It is derived from
+	// secrets: compare it, do not publish it (a weak secret could be
+	// guessed against it).
+	Fingerprint string
+}
+
+// Core is the ngxtasks.Rule the file describes, without a Callback: the
+// command adds the one that runs Exec or HTTP. Timeout is the rule's;
+// exec and http apply their own limits within it.
+func (r *Rule) Core() ngxtasks.Rule {
+	return ngxtasks.Rule{
+		Identifier: r.ID,
+		Name:       r.Name,
+		Interval:   r.Interval,
+		Type:       r.Type,
+		Timeout:    r.Timeout,
+		Offset:     r.Offset,
+		Spread:     r.Spread,
+	}
+}
+
+// Exec runs a program. Argv is run directly (argv[0] looked up in PATH
+// when the rule runs); Command is run by /bin/sh -c only when Shell is
+// true, and the loader accepts no other combination, so a rule file never
+// reaches a shell by accident.
+type Exec struct {
+	Argv    []string // nil when Shell
+	Command string   // "" unless Shell
+	Shell   bool
+	// Env is what the program gets on top of the worker's environment:
+	// the variables of EnvFile, then env: (which wins), sorted by name.
+	Env         []Var
+	EnvFile     string // resolved path; "" if none
+	Dir         string // working directory, resolved; "" for the worker's
+	OutputLimit int64  // bytes of the tail of stdout+stderr kept per run
+	Grace       time.Duration
+}
+
+// Var is one environment variable for a program. A variable taken from an
+// env file has the template "(from <file>)": its value was never written
+// in the rule file.
+type Var struct {
+	Name  string
+	Value Text
+}
+
+// Environ is Env as os/exec wants it, NAME=value with values expanded,
+// to append to the worker's environment.
+func (e *Exec) Environ() []string {
+	out := make([]string, len(e.Env))
+	for i, v := range e.Env {
+		out[i] = v.Name + "=" + v.Value.Expanded()
+	}
+	return out
+}
+
+// HTTP sends one request.
+type HTTP struct {
+	Method      string // upper case
+	URL         Text
+	Headers     []Header // in file order
+	Body        Text
+	Timeout     time.Duration
+	Expect      []int // acceptable statuses; nil: any 2xx
+	OutputLimit int64 // bytes of the response body's tail kept per run
+}
+
+// Header is one request header.
+type Header struct {
+	Name  string
+	Value Text
+}
+
+// Accepts reports whether a response status counts as success.
+func (h *HTTP) Accepts(status int) bool {
+	if h.Expect == nil {
+		return status >= 200 && status <= 299
+	}
+	for _, s := range h.Expect {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,79 @@
+package rulefile
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"time"
+)
+
+// fingerprint hashes the rule's whole definition. Every field goes in
+// with its length, so that no two definitions encode alike ("ab"+"c" is
+// not "a"+"bc"); the version prefix changes whenever the encoding does.
+// Pos is left out: moving a rule in the file does not change it.
+func fingerprint(r *Rule) string {
+	f := fp{sha256.New()}
+	f.str("rulefile/v1")
+	f.str(r.ID)
+	f.str(r.Name)
+	f.dur(r.Interval)
+	f.num(int64(r.Type))
+	f.dur(r.Timeout)
+	f.dur(r.Offset)
+	f.flag(r.Spread)
+	if e := r.Exec; e != nil {
+		f.str("exec")
+		f.num(int64(len(e.Argv)))
+		for _, a := range e.Argv {
+			f.str(a)
+		}
+		f.str(e.Command)
+		f.flag(e.Shell)
+		f.num(int64(len(e.Env)))
+		for _, v := range e.Env {
+			f.str(v.Name)
+			f.str(v.Value.Expanded())
+		}
+		f.str(e.Dir)
+		f.num(e.OutputLimit)
+		f.dur(e.Grace)
+	}
+	if h := r.HTTP; h != nil {
+		f.str("http")
+		f.str(h.Method)
+		f.str(h.URL.Expanded())
+		f.num(int64(len(h.Headers)))
+		for _, hd := range h.Headers {
+			f.str(hd.Name)
+			f.str(hd.Value.Expanded())
+		}
+		f.str(h.Body.Expanded())
+		f.dur(h.Timeout)
+		f.num(int64(len(h.Expect)))
+		if h.Expect == nil {
+			f.num(-1) // "any 2xx" is not "none listed"
+		}
+		for _, s := range h.Expect {
+			f.num(int64(s))
+		}
+		f.num(h.OutputLimit)
+	}
+	return hex.EncodeToString(f.h.Sum(nil)[:16])
+}
+
+type fp struct{ h hash.Hash }
+
+func (f fp) num(n int64)         { f.h.Write(binary.BigEndian.AppendUint64(nil, uint64(n))) }
+func (f fp) dur(d time.Duration) { f.num(int64(d)) }
+func (f fp) str(s string) {
+	f.num(int64(len(s)))
+	f.h.Write([]byte(s))
+}
+func (f fp) flag(b bool) {
+	if b {
+		f.num(1)
+	} else {
+		f.num(0)
+	}
+}

@@ -1,0 +1,155 @@
+package rulefile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Env is what Parse may learn from outside the rule file. Load passes
+// the process's; tests and fuzzing pass their own, which keeps Parse a
+// function of its arguments.
+type Env struct {
+	// Lookup finds a variable (os.LookupEnv). Nil: no variables are set.
+	Lookup func(name string) (string, bool)
+	// ReadFile reads an env file (os.ReadFile). Nil: naming an env file
+	// is an error.
+	ReadFile func(path string) ([]byte, error)
+}
+
+// maxFileSize bounds what Load reads: a rule file is edited by hand.
+const maxFileSize = 8 << 20
+
+// Load reads and parses a rule file, reading the env files it names and
+// expanding ${VAR} from the process environment. Relative paths in the
+// file are taken from the file's directory. A file that cannot be read is
+// an ordinary error; a file with mistakes is Errors, all of them.
+func Load(path string) (*File, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	env := Env{Lookup: os.LookupEnv, ReadFile: readLimited}
+	return parse(path, filepath.Dir(abs), data, env)
+}
+
+func readLimited(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes is more than the %d a rule or env file may have", path, st.Size(), maxFileSize)
+	}
+	return os.ReadFile(path)
+}
+
+// Parse parses a rule file's contents. path names the file in messages
+// and is where relative paths start; nothing is read but through env.
+// The error, if any, is Errors.
+func Parse(path string, data []byte, env Env) (*File, error) {
+	return parse(path, filepath.Dir(path), data, env)
+}
+
+func parse(path, dir string, data []byte, env Env) (*File, error) {
+	d := &decoder{path: path, dir: dir, env: env}
+	body, ok := d.document(data)
+	if !ok {
+		return nil, d.errs.result(path)
+	}
+	f := d.file(body)
+	if err := d.errs.result(path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// document parses the YAML and returns its one document's body (nil for
+// an empty file). go-yaml stops at the first syntax error, so a file
+// that is not YAML gets one error; every other mistake is found by
+// walking the tree. Duplicate keys are let through the parser and
+// reported by the walk, with the others.
+func (d *decoder) document(data []byte) (body ast.Node, ok bool) {
+	defer func() {
+		// go-yaml is not ours; a panic in it must not take the master down.
+		if r := recover(); r != nil {
+			d.atPos(Pos{1, 1}, place{}, fmt.Sprintf("the YAML parser failed on this file (%v)", r))
+			body, ok = nil, false
+		}
+	}()
+	tokens := lexer.Tokenize(string(data))
+	if p, deep := tooDeep(tokens); deep {
+		d.atPos(p, place{}, fmt.Sprintf("nested more than %d levels deep; a rule file needs six", maxDepth))
+		return nil, false
+	}
+	file, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		p, msg := Pos{1, 1}, err.Error()
+		if se, isSyntax := err.(*yaml.SyntaxError); isSyntax {
+			msg = se.Message
+			if se.Token != nil && se.Token.Position != nil {
+				p = Pos{max(se.Token.Position.Line, 1), max(se.Token.Position.Column, 1)}
+			}
+		}
+		d.atPos(p, place{}, "invalid YAML: "+msg)
+		return nil, false
+	}
+	var docs []*ast.DocumentNode
+	for _, doc := range file.Docs {
+		if doc != nil && doc.Body != nil {
+			docs = append(docs, doc)
+		}
+	}
+	if len(docs) > 1 {
+		d.at(docs[1].Body, place{}, "a rule file is one YAML document; this is a second one (after ---)")
+		return nil, false
+	}
+	if len(docs) == 0 {
+		return nil, true
+	}
+	return docs[0].Body, true
+}
+
+// maxDepth bounds nesting. go-yaml's parser takes time quadratic in the
+// depth of flow collections ([[[…]]], {a: {a: …}}) and of block sequences
+// on one line (- - - x): 30,000 levels take seconds, a million exhaust
+// memory. A rule file nests six levels at most (rules, a rule, exec, env,
+// …), so deeper input is refused from its tokens, which the lexer makes in
+// linear time, before the parser sees it. Nesting by indentation needs no
+// bound: it costs a line per level, and a file's size bounds those.
+const maxDepth = 64
+
+// tooDeep finds the first token nested deeper than maxDepth.
+func tooDeep(tokens token.Tokens) (Pos, bool) {
+	flow, line, onLine := 0, 0, 0
+	for _, tk := range tokens {
+		if tk == nil || tk.Position == nil {
+			continue
+		}
+		if tk.Position.Line != line {
+			line, onLine = tk.Position.Line, 0
+		}
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			flow++
+		case token.SequenceEndType, token.MappingEndType:
+			flow--
+		case token.SequenceEntryType:
+			onLine++
+		}
+		if flow+onLine > maxDepth {
+			return Pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}, true
+		}
+	}
+	return Pos{}, false
+}

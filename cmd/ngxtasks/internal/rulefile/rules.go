@@ -1,0 +1,194 @@
+package rulefile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/ngxtasks/ngxtasks"
+)
+
+func ruleKeys() []string {
+	return []string{"id", "name", "interval", "type", "timeout", "offset", "spread", "exec", "http"}
+}
+
+// ruleHints place keys of exec: and http: written directly in the rule.
+// They are checked before the closest-key suggestion: `url` in a rule is
+// a misplaced key, not a typo of another.
+func ruleHints() map[string]string {
+	h := map[string]string{}
+	for _, k := range execKeys() {
+		h[k] = "`" + k + "` belongs under `exec:`"
+	}
+	for _, k := range httpKeys() {
+		if _, both := h[k]; both {
+			h[k] = "`" + k + "` belongs under `exec:` or `http:`"
+		} else {
+			h[k] = "`" + k + "` belongs under `http:`"
+		}
+	}
+	delete(h, "timeout") // a rule has its own
+	return h
+}
+
+// rules decodes the rule list. A rule with mistakes is reported and left
+// out; ids are checked for duplicates across all rules, broken or not.
+func (d *decoder) rules(n ast.Node) []Rule {
+	pl := place{path: "rules"}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		d.wrongType(n, pl, "a list of rules (- id: …)")
+		return nil
+	}
+	type first struct {
+		index int
+		pos   Pos
+	}
+	ids := map[string]first{}
+	rules := []Rule{}
+	for i, item := range seq.Values {
+		before := len(d.errs.errs)
+		r, idNode := d.rule(item, i)
+		if idNode != nil {
+			if f, dup := ids[r.ID]; dup {
+				d.at(idNode, place{path: fmt.Sprintf("rules[%d].id", i), rule: label(r.ID)},
+					"%s is already the id of rules[%d] (%s:%d:%d)", quote(r.ID), f.index, d.path, f.pos.Line, f.pos.Column)
+			} else {
+				ids[r.ID] = first{i, posOf(idNode)}
+			}
+		}
+		if len(d.errs.errs) == before {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+// rule decodes one rule. It returns the id's node when the id is valid,
+// for the duplicate check.
+func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
+	pl := place{path: fmt.Sprintf("rules[%d]", i)}
+	r := Rule{Pos: posOf(n)}
+	if m, ok := n.(*ast.MappingNode); ok {
+		// The id labels every message about the rule, wherever it is.
+		for _, mv := range m.Values {
+			if mv != nil && mv.Key != nil {
+				if k, _ := scalar(mv.Key); k == "id" {
+					if id, ok := scalar(mv.Value); ok {
+						pl.rule = label(id)
+					}
+					break // the first id is the one used; a second is a duplicate
+				}
+			}
+		}
+	}
+	before := len(d.errs.errs)
+	keys, ok := d.fields(n, pl, ruleKeys(), ruleHints())
+	if !ok {
+		return r, nil
+	}
+
+	var idNode ast.Node
+	if e, ok := keys["id"]; !ok {
+		d.atPos(r.Pos, pl.field("id"), "required")
+	} else if id, ok := d.str(e.val, pl.field("id")); ok {
+		if problem := idProblem(id); problem != "" {
+			d.at(e.val, pl.field("id"), "%s", problem)
+		} else {
+			r.ID, idNode = id, e.val
+		}
+	}
+	if e, ok := keys["name"]; ok {
+		r.Name, _ = d.str(e.val, pl.field("name"))
+	}
+	if e, ok := keys["type"]; !ok {
+		d.atPos(r.Pos, pl.field("type"), "required (normal: every worker runs it; preemption: one worker of the fleet does)")
+	} else if s, ok := d.oneOf(e.val, pl.field("type"), "normal", "preemption"); ok {
+		r.Type, _ = ngxtasks.ParseType(s)
+	}
+	if e, ok := keys["interval"]; !ok {
+		d.atPos(r.Pos, pl.field("interval"), "required (e.g. interval: 30s)")
+	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
+		if v <= 0 {
+			d.at(e.val, pl.field("interval"), "must be more than 0, got %v", v)
+		} else {
+			r.Interval = v
+		}
+	}
+	if e, ok := keys["timeout"]; ok {
+		if v, ok := d.duration(e.val, pl.field("timeout")); ok {
+			if v < 0 {
+				d.at(e.val, pl.field("timeout"), "must not be negative, got %v", v)
+			} else {
+				r.Timeout = v
+			}
+		}
+	}
+	if e, ok := keys["offset"]; ok {
+		if v, ok := d.duration(e.val, pl.field("offset")); ok {
+			switch {
+			case v < 0:
+				d.at(e.val, pl.field("offset"), "must not be negative, got %v", v)
+			case r.Interval > 0 && v >= r.Interval:
+				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
+			default:
+				r.Offset = v
+			}
+		}
+	}
+	if e, ok := keys["spread"]; ok {
+		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
+	}
+
+	ex, hasExec := keys["exec"]
+	ht, hasHTTP := keys["http"]
+	switch {
+	case hasExec && hasHTTP:
+		later := ht
+		if posOf(ex.key).Line > posOf(ht.key).Line {
+			later = ex
+		}
+		d.at(later.key, pl, "has both exec: and http:; a rule does one of them")
+	case hasExec:
+		r.Exec = d.exec(ex.val, pl.field("exec"))
+	case hasHTTP:
+		r.HTTP = d.http(ht.val, pl.field("http"), r.Timeout)
+	default:
+		d.atPos(r.Pos, pl, "needs exec: (run a program) or http: (send a request)")
+	}
+
+	if len(d.errs.errs) == before {
+		if err := checkCore(&r); err != nil {
+			d.atPos(r.Pos, pl, err.Error())
+		}
+		r.Fingerprint = fingerprint(&r)
+	}
+	return r, idNode
+}
+
+// idProblem applies ngxtasks' rule for identifiers, by asking it: the
+// file accepts exactly the identifiers a Manager does.
+func idProblem(id string) string {
+	probe := Rule{ID: id, Interval: 1, Type: ngxtasks.Normal, Exec: &Exec{}}
+	err := checkCore(&probe)
+	if err == nil {
+		return ""
+	}
+	if re := (*ngxtasks.RuleError)(nil); errors.As(err, &re) && re.Field == "Identifier" {
+		return re.Problem
+	}
+	return err.Error()
+}
+
+// checkCore runs ngxtasks' own validation on a rule that passed the
+// file's checks, so that the two cannot drift apart unnoticed: a rule this
+// package accepts is one a Manager accepts.
+func checkCore(r *Rule) error {
+	c := r.Core()
+	c.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("ngxtasks refuses the rule: %w", err)
+	}
+	return nil
+}

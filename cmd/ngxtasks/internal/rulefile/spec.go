@@ -1,0 +1,197 @@
+package rulefile
+
+import (
+	"log/slog"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/ngxtasks/ngxtasks"
+)
+
+// Defaults for what a rule file leaves out; doc.go explains each.
+const (
+	DefaultListen      = "127.0.0.1:9090"
+	DefaultTokenEnv    = "NGXTASKS_TOKEN"
+	DefaultOutputLimit = 64 << 10
+	DefaultGrace       = 5 * time.Second
+	DefaultHTTPTimeout = 30 * time.Second
+	maxWorkers         = 1024
+)
+
+// The keys each section knows, and hints for keys written in the wrong
+// section. They are functions, not variables, so that nothing in the
+// package can be changed at run time.
+func topKeys() []string {
+	return []string{"dict", "workers", "listen", "state_dir", "token_env", "log", "env_file", "rules"}
+}
+
+func topHints() map[string]string {
+	h := map[string]string{}
+	for _, k := range ruleKeys() {
+		h[k] = "`" + k + "` belongs to a rule, in the `rules:` list"
+	}
+	return h
+}
+
+func logKeys() []string { return []string{"format", "level"} }
+
+// file decodes the document's body: the top-level mapping.
+func (d *decoder) file(body ast.Node) *File {
+	f := &File{
+		Path:     d.path,
+		Workers:  min(runtime.NumCPU(), maxWorkers),
+		Listen:   DefaultListen,
+		TokenEnv: DefaultTokenEnv,
+		Log:      Log{Format: "text", Level: slog.LevelInfo},
+	}
+	if body == nil {
+		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
+		return f
+	}
+	if _, ok := body.(*ast.MappingNode); !ok {
+		d.wrongType(body, place{}, "a mapping with a `rules:` list")
+		return f
+	}
+	keys, _ := d.fields(body, place{}, topKeys(), topHints())
+
+	// env_file first: dict below, and every rule, expand from it.
+	if e, ok := keys["env_file"]; ok {
+		d.top = d.envFile(e.val, place{path: "env_file"})
+		f.EnvFile = d.top.name
+	}
+
+	if e, ok := keys["workers"]; ok {
+		if n, ok := d.integer(e.val, place{path: "workers"}); ok {
+			if n < 1 || n > maxWorkers {
+				d.at(e.val, place{path: "workers"}, "must be between 1 and %d, got %d", maxWorkers, n)
+			} else {
+				f.Workers = int(n)
+			}
+		}
+	}
+	if e, ok := keys["listen"]; ok {
+		f.Listen = d.listen(e.val, place{path: "listen"})
+	}
+	if e, ok := keys["state_dir"]; ok {
+		f.StateDir, _ = d.filePath(e.val, place{path: "state_dir"})
+	}
+	if f.StateDir == "" {
+		f.StateDir = d.defaultStateDir()
+	}
+	if e, ok := keys["dict"]; ok {
+		f.Dict = d.dict(e.val, place{path: "dict"}, d.scope(envSource{}))
+	} else {
+		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
+	}
+	if e, ok := keys["token_env"]; ok {
+		pl := place{path: "token_env"}
+		if s, ok := d.str(e.val, pl); ok {
+			if validName(s) {
+				f.TokenEnv = s
+			} else {
+				d.at(e.val, pl, "%s is not a variable name: letters, digits and _, not starting with a digit", quote(s))
+			}
+		}
+	}
+	if e, ok := keys["log"]; ok {
+		pl := place{path: "log"}
+		if ls, ok := d.fields(e.val, pl, logKeys(), nil); ok {
+			if e, ok := ls["format"]; ok {
+				if s, ok := d.oneOf(e.val, pl.field("format"), "text", "json"); ok {
+					f.Log.Format = s
+				}
+			}
+			if e, ok := ls["level"]; ok {
+				if s, ok := d.oneOf(e.val, pl.field("level"), "debug", "info", "warn", "error"); ok {
+					_ = f.Log.Level.UnmarshalText([]byte(s)) // one of slog's own names
+				}
+			}
+		}
+	}
+	e, ok := keys["rules"]
+	if !ok {
+		d.atPos(posOf(body), place{path: "rules"}, "required: list the rules under it (`rules: []` for none)")
+		return f
+	}
+	f.Rules = d.rules(e.val)
+	return f
+}
+
+// listen reads host:port or off. Only "off" turns the listener off: an
+// empty value is more often a mistake than a wish.
+func (d *decoder) listen(n ast.Node, pl place) string {
+	s, ok := d.str(n, pl)
+	if !ok {
+		return DefaultListen
+	}
+	if s == "off" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p < 1 || p > 65535 || strings.ContainsAny(host, " /") {
+		d.at(n, pl, "%s is not host:port or off (e.g. 127.0.0.1:9090, [::1]:9090, :9090 for every interface)", quote(s))
+		return DefaultListen
+	}
+	return s
+}
+
+// dict reads the dictionary URL, which may hold a password as ${VAR}.
+// Messages show it as ngxtasks.RedactURL does, in case the password was
+// written out.
+func (d *decoder) dict(n ast.Node, pl place, sc scope) Text {
+	t, ok := d.text(n, pl, sc)
+	if !ok {
+		return t
+	}
+	// RedactURL shows "(a URL that cannot be parsed)" for what it cannot
+	// parse; then the message names no URL at all.
+	shown := ngxtasks.RedactURL(t.Template)
+	if strings.HasPrefix(shown, "(") {
+		shown = ""
+	} else {
+		shown = quote(shown) + " "
+	}
+	u, err := ngxtasks.ParseDictURL(t.Expanded())
+	switch {
+	case err != nil:
+		d.at(n, pl, "%sis not a URL: %v", shown, err)
+	case u.Scheme == "":
+		d.at(n, pl, "%shas no scheme (e.g. sqlite:///var/lib/ngxtasks/dict.db, redis://host:6379/0)", shown)
+	}
+	return t
+}
+
+// defaultStateDir is systemd's StateDirectory= when the command runs
+// under it, else the rule file's directory: a first run needs no setup.
+func (d *decoder) defaultStateDir() string {
+	if d.env.Lookup != nil {
+		if v, ok := d.env.Lookup("STATE_DIRECTORY"); ok {
+			if first, _, _ := strings.Cut(v, ":"); first != "" {
+				return first
+			}
+		}
+	}
+	return d.dir
+}
+
+// sqliteURL names a database file the way sqlitedict reads it: three
+// slashes before an absolute path, none before a relative one.
+func sqliteURL(path string) string {
+	if filepath.IsAbs(path) {
+		return "sqlite://" + filepath.ToSlash(path)
+	}
+	return "sqlite:" + filepath.ToSlash(path)
+}
+
+func (d *decoder) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(d.dir, p)
+}

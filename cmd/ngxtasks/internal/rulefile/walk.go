@@ -1,0 +1,280 @@
+package rulefile
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// decoder walks one rule file's syntax tree, turning nodes into values and
+// every mistake into an *Error. Each reader reports its own mistakes and
+// says whether the value is usable; callers go on either way, so that one
+// pass finds everything.
+type decoder struct {
+	path string // the rule file as given
+	dir  string // its directory: relative paths in the file start there
+	env  Env
+	top  envSource // the top-level env_file
+	errs collector
+}
+
+// place is where in the file's structure a value sits, for messages.
+type place struct {
+	path string // "rules[0].exec.argv[1]"
+	rule string // the rule's id label, when known
+}
+
+func (p place) field(name string) place {
+	if p.path == "" {
+		return place{path: name, rule: p.rule}
+	}
+	return place{path: p.path + "." + name, rule: p.rule}
+}
+
+func (p place) index(i int) place {
+	return place{path: fmt.Sprintf("%s[%d]", p.path, i), rule: p.rule}
+}
+
+func (d *decoder) at(n ast.Node, pl place, format string, args ...any) {
+	d.atPos(posOf(n), pl, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) atPos(p Pos, pl place, msg string) {
+	d.errs.add(&Error{File: d.path, Line: p.Line, Column: p.Column, Path: pl.path, Rule: pl.rule, Message: msg})
+}
+
+// wrongType reports a value of the wrong kind, or of a refused YAML
+// feature (an alias where a string was expected is first an alias).
+func (d *decoder) wrongType(n ast.Node, pl place, want string) {
+	if why := refused(n); why != "" {
+		d.at(n, pl, "%s", why)
+		return
+	}
+	d.at(n, pl, "must be %s, got %s", want, describe(n))
+}
+
+// entry is one key: value of a mapping.
+type entry struct {
+	name string
+	key  ast.Node
+	val  ast.Node
+}
+
+// pairs reads a mapping's entries, reporting duplicate and non-name keys.
+// Entries whose value is null are kept: what null means is the caller's.
+func (d *decoder) pairs(n ast.Node, pl place) ([]entry, bool) {
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		d.wrongType(n, pl, "a mapping (key: value)")
+		return nil, false
+	}
+	var out []entry
+	seen := map[string]Pos{}
+	for _, mv := range m.Values {
+		if mv == nil || mv.Key == nil {
+			continue
+		}
+		if why := refused(mv.Key); why != "" {
+			d.at(mv.Key, pl, "%s", why)
+			continue
+		}
+		name, ok := scalar(mv.Key)
+		if !ok {
+			d.at(mv.Key, pl, "a key must be a name, got %s", describe(mv.Key))
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			d.at(mv.Key, pl, "duplicate field `%s` (first at line %d)", clip(name), first.Line)
+			continue
+		}
+		seen[name] = posOf(mv.Key)
+		out = append(out, entry{name: name, key: mv.Key, val: mv.Value})
+	}
+	return out, true
+}
+
+// fields reads a mapping with a fixed set of keys. Unknown keys are
+// reported with the likely intended key: one that belongs to another
+// section (hint) first, else the closest known key. A null value counts
+// as the key left out, so `timeout:` alone means "no timeout".
+func (d *decoder) fields(n ast.Node, pl place, known []string, hint map[string]string) (map[string]entry, bool) {
+	list, ok := d.pairs(n, pl)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]entry, len(list))
+	for _, e := range list {
+		if !contains(known, e.name) {
+			msg := fmt.Sprintf("unknown field `%s`", clip(e.name))
+			if h, ok := hint[e.name]; ok {
+				msg += ": " + h
+			} else if s, ok := suggest(e.name, known); ok {
+				msg += fmt.Sprintf(", did you mean `%s`?", s)
+			}
+			d.atPos(posOf(e.key), pl, msg)
+			continue
+		}
+		if _, null := e.val.(*ast.NullNode); null || e.val == nil {
+			continue
+		}
+		out[e.name] = e
+	}
+	return out, true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// str reads text. Numbers and booleans are taken as written.
+func (d *decoder) str(n ast.Node, pl place) (string, bool) {
+	s, ok := scalar(n)
+	if !ok {
+		d.wrongType(n, pl, "a string")
+	}
+	return s, ok
+}
+
+// text reads a string that may reference variables and expands it in sc.
+func (d *decoder) text(n ast.Node, pl place, sc scope) (Text, bool) {
+	tmpl, ok := d.str(n, pl)
+	if !ok {
+		return Text{}, false
+	}
+	v, problems := expand(tmpl, sc.lookup)
+	for _, p := range problems {
+		if strings.HasSuffix(p, " is not set") {
+			p += " (looked in " + sc.sources + ")"
+		}
+		d.at(n, pl, "%s", p)
+	}
+	return newText(tmpl, v), problems == nil
+}
+
+// boolean reads true or false, and nothing else: `spread: yes` is text in
+// YAML 1.2, and taking it as true would be guessing.
+func (d *decoder) boolean(n ast.Node, pl place) (bool, bool) {
+	b, ok := n.(*ast.BoolNode)
+	if !ok {
+		d.wrongType(n, pl, "true or false")
+		return false, false
+	}
+	return b.Value, true
+}
+
+// integer reads a whole number.
+func (d *decoder) integer(n ast.Node, pl place) (int64, bool) {
+	in, ok := n.(*ast.IntegerNode)
+	if !ok {
+		d.wrongType(n, pl, "a whole number")
+		return 0, false
+	}
+	switch v := in.Value.(type) {
+	case int64:
+		return v, true
+	case uint64:
+		if v <= math.MaxInt64 {
+			return int64(v), true
+		}
+	}
+	d.at(n, pl, "%s is too large", describe(n))
+	return 0, false
+}
+
+// duration reads Go duration syntax. A bare number other than 0 is
+// refused with the unit it probably lacks: "5" could mean seconds or
+// milliseconds, and guessing wrong is a rule a thousand times too fast.
+func (d *decoder) duration(n ast.Node, pl place) (time.Duration, bool) {
+	s, ok := scalar(n)
+	if !ok {
+		d.wrongType(n, pl, "a duration such as 2s")
+		return 0, false
+	}
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		return v, true
+	}
+	if s != "" && strings.Trim(s, "0123456789.") == "" {
+		d.at(n, pl, "%s has no unit: write %ss, or %sms, %sm …", quote(s), clip(s), clip(s), clip(s))
+	} else {
+		d.at(n, pl, "%s is not a duration (Go syntax: 300ms, 2s, 1m30s)", quote(s))
+	}
+	return 0, false
+}
+
+// maxOutput bounds output_limit: the tail is kept in memory, per run.
+const maxOutput = 64 << 20
+
+// size reads a byte count: a whole number of bytes, or a number with B,
+// KiB or MiB. KB and MB are refused rather than guessed (1000 or 1024?).
+func (d *decoder) size(n ast.Node, pl place) (int64, bool) {
+	s, ok := scalar(n)
+	if !ok {
+		d.wrongType(n, pl, "a size such as 64KiB")
+		return 0, false
+	}
+	num, unit := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, unit = strings.TrimRight(rest, " "), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v < 0 {
+		d.at(n, pl, "%s is not a size (bytes, or with a unit: 512B, 64KiB, 1MiB)", quote(s))
+		return 0, false
+	}
+	if v > maxOutput/unit {
+		d.at(n, pl, "%s is more than the limit of 64MiB", quote(s))
+		return 0, false
+	}
+	return v * unit, true
+}
+
+// oneOf reads one of a few words, suggesting the closest for a typo.
+func (d *decoder) oneOf(n ast.Node, pl place, words ...string) (string, bool) {
+	s, ok := d.str(n, pl)
+	if !ok {
+		return "", false
+	}
+	if contains(words, s) {
+		return s, true
+	}
+	msg := fmt.Sprintf("%s is not one of %s", quote(s), strings.Join(words, ", "))
+	if sug, ok := suggest(strings.ToLower(s), words); ok {
+		msg += fmt.Sprintf("; did you mean `%s`?", sug)
+	}
+	d.at(n, pl, "%s", msg)
+	return "", false
+}
+
+// filePath reads a file or directory name; a relative one is taken from the
+// rule file's directory, not from wherever the command was started.
+func (d *decoder) filePath(n ast.Node, pl place) (string, bool) {
+	s, ok := d.str(n, pl)
+	if !ok {
+		return "", false
+	}
+	if s == "" {
+		d.at(n, pl, "must not be empty")
+		return "", false
+	}
+	if strings.ContainsRune(s, 0) {
+		d.at(n, pl, "must not hold a NUL byte")
+		return "", false
+	}
+	return d.resolve(s), true
+}
