@@ -119,12 +119,21 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 //
 //go:noinline
 func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
-	ev, _ := m.events.Get().(*Event)
-	if ev == nil {
-		ev = new(Event)
-	}
+	ev := m.newEvent()
 	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
 	m.deliver(level, ev)
+	m.freeEvent(ev)
+}
+
+// newEvent takes an Event from the manager's pool; freeEvent returns it.
+func (m *Manager) newEvent() *Event {
+	if ev, ok := m.events.Get().(*Event); ok {
+		return ev
+	}
+	return new(Event)
+}
+
+func (m *Manager) freeEvent(ev *Event) {
 	*ev = Event{} // keeps nothing alive from the pool
 	m.events.Put(ev)
 }
@@ -217,9 +226,11 @@ func (m *Manager) behind(f *turn) {
 	if m.Observer == nil && m.watchers.Load() == nil && !m.logger.Enabled(context.Background(), level) {
 		return
 	}
-	ev := Event{Kind: EventSkipped, Rule: &e.rule, Slot: first,
+	ev := m.newEvent()
+	*ev = Event{Kind: EventSkipped, Rule: &e.rule, Slot: first,
 		Worker: m.worker, Time: m.now(), Reason: SkipBehind, Missed: f.missed}
-	m.deliver(level, &ev)
+	m.deliver(level, ev)
+	m.freeEvent(ev)
 }
 
 // log writes an event to the logger. It is a function of its own so that

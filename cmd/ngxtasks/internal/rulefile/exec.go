@@ -74,12 +74,8 @@ func (d *decoder) exec(n ast.Node, pl place) *Exec {
 		}
 	}
 	if e, ok := keys["grace"]; ok {
-		if v, ok := d.duration(e.val, pl.field("grace")); ok {
-			if v < 0 {
-				d.at(e.val, pl.field("grace"), "must not be negative, got %v", v)
-			} else {
-				x.Grace = v
-			}
+		if v, ok := d.nonNegativeDuration(e.val, pl.field("grace")); ok {
+			x.Grace = v
 		}
 	}
 	return x

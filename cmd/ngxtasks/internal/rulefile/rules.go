@@ -117,22 +117,15 @@ func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
 		}
 	}
 	if e, ok := keys["timeout"]; ok {
-		if v, ok := d.duration(e.val, pl.field("timeout")); ok {
-			if v < 0 {
-				d.at(e.val, pl.field("timeout"), "must not be negative, got %v", v)
-			} else {
-				r.Timeout = v
-			}
+		if v, ok := d.nonNegativeDuration(e.val, pl.field("timeout")); ok {
+			r.Timeout = v
 		}
 	}
 	if e, ok := keys["offset"]; ok {
-		if v, ok := d.duration(e.val, pl.field("offset")); ok {
-			switch {
-			case v < 0:
-				d.at(e.val, pl.field("offset"), "must not be negative, got %v", v)
-			case r.Interval > 0 && v >= r.Interval:
+		if v, ok := d.nonNegativeDuration(e.val, pl.field("offset")); ok {
+			if r.Interval > 0 && v >= r.Interval {
 				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
-			default:
+			} else {
 				r.Offset = v
 			}
 		}

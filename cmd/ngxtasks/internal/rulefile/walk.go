@@ -211,6 +211,16 @@ func (d *decoder) duration(n ast.Node, pl place) (time.Duration, bool) {
 	return 0, false
 }
 
+// nonNegativeDuration reads a duration that may be zero but not less.
+func (d *decoder) nonNegativeDuration(n ast.Node, pl place) (time.Duration, bool) {
+	v, ok := d.duration(n, pl)
+	if ok && v < 0 {
+		d.at(n, pl, "must not be negative, got %v", v)
+		return 0, false
+	}
+	return v, ok
+}
+
 // maxOutput bounds output_limit: the tail is kept in memory, per run.
 const maxOutput = 64 << 20
 
