@@ -154,7 +154,7 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64)
 // Preemption rule's slot is left to the other workers at once.
 func (m *Manager) admit(f *turn) bool {
 	e := f.e
-	if e.removed.Load() {
+	if e.left.Load() == leftRemoved {
 		return false
 	}
 	if since := e.runSince.Load(); since != 0 && (e.rule.Type == Preemption || time.Now().UnixNano()-since >= int64(maxOverlapWait)) {

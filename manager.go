@@ -219,15 +219,8 @@ func (m *Manager) Push(rules ...Rule) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	seen := make(map[string]bool, len(rules))
-	for i := range rules {
-		if err := rules[i].Validate(); err != nil {
-			return err
-		}
-		if seen[rules[i].Identifier] {
-			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "appears twice in this Push", dup: true}
-		}
-		seen[rules[i].Identifier] = true
+	if err := validateAll(rules, "Push"); err != nil {
+		return err
 	}
 	now := m.now()
 	m.mu.Lock()
@@ -237,6 +230,35 @@ func (m *Manager) Push(rules ...Rule) error {
 			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "is already pushed", dup: true}
 		}
 	}
+	m.growLanes(rules)
+	pushed := m.sinceEpoch()
+	m.forgetPast(now)
+	for i := range rules {
+		m.add(&rules[i], now, pushed)
+	}
+	m.setGates()
+	m.poke()
+	return nil
+}
+
+// validateAll checks rules as one call (call names it) takes them.
+func validateAll(rules []Rule, call string) error {
+	seen := make(map[string]bool, len(rules))
+	for i := range rules {
+		if err := rules[i].Validate(); err != nil {
+			return err
+		}
+		if seen[rules[i].Identifier] {
+			return &RuleError{Rule: rules[i].Identifier, Field: "Identifier", Problem: "appears twice in this " + call, dup: true}
+		}
+		seen[rules[i].Identifier] = true
+	}
+	return nil
+}
+
+// growLanes makes room in the lanes for rules, so that a big Push does not
+// grow arrays in the middle of a start. Callers hold mu.
+func (m *Manager) growLanes(rules []Rule) {
 	var perLane [numDrives]int
 	for i := range rules {
 		perLane[rules[i].Drive]++
@@ -244,25 +266,23 @@ func (m *Manager) Push(rules ...Rule) error {
 	for d, n := range perLane {
 		if l := &m.lanes[d]; n > 0 {
 			l.fresh.grow(n)
-			l.queue.grow(len(l.fresh) + n) // where they go once taken: no growing in the middle of a start
+			l.queue.grow(len(l.fresh) + n) // where they go once taken
 		}
 	}
-	pushed := m.sinceEpoch()
-	m.forgetPast(now)
-	for _, r := range rules {
-		m.seq++
-		e := &entry{rule: r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
-		if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(&r) {
-			e.lastEnd = past.lastEnd // its slot ran here already: not again
-			delete(m.removed, r.Identifier)
-		}
-		m.rules[r.Identifier] = e
-		m.lanes[r.Drive].fresh.push(item{0, e}) // ordered by the first step that finds them
+}
 
+// add makes an entry for r, due at once. Callers hold mu and grew the
+// lanes' arrays.
+func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
+	m.seq++
+	e := &entry{rule: *r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
+	if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(r) {
+		e.lastEnd = past.lastEnd // its slot ran here already: not again
+		delete(m.removed, r.Identifier)
 	}
-	m.setGates()
-	m.poke()
-	return nil
+	m.rules[r.Identifier] = e
+	m.lanes[r.Drive].fresh.push(item{0, e}) // ordered by the first step that finds them
+	return e
 }
 
 // Remove drops the rule with this identifier and reports whether there was
@@ -275,11 +295,20 @@ func (m *Manager) Remove(identifier string) bool {
 	if !ok {
 		return false
 	}
-	delete(m.rules, identifier)
-	e.removed.Store(true)
+	m.drop(e, m.now(), leftRemoved)
+	m.lanes[e.rule.Drive].dropRemoved()
+	m.setGates()
+	return true
+}
+
+// drop removes e, for the reason given, remembering its last slot while
+// that lasts. Callers hold mu, and then drop removed entries from the
+// lane's top and set the gates.
+func (m *Manager) drop(e *entry, now time.Time, why uint32) {
+	delete(m.rules, e.rule.Identifier)
+	e.left.Store(why)
 	// Pushed again with the same slots before its slot ends, the rule must
 	// not run that slot a second time in this worker.
-	now := m.now()
 	if len(m.removed) >= m.pruneAt { // amortised: removing n rules costs O(n), not O(n²)
 		m.forgetPast(now)
 		m.pruneAt = 2*len(m.removed) + 64
@@ -289,11 +318,8 @@ func (m *Manager) Remove(identifier string) bool {
 			m.removed = make(map[string]removedRule)
 		}
 		r := &e.rule
-		m.removed[identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, offset: r.Offset, spread: r.Spread, typ: r.Type}
+		m.removed[r.Identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, offset: r.Offset, spread: r.Spread, typ: r.Type}
 	}
-	m.lanes[e.rule.Drive].dropRemoved()
-	m.setGates()
-	return true
 }
 
 // ruleNamed returns the entry of a pushed rule.

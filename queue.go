@@ -18,10 +18,21 @@ type entry struct {
 	// runSince is when this worker's run of the rule began (time.Now,
 	// UnixNano), 0 when none is going.
 	runSince atomic.Int64
-	removed  atomic.Bool             // Remove was called; the queue drops it when it surfaces
-	history  atomic.Pointer[history] // made at the first event (see historyOf)
-	stats    counters
+	// left is why the entry left the manager (stillPushed while it has
+	// not); the queues drop it when it surfaces.
+	left    atomic.Uint32
+	history atomic.Pointer[history] // made at the first event (see historyOf)
+	stats   counters
 }
+
+// Why an entry left the manager.
+const (
+	stillPushed = iota
+	leftRemoved // by Remove, or by Replace without it: its taken slot is not run
+	// leftReplaced is for a rule Replace gave a new definition: a slot the
+	// old one took still runs, since the new one inherits it as taken.
+	leftReplaced
+)
 
 // queue is a binary min-heap of entries by due time (Unix nanoseconds), so
 // a drive step pops only what is due: its cost follows the due rules, not
@@ -68,7 +79,7 @@ func (q *queue) pop() {
 
 // dropRemoved pops removed entries off the top, so the top is live.
 func (q *queue) dropRemoved() {
-	for len(*q) > 0 && (*q)[0].e.removed.Load() {
+	for len(*q) > 0 && (*q)[0].e.left.Load() != stillPushed {
 		q.pop()
 	}
 }

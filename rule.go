@@ -108,6 +108,13 @@ type Rule struct {
 	// timer would take its slots with no request to rewrite. Slots that
 	// pass while that mode does not drive are not run.
 	Drive Drive
+
+	// Version names this definition of the rule for Replace, which keeps a
+	// rule's state (its callback, history and counters included) when the
+	// rule replacing it has the same Version and settings. Empty means no
+	// definition is known the same: Replace swaps the rule in. The manager
+	// reads it for nothing else; a rule file's fingerprint is a good one.
+	Version string
 }
 
 // Phase is the rule's effective offset within its interval: Offset plus, when

@@ -1,0 +1,123 @@
+package ngxtasks
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Changes is what Replace did, by rule identifier.
+type Changes struct {
+	Added   []string // new identifiers
+	Changed []string // known identifiers with a new definition
+	Removed []string // identifiers no longer there, sorted
+	Kept    int      // rules left as they were
+}
+
+// Replace makes rules the manager's rules in one step: a drive step sees
+// the rules before or after, never a mix. It is how a program reloads its
+// configuration without losing or doubling a slot.
+//
+//   - A rule whose Identifier, non-empty Version and settings (every field
+//     but Callback and Filter) equal those of the pushed rule is kept as it
+//     is: its callback, history, counters and run in progress stay.
+//   - A rule pushed under a known Identifier otherwise replaces the old
+//     one: a slot the old definition took (its run in progress, or one
+//     about to start) is run by it, and when both cut time into the same
+//     slots, the new one does not run that slot again. Its history and
+//     counters start afresh.
+//   - A new Identifier is added as Push adds it; one not in rules is
+//     removed as Remove does.
+//
+// Replace checks every rule first and changes nothing if one is invalid.
+func (m *Manager) Replace(rules ...Rule) (Changes, error) {
+	m.once.Do(m.setup)
+	var c Changes
+	if m.err != nil {
+		return c, m.err
+	}
+	if err := m.changed(); err != nil {
+		return c, err
+	}
+	if m.closed.Load() {
+		return c, ErrClosed
+	}
+	if err := validateAll(rules, "Replace"); err != nil {
+		return c, err
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keep := make(map[string]bool, len(rules))
+	for i := range rules {
+		keep[rules[i].Identifier] = true
+	}
+	for id, e := range m.rules {
+		if !keep[id] {
+			m.drop(e, now, leftRemoved)
+			c.Removed = append(c.Removed, id)
+		}
+	}
+	slices.Sort(c.Removed)
+	m.growLanes(rules)
+	pushed := m.sinceEpoch()
+	m.forgetPast(now)
+	for i := range rules {
+		r := &rules[i]
+		old, known := m.rules[r.Identifier]
+		switch {
+		case known && sameDefinition(&old.rule, r):
+			c.Kept++
+			continue
+		case known:
+			m.drop(old, now, leftReplaced)
+			c.Changed = append(c.Changed, r.Identifier)
+		default:
+			c.Added = append(c.Added, r.Identifier)
+		}
+		m.add(r, now, pushed)
+	}
+	for d := range m.lanes {
+		m.lanes[d].dropRemoved()
+	}
+	m.setGates()
+	m.poke()
+	return c, nil
+}
+
+// sameDefinition says whether b may keep a's entry: same Version, known,
+// and the same settings. Callbacks cannot be compared; Version stands for
+// them.
+func sameDefinition(a, b *Rule) bool {
+	return a.Version != "" && a.Version == b.Version &&
+		a.Name == b.Name && a.Interval == b.Interval && a.Type == b.Type &&
+		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
+		a.Background == b.Background && a.Drive == b.Drive
+}
+
+// MarkRan records that the rule's slot holding at has run already — in the
+// process this worker takes over from, say — so that no drive step of this
+// manager runs that slot, or an earlier one. A supervisor that restarts a
+// worker hands the new one the slots the old one began (see Watch and
+// EventFired), and the new one calls MarkRan for each after Push and
+// before it drives: a Normal slot then runs once in that worker even when
+// the worker died in the middle of it.
+//
+// It never moves a rule back: marking a slot before the last one taken
+// does nothing.
+func (m *Manager) MarkRan(identifier string, at time.Time) error {
+	m.once.Do(m.setup)
+	if m.err != nil {
+		return m.err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.rules[identifier]
+	if e == nil {
+		return fmt.Errorf("ngxtasks: MarkRan: no rule %q", clip(identifier))
+	}
+	if end := m.keys.Slot(&e.rule, at).End.UnixNano(); end > e.lastEnd {
+		e.lastEnd = end
+	}
+	return nil
+}
