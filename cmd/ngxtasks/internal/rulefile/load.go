@@ -43,6 +43,42 @@ func Load(path string) (*File, error) {
 	return parse(path, filepath.Dir(abs), data, env)
 }
 
+// Files are the files a load read, by the path it read them under.
+type Files map[string][]byte
+
+// ReadFile serves a file of fs, as Env.ReadFile.
+func (fs Files) ReadFile(path string) ([]byte, error) {
+	if b, ok := fs[path]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+}
+
+// LoadFiles is Load that also returns every file it read: the rule file
+// under its absolute path abs, and the env files it named. Another process
+// given them parses exactly what this one did, whatever happens on disk
+// meanwhile: Parse(abs, files[abs], Env{Lookup: os.LookupEnv, ReadFile:
+// files.ReadFile}).
+func LoadFiles(path string) (f *File, abs string, files Files, err error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if abs, err = filepath.Abs(path); err != nil {
+		return nil, "", nil, err
+	}
+	files = Files{abs: data}
+	read := func(p string) ([]byte, error) {
+		b, err := readLimited(p)
+		if err == nil {
+			files[p] = b
+		}
+		return b, err
+	}
+	f, err = parse(path, filepath.Dir(abs), data, Env{Lookup: os.LookupEnv, ReadFile: read})
+	return f, abs, files, err
+}
+
 func readLimited(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {

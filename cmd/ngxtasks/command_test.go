@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const twoRules = `rules:
+  - id: tick
+    interval: 1s
+    type: normal
+    exec: {argv: ["true"]}
+  - id: once
+    interval: 1s
+    type: preemption
+    exec: {argv: ["true"]}
+`
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeFile(t, good, twoRules)
+	if code, out, errOut := ngxtasks(t, "validate", "-c", good); code != 0 || !strings.Contains(out, "2 rules, ok") {
+		t.Fatalf("validate good: %d %q %q", code, out, errOut)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "rules:\n  - id: a\n    intervall: 1s\n    type: normal\n    exec: {argv: [\"true\"]}\n  - id: b\n    interval: 2x\n    type: sometimes\n    exec: {argv: [\"true\"]}\n")
+	code, out, errOut := ngxtasks(t, "validate", "-c", bad)
+	want := []string{
+		bad + ":3:5: rules[0] (a): unknown field `intervall`, did you mean `interval`?",
+		bad + ":7:15: rules[1] (b): interval: \"2x\" is not a duration",
+		bad + ":8:11: rules[1] (b): type:",
+	}
+	if code != 2 || out != "" {
+		t.Fatalf("validate bad: exit %d, stdout %q; want 2 and nothing", code, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("validate bad: stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+
+	// A run refuses the same file, starting nothing.
+	if code, _, errOut := ngxtasks(t, "run", "-c", bad, "--listen", "off"); code != 2 || !strings.Contains(errOut, "did you mean `interval`") {
+		t.Fatalf("run bad: exit %d, %q", code, errOut)
+	}
+
+	// mem:// cannot decide a preemption rule for several processes.
+	code, _, errOut = ngxtasks(t, "validate", "-c", good, "--dict", "mem://", "--workers", "4")
+	if code != 2 || !strings.Contains(errOut, `preemption rule "once" would run once per worker`) {
+		t.Fatalf("validate mem with 4 workers: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := ngxtasks(t, "validate", "-c", good, "--dict", "mem://", "--workers", "1"); code != 0 {
+		t.Fatalf("validate mem with one worker: exit %d, %q", code, errOut)
+	}
+
+	// A listener beyond loopback needs a token.
+	cmd := []string{"validate", "-c", good, "--listen", "0.0.0.0:9999"}
+	code, _, errOut = ngxtasks(t, cmd...)
+	if code != 2 || !strings.Contains(errOut, "beyond loopback: set a bearer token in $NGXTASKS_TOKEN") {
+		t.Fatalf("validate listen 0.0.0.0 without token: exit %d, %q", code, errOut)
+	}
+}
+
+func TestNext(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeFile(t, path, "rules:\n  - id: hourly\n    interval: 1h\n    offset: 15m\n    type: normal\n    exec: {argv: [\"true\"]}\n")
+	code, out, errOut := ngxtasks(t, "next", "-c", path, "-n", "3", "hourly")
+	if code != 0 {
+		t.Fatalf("next: %d %q", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("next printed %q, want a header and 3 lines", out)
+	}
+	var prev time.Time
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		at, err := time.Parse(time.RFC3339Nano, f[2])
+		if err != nil {
+			t.Fatalf("next: %q: %v", l, err)
+		}
+		if at.Minute() != 15 || at.Second() != 0 || at.Before(time.Now()) || (!prev.IsZero() && at.Sub(prev) != time.Hour) {
+			t.Fatalf("next: %q is not the next :15 of an hour after %v", l, prev)
+		}
+		prev = at
+	}
+	if code, _, errOut := ngxtasks(t, "next", "-c", path, "nope"); code != 2 || !strings.Contains(errOut, `no rule "nope"`) {
+		t.Fatalf("next of an unknown rule: %d %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	if code, out, _ := ngxtasks(t, "version"); code != 0 || !strings.HasPrefix(out, "ngxtasks ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errOut := ngxtasks(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %q", code, errOut)
+	}
+}
+
+// TestMasterKilled: SIGKILL of the master takes its workers and their
+// actions' programs with it.
+func TestMasterKilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, fleetFile(dir, nil))
+	in := start(t, config, 2, "--stop-timeout", "1s")
+	in.waitFor("both long runs", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "pids"))
+		return len(strings.Fields(string(b))) == 4
+	})
+	pids := readPids(t, filepath.Join(dir, "pids"))
+	for _, w := range in.workers() {
+		pids = append(pids, w.PID)
+	}
+	if err := syscall.Kill(in.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pids, 10*time.Second)
+}
+
+// TestStatusAndReload runs an instance with a token, reads its status
+// through the command and the listener, reloads a bad file (refused, the
+// old rules keep running) and a good one through `ngxtasks reload`.
+func TestStatusAndReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, twoRules)
+	token := []string{"NGXTASKS_TOKEN=s3cret-token"} // the instance and the status command read it
+	in := startEnv(t, token, config, 2)
+	in.waitFor("runs of both rules", 10*time.Second, func() bool {
+		n := 0
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == "once" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+
+	if code, _ := in.get("status.json"); code != http.StatusUnauthorized {
+		t.Fatalf("status.json without the token: %d, want 401", code)
+	}
+	code, body := in.get("status.json", "Authorization", "Bearer s3cret-token")
+	var doc struct {
+		Workers []struct{ Worker string }
+		Rules   []struct{ Identifier, Worker string }
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &doc) != nil {
+		t.Fatalf("status.json: %d %.300s", code, body)
+	}
+	if len(doc.Workers) != 2 || len(doc.Rules) != 4 {
+		t.Fatalf("status.json: %d workers, %d (rule, worker) rows; want 2 and 4", len(doc.Workers), len(doc.Rules))
+	}
+	code, body = in.get("metrics", "Authorization", "Bearer s3cret-token")
+	if code != http.StatusOK || !strings.Contains(string(body), `ngxtasks_runs_total{`) || !strings.Contains(string(body), "ngxtasks_worker_processes_up 2") {
+		t.Fatalf("metrics: %d %.500s", code, body)
+	}
+	for _, w := range doc.Workers {
+		if !strings.Contains(string(body), `worker="`+w.Worker+`"`) {
+			t.Errorf("metrics lack worker %s", w.Worker)
+		}
+	}
+
+	listen := strings.TrimSuffix(strings.TrimPrefix(in.url, "http://"), "/")
+	if code, _, errOut := ngxtasks(t, "status", "-c", config, "--listen", listen); code != 1 || !strings.Contains(errOut, "401") {
+		t.Fatalf("ngxtasks status without the token: %d %q", code, errOut)
+	}
+	code, out, errOut := ngxtasksEnv(t, token, "status", "-c", config, "--listen", listen)
+	if code != 0 || !strings.Contains(out, "RESTARTS") || strings.Count(out, "\ntick ") != 2 || strings.Count(out, "\nonce ") != 2 {
+		t.Fatalf("ngxtasks status: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// A bad file is refused; the old rules keep running.
+	writeFile(t, config, twoRules+"  - id: broken\n    interval: soon\n")
+	if code, _, errOut := ngxtasks(t, "reload", "-c", config); code != 2 || !strings.Contains(errOut, "soon") {
+		t.Fatalf("reload of a bad file: %d %q; want it refused before signalling", code, errOut)
+	}
+	in.signal(syscall.SIGHUP) // the master refuses it too
+	in.waitFor("the refusal", 10*time.Second, func() bool {
+		return len(in.log.find("ngxtasks: reload refused; the old rules keep running")) > 0
+	})
+	runs := len(in.log.find("ngxtasks: run"))
+	in.waitFor("runs after the refusal", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: run")) >= runs+4 })
+
+	writeFile(t, config, strings.Replace(twoRules, "id: tick", "id: tock", 1))
+	if code, out, errOut := ngxtasks(t, "reload", "-c", config); code != 0 || !strings.Contains(out, "asked the master") {
+		t.Fatalf("ngxtasks reload: %d %q %q", code, out, errOut)
+	}
+	in.waitFor("the reload applied", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: reload applied")) == 1 })
+	l := in.log.find("ngxtasks: reloading")[0]
+	if added, removed := l["added"], l["removed"]; !equalJSON(added, []any{"tock"}) || !equalJSON(removed, []any{"tick"}) {
+		t.Fatalf("reload diff: %v", l)
+	}
+	in.waitFor("a run of the new rule", 10*time.Second, func() bool {
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == "tock" {
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(in.log.String(), "s3cret-token") {
+		t.Fatal("the token is in the log")
+	}
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

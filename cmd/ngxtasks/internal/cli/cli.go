@@ -1,0 +1,107 @@
+// Package cli is the ngxtasks command's user-facing subcommands: run,
+// validate, next, status, reload and version. Each parses its own flags
+// and returns the exit status: 0 done, 1 failed, 2 a bad command line or
+// rule file.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
+)
+
+const usage = `ngxtasks runs periodic tasks in worker processes: normal rules in every
+worker, preemption rules in exactly one worker of all that share the dictionary.
+
+Usage:
+  ngxtasks run -c rules.yaml [--workers N] [--dict URL] [--listen ADDR|off]
+  ngxtasks validate -c rules.yaml
+  ngxtasks next -c rules.yaml [-n 5] [RULE]
+  ngxtasks status -c rules.yaml [--listen ADDR] [--json]
+  ngxtasks reload -c rules.yaml
+  ngxtasks version
+
+"ngxtasks COMMAND -h" describes a command's flags.
+`
+
+// Main runs the subcommand args name.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	commands := map[string]func([]string, io.Writer, io.Writer) int{
+		"run":      runCmd,
+		"validate": validateCmd,
+		"next":     nextCmd,
+		"status":   statusCmd,
+		"reload":   reloadCmd,
+		"version":  versionCmd,
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ngxtasks: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return cmd(args[1:], stdout, stderr)
+}
+
+// flags makes a subcommand's flag set, which reports to stderr.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ngxtasks "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses a subcommand's flags; ok false means exit with code.
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+// configFlag adds -c (and --config) to fs.
+func configFlag(fs *flag.FlagSet) *string {
+	p := fs.String("c", "", "the rule file (YAML)")
+	fs.StringVar(p, "config", "", "the rule file (YAML); same as -c")
+	return p
+}
+
+// load loads the rule file, writing its mistakes, one a line, to stderr.
+func load(path string, stderr io.Writer) (*rulefile.File, bool) {
+	if path == "" {
+		fmt.Fprintln(stderr, "ngxtasks: no rule file: give one with -c rules.yaml")
+		return nil, false
+	}
+	f, err := rulefile.Load(path)
+	if err != nil {
+		report(stderr, err)
+		return nil, false
+	}
+	return f, true
+}
+
+// report writes an error; each mistake of a rule file on its own line.
+func report(stderr io.Writer, err error) {
+	var list rulefile.Errors
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "ngxtasks: %d mistake(s); nothing started\n", len(list))
+		return
+	}
+	fmt.Fprintln(stderr, "ngxtasks:", err)
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/master"
+)
+
+// statusCmd prints a running instance's workers and rules, from its
+// listener.
+func statusCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flags("status", stderr)
+	config := configFlag(fs)
+	listen := fs.String("listen", "", "the instance's listener host:port (default: the file's listen)")
+	asJSON := fs.Bool("json", false, "print status.json as the instance serves it")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	f, ok := load(*config, stderr)
+	if !ok {
+		return 2
+	}
+	addr := cmp.Or(*listen, f.Listen)
+	if addr == "" || addr == "off" {
+		fmt.Fprintln(stderr, "ngxtasks status: the file's listen is off; give --listen host:port")
+		return 2
+	}
+	c := &client{base: "http://" + addr + "/", token: os.Getenv(f.TokenEnv)}
+	body, err := c.get("status.json")
+	if err != nil {
+		fmt.Fprintln(stderr, "ngxtasks status:", err)
+		return 1
+	}
+	if *asJSON {
+		_, _ = stdout.Write(body)
+		return 0
+	}
+	var workers []master.WorkerInfo
+	if wb, err := c.get("workers.json"); err == nil {
+		_ = json.Unmarshal(wb, &workers)
+	}
+	var doc statusDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		fmt.Fprintln(stderr, "ngxtasks status: reading status.json:", err)
+		return 1
+	}
+	printStatus(stdout, workers, &doc)
+	return 0
+}
+
+// statusDoc is the part of status.json the table shows.
+type statusDoc struct {
+	Peers []struct {
+		Address string `json:"address"`
+		Error   string `json:"error"`
+	} `json:"peers"`
+	Rules []struct {
+		Identifier string    `json:"identifier"`
+		Type       string    `json:"type"`
+		Interval   string    `json:"interval_text"`
+		Worker     string    `json:"worker"`
+		State      string    `json:"state"`
+		Runs       int64     `json:"runs"`
+		Errors     int64     `json:"errors"`
+		Skips      int64     `json:"skips"`
+		LastStart  time.Time `json:"last_start"`
+		LastError  string    `json:"last_error"`
+	} `json:"rules"`
+}
+
+func printStatus(w io.Writer, workers []master.WorkerInfo, doc *statusDoc) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(workers) > 0 {
+		fmt.Fprintln(tw, "WORKER\tPID\tUP\tSINCE\tRESTARTS\tLAST EXIT")
+		for _, p := range workers {
+			fmt.Fprintf(tw, "%s\t%d\t%v\t%s\t%d\t%s\n", p.Name, p.PID, p.Up, shortTime(p.Since), p.Restarts, p.LastExit)
+		}
+		fmt.Fprintln(tw)
+	}
+	for _, p := range doc.Peers {
+		if p.Error != "" {
+			fmt.Fprintf(tw, "worker %s did not answer: %s\n", p.Address, p.Error)
+		}
+	}
+	fmt.Fprintln(tw, "RULE\tTYPE\tINTERVAL\tWORKER\tSTATE\tRUNS\tERRORS\tSKIPS\tLAST START\tLAST ERROR")
+	for _, r := range doc.Rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.Identifier, r.Type, r.Interval, r.Worker, r.State,
+			r.Runs, r.Errors, r.Skips, shortTime(r.LastStart), oneLine(r.LastError, 60))
+	}
+	_ = tw.Flush()
+}
+
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("15:04:05.000")
+}
+
+// oneLine shows the start of s on one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// client asks a running instance's listener.
+type client struct {
+	base, token string
+}
+
+func (c *client) get(doc string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, c.base+doc, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is ngxtasks running? %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", c.base+doc, resp.Status)
+	}
+	return body, nil
+}

@@ -1,0 +1,135 @@
+// Package wire is what the ngxtasks master and its worker processes say to
+// each other: one JSON object a line, over two pipes the master makes for
+// each worker (the worker's fds 3 and 4).
+//
+// Master to worker: a Hello first, then a Config at each reload. The pipe
+// closing means the master is gone, and the worker stops.
+//
+// Worker to master: Ready once it drives, a Fired line for every slot it
+// begins — written before the run starts, so that a successor knows every
+// slot the worker began even when the worker is killed during the run —,
+// a Group line when an exec action's program starts and when it ends, and
+// a Reloaded line for each Config.
+package wire
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Snapshot is a rule file as the master read it: the file and every env file
+// it named, by path. A worker parses it with rulefile.Parse, reading env
+// files from Files only, so that the master and every worker see the same
+// bytes even when a file changes on disk between their readings.
+type Snapshot struct {
+	Path  string            `json:"path"`
+	Files map[string][]byte `json:"files"`
+}
+
+// Ran is the last slot a worker began of a rule: the start of that slot,
+// under the rule's Version (its fingerprint).
+type Ran struct {
+	Rule    string `json:"rule"`
+	Version string `json:"version"`
+	At      int64  `json:"at"` // Unix nanoseconds
+}
+
+// Hello starts a worker.
+type Hello struct {
+	Index  int    `json:"index"`  // 0-based, stable across restarts
+	Worker string `json:"worker"` // its name in claims and logs
+	Dict   string `json:"dict"`   // dictionary URL, overriding the file's when not empty
+	Socket string `json:"socket"` // Unix socket for its status and metrics
+	// LogFormat is the command line's --log-format, overriding the file's
+	// when not empty.
+	LogFormat string   `json:"log_format,omitempty"`
+	Config    Snapshot `json:"config"`
+	Ran       []Ran    `json:"ran"` // its predecessor's slots; see ngxtasks.Manager.MarkRan
+}
+
+// ToWorker is one line from the master.
+type ToWorker struct {
+	Hello  *Hello    `json:"hello,omitempty"`
+	Config *Snapshot `json:"config,omitempty"` // a reload
+	Seq    int64     `json:"seq,omitempty"`    // of the reload, echoed in Reloaded
+}
+
+// Reloaded is a worker's answer to a Config.
+type Reloaded struct {
+	Seq     int64    `json:"seq"`
+	Added   []string `json:"added,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	Kept    int      `json:"kept"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// Group is the process group of an exec action's program: started (Live)
+// or ended. The master kills the groups a worker that died left behind.
+type Group struct {
+	PGID int  `json:"pgid"`
+	Live bool `json:"live"`
+}
+
+// ToMaster is one line from a worker.
+type ToMaster struct {
+	Ready    bool      `json:"ready,omitempty"`
+	Fired    *Ran      `json:"fired,omitempty"`
+	Group    *Group    `json:"group,omitempty"`
+	Reloaded *Reloaded `json:"reloaded,omitempty"`
+}
+
+// Writer writes lines; it is safe for concurrent use, one line at a time.
+type Writer struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+// NewWriter writes to w, unbuffered: each line is one write, so that it is
+// in the pipe when Write returns.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write sends v as one line.
+func (w *Writer) Write(v any) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.buf = append(append(w.buf[:0], b...), '\n')
+	_, err = w.w.Write(w.buf)
+	return err
+}
+
+// Reader reads lines.
+type Reader struct{ s *bufio.Scanner }
+
+// maxLine bounds a line: a Hello carries a whole rule file (at most 8 MiB)
+// and its env files, base64-encoded.
+const maxLine = 64 << 20
+
+// NewReader reads from r.
+func NewReader(r io.Reader) *Reader {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 0, 64<<10), maxLine)
+	return &Reader{s}
+}
+
+// Read decodes the next line into v; io.EOF when the other side closed.
+func (r *Reader) Read(v any) error {
+	if !r.s.Scan() {
+		if err := r.s.Err(); err != nil {
+			return err
+		}
+		return io.EOF
+	}
+	if err := json.Unmarshal(r.s.Bytes(), v); err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/action"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
+)
+
+// rules turns the file's rules into the manager's, each versioned by its
+// fingerprint so that Replace keeps the rules a reload did not change.
+func (w *worker) rules(f *rulefile.File) []ngxtasks.Rule {
+	out := make([]ngxtasks.Rule, len(f.Rules))
+	for i := range f.Rules {
+		fr := &f.Rules[i]
+		r := fr.Core()
+		r.Version = fr.Fingerprint
+		r.Callback = w.run(fr)
+		out[i] = r
+	}
+	return out
+}
+
+// run is a rule's callback: it runs the action and writes the run's line.
+func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
+	return func(ctx context.Context, f ngxtasks.Firing) error {
+		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID()}
+		start := time.Now()
+		var res action.Result
+		var err error
+		if fr.Exec != nil {
+			pgid := 0
+			af.Started = func(g int) {
+				pgid = g
+				w.tell(wire.ToMaster{Group: &wire.Group{PGID: g, Live: true}})
+			}
+			res, err = action.Exec(ctx, fr.Exec, af)
+			if pgid != 0 {
+				w.tell(wire.ToMaster{Group: &wire.Group{PGID: pgid}})
+			}
+		} else {
+			res, err = action.HTTP(ctx, w.client, fr.HTTP, af)
+		}
+		w.logRun(fr, af, time.Since(start), res, err)
+		return err
+	}
+}
+
+// logRun writes one line per run: rule, slot, worker (on the logger),
+// duration, result, exit status or HTTP status, and the output's tail.
+func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d time.Duration, res action.Result, err error) {
+	attrs := []slog.Attr{
+		slog.String("rule", fr.ID),
+		slog.Int64("slot", af.Slot),
+		slog.String("worker", af.Worker),
+		slog.String("run", af.RunID),
+		slog.Duration("duration", d),
+	}
+	level, result := slog.LevelInfo, "ok"
+	if err != nil {
+		level, result = slog.LevelError, "failed"
+	}
+	attrs = append(attrs, slog.String("result", result))
+	if fr.Exec != nil {
+		attrs = append(attrs, slog.Int("exit", res.ExitCode))
+		if res.Signal != "" {
+			attrs = append(attrs, slog.String("signal", res.Signal))
+		}
+	} else if res.Status != 0 {
+		attrs = append(attrs, slog.Int("status", res.Status))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	if len(res.Output) > 0 {
+		attrs = append(attrs, slog.String("output", strings.TrimSuffix(string(res.Output), "\n")))
+		if res.Dropped > 0 {
+			attrs = append(attrs, slog.Int64("output_dropped", res.Dropped))
+		}
+	}
+	w.log.LogAttrs(context.Background(), level, "ngxtasks: run", attrs...)
+}
+
+// runID names one run, for NGXTASKS_RUN_ID and the logs.
+func runID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// actionClient sends the http actions' requests. It follows no redirect:
+// a 3xx is the answer, judged by the rule's expect.
+func actionClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func promhttpOpts() promhttp.HandlerOpts { return promhttp.HandlerOpts{} }

@@ -1,0 +1,221 @@
+// Package worker is one worker process of the ngxtasks command: it drives
+// the rule file's rules with an ngxtasks.Manager, runs their actions, and
+// serves its status and metrics on a Unix socket for the master to gather.
+//
+// The master starts it with two pipes (see package wire). It tells the
+// master of every slot it begins before the run starts, so that a worker
+// started in its place does not run that slot again; it applies reloads
+// with Manager.Replace; and it stops when told to (SIGTERM, SIGINT) or
+// when the master is gone (its pipe closes).
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/logs"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
+	"github.com/ngxtasks/ngxtasks/metrics"
+	"github.com/ngxtasks/ngxtasks/status"
+
+	// The dictionaries a rule file may name.
+	_ "github.com/ngxtasks/ngxtasks/etcddict"
+	_ "github.com/ngxtasks/ngxtasks/pgdict"
+	_ "github.com/ngxtasks/ngxtasks/redisdict"
+	_ "github.com/ngxtasks/ngxtasks/sqlitedict"
+)
+
+// Options are what the worker process gets besides its pipes.
+type Options struct {
+	// StopTimeout is how long running actions may go on once the worker
+	// is told to stop; then their contexts end (SIGTERM to an exec's
+	// process group, SIGKILL after its grace).
+	StopTimeout time.Duration
+	Stderr      io.Writer // where logs go
+}
+
+// worker is one worker process's state.
+type worker struct {
+	hello  wire.Hello
+	m      *ngxtasks.Manager
+	out    *wire.Writer
+	log    *slog.Logger
+	client *http.Client // for http actions
+}
+
+// Run is the worker process: it reads its Hello from in, drives until ctx
+// is done or in closes, and returns once its runs ended or StopTimeout
+// passed. Errors before it drives (a bad Hello, a dictionary that cannot
+// be opened) are returned at once.
+func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
+	r := wire.NewReader(in)
+	var first wire.ToWorker
+	if err := r.Read(&first); err != nil {
+		return fmt.Errorf("worker: reading the master's hello: %w", err)
+	}
+	if first.Hello == nil {
+		return errors.New("worker: the master's first line is not a hello")
+	}
+	w := &worker{hello: *first.Hello, out: wire.NewWriter(out), client: actionClient()}
+	f, err := parse(&w.hello.Config)
+	if err != nil {
+		return err
+	}
+	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level)
+	dictURL := cmp.Or(w.hello.Dict, f.Dict.Expanded())
+	dict, err := ngxtasks.OpenDict(ctx, dictURL)
+	if err != nil {
+		return fmt.Errorf("worker: opening the dictionary %s: %w", ngxtasks.RedactURL(dictURL), err)
+	}
+	defer dict.Close()
+	w.m = &ngxtasks.Manager{
+		Dict:   dict,
+		Worker: w.hello.Worker,
+		Logger: slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
+	}
+	if err := w.m.Push(w.rules(f)...); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.resume()
+	stopWatch := w.m.Watch(w.fired)
+	defer stopWatch()
+
+	srv, err := w.serve()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	driving := make(chan error, 1)
+	go func() { driving <- w.m.Start(ctx) }()
+	if err := w.out.Write(wire.ToMaster{Ready: true}); err != nil {
+		return w.stop(opts.StopTimeout, fmt.Errorf("worker: the master's pipe: %w", err))
+	}
+	w.log.Debug("ngxtasks: worker driving", "worker", w.hello.Worker, "rules", len(f.Rules), "dict", ngxtasks.RedactURL(dictURL))
+
+	masterGone := make(chan error, 1)
+	go func() { masterGone <- w.listen(r) }()
+	select {
+	case <-ctx.Done():
+		return w.stop(opts.StopTimeout, nil)
+	case err := <-masterGone:
+		return w.stop(opts.StopTimeout, err)
+	case err := <-driving:
+		return w.stop(opts.StopTimeout, fmt.Errorf("worker: the timer loop ended: %w", err))
+	}
+}
+
+// stop shuts the manager down, giving running actions timeout to end.
+func (w *worker) stop(timeout time.Duration, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := w.m.Shutdown(ctx); err != nil {
+		w.log.Warn("ngxtasks: runs cancelled at stop", "worker", w.hello.Worker, "error", err)
+	}
+	return cause
+}
+
+// listen applies the master's reloads until its pipe closes, which means
+// the master is gone (nil) or broke it.
+func (w *worker) listen(r *wire.Reader) error {
+	for {
+		var msg wire.ToWorker
+		err := r.Read(&msg)
+		if errors.Is(err, io.EOF) {
+			w.log.Info("ngxtasks: the master is gone; stopping", "worker", w.hello.Worker)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("worker: the master's pipe: %w", err)
+		}
+		if msg.Config != nil {
+			if err := w.out.Write(wire.ToMaster{Reloaded: w.reload(msg.Seq, msg.Config)}); err != nil {
+				return fmt.Errorf("worker: the master's pipe: %w", err)
+			}
+		}
+	}
+}
+
+// reload swaps the rules for those of snap.
+func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
+	f, err := parse(snap)
+	if err != nil {
+		return &wire.Reloaded{Seq: seq, Error: err.Error()}
+	}
+	c, err := w.m.Replace(w.rules(f)...)
+	if err != nil {
+		return &wire.Reloaded{Seq: seq, Error: err.Error()}
+	}
+	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
+}
+
+// parse reads a snapshot as the master read its files.
+func parse(snap *wire.Snapshot) (*rulefile.File, error) {
+	files := rulefile.Files(snap.Files)
+	data, err := files.ReadFile(snap.Path)
+	if err != nil {
+		return nil, fmt.Errorf("worker: the master's snapshot: %w", err)
+	}
+	return rulefile.Parse(snap.Path, data, rulefile.Env{Lookup: os.LookupEnv, ReadFile: files.ReadFile})
+}
+
+// resume marks the slots the worker before this one began.
+func (w *worker) resume() {
+	versions := make(map[string]string)
+	for _, r := range w.m.Rules() {
+		versions[r.Identifier] = r.Version
+	}
+	for _, ran := range w.hello.Ran {
+		if v, ok := versions[ran.Rule]; ok && v == ran.Version {
+			if err := w.m.MarkRan(ran.Rule, time.Unix(0, ran.At)); err != nil {
+				w.log.Warn("ngxtasks: resuming a slot", "worker", w.hello.Worker, "rule", ran.Rule, "error", err)
+			}
+		}
+	}
+}
+
+// fired tells the master of a slot this worker begins. It runs in the
+// run's goroutine before the run, so the line is in the pipe before the
+// action starts.
+func (w *worker) fired(ev *ngxtasks.Event) {
+	if ev.Kind != ngxtasks.EventFired {
+		return
+	}
+	w.tell(wire.ToMaster{Fired: &wire.Ran{Rule: ev.Rule.Identifier, Version: ev.Rule.Version, At: ev.Slot.Start.UnixNano()}})
+}
+
+// tell writes a line to the master, logging a failure: the run goes on.
+func (w *worker) tell(msg wire.ToMaster) {
+	if err := w.out.Write(msg); err != nil {
+		w.log.Error("ngxtasks: telling the master of a run", "worker", w.hello.Worker, "error", err)
+	}
+}
+
+// serve serves the status page and metrics on the worker's socket.
+func (w *worker) serve() (*http.Server, error) {
+	col, err := metrics.New(w.m)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", status.New(status.Options{}, w.m))
+	mux.Handle("/metrics", metrics.Handler(col, nil, promhttpOpts()))
+	_ = os.Remove(w.hello.Socket)
+	ln, err := net.Listen("unix", w.hello.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("worker: status socket: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
