@@ -224,3 +224,84 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestSecretsStayHidden runs http and exec rules whose secrets come from
+// the environment and an env file, failing: neither the log, nor the
+// status documents, nor the metrics show a secret.
+func TestSecretsStayHidden(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, filepath.Join(dir, "secrets.env"), "API_TOKEN=hunter2-token\n")
+	writeFile(t, config, `env_file: secrets.env
+rules:
+  - id: hook
+    interval: 1s
+    type: normal
+    http:
+      method: POST
+      url: http://127.0.0.1:1/hook?key=${HOOK_KEY}
+      headers: {Authorization: "Bearer ${API_TOKEN}"}
+      body: '{"key": "${HOOK_KEY}"}'
+  - id: script
+    interval: 1s
+    type: normal
+    exec:
+      argv: ["false"]
+      env: {KEY: "${HOOK_KEY}"}
+`)
+	in := startEnv(t, []string{"HOOK_KEY=hunter2-key"}, config, 1)
+	in.waitFor("failed runs of both rules", 10*time.Second, func() bool {
+		seen := map[any]bool{}
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["result"] == "failed" {
+				seen[l["rule"]] = true
+			}
+		}
+		return seen["hook"] && seen["script"]
+	})
+	_, status := in.get("status.json")
+	_, metrics := in.get("metrics")
+	for name, text := range map[string]string{"log": in.log.String(), "status.json": string(status), "metrics": string(metrics)} {
+		for _, secret := range []string{"hunter2"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s shows a secret:\n%s", name, text)
+			}
+		}
+	}
+	if !strings.Contains(in.log.String(), "hook?key=${HOOK_KEY}") {
+		t.Errorf("the log does not name the failing URL by its template:\n%s", in.log)
+	}
+}
+
+// TestWorkerRestartBackoff: a worker that cannot start is restarted less
+// and less often, each restart counted and logged.
+func TestWorkerRestartBackoff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, twoRules)
+	// The dictionary's directory does not exist: every worker exits at once.
+	args := []string{"run", "-c", config, "--listen", "off", "--log-format", "json", "--workers", "1",
+		"--dict", "sqlite://" + filepath.Join(dir, "missing", "dict.db")}
+	in := startArgs(t, nil, args)
+	in.waitFor("four restarts", 20*time.Second, func() bool {
+		return len(in.log.find("ngxtasks: worker exited; restarting")) >= 4
+	})
+	var waits []float64
+	for _, l := range in.log.find("ngxtasks: worker exited; restarting")[:4] {
+		waits = append(waits, l["in"].(float64))
+		if !strings.Contains(l["error"].(string), "exit status 1") {
+			t.Errorf("restart line %v does not say how the worker ended", l)
+		}
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] != 2*waits[i-1] {
+			t.Fatalf("backoffs %v (ns) do not double", waits)
+		}
+	}
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(10 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}

@@ -44,8 +44,9 @@ type fleetRule struct {
 }
 
 // fleetFile writes the rule file: each rule appends "rule slot worker tag
-// scheduled" to runs; "long" starts a grandchild that outlives the worker
-// unless the process group is killed, and writes both pids to pids.
+// scheduled" to runs; "long" starts a grandchild that ignores SIGTERM and
+// outlives the worker unless the process group is killed, and writes both
+// pids to pids.
 func fleetFile(dir string, rules []fleetRule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log: {level: debug}\nrules:\n")
@@ -54,7 +55,8 @@ func fleetFile(dir string, rules []fleetRule) string {
 		fmt.Fprintf(&b, "      command: 'echo \"$NGXTASKS_RULE $NGXTASKS_SLOT $NGXTASKS_WORKER %s $NGXTASKS_SCHEDULED\" >> %s'\n", r.tag, filepath.Join(dir, "runs"))
 	}
 	fmt.Fprintf(&b, "  - id: long\n    interval: 1h\n    type: normal\n    exec:\n      shell: true\n      grace: 1s\n")
-	fmt.Fprintf(&b, "      command: 'sleep 300 & echo \"$$ $!\" >> %s; wait'\n", filepath.Join(dir, "pids"))
+	// The child ignores SIGTERM: only the group's SIGKILL after the grace ends it.
+	fmt.Fprintf(&b, "      command: 'sh -c \"trap \\\"\\\" TERM; exec sleep 300\" & echo \"$$ $!\" >> %s; wait'\n", filepath.Join(dir, "pids"))
 	return b.String()
 }
 

@@ -42,13 +42,12 @@ func TestMain(m *testing.M) {
 
 // instance is one `ngxtasks run` in its own process group, logging JSON.
 type instance struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	config string
-	url    string // of the status listener
-	log    *logLines
-	done   chan struct{}
-	err    error // of Wait, once done is closed
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string // of the status listener
+	log  *logLines
+	done chan struct{}
+	err  error // of Wait, once done is closed
 }
 
 // logLines keeps the JSON log lines of an instance.
@@ -115,6 +114,20 @@ func start(t *testing.T, config string, workers int, args ...string) *instance {
 func startEnv(t *testing.T, env []string, config string, workers int, args ...string) *instance {
 	t.Helper()
 	args = append([]string{"run", "-c", config, "--listen", "127.0.0.1:0", "--log-format", "json", "--workers", strconv.Itoa(workers)}, args...)
+	in := startArgs(t, env, args)
+	in.waitFor("the listener and every worker", 30*time.Second, func() bool {
+		if ls := in.log.find("ngxtasks: status and metrics"); len(ls) > 0 {
+			in.url, _ = ls[0]["url"].(string)
+		}
+		return in.url != "" && len(in.log.find("ngxtasks: worker ready")) >= workers
+	})
+	return in
+}
+
+// startArgs runs ngxtasks with args, in its own process group, killed
+// with its group when the test ends.
+func startArgs(t *testing.T, env []string, args []string) *instance {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -122,7 +135,7 @@ func startEnv(t *testing.T, env []string, config string, workers int, args ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{t: t, cmd: cmd, config: config, log: &logLines{}, done: make(chan struct{})}
+	in := &instance{t: t, cmd: cmd, log: &logLines{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +152,6 @@ func startEnv(t *testing.T, env []string, config string, workers int, args ...st
 		if t.Failed() {
 			t.Logf("log of the instance:\n%s", in.log)
 		}
-	})
-	in.waitFor("the listener and every worker", 30*time.Second, func() bool {
-		if ls := in.log.find("ngxtasks: status and metrics"); len(ls) > 0 {
-			in.url, _ = ls[0]["url"].(string)
-		}
-		return in.url != "" && len(in.log.find("ngxtasks: worker ready")) >= workers
 	})
 	return in
 }

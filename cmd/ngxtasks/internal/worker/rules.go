@@ -21,19 +21,26 @@ import (
 // fingerprint so that Replace keeps the rules a reload did not change.
 func (w *worker) rules(f *rulefile.File) []ngxtasks.Rule {
 	out := make([]ngxtasks.Rule, len(f.Rules))
+	var grace time.Duration
 	for i := range f.Rules {
 		fr := &f.Rules[i]
+		if fr.Exec != nil {
+			grace = max(grace, fr.Exec.Grace)
+		}
 		r := fr.Core()
 		r.Version = fr.Fingerprint
 		r.Callback = w.run(fr)
 		out[i] = r
 	}
+	w.grace.Store(max(w.grace.Load(), int64(grace))) // a run of an older file may still be going
 	return out
 }
 
 // run is a rule's callback: it runs the action and writes the run's line.
 func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 	return func(ctx context.Context, f ngxtasks.Firing) error {
+		w.runs.Add(1)
+		defer w.runs.Done()
 		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID()}
 		start := time.Now()
 		var res action.Result

@@ -19,6 +19,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
@@ -51,6 +53,13 @@ type worker struct {
 	out    *wire.Writer
 	log    *slog.Logger
 	client *http.Client // for http actions
+
+	// runs counts the actions running, so that a stopping worker waits
+	// until a cancelled exec's process group is gone before it exits.
+	runs sync.WaitGroup
+	// grace is the longest exec grace of any rule loaded, the time a
+	// cancelled run may still take (nanoseconds).
+	grace atomic.Int64
 }
 
 // Run is the worker process: it reads its Hello from in, drives until ctx
@@ -121,6 +130,16 @@ func (w *worker) stop(timeout time.Duration, cause error) error {
 	defer cancel()
 	if err := w.m.Shutdown(ctx); err != nil {
 		w.log.Warn("ngxtasks: runs cancelled at stop", "worker", w.hello.Worker, "error", err)
+		// Their contexts are cancelled: exec runs signal their process
+		// groups and kill them after their grace. Wait for that, so that
+		// no program outlives this worker.
+		done := make(chan struct{})
+		go func() { w.runs.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Duration(w.grace.Load()) + 2*time.Second):
+			w.log.Error("ngxtasks: runs still going after their grace; exiting anyway", "worker", w.hello.Worker)
+		}
 	}
 	return cause
 }
