@@ -93,7 +93,7 @@ func readRuns(t *testing.T, path string) []runLine {
 	return out
 }
 
-func readPids(t *testing.T, path string) []int {
+func readPids(t testing.TB, path string) []int {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

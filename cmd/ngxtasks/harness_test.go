@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // instance is one `ngxtasks run` in its own process group, logging JSON.
 type instance struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	url  string // of the status listener
 	log  *logLines
@@ -92,7 +92,7 @@ func (l *logLines) String() string {
 }
 
 // writeFile writes a file atomically, as an editor that renames would.
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -105,13 +105,13 @@ func writeFile(t *testing.T, path, content string) {
 
 // start runs `ngxtasks run -c config` with a listener on a spare loopback
 // port, and waits until workers workers are ready.
-func start(t *testing.T, config string, workers int, args ...string) *instance {
+func start(t testing.TB, config string, workers int, args ...string) *instance {
 	t.Helper()
 	return startEnv(t, nil, config, workers, args...)
 }
 
 // startEnv is start with variables added to the environment.
-func startEnv(t *testing.T, env []string, config string, workers int, args ...string) *instance {
+func startEnv(t testing.TB, env []string, config string, workers int, args ...string) *instance {
 	t.Helper()
 	args = append([]string{"run", "-c", config, "--listen", "127.0.0.1:0", "--log-format", "json", "--workers", strconv.Itoa(workers)}, args...)
 	in := startArgs(t, env, args)
@@ -126,7 +126,7 @@ func startEnv(t *testing.T, env []string, config string, workers int, args ...st
 
 // startArgs runs ngxtasks with args, in its own process group, killed
 // with its group when the test ends.
-func startArgs(t *testing.T, env []string, args []string) *instance {
+func startArgs(t testing.TB, env []string, args []string) *instance {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -237,7 +237,7 @@ func gone(pid int) bool {
 }
 
 // waitGone waits up to limit for every pid to be gone.
-func waitGone(t *testing.T, pids []int, limit time.Duration) {
+func waitGone(t testing.TB, pids []int, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -258,13 +258,13 @@ func waitGone(t *testing.T, pids []int, limit time.Duration) {
 }
 
 // ngxtasks runs the binary to completion and returns its exit code and output.
-func ngxtasks(t *testing.T, args ...string) (int, string, string) {
+func ngxtasks(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	return ngxtasksEnv(t, nil, args...)
 }
 
 // ngxtasksEnv is ngxtasks with variables added to the environment.
-func ngxtasksEnv(t *testing.T, env []string, args ...string) (int, string, string) {
+func ngxtasksEnv(t testing.TB, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)

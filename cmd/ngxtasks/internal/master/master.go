@@ -66,7 +66,7 @@ type Master struct {
 // file with mistakes, and says what to change for settings that cannot
 // run.
 func New(opts Options) (*Master, error) {
-	f, abs, files, err := rulefile.LoadFiles(opts.Config)
+	f, abs, files, err := rulefile.LoadFiles(opts.Config, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,10 @@ type reload struct {
 // Settings that need new processes or a new listener (workers, dict,
 // listen, log) are not applied by a reload; a change to them is logged.
 func (m *Master) Reload() {
-	f, abs, files, err := rulefile.LoadFiles(m.opts.Config)
+	m.mu.Lock()
+	prev := m.file
+	m.mu.Unlock()
+	f, abs, files, err := rulefile.LoadFiles(m.opts.Config, prev)
 	if err == nil {
 		_, err = Settle(f, m.opts.Overrides)
 	}
@@ -64,14 +67,23 @@ func (m *Master) Reload() {
 
 	// Sent without holding mu: a worker's answers, read under mu, must
 	// never wait for this write.
+	line, err := wire.Encode(wire.ToWorker{Config: &snap, Seq: seq})
+	if err != nil {
+		m.log.Error("ngxtasks: encoding the reload for the workers", "error", err)
+		return
+	}
+	// To every worker at once: a pipe holds 64 KiB, so a big file goes
+	// through in many turns of the reading worker.
 	for _, p := range sendTo {
-		p.mu.Lock()
-		to := p.to
-		p.mu.Unlock()
-		if to == nil || to.Write(wire.ToWorker{Config: &snap, Seq: seq}) != nil {
-			m.log.Warn("ngxtasks: a worker exited before the reload; its successor starts with the new file", "worker", p.name)
-			m.settle(seq, false)
-		}
+		go func() {
+			p.mu.Lock()
+			to := p.to
+			p.mu.Unlock()
+			if to == nil || to.WriteLine(line) != nil {
+				m.log.Warn("ngxtasks: a worker exited before the reload; its successor starts with the new file", "worker", p.name)
+				m.settle(seq, false)
+			}
+		}()
 	}
 }
 

@@ -20,6 +20,8 @@ type File struct {
 	EnvFile  string // the top-level env_file, resolved; "" if none
 	Log      Log
 	Rules    []Rule
+
+	src *source // for Reparse
 }
 
 // Log says how the command logs.

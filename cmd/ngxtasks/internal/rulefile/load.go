@@ -58,8 +58,9 @@ func (fs Files) ReadFile(path string) ([]byte, error) {
 // under its absolute path abs, and the env files it named. Another process
 // given them parses exactly what this one did, whatever happens on disk
 // meanwhile: Parse(abs, files[abs], Env{Lookup: os.LookupEnv, ReadFile:
-// files.ReadFile}).
-func LoadFiles(path string) (f *File, abs string, files Files, err error) {
+// files.ReadFile}). With prev, the file as last loaded, it reparses (see
+// File.Reparse).
+func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err error) {
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, "", nil, err
@@ -68,14 +69,18 @@ func LoadFiles(path string) (f *File, abs string, files Files, err error) {
 		return nil, "", nil, err
 	}
 	files = Files{abs: data}
-	read := func(p string) ([]byte, error) {
+	env := Env{Lookup: os.LookupEnv, ReadFile: func(p string) ([]byte, error) {
 		b, err := readLimited(p)
 		if err == nil {
 			files[p] = b
 		}
 		return b, err
+	}}
+	if prev != nil {
+		f, err = prev.Reparse(data, env)
+	} else {
+		f, err = parse(path, filepath.Dir(abs), data, env)
 	}
-	f, err = parse(path, filepath.Dir(abs), data, Env{Lookup: os.LookupEnv, ReadFile: read})
 	return f, abs, files, err
 }
 
@@ -98,7 +103,8 @@ func Parse(path string, data []byte, env Env) (*File, error) {
 }
 
 func parse(path, dir string, data []byte, env Env) (*File, error) {
-	d := &decoder{path: path, dir: dir, env: env}
+	rec := newRecorder(env)
+	d := &decoder{path: path, dir: dir, env: rec.env()}
 	body, ok := d.document(data)
 	if !ok {
 		return nil, d.errs.result(path)
@@ -106,6 +112,17 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 	f := d.file(body)
 	if err := d.errs.result(path); err != nil {
 		return nil, err
+	}
+	f.src = &source{dir: dir, topFile: d.top.name, reads: rec.reads, looks: rec.looks}
+	if head, items, ok := cut(data); ok && len(items) == len(f.Rules) {
+		f.src.head, f.src.rules = head, make(map[string]*Rule, len(items))
+		for i, it := range items {
+			if it.line != f.Rules[i].Pos.Line {
+				f.src.rules = nil // the cut and the parser disagree: no shortcut
+				break
+			}
+			f.src.rules[it.text] = &f.Rules[i]
+		}
 	}
 	return f, nil
 }

@@ -84,9 +84,8 @@ type ToMaster struct {
 
 // Writer writes lines; it is safe for concurrent use, one line at a time.
 type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+	mu sync.Mutex
+	w  io.Writer
 }
 
 // NewWriter writes to w, unbuffered: each line is one write, so that it is
@@ -95,14 +94,28 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
 // Write sends v as one line.
 func (w *Writer) Write(v any) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	b, err := json.Marshal(v)
+	line, err := Encode(v)
 	if err != nil {
 		return err
 	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
-	_, err = w.w.Write(w.buf)
+	return w.WriteLine(line)
+}
+
+// Encode makes v's line, to send to several writers (WriteLine) at the
+// cost of one encoding.
+func Encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteLine sends a line made by Encode.
+func (w *Writer) WriteLine(line []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := w.w.Write(line)
 	return err
 }
 

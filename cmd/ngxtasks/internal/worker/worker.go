@@ -49,6 +49,7 @@ type Options struct {
 // worker is one worker process's state.
 type worker struct {
 	hello  wire.Hello
+	file   *rulefile.File // as last parsed; reloads are reparsed from it
 	m      *ngxtasks.Manager
 	out    *wire.Writer
 	log    *slog.Logger
@@ -76,10 +77,11 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		return errors.New("worker: the master's first line is not a hello")
 	}
 	w := &worker{hello: *first.Hello, out: wire.NewWriter(out), client: actionClient()}
-	f, err := parse(&w.hello.Config)
+	f, err := parse(nil, &w.hello.Config)
 	if err != nil {
 		return err
 	}
+	w.file = f
 	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level)
 	dictURL := cmp.Or(w.hello.Dict, f.Dict.Expanded())
 	dict, err := ngxtasks.OpenDict(ctx, dictURL)
@@ -167,7 +169,7 @@ func (w *worker) listen(r *wire.Reader) error {
 
 // reload swaps the rules for those of snap.
 func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
-	f, err := parse(snap)
+	f, err := parse(w.file, snap)
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
@@ -175,17 +177,23 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
+	w.file = f
 	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
 }
 
-// parse reads a snapshot as the master read its files.
-func parse(snap *wire.Snapshot) (*rulefile.File, error) {
+// parse reads a snapshot as the master read its files; with prev, the
+// file as last parsed, only the rules that changed are parsed again.
+func parse(prev *rulefile.File, snap *wire.Snapshot) (*rulefile.File, error) {
 	files := rulefile.Files(snap.Files)
 	data, err := files.ReadFile(snap.Path)
 	if err != nil {
 		return nil, fmt.Errorf("worker: the master's snapshot: %w", err)
 	}
-	return rulefile.Parse(snap.Path, data, rulefile.Env{Lookup: os.LookupEnv, ReadFile: files.ReadFile})
+	env := rulefile.Env{Lookup: os.LookupEnv, ReadFile: files.ReadFile}
+	if prev != nil {
+		return prev.Reparse(data, env)
+	}
+	return rulefile.Parse(snap.Path, data, env)
 }
 
 // resume marks the slots the worker before this one began.

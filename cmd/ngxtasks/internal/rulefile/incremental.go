@@ -1,0 +1,287 @@
+package rulefile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"maps"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// A rule file of 10,000 rules takes the YAML parser a few hundred
+// milliseconds, and a reload usually changes a few rules. Reparse parses
+// only those, when the file allows it: its rules list is in block style,
+// each rule an item starting with "- " at one indentation, so that the
+// text of each rule can be cut out without a parser; everything else
+// (the head) is unchanged; and what the last parse read from outside —
+// env files and variables — reads the same. Otherwise it parses the
+// whole file, as Parse does. Either way the result is what Parse returns.
+
+// source is what a parse leaves for Reparse. It holds no secret: what
+// was read from env files and variables is kept as hashes, so that a
+// File printed whole (fmt reaches unexported fields) shows none.
+type source struct {
+	dir     string
+	head    string            // the file without its rules' items
+	rules   map[string]*Rule  // by the text of its item; nil when the file did not cut cleanly
+	topFile string            // the top-level env_file, read again for a changed rule
+	reads   map[string]digest // env files read, by path
+	looks   map[string]digest // variables looked up, by name; unset ones as notSet
+}
+
+// digest stands for a value read from outside.
+type digest [sha256.Size]byte
+
+var notSet = digest{}
+
+func digestOf(s string) digest {
+	d := sha256.Sum256([]byte(s))
+	d[0] |= 1 // never notSet
+	return d
+}
+
+// maxReparsed is how many changed rules Reparse parses one by one before
+// it parses the whole file instead.
+const maxReparsed = 256
+
+// Reparse parses data, a new version of f's file, as Parse(f.Path, data,
+// env) would, parsing again only the rules whose text changed when it
+// can (see above). env must read files and variables as the environment
+// of the process does: what f's parse read is read again and compared.
+func (f *File) Reparse(data []byte, env Env) (*File, error) {
+	if nf, ok := f.reparse(data, env); ok {
+		return nf, nil
+	}
+	dir := ""
+	if f.src != nil {
+		dir = f.src.dir
+	}
+	return parse(f.Path, dir, data, env)
+}
+
+func (f *File) reparse(data []byte, env Env) (*File, bool) {
+	src := f.src
+	if src == nil || src.rules == nil || env.ReadFile == nil {
+		return nil, false
+	}
+	for path, was := range src.reads {
+		b, err := env.ReadFile(path)
+		if err != nil || digestOf(string(b)) != was {
+			return nil, false
+		}
+	}
+	for name, was := range src.looks {
+		v, ok := lookup(env, name)
+		if !ok && was != notSet || ok && digestOf(v) != was {
+			return nil, false
+		}
+	}
+	top, ok := src.top(env)
+	if !ok {
+		return nil, false
+	}
+	head, items, ok := cut(data)
+	if !ok || head != src.head {
+		return nil, false
+	}
+	rec := newRecorder(env)
+	rec.reads, rec.looks = maps.Clone(src.reads), maps.Clone(src.looks)
+	next := &source{dir: src.dir, head: head, rules: make(map[string]*Rule, len(items)), topFile: src.topFile}
+	rules := make([]Rule, len(items))
+	ids := make(map[string]bool, len(items))
+	parsed := 0
+	for i, it := range items {
+		r, known := src.rules[it.text]
+		if !known {
+			if parsed++; parsed > maxReparsed {
+				return nil, false
+			}
+			if r, ok = parseItem(f.Path, src.dir, top, rec.env(), it); !ok {
+				return nil, false // its errors come from a whole parse, placed in the file
+			}
+		}
+		if ids[r.ID] {
+			return nil, false // a duplicate id: a whole parse reports it
+		}
+		ids[r.ID] = true
+		next.rules[it.text] = r
+		rules[i] = *r
+		rules[i].Pos.Line = it.line
+	}
+	next.reads, next.looks = rec.reads, rec.looks
+	nf := *f
+	nf.Rules, nf.src = rules, next
+	return &nf, true
+}
+
+// top reads the top-level env file again (its contents were checked to
+// be what they were).
+func (src *source) top(env Env) (envSource, bool) {
+	if src.topFile == "" {
+		return envSource{}, true
+	}
+	data, err := env.ReadFile(src.topFile)
+	if err != nil {
+		return envSource{}, false
+	}
+	vars, errs := parseEnvFile(src.topFile, data)
+	return envSource{name: src.topFile, vars: vars}, len(errs) == 0
+}
+
+// parseItem parses one rule's item alone, as the only item of a rules
+// list, with the file's top-level env_file.
+func parseItem(path, dir string, top envSource, env Env, it item) (*Rule, bool) {
+	d := &decoder{path: path, dir: dir, env: env, top: top}
+	body, ok := d.document([]byte("rules:\n" + it.text))
+	m, isMap := body.(*ast.MappingNode)
+	if !ok || !isMap || len(m.Values) != 1 {
+		return nil, false
+	}
+	seq, isSeq := m.Values[0].Value.(*ast.SequenceNode)
+	if !isSeq || len(seq.Values) != 1 {
+		return nil, false
+	}
+	r, _ := d.rule(seq.Values[0], 0)
+	if len(d.errs.errs) > 0 || r.Pos.Line != 2 {
+		return nil, false
+	}
+	return &r, true
+}
+
+// item is one rule's text in the file, from its "- " to the next item.
+type item struct {
+	text string
+	line int // of its first line, 1-based
+}
+
+// cut finds the rules list's items. It succeeds only for the plain shape:
+// a top-level `rules:` line with nothing after the colon but a comment,
+// followed by items that each start with "- " at one indentation, lines
+// between them indented deeper (or blank, or comments), and the list ending
+// at the next line that starts in the first column. head is the file with
+// the items' text left out.
+func cut(data []byte) (head string, items []item, ok bool) {
+	// lines[i] is the offset where line i+1 starts.
+	lines := make([]int, 0, bytes.Count(data, []byte("\n"))+2)
+	for off := 0; off < len(data); {
+		lines = append(lines, off)
+		nl := bytes.IndexByte(data[off:], '\n')
+		if nl < 0 {
+			break
+		}
+		off += nl + 1
+	}
+	lines = append(lines, len(data))
+	line := func(i int) []byte { return data[lines[i]:lines[i+1]] }
+	n := len(lines) - 1
+
+	start := -1
+	for i := range n {
+		if isRulesKey(line(i)) {
+			if start >= 0 {
+				return "", nil, false
+			}
+			start = i
+		}
+	}
+	if start < 0 {
+		return "", nil, false
+	}
+	first, end, indent := -1, n, -1
+	var begins []int // the lines where items begin
+	for i := start + 1; i < n; i++ {
+		l := line(i)
+		trimmed := bytes.TrimLeft(l, " ")
+		if len(bytes.TrimSpace(l)) == 0 || trimmed[0] == '#' {
+			continue // blank or a comment: with the item before, or the head
+		}
+		k := len(l) - len(trimmed)
+		if k == 0 {
+			end = i // the next top-level key
+			break
+		}
+		if trimmed[0] == '\t' {
+			return "", nil, false
+		}
+		if indent < 0 {
+			indent, first = k, i
+		}
+		switch {
+		case k == indent && bytes.HasPrefix(trimmed, []byte("- ")):
+			begins = append(begins, i)
+		case k > indent && len(begins) > 0:
+		default:
+			return "", nil, false
+		}
+	}
+	if first < 0 {
+		first = end
+	}
+	items = make([]item, len(begins))
+	for j, b := range begins {
+		until := end
+		if j+1 < len(begins) {
+			until = begins[j+1]
+		}
+		items[j] = item{text: string(data[lines[b]:lines[until]]), line: b + 1}
+	}
+	// The head: the file up to the first item, a mark where the items
+	// were, and the file after them.
+	var h bytes.Buffer
+	h.Write(data[:lines[first]])
+	h.WriteString("\x00items\x00")
+	h.Write(data[lines[end]:])
+	return h.String(), items, true
+}
+
+// isRulesKey matches "rules:" in the first column with nothing after it
+// but spaces and a comment.
+func isRulesKey(l []byte) bool {
+	rest, ok := bytes.CutPrefix(l, []byte("rules:"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimSpace(rest)
+	return len(rest) == 0 || rest[0] == '#' && len(l) > len("rules:") && (l[len("rules:")] == ' ' || l[len("rules:")] == '\t')
+}
+
+// recorder remembers what a parse read from outside the rule file, so
+// that Reparse can tell whether it still reads the same.
+type recorder struct {
+	inner Env
+	reads map[string]digest
+	looks map[string]digest
+}
+
+func newRecorder(env Env) *recorder {
+	return &recorder{inner: env, reads: map[string]digest{}, looks: map[string]digest{}}
+}
+
+func (r *recorder) env() Env {
+	e := Env{Lookup: func(name string) (string, bool) {
+		v, ok := lookup(r.inner, name)
+		if ok {
+			r.looks[name] = digestOf(v)
+		} else {
+			r.looks[name] = notSet
+		}
+		return v, ok
+	}}
+	if r.inner.ReadFile != nil {
+		e.ReadFile = func(path string) ([]byte, error) {
+			b, err := r.inner.ReadFile(path)
+			if err == nil {
+				r.reads[path] = digestOf(string(b))
+			}
+			return b, err
+		}
+	}
+	return e
+}
+
+func lookup(env Env, name string) (string, bool) {
+	if env.Lookup == nil {
+		return "", false
+	}
+	return env.Lookup(name)
+}
