@@ -305,3 +305,71 @@ func TestWorkerRestartBackoff(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
+
+// TestDingDongExample runs the README's first command's rule file (in a
+// copy, so that its dictionary lands in a temporary directory): DING
+// from every worker each slot, each DONG from one.
+func TestDingDongExample(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../examples/dingdong.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "dingdong.yaml")
+	writeFile(t, config, string(data))
+	in := start(t, config, 4)
+	in.waitFor("two DONG slots and three DING slots in every worker", 20*time.Second, func() bool {
+		dongs, dings := map[any]bool{}, map[any]int{}
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == "DONG" {
+				dongs[l["slot"]] = true
+			} else {
+				dings[l["slot"]]++
+			}
+		}
+		full := 0
+		for _, n := range dings {
+			if n == 4 {
+				full++
+			}
+		}
+		return len(dongs) >= 2 && full >= 3
+	})
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	type key struct{ rule, slot any }
+	workers := map[key]map[any]int{}
+	for _, l := range in.log.find("ngxtasks: run") {
+		k := key{l["rule"], l["slot"]}
+		if workers[k] == nil {
+			workers[k] = map[any]int{}
+		}
+		workers[k][l["worker"]]++
+		if l["result"] != "ok" || l["output"] != l["rule"] {
+			t.Errorf("run %v: want result ok and the rule's name as output", l)
+		}
+	}
+	dings := 0
+	for k, ws := range workers {
+		for w, n := range ws {
+			if n != 1 {
+				t.Errorf("%v ran %d times in %v", k, n, w)
+			}
+		}
+		switch k.rule {
+		case "DONG":
+			if len(ws) != 1 {
+				t.Errorf("DONG slot %v ran in %d workers, want one", k.slot, len(ws))
+			}
+		case "DING":
+			if len(ws) == 4 {
+				dings++
+			}
+		}
+	}
+	if dings < 3 {
+		t.Errorf("%d DING slots ran in all 4 workers, want at least 3", dings)
+	}
+}
