@@ -63,6 +63,9 @@ func runWorker(args []string, stderr io.Writer) int {
 	syscall.CloseOnExec(3)
 	syscall.CloseOnExec(4)
 	in, out := os.NewFile(3, "from-master"), os.NewFile(4, "to-master")
+	// Reloads come from the master over the pipe; a SIGHUP sent to the
+	// whole process group (a closed terminal) is the master's to take.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
 	if err := worker.Run(ctx, in, out, worker.Options{StopTimeout: stop, Stderr: stderr}); err != nil && !errors.Is(err, context.Canceled) {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -72,6 +73,11 @@ func (m *Master) supervise(ctx context.Context, p *proc) {
 // runWorker runs one process of p until it exits; when ctx is done it
 // stops the process, SIGKILLing it if it outlives the stop timeout.
 func (m *Master) runWorker(ctx context.Context, p *proc) error {
+	// Pdeathsig fires when the thread that started the worker ends, not
+	// the process: keep this goroutine, which lives as long as the
+	// worker, on that thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	toR, toW, err := os.Pipe()
 	if err != nil {
 		return err
