@@ -249,25 +249,40 @@ rules:
     exec:
       argv: ["false"]
       env: {KEY: "${HOOK_KEY}"}
+  - id: token
+    interval: 1s
+    type: normal
+    exec:
+      argv: [sh, -c, 'echo "token=$NGXTASKS_TOKEN"']
 `)
-	in := startEnv(t, []string{"HOOK_KEY=hunter2-key"}, config, 1)
-	in.waitFor("failed runs of both rules", 10*time.Second, func() bool {
+	in := startEnv(t, []string{"HOOK_KEY=hunter2-key", "NGXTASKS_TOKEN=tok-hunter2"}, config, 1)
+	in.waitFor("failed runs of hook and script, a run of token", 10*time.Second, func() bool {
 		seen := map[any]bool{}
 		for _, l := range in.log.find("ngxtasks: run") {
-			if l["result"] == "failed" {
+			if l["result"] == "failed" || l["rule"] == "token" {
 				seen[l["rule"]] = true
 			}
 		}
-		return seen["hook"] && seen["script"]
+		return seen["hook"] && seen["script"] && seen["token"]
 	})
-	_, status := in.get("status.json")
-	_, metrics := in.get("metrics")
+	auth := []string{"Authorization", "Bearer tok-hunter2"}
+	_, status := in.get("status.json", auth...)
+	_, metrics := in.get("metrics", auth...)
 	for name, text := range map[string]string{"log": in.log.String(), "status.json": string(status), "metrics": string(metrics)} {
 		for _, secret := range []string{"hunter2"} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s shows a secret:\n%s", name, text)
 			}
 		}
+	}
+	var tokenRun map[string]any
+	for _, l := range in.log.find("ngxtasks: run") {
+		if l["rule"] == "token" {
+			tokenRun = l
+		}
+	}
+	if tokenRun == nil || tokenRun["output"] != "token=" {
+		t.Errorf("an action's program got the listener's token, or did not run: %v", tokenRun)
 	}
 	if !strings.Contains(in.log.String(), "hook?key=${HOOK_KEY}") {
 		t.Errorf("the log does not name the failing URL by its template:\n%s", in.log)

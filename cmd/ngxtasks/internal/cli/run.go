@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,10 +18,7 @@ import (
 func runCmd(args []string, _, stderr io.Writer) int {
 	fs := flags("run", stderr)
 	config := configFlag(fs)
-	var o master.Overrides
-	fs.IntVar(&o.Workers, "workers", 0, "worker processes (default: the file's workers, else the number of CPUs)")
-	fs.StringVar(&o.Dict, "dict", "", "dictionary URL, overriding the file's dict")
-	fs.StringVar(&o.Listen, "listen", "", "status and metrics listener host:port, or off (default: the file's listen)")
+	o := overrideFlags(fs)
 	logFormat := fs.String("log-format", "", "text or json (default: the file's log.format)")
 	stop := fs.Duration("stop-timeout", 10*time.Second, "how long running actions may go on at SIGTERM before they are cancelled")
 	if code, ok := parse(fs, args); !ok {
@@ -35,7 +33,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		return 2
 	}
 	log := logs.New(stderr, cmp.Or(*logFormat, f.Log.Format), f.Log.Level)
-	m, err := master.New(master.Options{Config: *config, Overrides: o, StopTimeout: *stop, LogFormat: *logFormat, Logger: log})
+	m, err := master.New(master.Options{Config: *config, Overrides: *o, StopTimeout: *stop, LogFormat: *logFormat, Logger: log})
 	if err != nil {
 		report(stderr, err)
 		return 2
@@ -52,10 +50,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 func validateCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flags("validate", stderr)
 	config := configFlag(fs)
-	var o master.Overrides
-	fs.IntVar(&o.Workers, "workers", 0, "as for run")
-	fs.StringVar(&o.Dict, "dict", "", "as for run")
-	fs.StringVar(&o.Listen, "listen", "", "as for run")
+	o := overrideFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -63,10 +58,20 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if _, err := master.Settle(f, o); err != nil {
+	if _, err := master.Settle(f, *o); err != nil {
 		report(stderr, err)
 		return 2
 	}
 	fmt.Fprintf(stdout, "%s: %d rules, ok\n", *config, len(f.Rules))
 	return 0
+}
+
+// overrideFlags adds the flags that override the file's settings, which
+// run and validate share: validate checks what run would run.
+func overrideFlags(fs *flag.FlagSet) *master.Overrides {
+	var o master.Overrides
+	fs.IntVar(&o.Workers, "workers", 0, "worker processes (default: the file's workers, else the number of CPUs)")
+	fs.StringVar(&o.Dict, "dict", "", "dictionary URL, overriding the file's dict")
+	fs.StringVar(&o.Listen, "listen", "", "status and metrics listener host:port, or off (default: the file's listen)")
+	return &o
 }

@@ -53,6 +53,7 @@ type Master struct {
 	exe      string
 	sockets  string // directory of the workers' status sockets
 	pidFile  string
+	tokenEnv string // the file's token_env (a reload does not change it)
 
 	mu      sync.Mutex
 	file    *rulefile.File
@@ -88,6 +89,7 @@ func New(opts Options) (*Master, error) {
 		file:     f,
 		snap:     wire.Snapshot{Path: abs, Files: files},
 		pidFile:  PIDFile(f),
+		tokenEnv: f.TokenEnv,
 		pending:  make(map[int64]*reload),
 	}
 	if m.log == nil {

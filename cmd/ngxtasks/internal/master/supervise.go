@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -90,6 +91,11 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	}
 	cmd := exec.Command(m.exe, "worker", "--stop-timeout", m.opts.StopTimeout.String())
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The listener's token is the master's: not the workers', nor their
+	// actions' programs'.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, m.tokenEnv+"=")
+	})
 	cmd.ExtraFiles = []*os.File{toR, fromW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	err = cmd.Start()
