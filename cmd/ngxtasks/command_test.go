@@ -388,3 +388,35 @@ func TestDingDongExample(t *testing.T) {
 		t.Errorf("%d DING slots ran in all 4 workers, want at least 3", dings)
 	}
 }
+
+// TestNamespaceKeepsFilesApart runs two instances on one dictionary with
+// the same preemption rule: with namespaces of their own, each runs every
+// slot.
+func TestNamespaceKeepsFilesApart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dict := "sqlite://" + filepath.Join(dir, "shared.db")
+	var ins []*instance
+	for _, ns := range []string{"team-a", "team-b"} {
+		config := filepath.Join(dir, ns+".yaml")
+		writeFile(t, config, "namespace: "+ns+"\nstate_dir: "+filepath.Join(dir, ns)+"\nrules:\n  - {id: once, interval: 1s, type: preemption, exec: {argv: [\"true\"]}}\n")
+		ins = append(ins, start(t, config, 1, "--dict", dict))
+	}
+	ran := func(in *instance) map[any]bool {
+		out := map[any]bool{}
+		for _, l := range in.log.find("ngxtasks: run") {
+			out[l["slot"]] = true
+		}
+		return out
+	}
+	ins[0].waitFor("three slots run by both", 15*time.Second, func() bool {
+		a, b := ran(ins[0]), ran(ins[1])
+		both := 0
+		for s := range a {
+			if b[s] {
+				both++
+			}
+		}
+		return both >= 3
+	})
+}

@@ -24,7 +24,8 @@ type reload struct {
 // diff is logged, and a line once every worker applied it.
 //
 // Settings that need new processes or a new listener (workers, dict,
-// listen, log) are not applied by a reload; a change to them is logged.
+// namespace, listen, state_dir, token_env, log) are not applied by a
+// reload; a change to them is logged.
 func (m *Master) Reload() {
 	m.mu.Lock()
 	prev := m.file
@@ -151,6 +152,7 @@ func (m *Master) warnUnapplied(f *rulefile.File) {
 	}{
 		{"workers", old.Workers == f.Workers},
 		{"dict", old.Dict.Expanded() == f.Dict.Expanded()},
+		{"namespace", old.Namespace == f.Namespace},
 		{"listen", old.Listen == f.Listen},
 		{"state_dir", old.StateDir == f.StateDir},
 		{"token_env", old.TokenEnv == f.TokenEnv},

@@ -24,6 +24,7 @@
 //	workers: 4                                # worker processes
 //	listen: 127.0.0.1:9090                    # status and metrics listener, or off
 //	state_dir: /var/lib/ngxtasks
+//	namespace: ngxtasks                       # prefix of the claim keys in the dictionary
 //	token_env: NGXTASKS_TOKEN                 # variable holding the listener's bearer token
 //	log: {format: text, level: info}
 //	env_file: ./secrets.env                   # variables for ${VAR}
@@ -60,6 +61,10 @@
 //     mem://, as registered with ngxtasks.Register). ${VAR} is expanded in
 //     it, so a password need not be written in the file; messages show it
 //     as ngxtasks.RedactURL does. Default: sqlite://<state_dir>/dict.db.
+//   - namespace: prefixes every claim key in the dictionary. Two rule files
+//     sharing a dictionary share the slots of rules with the same id unless
+//     their namespaces differ. Printable ASCII without spaces, at most 64
+//     bytes. Default: ngxtasks.
 //   - workers: worker processes, 1 to 1024. Default: the number of CPUs.
 //   - listen: host:port of the status and metrics listener, or off.
 //     Default 127.0.0.1:9090: loopback, so that a default install exposes

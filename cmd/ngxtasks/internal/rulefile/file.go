@@ -11,15 +11,18 @@ import (
 // every default applied and every path made relative to the rule file's
 // directory resolved.
 type File struct {
-	Path     string // as given to Load or Parse
-	Dict     Text   // dictionary URL for ngxtasks.OpenDict; may hold ${VAR}
-	Workers  int    // worker processes, ≥ 1
-	Listen   string // host:port of the status listener; "" when turned off
-	StateDir string // where the default dictionary and other state live
-	TokenEnv string // name of the variable holding the listener's bearer token
-	EnvFile  string // the top-level env_file, resolved; "" if none
-	Log      Log
-	Rules    []Rule
+	Path string // as given to Load or Parse
+	Dict Text   // dictionary URL for ngxtasks.OpenDict; may hold ${VAR}
+	// Namespace prefixes the claim keys (ngxtasks.Manager.Namespace), so
+	// that two rule files sharing a dictionary keep their slots apart.
+	Namespace string
+	Workers   int    // worker processes, ≥ 1
+	Listen    string // host:port of the status listener; "" when turned off
+	StateDir  string // where the default dictionary and other state live
+	TokenEnv  string // name of the variable holding the listener's bearer token
+	EnvFile   string // the top-level env_file, resolved; "" if none
+	Log       Log
+	Rules     []Rule
 
 	src *source // for Reparse
 }

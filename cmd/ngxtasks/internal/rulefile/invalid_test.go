@@ -79,6 +79,12 @@ var invalidFiles = []struct {
 	{"log not a mapping", "log: json\nrules: []\n", []string{
 		`rules.yaml:1:6: log: must be a mapping (key: value), got "json"`,
 	}},
+	{"namespace with a space", "namespace: my app\nrules: []\n", []string{
+		`rules.yaml:1:12: namespace: "my app" may hold only printable ASCII without spaces`,
+	}},
+	{"namespace empty", "namespace: ''\nrules: []\n", []string{
+		`rules.yaml:1:12: namespace: "" is empty; leave namespace out for the default`,
+	}},
 	{"token_env not a name", "token_env: 1TOKEN\nrules: []\n", []string{
 		`rules.yaml:1:12: token_env: "1TOKEN" is not a variable name: letters, digits and _, not starting with a digit`,
 	}},

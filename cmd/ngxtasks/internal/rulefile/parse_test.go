@@ -36,14 +36,15 @@ func TestExample(t *testing.T) {
 		f.Rules[i].Fingerprint = ""
 	}
 	want := &File{
-		Path:     "rules.yaml",
-		Dict:     Literal("sqlite:///var/lib/ngxtasks/dict.db"),
-		Workers:  4,
-		Listen:   "127.0.0.1:9090",
-		StateDir: "/var/lib/ngxtasks",
-		TokenEnv: "NGXTASKS_TOKEN",
-		EnvFile:  "secrets.env",
-		Log:      Log{Format: "json", Level: slog.LevelDebug},
+		Path:      "rules.yaml",
+		Dict:      Literal("sqlite:///var/lib/ngxtasks/dict.db"),
+		Workers:   4,
+		Listen:    "127.0.0.1:9090",
+		StateDir:  "/var/lib/ngxtasks",
+		TokenEnv:  "NGXTASKS_TOKEN",
+		Namespace: "ngxtasks",
+		EnvFile:   "secrets.env",
+		Log:       Log{Format: "json", Level: slog.LevelDebug},
 		Rules: []Rule{{
 			ID: "ding", Name: "says ding", Interval: 2 * time.Second, Type: ngxtasks.Normal,
 			Timeout: time.Second, Offset: 500 * time.Millisecond, Spread: true,
@@ -281,5 +282,17 @@ func TestLoad(t *testing.T) {
 
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestNamespace(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"rules: []\n", "ngxtasks"},
+		{"namespace: team-a/jobs\nrules: []\n", "team-a/jobs"},
+	} {
+		f, err := Parse("rules.yaml", []byte(tc.yaml), Env{})
+		if err != nil || f.Namespace != tc.want {
+			t.Errorf("%q: namespace %q, %v; want %q", tc.yaml, f.Namespace, err, tc.want)
+		}
 	}
 }

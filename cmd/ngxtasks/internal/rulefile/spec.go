@@ -17,6 +17,7 @@ import (
 const (
 	DefaultListen      = "127.0.0.1:9090"
 	DefaultTokenEnv    = "NGXTASKS_TOKEN"
+	DefaultNamespace   = "ngxtasks"
 	DefaultOutputLimit = 64 << 10
 	DefaultGrace       = 5 * time.Second
 	DefaultHTTPTimeout = 30 * time.Second
@@ -27,7 +28,7 @@ const (
 // section. They are functions, not variables, so that nothing in the
 // package can be changed at run time.
 func topKeys() []string {
-	return []string{"dict", "workers", "listen", "state_dir", "token_env", "log", "env_file", "rules"}
+	return []string{"dict", "namespace", "workers", "listen", "state_dir", "token_env", "log", "env_file", "rules"}
 }
 
 func topHints() map[string]string {
@@ -43,11 +44,12 @@ func logKeys() []string { return []string{"format", "level"} }
 // file decodes the document's body: the top-level mapping.
 func (d *decoder) file(body ast.Node) *File {
 	f := &File{
-		Path:     d.path,
-		Workers:  min(runtime.NumCPU(), maxWorkers),
-		Listen:   DefaultListen,
-		TokenEnv: DefaultTokenEnv,
-		Log:      Log{Format: "text", Level: slog.LevelInfo},
+		Path:      d.path,
+		Workers:   min(runtime.NumCPU(), maxWorkers),
+		Listen:    DefaultListen,
+		TokenEnv:  DefaultTokenEnv,
+		Namespace: DefaultNamespace,
+		Log:       Log{Format: "text", Level: slog.LevelInfo},
 	}
 	if body == nil {
 		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
@@ -87,6 +89,16 @@ func (d *decoder) file(body ast.Node) *File {
 		f.Dict = d.dict(e.val, place{path: "dict"}, d.scope(envSource{}))
 	} else {
 		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
+	}
+	if e, ok := keys["namespace"]; ok {
+		pl := place{path: "namespace"}
+		if s, ok := d.str(e.val, pl); ok {
+			if why := badNamespace(s); why != "" {
+				d.at(e.val, pl, "%s %s", quote(s), why)
+			} else {
+				f.Namespace = s
+			}
+		}
 	}
 	if e, ok := keys["token_env"]; ok {
 		pl := place{path: "token_env"}
@@ -194,4 +206,18 @@ func (d *decoder) resolve(p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(d.dir, p)
+}
+
+// badNamespace says what is wrong with a namespace, or "". It prefixes
+// every claim key, so it is held to what every dictionary can store.
+func badNamespace(s string) string {
+	switch {
+	case s == "":
+		return "is empty; leave namespace out for the default"
+	case len(s) > 64:
+		return "is longer than 64 bytes"
+	case strings.IndexFunc(s, func(r rune) bool { return r < 0x21 || r == 0x7f || r > 0x7e }) >= 0:
+		return "may hold only printable ASCII without spaces"
+	}
+	return ""
 }

@@ -90,9 +90,10 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	}
 	defer dict.Close()
 	w.m = &ngxtasks.Manager{
-		Dict:   dict,
-		Worker: w.hello.Worker,
-		Logger: slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
+		Dict:      dict,
+		Namespace: f.Namespace,
+		Worker:    w.hello.Worker,
+		Logger:    slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
 	}
 	if err := w.m.Push(w.rules(f)...); err != nil {
 		return fmt.Errorf("worker: %w", err)
