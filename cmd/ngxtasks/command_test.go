@@ -296,10 +296,14 @@ func TestWorkerRestartBackoff(t *testing.T) {
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
 	writeFile(t, config, twoRules)
-	// The dictionary's directory does not exist: every worker exits at once.
-	args := []string{"run", "-c", config, "--listen", "off", "--log-format", "json", "--workers", "1",
-		"--dict", "sqlite://" + filepath.Join(dir, "missing", "dict.db")}
-	in := startArgs(t, nil, args)
+	// The workers' status sockets go below TMPDIR; a path longer than a
+	// Unix socket's 108 bytes makes every worker exit at once.
+	long := filepath.Join(dir, strings.Repeat("d", 120))
+	if err := os.Mkdir(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "-c", config, "--listen", "off", "--log-format", "json", "--workers", "1"}
+	in := startArgs(t, []string{"TMPDIR=" + long}, args)
 	in.waitFor("four restarts", 20*time.Second, func() bool {
 		return len(in.log.find("ngxtasks: worker exited; restarting")) >= 4
 	})
@@ -419,4 +423,51 @@ func TestNamespaceKeepsFilesApart(t *testing.T) {
 		}
 		return both >= 3
 	})
+}
+
+// TestStoreDownAtStart: a worker whose dictionary does not open still runs
+// the normal rules, skips the preemption slots (reported), and takes them
+// once the dictionary opens.
+func TestStoreDownAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, twoRules)
+	store := filepath.Join(dir, "not-yet")
+	in := start(t, config, 1, "--dict", "sqlite://"+filepath.Join(store, "dict.db"))
+	runsOf := func(rule string) int {
+		n := 0
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == rule {
+				n++
+			}
+		}
+		return n
+	}
+	in.waitFor("normal runs while the store is down", 10*time.Second, func() bool { return runsOf("tick") >= 2 })
+	if n := runsOf("once"); n != 0 || len(in.log.find("ngxtasks: the dictionary does not open; normal rules run, preemption slots are skipped until it does")) != 1 {
+		t.Fatalf("preemption runs %d before the store opened; or no log line saying why", n)
+	}
+	if err := os.Mkdir(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor("preemption runs once the store opens", 20*time.Second, func() bool { return runsOf("once") >= 1 })
+	if len(in.log.find("ngxtasks: the dictionary is open")) != 1 {
+		t.Fatal("no log line saying the dictionary opened")
+	}
+	if w := in.workers()[0]; w.Restarts != 0 {
+		t.Fatalf("the worker restarted %d times; it should have waited for the store", w.Restarts)
+	}
+}
+
+// TestTokenStaysWithTheMaster: rules may not use the listener's token,
+// which workers and programs never get.
+func TestTokenStaysWithTheMaster(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, config, "rules:\n  - {id: a, interval: 1s, type: normal, exec: {argv: [\"true\"], env: {T: \"${NGXTASKS_TOKEN}\"}}}\n")
+	code, _, errOut := ngxtasksEnv(t, []string{"NGXTASKS_TOKEN=x"}, "validate", "-c", config)
+	if code != 2 || !strings.Contains(errOut, "the rules use ${NGXTASKS_TOKEN}, the listener's token") {
+		t.Fatalf("validate: %d %q", code, errOut)
+	}
 }

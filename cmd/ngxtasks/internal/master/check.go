@@ -57,6 +57,9 @@ func Settle(f *rulefile.File, o Overrides) (Settings, error) {
 			errs = append(errs, err)
 		}
 	}
+	if slices.Contains(f.Variables(), f.TokenEnv) {
+		errs = append(errs, fmt.Errorf("the rules use ${%s}, the listener's token, which stays in the master (workers and their programs do not get it): give them a variable of their own", f.TokenEnv))
+	}
 	return s, errors.Join(errs...)
 }
 

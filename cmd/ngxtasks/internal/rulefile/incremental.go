@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"maps"
+	"slices"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -38,6 +39,16 @@ func digestOf(s string) digest {
 	d := sha256.Sum256([]byte(s))
 	d[0] |= 1 // never notSet
 	return d
+}
+
+// Variables lists, sorted, the environment variables the parse looked up:
+// the names of the file's ${VAR} references, and STATE_DIRECTORY when
+// state_dir is left out.
+func (f *File) Variables() []string {
+	if f.src == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(f.src.looks))
 }
 
 // maxReparsed is how many changed rules Reparse parses one by one before

@@ -296,3 +296,10 @@ func TestNamespace(t *testing.T) {
 		}
 	}
 }
+
+func TestVariables(t *testing.T) {
+	f := parseExample(t, testEnv())
+	if got, want := f.Variables(), []string{"API_TOKEN", "DING_PASS", "HOOK_KEY"}; !slices.Equal(got, want) {
+		t.Fatalf("Variables() = %q, want %q", got, want)
+	}
+}

@@ -65,8 +65,9 @@ type worker struct {
 
 // Run is the worker process: it reads its Hello from in, drives until ctx
 // is done or in closes, and returns once its runs ended or StopTimeout
-// passed. Errors before it drives (a bad Hello, a dictionary that cannot
-// be opened) are returned at once.
+// passed. Errors before it drives (a bad Hello, no status socket) are
+// returned at once; a dictionary that does not open is not one (see
+// lateDict).
 func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	r := wire.NewReader(in)
 	var first wire.ToWorker
@@ -84,10 +85,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	w.file = f
 	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level)
 	dictURL := cmp.Or(w.hello.Dict, f.Dict.Expanded())
-	dict, err := ngxtasks.OpenDict(ctx, dictURL)
-	if err != nil {
-		return fmt.Errorf("worker: opening the dictionary %s: %w", ngxtasks.RedactURL(dictURL), err)
-	}
+	dict := openDict(ctx, dictURL, w.log.With("worker", w.hello.Worker))
 	defer dict.Close()
 	w.m = &ngxtasks.Manager{
 		Dict:      dict,
