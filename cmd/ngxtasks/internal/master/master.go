@@ -98,9 +98,6 @@ func New(opts Options) (*Master, error) {
 	return m, nil
 }
 
-// Settings returns what the master runs with.
-func (m *Master) Settings() Settings { return m.settings }
-
 // socketOf is worker i's status socket.
 func (m *Master) socketOf(i int) string {
 	return filepath.Join(m.sockets, "w"+strconv.Itoa(i)+".sock")

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/action"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
@@ -118,5 +116,3 @@ func actionClient() *http.Client {
 }
 
 const maxConnsPerHost = 64
-
-func promhttpOpts() promhttp.HandlerOpts { return promhttp.HandlerOpts{} }

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/logs"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
@@ -235,7 +237,7 @@ func (w *worker) serve() (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", status.New(status.Options{}, w.m))
-	mux.Handle("/metrics", metrics.Handler(col, nil, promhttpOpts()))
+	mux.Handle("/metrics", metrics.Handler(col, nil, promhttp.HandlerOpts{}))
 	_ = os.Remove(w.hello.Socket)
 	ln, err := net.Listen("unix", w.hello.Socket)
 	if err != nil {
