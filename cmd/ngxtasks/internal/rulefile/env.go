@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-
-	"github.com/goccy/go-yaml/ast"
 )
 
 // lookupFunc finds a variable's value; ok is false when it is not set.
@@ -208,7 +206,7 @@ func (s envSource) lookup(name string) (string, bool) {
 
 // envFile reads an env file named in the rule file. A file that cannot be
 // read is reported at the name; mistakes inside it at their own lines.
-func (d *decoder) envFile(n ast.Node, pl place) envSource {
+func (d *decoder) envFile(n *node, pl place) envSource {
 	name, ok := d.filePath(n, pl)
 	if !ok {
 		return envSource{}

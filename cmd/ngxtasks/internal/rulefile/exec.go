@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v4"
 )
 
 func execKeys() []string {
@@ -15,18 +15,18 @@ func execKeys() []string {
 // command string needs shell: true, and shell: true takes only a command
 // string, so a list of arguments is never joined and re-split by a shell,
 // and a string is never split by anything but one.
-func (d *decoder) exec(n ast.Node, pl place) *Exec {
+func (d *decoder) exec(n *node, pl place) *Exec {
 	keys, ok := d.fields(n, pl, execKeys(), nil)
 	if !ok {
 		return nil
 	}
 	x := &Exec{OutputLimit: DefaultOutputLimit, Grace: DefaultGrace}
 
-	if e, ok := keys["shell"]; ok {
+	if e, ok := keys.get("shell"); ok {
 		x.Shell, _ = d.boolean(e.val, pl.field("shell"))
 	}
-	argv, hasArgv := keys["argv"]
-	cmd, hasCmd := keys["command"]
+	argv, hasArgv := keys.get("argv")
+	cmd, hasCmd := keys.get("command")
 	switch {
 	case hasArgv && hasCmd:
 		d.at(cmd.key, pl, "has both argv: and command:; use argv: [prog, arg…], or command: with shell: true")
@@ -53,27 +53,27 @@ func (d *decoder) exec(n ast.Node, pl place) *Exec {
 	}
 
 	var own envSource
-	if e, ok := keys["env_file"]; ok {
+	if e, ok := keys.get("env_file"); ok {
 		own = d.envFile(e.val, pl.field("env_file"))
 		x.EnvFile = own.name
 		for _, v := range own.vars {
 			x.Env = append(x.Env, Var{Name: v.name, Value: newText("(from "+own.name+")", v.value)})
 		}
 	}
-	if e, ok := keys["env"]; ok {
+	if e, ok := keys.get("env"); ok {
 		x.Env = d.envMap(e.val, pl.field("env"), d.scope(own), x.Env)
 	}
 	slices.SortStableFunc(x.Env, func(a, b Var) int { return strings.Compare(a.Name, b.Name) })
 
-	if e, ok := keys["dir"]; ok {
+	if e, ok := keys.get("dir"); ok {
 		x.Dir, _ = d.filePath(e.val, pl.field("dir"))
 	}
-	if e, ok := keys["output_limit"]; ok {
+	if e, ok := keys.get("output_limit"); ok {
 		if v, ok := d.size(e.val, pl.field("output_limit")); ok {
 			x.OutputLimit = v
 		}
 	}
-	if e, ok := keys["grace"]; ok {
+	if e, ok := keys.get("grace"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("grace")); ok {
 			x.Grace = v
 		}
@@ -86,18 +86,17 @@ func (d *decoder) exec(n ast.Node, pl place) *Exec {
 // so a secret goes into env: and the program reads it there. ${…} is
 // refused rather than passed on literally, since it is almost certainly
 // meant as a reference.
-func (d *decoder) argv(n ast.Node, pl place) []string {
-	seq, ok := n.(*ast.SequenceNode)
-	if !ok {
+func (d *decoder) argv(n *node, pl place) []string {
+	if n.Kind != yaml.SequenceNode || refused(n) != "" {
 		d.wrongType(n, pl, "a list such as [prog, arg]")
 		return nil
 	}
-	if len(seq.Values) == 0 {
+	if len(n.Content) == 0 {
 		d.at(n, pl, "must name a program: [prog, arg…]")
 		return nil
 	}
-	out := make([]string, 0, len(seq.Values))
-	for i, item := range seq.Values {
+	out := make([]string, 0, len(n.Content))
+	for i, item := range n.Content {
 		ipl := pl.index(i)
 		s, ok := d.str(item, ipl)
 		switch {
@@ -117,7 +116,7 @@ func (d *decoder) argv(n ast.Node, pl place) []string {
 
 // envMap reads env: on top of base (the env file's variables, which it
 // overrides).
-func (d *decoder) envMap(n ast.Node, pl place, sc scope, base []Var) []Var {
+func (d *decoder) envMap(n *node, pl place, sc scope, base []Var) []Var {
 	list, ok := d.pairs(n, pl)
 	if !ok {
 		return base
@@ -129,7 +128,7 @@ func (d *decoder) envMap(n ast.Node, pl place, sc scope, base []Var) []Var {
 			d.at(e.key, pl, "%s is not a variable name: letters, digits and _, not starting with a digit", quote(e.name))
 			continue
 		}
-		if _, null := e.val.(*ast.NullNode); null || e.val == nil {
+		if isNull(e.val) {
 			d.at(e.key, vpl, "has no value (write \"\" for an empty one)")
 			continue
 		}

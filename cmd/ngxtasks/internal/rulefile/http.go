@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v4"
 )
 
 func httpKeys() []string {
@@ -14,7 +14,7 @@ func httpKeys() []string {
 
 // http decodes a rule's http: section. Messages about the URL, headers
 // and body show their templates: once expanded they may hold secrets.
-func (d *decoder) http(n ast.Node, pl place, ruleTimeout time.Duration) *HTTP {
+func (d *decoder) http(n *node, pl place, ruleTimeout time.Duration) *HTTP {
 	keys, ok := d.fields(n, pl, httpKeys(), nil)
 	if !ok {
 		return nil
@@ -25,7 +25,7 @@ func (d *decoder) http(n ast.Node, pl place, ruleTimeout time.Duration) *HTTP {
 		h.Timeout = ruleTimeout
 	}
 
-	if e, ok := keys["method"]; ok {
+	if e, ok := keys.get("method"); ok {
 		if s, ok := d.str(e.val, pl.field("method")); ok {
 			if isToken(s) {
 				h.Method = strings.ToUpper(s)
@@ -34,7 +34,7 @@ func (d *decoder) http(n ast.Node, pl place, ruleTimeout time.Duration) *HTTP {
 			}
 		}
 	}
-	if e, ok := keys["url"]; !ok {
+	if e, ok := keys.get("url"); !ok {
 		d.atPos(posOf(n), pl.field("url"), "required")
 	} else if t, ok := d.text(e.val, pl.field("url"), sc); ok {
 		if problem := urlProblem(t); problem != "" {
@@ -42,13 +42,13 @@ func (d *decoder) http(n ast.Node, pl place, ruleTimeout time.Duration) *HTTP {
 		}
 		h.URL = t
 	}
-	if e, ok := keys["headers"]; ok {
+	if e, ok := keys.get("headers"); ok {
 		h.Headers = d.headers(e.val, pl.field("headers"), sc)
 	}
-	if e, ok := keys["body"]; ok {
+	if e, ok := keys.get("body"); ok {
 		h.Body, _ = d.text(e.val, pl.field("body"), sc)
 	}
-	if e, ok := keys["timeout"]; ok {
+	if e, ok := keys.get("timeout"); ok {
 		if v, ok := d.duration(e.val, pl.field("timeout")); ok {
 			if v <= 0 {
 				d.at(e.val, pl.field("timeout"), "must be more than 0, got %v", v)
@@ -57,10 +57,10 @@ func (d *decoder) http(n ast.Node, pl place, ruleTimeout time.Duration) *HTTP {
 			}
 		}
 	}
-	if e, ok := keys["expect"]; ok {
+	if e, ok := keys.get("expect"); ok {
 		h.Expect = d.expect(e.val, pl.field("expect"))
 	}
-	if e, ok := keys["output_limit"]; ok {
+	if e, ok := keys.get("output_limit"); ok {
 		if v, ok := d.size(e.val, pl.field("output_limit")); ok {
 			h.OutputLimit = v
 		}
@@ -96,7 +96,7 @@ func unwrapURLError(err error) string {
 // headers reads header names and values; values may reference variables
 // and must stay on one line once expanded (a newline would start a header
 // of the value's choosing).
-func (d *decoder) headers(n ast.Node, pl place, sc scope) []Header {
+func (d *decoder) headers(n *node, pl place, sc scope) []Header {
 	list, ok := d.pairs(n, pl)
 	if !ok {
 		return nil
@@ -108,7 +108,7 @@ func (d *decoder) headers(n ast.Node, pl place, sc scope) []Header {
 			d.at(e.key, pl, "%s is not a header name", quote(e.name))
 			continue
 		}
-		if _, null := e.val.(*ast.NullNode); null || e.val == nil {
+		if isNull(e.val) {
 			d.at(e.key, hpl, "has no value (write \"\" for an empty one)")
 			continue
 		}
@@ -126,10 +126,10 @@ func (d *decoder) headers(n ast.Node, pl place, sc scope) []Header {
 }
 
 // expect reads the accepted statuses: a list, or one status.
-func (d *decoder) expect(n ast.Node, pl place) []int {
-	items := []ast.Node{n}
-	if seq, ok := n.(*ast.SequenceNode); ok {
-		items = seq.Values
+func (d *decoder) expect(n *node, pl place) []int {
+	items := []*node{n}
+	if n.Kind == yaml.SequenceNode && refused(n) == "" {
+		items = n.Content
 		if len(items) == 0 {
 			d.at(n, pl, "must list at least one status (leave it out to accept any 2xx)")
 			return nil

@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v4"
 )
 
 // A rule file of 10,000 rules takes the YAML parser a few hundred
@@ -144,15 +144,14 @@ func (src *source) top(env Env) (envSource, bool) {
 func parseItem(path, dir string, top envSource, env Env, it item) (*Rule, bool) {
 	d := &decoder{path: path, dir: dir, env: env, top: top}
 	body, ok := d.document([]byte("rules:\n" + it.text))
-	m, isMap := body.(*ast.MappingNode)
-	if !ok || !isMap || len(m.Values) != 1 {
+	if !ok || body == nil || body.Kind != yaml.MappingNode || len(body.Content) != 2 {
 		return nil, false
 	}
-	seq, isSeq := m.Values[0].Value.(*ast.SequenceNode)
-	if !isSeq || len(seq.Values) != 1 {
+	seq := body.Content[1]
+	if seq.Kind != yaml.SequenceNode || refused(seq) != "" || len(seq.Content) != 1 {
 		return nil, false
 	}
-	r, _ := d.rule(seq.Values[0], 0)
+	r, _ := d.rule(seq.Content[0], 0)
 	if len(d.errs.errs) > 0 || r.Pos.Line != 2 {
 		return nil, false
 	}

@@ -4,12 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/lexer"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 )
 
 // Env is what Parse may learn from outside the rule file. Load passes
@@ -125,84 +119,4 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 		}
 	}
 	return f, nil
-}
-
-// document parses the YAML and returns its one document's body (nil for
-// an empty file). go-yaml stops at the first syntax error, so a file
-// that is not YAML gets one error; every other mistake is found by
-// walking the tree. Duplicate keys are let through the parser and
-// reported by the walk, with the others.
-func (d *decoder) document(data []byte) (body ast.Node, ok bool) {
-	defer func() {
-		// go-yaml is not ours; a panic in it must not take the master down.
-		if r := recover(); r != nil {
-			d.atPos(Pos{1, 1}, place{}, fmt.Sprintf("the YAML parser failed on this file (%v)", r))
-			body, ok = nil, false
-		}
-	}()
-	tokens := lexer.Tokenize(string(data))
-	if p, deep := tooDeep(tokens); deep {
-		d.atPos(p, place{}, fmt.Sprintf("nested more than %d levels deep; a rule file needs six", maxDepth))
-		return nil, false
-	}
-	file, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
-	if err != nil {
-		p, msg := Pos{1, 1}, err.Error()
-		if se, isSyntax := err.(*yaml.SyntaxError); isSyntax {
-			msg = se.Message
-			if se.Token != nil && se.Token.Position != nil {
-				p = Pos{max(se.Token.Position.Line, 1), max(se.Token.Position.Column, 1)}
-			}
-		}
-		d.atPos(p, place{}, "invalid YAML: "+msg)
-		return nil, false
-	}
-	var docs []*ast.DocumentNode
-	for _, doc := range file.Docs {
-		if doc != nil && doc.Body != nil {
-			docs = append(docs, doc)
-		}
-	}
-	if len(docs) > 1 {
-		d.at(docs[1].Body, place{}, "a rule file is one YAML document; this is a second one (after ---)")
-		return nil, false
-	}
-	if len(docs) == 0 {
-		return nil, true
-	}
-	return docs[0].Body, true
-}
-
-// maxDepth bounds nesting. go-yaml's parser takes time quadratic in the
-// depth of flow collections ([[[…]]], {a: {a: …}}) and of block sequences
-// on one line (- - - x): 30,000 levels take seconds, a million exhaust
-// memory. A rule file nests six levels at most (rules, a rule, exec, env,
-// …), so deeper input is refused from its tokens, which the lexer makes in
-// linear time, before the parser sees it. Nesting by indentation needs no
-// bound: it costs a line per level, and a file's size bounds those.
-const maxDepth = 64
-
-// tooDeep finds the first token nested deeper than maxDepth.
-func tooDeep(tokens token.Tokens) (Pos, bool) {
-	flow, line, onLine := 0, 0, 0
-	for _, tk := range tokens {
-		if tk == nil || tk.Position == nil {
-			continue
-		}
-		if tk.Position.Line != line {
-			line, onLine = tk.Position.Line, 0
-		}
-		switch tk.Type {
-		case token.SequenceStartType, token.MappingStartType:
-			flow++
-		case token.SequenceEndType, token.MappingEndType:
-			flow--
-		case token.SequenceEntryType:
-			onLine++
-		}
-		if flow+onLine > maxDepth {
-			return Pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}, true
-		}
-	}
-	return Pos{}, false
 }

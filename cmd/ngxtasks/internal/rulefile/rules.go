@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/goccy/go-yaml/ast"
 	"github.com/ngxtasks/ngxtasks"
+	"go.yaml.in/yaml/v4"
 )
 
 func ruleKeys() []string {
@@ -34,10 +34,9 @@ func ruleHints() map[string]string {
 
 // rules decodes the rule list. A rule with mistakes is reported and left
 // out; ids are checked for duplicates across all rules, broken or not.
-func (d *decoder) rules(n ast.Node) []Rule {
+func (d *decoder) rules(n *node) []Rule {
 	pl := place{path: "rules"}
-	seq, ok := n.(*ast.SequenceNode)
-	if !ok {
+	if n.Kind != yaml.SequenceNode || refused(n) != "" {
 		d.wrongType(n, pl, "a list of rules (- id: …)")
 		return nil
 	}
@@ -47,7 +46,7 @@ func (d *decoder) rules(n ast.Node) []Rule {
 	}
 	ids := map[string]first{}
 	rules := []Rule{}
-	for i, item := range seq.Values {
+	for i, item := range n.Content {
 		before := len(d.errs.errs)
 		r, idNode := d.rule(item, i)
 		if idNode != nil {
@@ -67,30 +66,28 @@ func (d *decoder) rules(n ast.Node) []Rule {
 
 // rule decodes one rule. It returns the id's node when the id is valid,
 // for the duplicate check.
-func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
+func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	pl := place{path: fmt.Sprintf("rules[%d]", i)}
 	r := Rule{Pos: posOf(n)}
-	if m, ok := n.(*ast.MappingNode); ok {
+	if n.Kind == yaml.MappingNode {
 		// The id labels every message about the rule, wherever it is.
-		for _, mv := range m.Values {
-			if mv != nil && mv.Key != nil {
-				if k, _ := scalar(mv.Key); k == "id" {
-					if id, ok := scalar(mv.Value); ok {
-						pl.rule = label(id)
-					}
-					break // the first id is the one used; a second is a duplicate
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, _ := scalar(n.Content[i]); k == "id" {
+				if id, ok := scalar(n.Content[i+1]); ok {
+					pl.rule = label(id)
 				}
+				break // the first id is the one used; a second is a duplicate
 			}
 		}
 	}
 	before := len(d.errs.errs)
-	keys, ok := d.fields(n, pl, ruleKeys(), ruleHints())
+	keys, ok := d.fields(n, pl, ruleKeys(), ruleHints)
 	if !ok {
 		return r, nil
 	}
 
-	var idNode ast.Node
-	if e, ok := keys["id"]; !ok {
+	var idNode *node
+	if e, ok := keys.get("id"); !ok {
 		d.atPos(r.Pos, pl.field("id"), "required")
 	} else if id, ok := d.str(e.val, pl.field("id")); ok {
 		if problem := idProblem(id); problem != "" {
@@ -99,15 +96,15 @@ func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
 			r.ID, idNode = id, e.val
 		}
 	}
-	if e, ok := keys["name"]; ok {
+	if e, ok := keys.get("name"); ok {
 		r.Name, _ = d.str(e.val, pl.field("name"))
 	}
-	if e, ok := keys["type"]; !ok {
+	if e, ok := keys.get("type"); !ok {
 		d.atPos(r.Pos, pl.field("type"), "required (normal: every worker runs it; preemption: one worker of the fleet does)")
 	} else if s, ok := d.oneOf(e.val, pl.field("type"), "normal", "preemption"); ok {
 		r.Type, _ = ngxtasks.ParseType(s)
 	}
-	if e, ok := keys["interval"]; !ok {
+	if e, ok := keys.get("interval"); !ok {
 		d.atPos(r.Pos, pl.field("interval"), "required (e.g. interval: 30s)")
 	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
 		if v <= 0 {
@@ -116,12 +113,12 @@ func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
 			r.Interval = v
 		}
 	}
-	if e, ok := keys["timeout"]; ok {
+	if e, ok := keys.get("timeout"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("timeout")); ok {
 			r.Timeout = v
 		}
 	}
-	if e, ok := keys["offset"]; ok {
+	if e, ok := keys.get("offset"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("offset")); ok {
 			if r.Interval > 0 && v >= r.Interval {
 				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
@@ -130,12 +127,12 @@ func (d *decoder) rule(n ast.Node, i int) (Rule, ast.Node) {
 			}
 		}
 	}
-	if e, ok := keys["spread"]; ok {
+	if e, ok := keys.get("spread"); ok {
 		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
 	}
 
-	ex, hasExec := keys["exec"]
-	ht, hasHTTP := keys["http"]
+	ex, hasExec := keys.get("exec")
+	ht, hasHTTP := keys.get("http")
 	switch {
 	case hasExec && hasHTTP:
 		later := ht

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
 	"github.com/ngxtasks/ngxtasks"
+	"go.yaml.in/yaml/v4"
 )
 
 // Defaults for what a rule file leaves out; doc.go explains each.
@@ -42,7 +42,7 @@ func topHints() map[string]string {
 func logKeys() []string { return []string{"format", "level"} }
 
 // file decodes the document's body: the top-level mapping.
-func (d *decoder) file(body ast.Node) *File {
+func (d *decoder) file(body *node) *File {
 	f := &File{
 		Path:      d.path,
 		Workers:   min(runtime.NumCPU(), maxWorkers),
@@ -55,19 +55,19 @@ func (d *decoder) file(body ast.Node) *File {
 		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
 		return f
 	}
-	if _, ok := body.(*ast.MappingNode); !ok {
+	if body.Kind != yaml.MappingNode || refused(body) != "" {
 		d.wrongType(body, place{}, "a mapping with a `rules:` list")
 		return f
 	}
-	keys, _ := d.fields(body, place{}, topKeys(), topHints())
+	keys, _ := d.fields(body, place{}, topKeys(), topHints)
 
 	// env_file first: dict below, and every rule, expand from it.
-	if e, ok := keys["env_file"]; ok {
+	if e, ok := keys.get("env_file"); ok {
 		d.top = d.envFile(e.val, place{path: "env_file"})
 		f.EnvFile = d.top.name
 	}
 
-	if e, ok := keys["workers"]; ok {
+	if e, ok := keys.get("workers"); ok {
 		if n, ok := d.integer(e.val, place{path: "workers"}); ok {
 			if n < 1 || n > maxWorkers {
 				d.at(e.val, place{path: "workers"}, "must be between 1 and %d, got %d", maxWorkers, n)
@@ -76,21 +76,21 @@ func (d *decoder) file(body ast.Node) *File {
 			}
 		}
 	}
-	if e, ok := keys["listen"]; ok {
+	if e, ok := keys.get("listen"); ok {
 		f.Listen = d.listen(e.val, place{path: "listen"})
 	}
-	if e, ok := keys["state_dir"]; ok {
+	if e, ok := keys.get("state_dir"); ok {
 		f.StateDir, _ = d.filePath(e.val, place{path: "state_dir"})
 	}
 	if f.StateDir == "" {
 		f.StateDir = d.defaultStateDir()
 	}
-	if e, ok := keys["dict"]; ok {
+	if e, ok := keys.get("dict"); ok {
 		f.Dict = d.dict(e.val, place{path: "dict"}, d.scope(envSource{}))
 	} else {
 		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
 	}
-	if e, ok := keys["namespace"]; ok {
+	if e, ok := keys.get("namespace"); ok {
 		pl := place{path: "namespace"}
 		if s, ok := d.str(e.val, pl); ok {
 			if why := badNamespace(s); why != "" {
@@ -100,7 +100,7 @@ func (d *decoder) file(body ast.Node) *File {
 			}
 		}
 	}
-	if e, ok := keys["token_env"]; ok {
+	if e, ok := keys.get("token_env"); ok {
 		pl := place{path: "token_env"}
 		if s, ok := d.str(e.val, pl); ok {
 			if validName(s) {
@@ -110,22 +110,22 @@ func (d *decoder) file(body ast.Node) *File {
 			}
 		}
 	}
-	if e, ok := keys["log"]; ok {
+	if e, ok := keys.get("log"); ok {
 		pl := place{path: "log"}
 		if ls, ok := d.fields(e.val, pl, logKeys(), nil); ok {
-			if e, ok := ls["format"]; ok {
+			if e, ok := ls.get("format"); ok {
 				if s, ok := d.oneOf(e.val, pl.field("format"), "text", "json"); ok {
 					f.Log.Format = s
 				}
 			}
-			if e, ok := ls["level"]; ok {
+			if e, ok := ls.get("level"); ok {
 				if s, ok := d.oneOf(e.val, pl.field("level"), "debug", "info", "warn", "error"); ok {
 					_ = f.Log.Level.UnmarshalText([]byte(s)) // one of slog's own names
 				}
 			}
 		}
 	}
-	e, ok := keys["rules"]
+	e, ok := keys.get("rules")
 	if !ok {
 		d.atPos(posOf(body), place{path: "rules"}, "required: list the rules under it (`rules: []` for none)")
 		return f
@@ -136,7 +136,7 @@ func (d *decoder) file(body ast.Node) *File {
 
 // listen reads host:port or off. Only "off" turns the listener off: an
 // empty value is more often a mistake than a wish.
-func (d *decoder) listen(n ast.Node, pl place) string {
+func (d *decoder) listen(n *node, pl place) string {
 	s, ok := d.str(n, pl)
 	if !ok {
 		return DefaultListen
@@ -156,7 +156,7 @@ func (d *decoder) listen(n ast.Node, pl place) string {
 // dict reads the dictionary URL, which may hold a password as ${VAR}.
 // Messages show it as ngxtasks.RedactURL does, in case the password was
 // written out.
-func (d *decoder) dict(n ast.Node, pl place, sc scope) Text {
+func (d *decoder) dict(n *node, pl place, sc scope) Text {
 	t, ok := d.text(n, pl, sc)
 	if !ok {
 		return t

@@ -2,12 +2,12 @@ package rulefile
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v4"
 )
 
 // decoder walks one rule file's syntax tree, turning nodes into values and
@@ -39,7 +39,7 @@ func (p place) index(i int) place {
 	return place{path: fmt.Sprintf("%s[%d]", p.path, i), rule: p.rule}
 }
 
-func (d *decoder) at(n ast.Node, pl place, format string, args ...any) {
+func (d *decoder) at(n *node, pl place, format string, args ...any) {
 	d.atPos(posOf(n), pl, fmt.Sprintf(format, args...))
 }
 
@@ -49,7 +49,7 @@ func (d *decoder) atPos(p Pos, pl place, msg string) {
 
 // wrongType reports a value of the wrong kind, or of a refused YAML
 // feature (an alias where a string was expected is first an alias).
-func (d *decoder) wrongType(n ast.Node, pl place, want string) {
+func (d *decoder) wrongType(n *node, pl place, want string) {
 	if why := refused(n); why != "" {
 		d.at(n, pl, "%s", why)
 		return
@@ -60,57 +60,65 @@ func (d *decoder) wrongType(n ast.Node, pl place, want string) {
 // entry is one key: value of a mapping.
 type entry struct {
 	name string
-	key  ast.Node
-	val  ast.Node
+	key  *node
+	val  *node
 }
 
 // pairs reads a mapping's entries, reporting duplicate and non-name keys.
 // Entries whose value is null are kept: what null means is the caller's.
-func (d *decoder) pairs(n ast.Node, pl place) ([]entry, bool) {
-	m, ok := n.(*ast.MappingNode)
-	if !ok {
+func (d *decoder) pairs(n *node, pl place) ([]entry, bool) {
+	if n == nil || n.Kind != yaml.MappingNode || refused(n) != "" {
 		d.wrongType(n, pl, "a mapping (key: value)")
 		return nil, false
 	}
-	var out []entry
-	seen := map[string]Pos{}
-	for _, mv := range m.Values {
-		if mv == nil || mv.Key == nil {
+	out := make([]entry, 0, len(n.Content)/2)
+	var seen map[string]int // index in out; only for big mappings, which a scan would make quadratic
+	if len(n.Content) > 32 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		if why := refused(key); why != "" {
+			d.at(key, pl, "%s", why)
 			continue
 		}
-		if why := refused(mv.Key); why != "" {
-			d.at(mv.Key, pl, "%s", why)
-			continue
-		}
-		name, ok := scalar(mv.Key)
+		name, ok := scalar(key)
 		if !ok {
-			d.at(mv.Key, pl, "a key must be a name, got %s", describe(mv.Key))
+			d.at(key, pl, "a key must be a name, got %s", describe(key))
 			continue
 		}
-		if first, dup := seen[name]; dup {
-			d.at(mv.Key, pl, "duplicate field `%s` (first at line %d)", clip(name), first.Line)
+		j, dup := seen[name]
+		if seen == nil {
+			j = slices.IndexFunc(out, func(e entry) bool { return e.name == name })
+			dup = j >= 0
+		}
+		if dup {
+			d.at(key, pl, "duplicate field `%s` (first at line %d)", clip(name), posOf(out[j].key).Line)
 			continue
 		}
-		seen[name] = posOf(mv.Key)
-		out = append(out, entry{name: name, key: mv.Key, val: mv.Value})
+		if seen != nil {
+			seen[name] = len(out)
+		}
+		out = append(out, entry{name: name, key: key, val: val})
 	}
 	return out, true
 }
 
 // fields reads a mapping with a fixed set of keys. Unknown keys are
 // reported with the likely intended key: one that belongs to another
-// section (hint) first, else the closest known key. A null value counts
-// as the key left out, so `timeout:` alone means "no timeout".
-func (d *decoder) fields(n ast.Node, pl place, known []string, hint map[string]string) (map[string]entry, bool) {
+// section (hint, called only for an unknown key) first, else the closest
+// known key. A null value counts as the key left out, so `timeout:` alone
+// means "no timeout".
+func (d *decoder) fields(n *node, pl place, known []string, hint func() map[string]string) (fieldSet, bool) {
 	list, ok := d.pairs(n, pl)
 	if !ok {
 		return nil, false
 	}
-	out := make(map[string]entry, len(list))
+	out := list[:0] // the known keys with a value, in place
 	for _, e := range list {
 		if !contains(known, e.name) {
 			msg := fmt.Sprintf("unknown field `%s`", clip(e.name))
-			if h, ok := hint[e.name]; ok {
+			if h, ok := hintFor(hint, e.name); ok {
 				msg += ": " + h
 			} else if s, ok := suggest(e.name, known); ok {
 				msg += fmt.Sprintf(", did you mean `%s`?", s)
@@ -118,12 +126,34 @@ func (d *decoder) fields(n ast.Node, pl place, known []string, hint map[string]s
 			d.atPos(posOf(e.key), pl, msg)
 			continue
 		}
-		if _, null := e.val.(*ast.NullNode); null || e.val == nil {
+		if isNull(e.val) {
 			continue
 		}
-		out[e.name] = e
+		out = append(out, e)
 	}
-	return out, true
+	return fieldSet(out), true
+}
+
+func hintFor(hint func() map[string]string, name string) (string, bool) {
+	if hint == nil {
+		return "", false
+	}
+	h, ok := hint()[name]
+	return h, ok
+}
+
+// fieldSet is a section's known keys that have a value. A section has a
+// dozen keys at most, so a scan beats a map, which would cost an
+// allocation per section of every rule.
+type fieldSet []entry
+
+func (fs fieldSet) get(name string) (entry, bool) {
+	for _, e := range fs {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return entry{}, false
 }
 
 func contains(list []string, s string) bool {
@@ -136,7 +166,7 @@ func contains(list []string, s string) bool {
 }
 
 // str reads text. Numbers and booleans are taken as written.
-func (d *decoder) str(n ast.Node, pl place) (string, bool) {
+func (d *decoder) str(n *node, pl place) (string, bool) {
 	s, ok := scalar(n)
 	if !ok {
 		d.wrongType(n, pl, "a string")
@@ -145,7 +175,7 @@ func (d *decoder) str(n ast.Node, pl place) (string, bool) {
 }
 
 // text reads a string that may reference variables and expands it in sc.
-func (d *decoder) text(n ast.Node, pl place, sc scope) (Text, bool) {
+func (d *decoder) text(n *node, pl place, sc scope) (Text, bool) {
 	tmpl, ok := d.str(n, pl)
 	if !ok {
 		return Text{}, false
@@ -162,38 +192,34 @@ func (d *decoder) text(n ast.Node, pl place, sc scope) (Text, bool) {
 
 // boolean reads true or false, and nothing else: `spread: yes` is text in
 // YAML 1.2, and taking it as true would be guessing.
-func (d *decoder) boolean(n ast.Node, pl place) (bool, bool) {
-	b, ok := n.(*ast.BoolNode)
-	if !ok {
+func (d *decoder) boolean(n *node, pl place) (bool, bool) {
+	s, ok := scalar(n)
+	if !ok || n.Tag != tagBool {
 		d.wrongType(n, pl, "true or false")
 		return false, false
 	}
-	return b.Value, true
+	return strings.EqualFold(s, "true"), true
 }
 
 // integer reads a whole number.
-func (d *decoder) integer(n ast.Node, pl place) (int64, bool) {
-	in, ok := n.(*ast.IntegerNode)
-	if !ok {
+func (d *decoder) integer(n *node, pl place) (int64, bool) {
+	s, ok := scalar(n)
+	if !ok || n.Tag != tagInt {
 		d.wrongType(n, pl, "a whole number")
 		return 0, false
 	}
-	switch v := in.Value.(type) {
-	case int64:
-		return v, true
-	case uint64:
-		if v <= math.MaxInt64 {
-			return int64(v), true
-		}
+	v, err := parseInt(s)
+	if err != nil {
+		d.at(n, pl, "%s is too large", describe(n))
+		return 0, false
 	}
-	d.at(n, pl, "%s is too large", describe(n))
-	return 0, false
+	return v, true
 }
 
 // duration reads Go duration syntax. A bare number other than 0 is
 // refused with the unit it probably lacks: "5" could mean seconds or
 // milliseconds, and guessing wrong is a rule a thousand times too fast.
-func (d *decoder) duration(n ast.Node, pl place) (time.Duration, bool) {
+func (d *decoder) duration(n *node, pl place) (time.Duration, bool) {
 	s, ok := scalar(n)
 	if !ok {
 		d.wrongType(n, pl, "a duration such as 2s")
@@ -212,7 +238,7 @@ func (d *decoder) duration(n ast.Node, pl place) (time.Duration, bool) {
 }
 
 // nonNegativeDuration reads a duration that may be zero but not less.
-func (d *decoder) nonNegativeDuration(n ast.Node, pl place) (time.Duration, bool) {
+func (d *decoder) nonNegativeDuration(n *node, pl place) (time.Duration, bool) {
 	v, ok := d.duration(n, pl)
 	if ok && v < 0 {
 		d.at(n, pl, "must not be negative, got %v", v)
@@ -226,7 +252,7 @@ const maxOutput = 64 << 20
 
 // size reads a byte count: a whole number of bytes, or a number with B,
 // KiB or MiB. KB and MB are refused rather than guessed (1000 or 1024?).
-func (d *decoder) size(n ast.Node, pl place) (int64, bool) {
+func (d *decoder) size(n *node, pl place) (int64, bool) {
 	s, ok := scalar(n)
 	if !ok {
 		d.wrongType(n, pl, "a size such as 64KiB")
@@ -255,7 +281,7 @@ func (d *decoder) size(n ast.Node, pl place) (int64, bool) {
 }
 
 // oneOf reads one of a few words, suggesting the closest for a typo.
-func (d *decoder) oneOf(n ast.Node, pl place, words ...string) (string, bool) {
+func (d *decoder) oneOf(n *node, pl place, words ...string) (string, bool) {
 	s, ok := d.str(n, pl)
 	if !ok {
 		return "", false
@@ -273,7 +299,7 @@ func (d *decoder) oneOf(n ast.Node, pl place, words ...string) (string, bool) {
 
 // filePath reads a file or directory name; a relative one is taken from the
 // rule file's directory, not from wherever the command was started.
-func (d *decoder) filePath(n ast.Node, pl place) (string, bool) {
+func (d *decoder) filePath(n *node, pl place) (string, bool) {
 	s, ok := d.str(n, pl)
 	if !ok {
 		return "", false
