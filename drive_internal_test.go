@@ -108,7 +108,7 @@ func TestClaimAfterSmallClockCorrection(t *testing.T) {
 		run    bool
 	}{{8 * time.Millisecond, true}, {m.tolerance / 2, true}, {m.tolerance/2 + time.Millisecond, false}} {
 		f := turn{e: e, slot: s}
-		m.judge(&f, true, nil, s.Start.Add(-tc.before), 0)
+		m.judge(&f, true, nil, s.Start.Add(-tc.before), time.Now(), 0)
 		if (f.verdict == runIt) != tc.run {
 			t.Errorf("won claim, clock now %v before the slot: verdict %v, want run %v", tc.before, f.verdict, tc.run)
 		}

@@ -31,16 +31,17 @@ func (k EventKind) String() string {
 type SkipReason uint8
 
 const (
-	SkipOverlap    SkipReason = iota + 1 // the previous run of the rule is still going
-	SkipFiltered                         // the rule's Filter said no
-	SkipClaimError                       // the dictionary failed; not run (fail closed)
-	SkipLate                             // the slot ended before its claim was answered, or the clock moved off it
-	SkipClosed                           // the manager is shutting down
-	SkipBehind                           // the timer loop did not run while the slots lasted (Missed says how many)
+	SkipOverlap     SkipReason = iota + 1 // the previous run of the rule is still going
+	SkipFiltered                          // the rule's Filter said no
+	SkipClaimError                        // the dictionary failed; not run (fail closed)
+	SkipLate                              // the slot ended before its claim was answered, or the clock moved off it
+	SkipClosed                            // the manager is shutting down
+	SkipBehind                            // the timer loop did not run while the slots lasted (Missed says how many)
+	SkipClockSkewed                       // a Preemption slot: this worker's clock is not known to be within SkewTolerance/2 of the store's
 	numSkipReasons
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {

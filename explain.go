@@ -112,6 +112,8 @@ func recordPart(r *SlotRecord) string {
 		return "skipped here: the claim was answered after the slot ended, or the clock moved off it: " + r.Err
 	case SkipClosed:
 		return "skipped here: the manager was shutting down"
+	case SkipClockSkewed:
+		return "skipped here: this worker's clock was not known to be within SkewTolerance/2 of the store's, so it did not claim the slot: " + r.Err
 	case SkipBehind:
 		return fmt.Sprintf("missed here: the timer loop did not run while it lasted (%d slots missed from slot %d)", r.Missed, r.Slot.N)
 	}

@@ -58,9 +58,9 @@ func TestExplainEveryOutcome(t *testing.T) {
 	b := &ngxtasks.Manager{Dict: shared, Clock: clock, Worker: "b", Logger: quiet()}
 	var clockAt func() error
 	late := &ngxtasks.Manager{Clock: clock, Worker: "late", Logger: quiet(),
-		Dict: &hookDict{MemoryDict: ngxtasks.NewMemoryDict(), before: func() error { return clockAt() }}}
+		Dict: &hookDict{MemoryDict: &ngxtasks.MemoryDict{Clock: clock}, before: func() error { return clockAt() }}}
 	failing := &ngxtasks.Manager{Clock: clock, Worker: "failing", Logger: quiet(),
-		Dict: &hookDict{MemoryDict: ngxtasks.NewMemoryDict(), before: func() error { return errors.New("store on fire") }}}
+		Dict: &hookDict{MemoryDict: &ngxtasks.MemoryDict{Clock: clock}, before: func() error { return errors.New("store on fire") }}}
 	for _, m := range []*ngxtasks.Manager{a, b, late, failing} {
 		shutdown(t, m)
 	}

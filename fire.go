@@ -268,6 +268,11 @@ func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 // ends by this worker's clock; the claim lives Interval + SkewTolerance, so
 // a worker whose clock is up to SkewTolerance behind still finds it.
 func (m *Manager) claim(ctx context.Context, f *turn) error {
+	if err := m.clockVouched(ctx, f.slot.End); err != nil {
+		f.verdict = skipIt
+		m.emit(f.e, EventSkipped, &f.slot, SkipClockSkewed, 0, err)
+		return nil
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, f.slot.End.Sub(m.now()), errLate)
 	asked := time.Now()
 	won, err := m.dict.Add(ctx, m.claimKey(f.e, f.slot), m.worker, m.claimTTL(f.e))
@@ -276,16 +281,30 @@ func (m *Manager) claim(ctx context.Context, f *turn) error {
 		err = lateErr(err)
 	}
 	cancel()
-	return m.judge(f, won, err, m.now(), rtt)
+	return m.judge(f, won, err, m.now(), asked, rtt)
 }
 
 // claimBatch asks the store for several slots in one round trip. The round
 // trip may last until the latest of the slots ends; each answer is then
 // judged by its own slot's end.
 func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, claims int) error {
+	var deadline time.Time
+	for i := range fs {
+		if fs[i].verdict == claiming && fs[i].slot.End.After(deadline) {
+			deadline = fs[i].slot.End
+		}
+	}
+	if err := m.clockVouched(ctx, deadline); err != nil {
+		for i := range fs {
+			if f := &fs[i]; f.verdict == claiming {
+				f.verdict = skipIt
+				m.emit(f.e, EventSkipped, &f.slot, SkipClockSkewed, 0, err)
+			}
+		}
+		return nil
+	}
 	idx := make([]int, 0, claims)
 	adds := make([]Add, 0, claims)
-	var deadline time.Time
 	for i := range fs {
 		f := &fs[i]
 		if f.verdict != claiming {
@@ -293,9 +312,6 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 		}
 		idx = append(idx, i)
 		adds = append(adds, Add{Key: m.claimKey(f.e, f.slot), Value: m.worker, TTL: m.claimTTL(f.e)})
-		if f.slot.End.After(deadline) {
-			deadline = f.slot.End
-		}
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, deadline.Sub(m.now()), errLate)
 	asked := time.Now()
@@ -308,7 +324,7 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 	now := m.now()
 	var errs []error
 	for j, i := range idx {
-		if err := m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now, rtt); err != nil {
+		if err := m.judge(&fs[i], adds[j].Added && err == nil, cmp.Or(err, adds[j].Err), now, asked, rtt); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -316,19 +332,20 @@ func (m *Manager) claimBatch(ctx context.Context, ba BatchAdder, fs []turn, clai
 }
 
 // judge gives a claimed turn its verdict from the store's answer, which
-// came at now, rtt after the claim was sent. An answer that came after the turn's own slot ended is not
+// came at now (on the slots' clock), rtt after the claim was sent at asked
+// (on the real one). An answer that came after the turn's own slot ended is not
 // trusted (late); one that came in time is lost, or won, and then the slot
 // must still hold the present. Store failures, late answers included, go
 // to the store watch, which logs the start and end of an outage rather
 // than every slot lost to it. It returns the claim's error, unless late.
-func (m *Manager) judge(f *turn, won bool, err error, now time.Time, rtt time.Duration) error {
+func (m *Manager) judge(f *turn, won bool, err error, now, asked time.Time, rtt time.Duration) error {
 	e := f.e
 	if err == nil && !now.Before(f.slot.End) {
 		err = errLate
 	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) { // a request gone, a shutdown: not the store's doing
-			m.watch.failed(m, e, &f.slot, err)
+			m.watch.failed(m, e, &f.slot, asked, err)
 		}
 		if errors.Is(err, errLate) {
 			m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, err)
@@ -337,7 +354,7 @@ func (m *Manager) judge(f *turn, won bool, err error, now time.Time, rtt time.Du
 		m.emit(e, EventSkipped, &f.slot, SkipClaimError, rtt, err)
 		return err
 	}
-	m.watch.answered(m)
+	m.watch.answered(m, asked.Add(rtt))
 	switch {
 	case !won:
 		m.emit(e, EventLost, &f.slot, 0, rtt, nil)

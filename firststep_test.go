@@ -234,7 +234,7 @@ func TestSkewAlarm(t *testing.T) {
 	mu.Lock()
 	out := buf.String()
 	mu.Unlock()
-	if !strings.Contains(out, "level=ERROR msg=\"ngxtasks: this worker's clock is far from the store's") || !strings.Contains(out, "offset=-3s") {
+	if !strings.Contains(out, "level=ERROR msg=\"ngxtasks: this worker's clock is further than SkewTolerance/2 from the store's") || !strings.Contains(out, "offset=-3s") {
 		t.Fatalf("no skew alarm logged:\n%s", out)
 	}
 	if !strings.Contains(out, "back near the store's") {

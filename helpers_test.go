@@ -85,6 +85,22 @@ func (l *runLog) total() int {
 	return n
 }
 
+// skipped maps each (rule, slot) that a worker reported skipped to the
+// reasons given: a slot missed by a starved timer loop (SkipBehind) counts
+// for every slot it names. A test on the real clock asserts liveness only
+// for the slots the library did not itself report skipped, with the
+// reason: on a loaded machine a worker may miss a slot, but never silently.
+func (l *runLog) skipped() map[runKey][]ngxtasks.SkipReason {
+	out := map[runKey][]ngxtasks.SkipReason{}
+	for _, ev := range l.kinds(ngxtasks.EventSkipped) {
+		for n := range max(ev.Missed, 1) {
+			k := runKey{ev.Rule.Identifier, ev.Slot.N + n}
+			out[k] = append(out[k], ev.Reason)
+		}
+	}
+	return out
+}
+
 func (l *runLog) kinds(kind ngxtasks.EventKind) []ngxtasks.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -162,12 +162,17 @@ func TestP1_OneWinnerPerSlot_FakeClocks(t *testing.T) {
 }
 
 // TestP1_OneWinnerPerSlot_RealTime: the same with the real clock, real timer
-// loops and real goroutines, for a few seconds.
+// loops and real goroutines, for a few seconds. Safety is strict: no slot
+// runs twice. Liveness is asserted for every slot that no worker reported
+// skipped: on a loaded machine (the race detector, other processes) a
+// claim may be answered after its slot ended or a timer loop may be
+// starved past a slot, and the library says so, with the reason; a slot
+// lost without a word fails the test.
 func TestP1_OneWinnerPerSlot_RealTime(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	d := ngxtasks.NewMemoryDict()
 	log := newRunLog()
-	ms := fleet(8, d, nil, 0, nil)
+	ms := fleet(8, d, nil, 0, log.observe)
 	rs := preemptionRules(50, func(int) time.Duration { return interval }, log.callback)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -186,25 +191,33 @@ func TestP1_OneWinnerPerSlot_RealTime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checked := 0
-	for _, r := range rs {
-		first := ngxtasks.EpochKeys{}.Slot(&r, start.Add(interval)).N
-		last := ngxtasks.EpochKeys{}.Slot(&r, stop.Add(-interval)).N
-		for s := first; s <= last; s++ {
-			if n := log.count(r.Identifier, s); n != 1 {
-				t.Fatalf("rule %s slot %d ran %d times, want exactly 1", r.Identifier, s, n)
-			}
-			checked++
-		}
-	}
 	for k, n := range log.runs {
 		if n > 1 {
 			t.Fatalf("%v ran %d times", k, n)
 		}
 	}
-	if checked < 50*20 {
-		t.Fatalf("only %d slots checked", checked)
+	skipped := log.skipped()
+	checked, ran, excused := 0, 0, map[ngxtasks.SkipReason]int{}
+	for _, r := range rs {
+		first := ngxtasks.EpochKeys{}.Slot(&r, start.Add(interval)).N
+		last := ngxtasks.EpochKeys{}.Slot(&r, stop.Add(-interval)).N
+		for s := first; s <= last; s++ {
+			checked++
+			k := runKey{r.Identifier, s}
+			switch reasons := skipped[k]; {
+			case log.count(r.Identifier, s) == 1:
+				ran++
+			case len(reasons) > 0:
+				excused[reasons[0]]++
+			default:
+				t.Fatalf("rule %s slot %d ran 0 times and no worker reported it skipped", r.Identifier, s)
+			}
+		}
 	}
+	if checked < 50*20 || ran == 0 {
+		t.Fatalf("only %d slots checked, %d ran", checked, ran)
+	}
+	t.Logf("%d slots checked: %d ran once, none twice; not run, reported skipped (by first reason): %v", checked, ran, excused)
 }
 
 // TestP1_FailClosedOnDictionaryErrors: a dictionary that loses replies (it

@@ -13,7 +13,8 @@ import (
 )
 
 // skewedFleetRuns drives 6 workers whose clocks are off by up to ±maxSkew
-// through 200 slots of 10 Preemption rules and returns the runs.
+// (one of them right) through 200 slots of 10 Preemption rules and returns
+// the runs and events.
 func skewedFleetRuns(t *testing.T, maxSkew time.Duration, useStoreClock bool) *runLog {
 	truth := newFakeClock(t0)
 	d := &ngxtasks.MemoryDict{Clock: truth}
@@ -21,13 +22,16 @@ func skewedFleetRuns(t *testing.T, maxSkew time.Duration, useStoreClock bool) *r
 	log := newRunLog()
 	ms := fleet(6, d, func(i int) ngxtasks.Clock {
 		skew := time.Duration(rnd.Int64N(int64(2*maxSkew))) - maxSkew
-		if i == 0 {
+		switch i {
+		case 0:
 			skew = maxSkew // make sure the extremes are there
-		} else if i == 1 {
+		case 1:
 			skew = -maxSkew
+		case 2:
+			skew = 0
 		}
 		return truth.Offset(skew)
-	}, 0, nil)
+	}, 0, log.observe)
 	rs := preemptionRules(10, func(int) time.Duration { return time.Second }, log.callback)
 	for _, m := range ms {
 		m.UseStoreClock = useStoreClock
@@ -58,28 +62,32 @@ func skewedFleetRuns(t *testing.T, maxSkew time.Duration, useStoreClock bool) *r
 }
 
 // TestP1_StoreClockToleratesAnySkew: workers whose clocks are a minute
-// apart still run each slot once when slots follow the store's clock; the
-// same fleet without the option does run slots twice, which shows the test
-// would catch it.
+// apart still run each slot once when slots follow the store's clock; and
+// without the option, by default, too: the workers whose clocks are beyond
+// SkewTolerance/2 from the store's skip their Preemption slots ("clock
+// skewed") and the one whose clock is right runs them all. (Before the
+// skip, the same fleet ran slots twice.)
 func TestP1_StoreClockToleratesAnySkew(t *testing.T) {
-	log := skewedFleetRuns(t, time.Minute, true)
-	if log.total() < 10*150 {
-		t.Fatalf("only %d runs", log.total())
-	}
-	for k, n := range log.runs {
-		if n > 1 {
-			t.Fatalf("%v ran %d times with the store clock", k, n)
+	for _, storeClock := range []bool{true, false} {
+		log := skewedFleetRuns(t, time.Minute, storeClock)
+		if log.total() < 10*150 {
+			t.Fatalf("store clock %v: only %d runs", storeClock, log.total())
 		}
-	}
-	without := skewedFleetRuns(t, time.Minute, false)
-	dups := 0
-	for _, n := range without.runs {
-		if n > 1 {
-			dups++
+		for k, n := range log.runs {
+			if n > 1 {
+				t.Fatalf("store clock %v: %v ran %d times", storeClock, k, n)
+			}
 		}
-	}
-	if dups == 0 {
-		t.Fatal("a minute of skew without the store clock gave no duplicate: the test proves nothing")
+		skewed := map[string]int{}
+		for _, ev := range log.kinds(ngxtasks.EventSkipped) {
+			if ev.Reason == ngxtasks.SkipClockSkewed {
+				skewed[ev.Worker]++
+			}
+		}
+		if want := 5; !storeClock && len(skewed) != want || storeClock && len(skewed) != 0 {
+			t.Fatalf("store clock %v: slots skipped for the clock by %d workers: %v", storeClock, len(skewed), skewed)
+		}
+		t.Logf("store clock %v: %d runs, none twice; skipped for the clock, by worker: %v", storeClock, log.total(), skewed)
 	}
 }
 

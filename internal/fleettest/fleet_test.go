@@ -310,7 +310,7 @@ func TestSkewAlarm(t *testing.T) {
 					t.Fatalf("clock %v off: measured offset %v (at %v), want about %v", tc.skew, h.ClockOffset, h.ClockMeasured, -tc.skew)
 				}
 				mu.Lock()
-				logged := strings.Contains(logs.String(), "level=ERROR msg=\"ngxtasks: this worker's clock is far from the store's")
+				logged := strings.Contains(logs.String(), "level=ERROR msg=\"ngxtasks: this worker's clock is further than SkewTolerance/2 from the store's")
 				mu.Unlock()
 				if h.ClockSkewed != tc.alarm || logged != tc.alarm {
 					t.Fatalf("clock %v off: alarm in Health %v, in the log %v; want %v", tc.skew, h.ClockSkewed, logged, tc.alarm)
