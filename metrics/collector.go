@@ -21,6 +21,7 @@ type Collector struct {
 	workers []*worker
 	schema  schema
 	hist    *histograms
+	rules   selector
 
 	closeOnce sync.Once
 }
@@ -29,19 +30,25 @@ type Collector struct {
 type worker struct {
 	m      *ngxtasks.Manager
 	label  *dto.LabelPair // worker="…", shared by every series of the worker
-	timing workerTimings
+	events *workerEvents
 	stop   func() // ends the Watch
 }
 
 // New returns a Collector of the managers' metrics, watching their events
-// from now on. Call Close to stop watching.
+// from now on. Call Close to stop watching. It exports every worker's
+// aggregates and no rule's series of its own: [Options.New] selects rules
+// for those.
 //
 // A manager passed more than once is taken once. New fails, watching
 // nothing, on a nil manager, and on two managers with one worker ID: every
 // series is labelled by worker, so theirs would collide at every scrape
 // and the registry would refuse the scrape.
 func New(managers ...*ngxtasks.Manager) (*Collector, error) {
-	c := &Collector{schema: newSchema(), hist: newHistograms()}
+	return Options{}.New(managers...)
+}
+
+func newCollector(rules selector, managers []*ngxtasks.Manager) (*Collector, error) {
+	c := &Collector{schema: newSchema(), hist: newHistograms(), rules: rules}
 	byLabel := make(map[string]*ngxtasks.Manager, len(managers))
 	for i, m := range managers {
 		if m == nil {
@@ -64,7 +71,7 @@ func New(managers ...*ngxtasks.Manager) (*Collector, error) {
 		c.workers = append(c.workers, &worker{
 			m:      m,
 			label:  labelPair("worker", id),
-			timing: c.hist.forWorker(value, storeName(m.Dict)),
+			events: c.hist.forWorker(value, storeName(m.Dict)),
 		})
 	}
 	// Series go out in the order the registry sorts them to (see
@@ -73,7 +80,7 @@ func New(managers ...*ngxtasks.Manager) (*Collector, error) {
 	// Watch only once every worker is set up: an error above leaves no
 	// watcher behind.
 	for _, w := range c.workers {
-		w.stop = w.m.Watch(w.timing.observe)
+		w.stop = w.m.Watch(w.events.observe)
 	}
 	return c, nil
 }

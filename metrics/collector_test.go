@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func histogramCount(t *testing.T, c prometheus.Collector, worker string) uint64 
 func TestCloseStopsHistograms(t *testing.T) {
 	clock := newFakeClock(slot0)
 	m := newManager(t, "w", nil, clock, ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
-	c := newCollector(t, m)
+	c := newCollector(t, metrics.Options{Rules: []string{"r"}}, m)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestSeveralManagersKeepTheirOwnHistograms(t *testing.T) {
 		}
 		ms = append(ms, newManager(t, fmt.Sprint("w", i), nil, clock, rules...))
 	}
-	c := newCollector(t, ms...)
+	c := newCollector(t, metrics.Options{AllRules: true}, ms...)
 	for _, m := range ms {
 		if err := m.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -89,7 +90,7 @@ func TestSeveralManagersKeepTheirOwnHistograms(t *testing.T) {
 func TestOneCollectorPerRegistry(t *testing.T) {
 	a := newManager(t, "a", nil, nil)
 	b := newManager(t, "b", nil, nil)
-	ca, cb := newCollector(t, a), newCollector(t, b)
+	ca, cb := newCollector(t, metrics.Options{}, a), newCollector(t, metrics.Options{}, b)
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(ca); err != nil {
 		t.Fatal(err)
@@ -150,7 +151,7 @@ func TestNewRefusesNil(t *testing.T) {
 func TestNewTakesAManagerOnce(t *testing.T) {
 	m := newManager(t, "w", nil, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
-	c := newCollector(t, m, m)
+	c := newCollector(t, metrics.Options{}, m, m)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestFreshRulesSeries(t *testing.T) {
 		ngxtasks.Rule{Identifier: "n", Interval: time.Minute, Type: ngxtasks.Normal, Callback: succeed},
 		ngxtasks.Rule{Identifier: "p", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: succeed, Drive: ngxtasks.DriveTimer},
 	)
-	c := newCollector(t, m)
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
 	got := map[string]int{}
 	for name, mf := range gather(t, c) {
 		for _, s := range mf.GetMetric() {
@@ -185,6 +186,10 @@ func TestFreshRulesSeries(t *testing.T) {
 		"ngxtasks_store_up/": 1,
 		// normal and preemption for runs; the one store for claims
 		"ngxtasks_run_duration_seconds/": 2, "ngxtasks_run_lateness_seconds/": 2, "ngxtasks_claim_duration_seconds/": 1,
+		// the aggregates: 4 results and 6 reasons by 2 types, 3 claim
+		// results, 2 types
+		"ngxtasks_worker_runs_total/": 8, "ngxtasks_worker_skips_total/": 12, "ngxtasks_worker_claims_total/": 3,
+		"ngxtasks_worker_running/": 2, "ngxtasks_worker_rules/": 2,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("series of fresh rules:\n got %v\nwant %v", got, want)
@@ -198,7 +203,7 @@ func TestRunningGauge(t *testing.T) {
 		Callback: func(context.Context, ngxtasks.Firing) error { close(entered); <-release; return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector(t, m)
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
 	done := make(chan error)
 	go func() { done <- m.Run(context.Background()) }()
 	<-entered
@@ -206,8 +211,12 @@ func TestRunningGauge(t *testing.T) {
 # HELP ngxtasks_running 1 while a run of the rule goes on in this worker; absent otherwise.
 # TYPE ngxtasks_running gauge
 ngxtasks_running{rule="busy",worker="w"} 1
+# HELP ngxtasks_worker_running Runs of rules of the type going on in this worker.
+# TYPE ngxtasks_worker_running gauge
+ngxtasks_worker_running{type="normal",worker="w"} 1
+ngxtasks_worker_running{type="preemption",worker="w"} 0
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_running"); err != nil {
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_running", "ngxtasks_worker_running"); err != nil {
 		t.Error(err)
 	}
 	close(release)
@@ -233,7 +242,7 @@ func (brokenDict) Close() error                                      { return ni
 func TestStoreDown(t *testing.T) {
 	m := newManager(t, "w", brokenDict{}, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: "p", Interval: time.Second, Type: ngxtasks.Preemption, Callback: succeed})
-	c := newCollector(t, m)
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
 	if err := m.Run(context.Background()); !errors.Is(err, errBroken) {
 		t.Fatalf("Run: %v, want the dictionary's error", err)
 	}
@@ -249,12 +258,82 @@ ngxtasks_skips_total{reason="claim_error",rule="p",worker="w"} 1
 # HELP ngxtasks_store_up 0 while this worker's dictionary fails or answers claims after their slot ended, else 1.
 # TYPE ngxtasks_store_up gauge
 ngxtasks_store_up{worker="w"} 0
+# HELP ngxtasks_worker_claims_total Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).
+# TYPE ngxtasks_worker_claims_total counter
+ngxtasks_worker_claims_total{result="error",worker="w"} 1
+ngxtasks_worker_claims_total{result="lost",worker="w"} 0
+ngxtasks_worker_claims_total{result="won",worker="w"} 0
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_claims_total", "ngxtasks_skips_total", "ngxtasks_store_up"); err != nil {
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_claims_total", "ngxtasks_skips_total", "ngxtasks_store_up", "ngxtasks_worker_claims_total"); err != nil {
 		t.Error(err)
 	}
 	ms := find(gather(t, c)["ngxtasks_claim_duration_seconds"], map[string]string{"worker": "w", "store": "metrics_test.brokenDict"})
 	if len(ms) != 1 || ms[0].GetHistogram().GetSampleCount() != 1 {
 		t.Errorf("claim duration of the failed claim: %v, want one series counting 1", ms)
+	}
+}
+
+// A pattern path.Match cannot parse is New's error, naming it; New then
+// watches nothing.
+func TestNewRefusesABadPattern(t *testing.T) {
+	m := newManager(t, "w", nil, nil)
+	c, err := metrics.Options{Rules: []string{"ok-*", "bad-["}}.New(m)
+	if err == nil || !strings.Contains(err.Error(), `"bad-["`) || !errors.Is(err, path.ErrBadPattern) {
+		t.Errorf("New with a bad pattern: %v, %v; want an error naming it", c, err)
+	}
+}
+
+// A '*' stops at a '/', as path.Match has it; AllRules takes every rule.
+func TestPatternsAndAllRules(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0),
+		ngxtasks.Rule{Identifier: "billing/daily", Interval: time.Hour, Type: ngxtasks.Normal, Callback: succeed},
+		ngxtasks.Rule{Identifier: "billing-hourly", Interval: time.Hour, Type: ngxtasks.Normal, Callback: succeed},
+		ngxtasks.Rule{Identifier: "backup", Interval: time.Hour, Type: ngxtasks.Normal, Callback: succeed},
+	)
+	for _, c := range []struct {
+		opts metrics.Options
+		want []string
+	}{
+		{metrics.Options{}, nil},
+		{metrics.Options{Rules: []string{"*"}}, []string{"backup", "billing-hourly"}},
+		{metrics.Options{Rules: []string{"billing*"}}, []string{"billing-hourly"}},
+		{metrics.Options{Rules: []string{"billing/*", "back?p"}}, []string{"backup", "billing/daily"}},
+		{metrics.Options{Rules: []string{"nothing"}, AllRules: true}, []string{"backup", "billing-hourly", "billing/daily"}},
+	} {
+		var got []string
+		for _, s := range gather(t, newCollector(t, c.opts, m))["ngxtasks_rule_interval_seconds"].GetMetric() {
+			got = append(got, labelsOf(s)["rule"])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%+v: rules with series of their own %v, want %v", c.opts, got, c.want)
+		}
+	}
+}
+
+// The aggregates are counters: a rule removed keeps its part, where a sum
+// of per-rule counters would go down, and rate() would read a reset.
+func TestAggregatesKeepRemovedRules(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0),
+		ngxtasks.Rule{Identifier: "a", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed},
+		ngxtasks.Rule{Identifier: "b", Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
+	c := newCollector(t, metrics.Options{}, m)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Remove("b") {
+		t.Fatal("b not removed")
+	}
+	const want = `
+# HELP ngxtasks_worker_rules Rules of the type pushed to this worker.
+# TYPE ngxtasks_worker_rules gauge
+ngxtasks_worker_rules{type="normal",worker="w"} 1
+ngxtasks_worker_rules{type="preemption",worker="w"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_worker_rules"); err != nil {
+		t.Error(err)
+	}
+	mfs := gather(t, c)
+	if ms := find(mfs["ngxtasks_worker_runs_total"], map[string]string{"result": "success", "type": "normal"}); len(ms) != 1 || ms[0].GetCounter().GetValue() != 2 {
+		t.Errorf("successful normal runs after b's removal: %v, want one series of 2", ms)
 	}
 }

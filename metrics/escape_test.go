@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
@@ -27,7 +28,7 @@ func TestHostileLabelValuesRoundTrip(t *testing.T) {
 	)
 	m := newManager(t, worker, nil, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: identifier, Name: name, Interval: time.Second, Type: ngxtasks.Normal, Callback: succeed})
-	c := newCollector(t, m)
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))

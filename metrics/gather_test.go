@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
@@ -59,7 +60,7 @@ func TestGatherIsTheRegistrysScrape(t *testing.T) {
 		prometheus.Gatherer
 	}{
 		"scenario": s.c,
-		"hostile":  newCollector(t, hostile),
+		"hostile":  newCollector(t, metrics.Options{AllRules: true}, hostile),
 	} {
 		want := text(t, viaRegistry(t, c))
 		mfs, err := c.Gather()

@@ -44,10 +44,11 @@ func newManager(t testing.TB, worker string, dict ngxtasks.Dict, clock ngxtasks.
 	return m
 }
 
-// newCollector returns the collector of ms, closed when the test ends.
-func newCollector(t testing.TB, ms ...*ngxtasks.Manager) *metrics.Collector {
+// newCollector returns the collector of ms with opts, closed when the test
+// ends.
+func newCollector(t testing.TB, opts metrics.Options, ms ...*ngxtasks.Manager) *metrics.Collector {
 	t.Helper()
-	c, err := metrics.New(ms...)
+	c, err := opts.New(ms...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"errors"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
@@ -24,10 +26,13 @@ type histograms struct {
 	reg *prometheus.Registry
 }
 
-// A timingSeries is one histogram series: its family and label values.
+// A timingSeries is one histogram series: its family, label values, and
+// the timings it adds up (a run's duration is kept by result, a claim's
+// round trip by answer, so that the same observation also counts the
+// runs and claims of the worker's aggregates).
 type timingSeries struct {
 	desc   *prometheus.Desc
-	t      *timing
+	ts     []*timing
 	labels []string
 }
 
@@ -68,7 +73,7 @@ func (h *histograms) Describe(ch chan<- *prometheus.Desc) {
 
 func (h *histograms) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range h.series {
-		ch <- s.t.metric(s.desc, s.labels...)
+		ch <- histogram(s.desc, s.ts, s.labels...)
 	}
 }
 
@@ -80,50 +85,97 @@ func (h *histograms) gather() ([]*dto.MetricFamily, error) {
 // forWorker makes every histogram of a worker now, so that they are
 // exported from the start and an event finds its histogram without a
 // lookup. worker must be valid UTF-8.
-func (h *histograms) forWorker(worker, store string) workerTimings {
-	var t workerTimings
-	add := func(desc *prometheus.Desc, bounds []time.Duration, labels ...string) *timing {
-		s := timingSeries{desc: desc, t: newTiming(bounds), labels: labels}
-		h.series = append(h.series, s)
-		return s.t
+func (h *histograms) forWorker(worker, store string) *workerEvents {
+	t := &workerEvents{}
+	add := func(desc *prometheus.Desc, ts []*timing, labels ...string) {
+		h.series = append(h.series, timingSeries{desc: desc, ts: ts, labels: labels})
 	}
-	for _, typ := range []ngxtasks.Type{ngxtasks.Normal, ngxtasks.Preemption} {
-		t.runDuration[typ] = add(h.runDuration, runDurationBuckets(), worker, typ.String())
-		t.runLateness[typ] = add(h.runLateness, latencyBuckets(), worker, typ.String())
+	for _, typ := range ruleTypes() {
+		for r := range t.runDuration[typ] {
+			t.runDuration[typ][r] = newTiming(runDurationBuckets())
+		}
+		add(h.runDuration, t.runDuration[typ][:], worker, typ.String())
+		t.runLateness[typ] = newTiming(latencyBuckets())
+		add(h.runLateness, []*timing{t.runLateness[typ]}, worker, typ.String())
 	}
-	t.claimDuration = add(h.claimDuration, latencyBuckets(), worker, store)
+	for a := range t.claimDuration {
+		t.claimDuration[a] = newTiming(latencyBuckets())
+	}
+	add(h.claimDuration, t.claimDuration[:], worker, store)
 	return t
 }
 
-// workerTimings are one worker's histograms, resolved at New.
-type workerTimings struct {
-	runDuration, runLateness [numTypes]*timing // by Type; 0 unused
-	claimDuration            *timing
+// claimLate indexes, after the claim results, the claims answered after
+// their slot ended: timed in the histogram, but not a result of
+// claims_total (the per-rule claims_total does not count them either).
+const claimLate = numClaimResults
+
+// workerEvents are what one worker's events feed, resolved at New: the
+// histograms, and through them and skips the aggregates of its rules.
+// They count from New on, and never go down (a rule removed keeps its
+// part), as counters must.
+type workerEvents struct {
+	runDuration   [numTypes][numRunResults]*timing // by Type (0 unused) and run result
+	runLateness   [numTypes]*timing                // by Type; 0 unused
+	claimDuration [numClaimResults + 1]*timing     // by claim result, then claimLate
+
+	// skips are plain counters: a skip is no run, and costs the core far
+	// more than an atomic add on a line another core may hold.
+	skips [numTypes][numReasons]atomic.Int64
 }
 
 // observe is the Watch function. It is called on the path of every run and
 // claim, synchronously: it looks nothing up, takes no lock and allocates
 // nothing (see timing).
-func (t *workerTimings) observe(ev *ngxtasks.Event) {
+func (t *workerEvents) observe(ev *ngxtasks.Event) {
+	typ := ev.Rule.Type
+	if typ != ngxtasks.Normal && typ != ngxtasks.Preemption {
+		return // no such rule passes Push
+	}
 	switch ev.Kind {
 	case ngxtasks.EventFired:
-		if typ := ev.Rule.Type; typ == ngxtasks.Normal || typ == ngxtasks.Preemption {
-			t.runLateness[typ].observe(ev.Duration)
-		}
+		t.runLateness[typ].observe(ev.Duration)
 	case ngxtasks.EventFinished:
-		if typ := ev.Rule.Type; typ == ngxtasks.Normal || typ == ngxtasks.Preemption {
-			t.runDuration[typ].observe(ev.Duration)
-		}
-	case ngxtasks.EventWon, ngxtasks.EventLost:
-		t.claimDuration.observe(ev.Duration)
+		t.runDuration[typ][runResult(ev.Err)].observe(ev.Duration)
+	case ngxtasks.EventWon:
+		t.claimDuration[claimWon].observe(ev.Duration)
+	case ngxtasks.EventLost:
+		t.claimDuration[claimLost].observe(ev.Duration)
 	case ngxtasks.EventSkipped:
+		if int(ev.Reason) < numReasons {
+			n := int64(1)
+			if ev.Reason == ngxtasks.SkipBehind {
+				n = ev.Missed // one event for the slots missed in a row
+			}
+			t.skips[typ][ev.Reason].Add(n)
+		}
 		// Only these skips come after a round trip to the store, and a late
 		// one only when the claim was sent (a slot found stale before its
 		// claim has no round trip: Duration 0).
-		if ev.Reason == ngxtasks.SkipClaimError || ev.Reason == ngxtasks.SkipLate && ev.Duration > 0 {
-			t.claimDuration.observe(ev.Duration)
+		switch {
+		case ev.Reason == ngxtasks.SkipClaimError:
+			t.claimDuration[claimError].observe(ev.Duration)
+		case ev.Reason == ngxtasks.SkipLate && ev.Duration > 0:
+			t.claimDuration[claimLate].observe(ev.Duration)
 		}
 	}
+}
+
+// runResult classifies a run's error as the core's RuleStats count it:
+// nil is a success, a PanicError a panic, ErrTimeout a timeout. (AsType,
+// unlike As, allocates no target: a failing run costs no more than one
+// that succeeds.)
+func runResult(err error) int {
+	if err == nil {
+		return runSuccess
+	}
+	switch _, panicked := errors.AsType[*ngxtasks.PanicError](err); {
+	case panicked:
+		return runPanic
+	case errors.Is(err, ngxtasks.ErrTimeout):
+		return runTimeout
+	}
+	return runError
 }
 
 // storeName names a manager's dictionary by its Go type without the

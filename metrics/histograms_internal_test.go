@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -24,6 +25,9 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		{Kind: ngxtasks.EventWon, Rule: preemption, Duration: time.Millisecond},
 		{Kind: ngxtasks.EventFired, Rule: preemption, Duration: -time.Millisecond}, // counted as 0
 		{Kind: ngxtasks.EventFinished, Rule: preemption, Duration: time.Millisecond},
+		{Kind: ngxtasks.EventFinished, Rule: preemption, Err: errors.New("x")},
+		{Kind: ngxtasks.EventFinished, Rule: preemption, Err: fmt.Errorf("run: %w", &ngxtasks.PanicError{})},
+		{Kind: ngxtasks.EventFinished, Rule: preemption, Err: fmt.Errorf("run: %w", ngxtasks.ErrTimeout)},
 		{Kind: ngxtasks.EventLost, Rule: preemption, Duration: time.Millisecond},
 		{Kind: ngxtasks.EventSkipped, Rule: preemption, Reason: ngxtasks.SkipClaimError, Duration: time.Millisecond, Err: errors.New("x")},
 		{Kind: ngxtasks.EventSkipped, Rule: preemption, Reason: ngxtasks.SkipLate, Duration: time.Millisecond},
@@ -31,7 +35,10 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		{Kind: ngxtasks.EventSkipped, Rule: normal, Reason: ngxtasks.SkipFiltered},          // no duration at all
 		{Kind: ngxtasks.EventSkipped, Rule: normal, Reason: ngxtasks.SkipBehind, Missed: 3}, // nor here
 	}
-	allocs := testing.AllocsPerRun(100, func() {
+	// Under the race detector, sync.Pool drops some shards, and each timing
+	// makes up to its maxShards: enough runs that those do not count.
+	const runs = 1000
+	allocs := testing.AllocsPerRun(runs, func() {
 		for i := range events {
 			w.observe(&events[i])
 		}
@@ -39,26 +46,53 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("observe allocates %v times per round of events, want 0", allocs)
 	}
-	// AllocsPerRun calls once more to warm up: 101 rounds in all.
+	// AllocsPerRun calls once more to warm up.
+	const rounds = runs + 1
+	const ms = rounds * 1e-3 // a millisecond a round
+	one := func(t *timing) []*timing { return []*timing{t} }
 	for _, c := range []struct {
 		name  string
-		t     *timing
+		ts    []*timing
 		count uint64
 		sum   float64
 	}{
-		{"lateness/normal", w.runLateness[ngxtasks.Normal], 101, 0.101},
-		{"lateness/preemption", w.runLateness[ngxtasks.Preemption], 101, 0},
-		{"duration/normal", w.runDuration[ngxtasks.Normal], 101, 0.101},
-		{"duration/preemption", w.runDuration[ngxtasks.Preemption], 101, 0.101},
-		{"claims", w.claimDuration, 4 * 101, 0.404},
+		{"lateness/normal", one(w.runLateness[ngxtasks.Normal]), rounds, ms},
+		{"lateness/preemption", one(w.runLateness[ngxtasks.Preemption]), rounds, 0},
+		{"duration/normal", w.runDuration[ngxtasks.Normal][:], rounds, ms},
+		{"duration/preemption", w.runDuration[ngxtasks.Preemption][:], 4 * rounds, ms},
+		{"duration/preemption/success", one(w.runDuration[ngxtasks.Preemption][runSuccess]), rounds, ms},
+		{"duration/preemption/error", one(w.runDuration[ngxtasks.Preemption][runError]), rounds, 0},
+		{"duration/preemption/panic", one(w.runDuration[ngxtasks.Preemption][runPanic]), rounds, 0},
+		{"duration/preemption/timeout", one(w.runDuration[ngxtasks.Preemption][runTimeout]), rounds, 0},
+		{"claims", w.claimDuration[:], 4 * rounds, 4 * ms},
+		{"claims/won", one(w.claimDuration[claimWon]), rounds, ms},
+		{"claims/lost", one(w.claimDuration[claimLost]), rounds, ms},
+		{"claims/error", one(w.claimDuration[claimError]), rounds, ms},
+		{"claims/late", one(w.claimDuration[claimLate]), rounds, ms},
 	} {
 		var m dto.Metric
-		if err := c.t.metric(h.runDuration, "w", "normal").Write(&m); err != nil {
+		if err := histogram(h.runDuration, c.ts, "w", "normal").Write(&m); err != nil {
 			t.Fatal(err)
 		}
 		hist := m.GetHistogram()
 		if hist.GetSampleCount() != c.count || hist.GetSampleSum() < c.sum-1e-9 || hist.GetSampleSum() > c.sum+1e-9 {
 			t.Errorf("%s: count %d, sum %g; want %d, %g", c.name, hist.GetSampleCount(), hist.GetSampleSum(), c.count, c.sum)
+		}
+	}
+	// Skips count by type and reason, a run of slots missed as that many.
+	for _, c := range []struct {
+		typ    ngxtasks.Type
+		reason ngxtasks.SkipReason
+		n      int64
+	}{
+		{ngxtasks.Preemption, ngxtasks.SkipClaimError, rounds},
+		{ngxtasks.Preemption, ngxtasks.SkipLate, 2 * rounds},
+		{ngxtasks.Normal, ngxtasks.SkipFiltered, rounds},
+		{ngxtasks.Normal, ngxtasks.SkipBehind, 3 * rounds},
+		{ngxtasks.Normal, ngxtasks.SkipOverlap, 0},
+	} {
+		if n := w.skips[c.typ][c.reason].Load(); n != c.n {
+			t.Errorf("skips of %v rules for %v: %d, want %d", c.typ, c.reason, n, c.n)
 		}
 	}
 }
@@ -85,7 +119,7 @@ func TestTimingMatchesAHistogram(t *testing.T) {
 	if err := want.Write(&w); err != nil {
 		t.Fatal(err)
 	}
-	if err := got.metric(prometheus.NewDesc("x", "", nil, nil)).Write(&g); err != nil {
+	if err := histogram(prometheus.NewDesc("x", "", nil, nil), []*timing{got}).Write(&g); err != nil {
 		t.Fatal(err)
 	}
 	wh, gh := w.GetHistogram(), g.GetHistogram()
@@ -116,7 +150,7 @@ func TestTimingCountsEveryObservation(t *testing.T) {
 		}
 		wg.Wait()
 		var m dto.Metric
-		if err := tm.metric(prometheus.NewDesc("x", "", nil, nil)).Write(&m); err != nil {
+		if err := histogram(prometheus.NewDesc("x", "", nil, nil), []*timing{tm}).Write(&m); err != nil {
 			t.Fatal(err)
 		}
 		if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 8000 || math.Abs(sum-8*499.5) > 1e-6 {

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +16,13 @@ import (
 // scenario drives two workers sharing a dictionary through two slots of
 // one-second rules, on a fake clock: alpha runs a rule that succeeds, one
 // that fails, one that panics, one that times out, one its filter vetoes,
-// and a Preemption rule it wins; beta loses that rule's both slots.
+// and a Preemption rule it wins; beta loses that rule's both slots. Three
+// collectors watch from before the runs: c gives every rule series of its
+// own, byDefault none, picked those of two patterns.
 type scenario struct {
-	alpha, beta *ngxtasks.Manager
-	c           *metrics.Collector
-	began, done time.Time // the wall clock around the runs
+	alpha, beta          *ngxtasks.Manager
+	c, byDefault, picked *metrics.Collector
+	began, done          time.Time // the wall clock around the runs
 }
 
 // slot0 is a slot boundary of every one-second rule.
@@ -51,7 +54,9 @@ func newScenario(t *testing.T) *scenario {
 		),
 		beta: newManager(t, "beta", dict, clock, rule("leader", ngxtasks.Preemption, succeed)),
 	}
-	s.c = newCollector(t, s.alpha, s.beta)
+	s.c = newCollector(t, metrics.Options{AllRules: true}, s.alpha, s.beta)
+	s.byDefault = newCollector(t, metrics.Options{}, s.alpha, s.beta)
+	s.picked = newCollector(t, metrics.Options{Rules: []string{"l*", "ok"}}, s.alpha, s.beta)
 
 	s.began = time.Now()
 	ctx := context.Background()
@@ -290,5 +295,125 @@ func TestScenarioWallClockSeries(t *testing.T) {
 		if sum := m.GetHistogram().GetSampleSum(); sum < 0.002 {
 			t.Errorf("alpha's normal runs took %fs in all, less than the slow rule's two timeouts", sum)
 		}
+	}
+}
+
+// The aggregates by worker and type, exactly, and nothing per rule: what
+// a collector of the default Options serves.
+func TestScenarioAggregates(t *testing.T) {
+	s := newScenario(t)
+	const want = `
+# HELP ngxtasks_worker_claims_total Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).
+# TYPE ngxtasks_worker_claims_total counter
+ngxtasks_worker_claims_total{result="error",worker="alpha"} 0
+ngxtasks_worker_claims_total{result="error",worker="beta"} 0
+ngxtasks_worker_claims_total{result="lost",worker="alpha"} 0
+ngxtasks_worker_claims_total{result="lost",worker="beta"} 2
+ngxtasks_worker_claims_total{result="won",worker="alpha"} 2
+ngxtasks_worker_claims_total{result="won",worker="beta"} 0
+# HELP ngxtasks_worker_rules Rules of the type pushed to this worker.
+# TYPE ngxtasks_worker_rules gauge
+ngxtasks_worker_rules{type="normal",worker="alpha"} 5
+ngxtasks_worker_rules{type="normal",worker="beta"} 0
+ngxtasks_worker_rules{type="preemption",worker="alpha"} 1
+ngxtasks_worker_rules{type="preemption",worker="beta"} 1
+# HELP ngxtasks_worker_running Runs of rules of the type going on in this worker.
+# TYPE ngxtasks_worker_running gauge
+ngxtasks_worker_running{type="normal",worker="alpha"} 0
+ngxtasks_worker_running{type="normal",worker="beta"} 0
+ngxtasks_worker_running{type="preemption",worker="alpha"} 0
+ngxtasks_worker_running{type="preemption",worker="beta"} 0
+# HELP ngxtasks_worker_runs_total Runs of every rule of the type in this worker that ended since the collector began, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).
+# TYPE ngxtasks_worker_runs_total counter
+ngxtasks_worker_runs_total{result="error",type="normal",worker="alpha"} 2
+ngxtasks_worker_runs_total{result="error",type="normal",worker="beta"} 0
+ngxtasks_worker_runs_total{result="error",type="preemption",worker="alpha"} 0
+ngxtasks_worker_runs_total{result="error",type="preemption",worker="beta"} 0
+ngxtasks_worker_runs_total{result="panic",type="normal",worker="alpha"} 2
+ngxtasks_worker_runs_total{result="panic",type="normal",worker="beta"} 0
+ngxtasks_worker_runs_total{result="panic",type="preemption",worker="alpha"} 0
+ngxtasks_worker_runs_total{result="panic",type="preemption",worker="beta"} 0
+ngxtasks_worker_runs_total{result="success",type="normal",worker="alpha"} 2
+ngxtasks_worker_runs_total{result="success",type="normal",worker="beta"} 0
+ngxtasks_worker_runs_total{result="success",type="preemption",worker="alpha"} 2
+ngxtasks_worker_runs_total{result="success",type="preemption",worker="beta"} 0
+ngxtasks_worker_runs_total{result="timeout",type="normal",worker="alpha"} 2
+ngxtasks_worker_runs_total{result="timeout",type="normal",worker="beta"} 0
+ngxtasks_worker_runs_total{result="timeout",type="preemption",worker="alpha"} 0
+ngxtasks_worker_runs_total{result="timeout",type="preemption",worker="beta"} 0
+# HELP ngxtasks_worker_skips_total Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted).
+# TYPE ngxtasks_worker_skips_total counter
+ngxtasks_worker_skips_total{reason="behind",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="behind",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="behind",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="behind",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="claim_error",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="claim_error",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="claim_error",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="claim_error",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="closed",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="closed",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="closed",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="closed",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="filtered",type="normal",worker="alpha"} 2
+ngxtasks_worker_skips_total{reason="filtered",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="filtered",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="filtered",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="late",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="late",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="late",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="late",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="overlap",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="overlap",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="overlap",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="overlap",type="preemption",worker="beta"} 0
+`
+	aggregates := []string{"ngxtasks_worker_runs_total", "ngxtasks_worker_skips_total", "ngxtasks_worker_claims_total",
+		"ngxtasks_worker_running", "ngxtasks_worker_rules"}
+	// Every rule counts in the aggregates, whether it has series of its
+	// own or not: the three collectors agree.
+	for name, c := range map[string]*metrics.Collector{"default": s.byDefault, "picked": s.picked, "all": s.c} {
+		if err := testutil.CollectAndCompare(c, strings.NewReader(want), aggregates...); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// By default, nothing else but the worker's own series and the
+	// histograms.
+	var families []string
+	for name := range gather(t, s.byDefault) {
+		families = append(families, name)
+	}
+	slices.Sort(families)
+	wantFamilies := append(aggregates, "ngxtasks_store_up", "ngxtasks_clock_offset_seconds",
+		"ngxtasks_run_duration_seconds", "ngxtasks_run_lateness_seconds", "ngxtasks_claim_duration_seconds")
+	slices.Sort(wantFamilies)
+	if !slices.Equal(families, wantFamilies) {
+		t.Errorf("families by default %v, want %v", families, wantFamilies)
+	}
+}
+
+// Patterns select rules by identifier, in every worker; the others have no
+// series of their own.
+func TestScenarioPickedRules(t *testing.T) {
+	s := newScenario(t)
+	const want = `
+# HELP ngxtasks_runs_total Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).
+# TYPE ngxtasks_runs_total counter
+ngxtasks_runs_total{result="error",rule="leader",worker="alpha"} 0
+ngxtasks_runs_total{result="error",rule="leader",worker="beta"} 0
+ngxtasks_runs_total{result="error",rule="ok",worker="alpha"} 0
+ngxtasks_runs_total{result="success",rule="leader",worker="alpha"} 2
+ngxtasks_runs_total{result="success",rule="leader",worker="beta"} 0
+ngxtasks_runs_total{result="success",rule="ok",worker="alpha"} 2
+# HELP ngxtasks_rule_interval_seconds The rule's interval: the length of its slots.
+# TYPE ngxtasks_rule_interval_seconds gauge
+ngxtasks_rule_interval_seconds{rule="leader",worker="alpha"} 1
+ngxtasks_rule_interval_seconds{rule="leader",worker="beta"} 1
+ngxtasks_rule_interval_seconds{rule="ok",worker="alpha"} 1
+`
+	err := testutil.CollectAndCompare(s.picked, strings.NewReader(want),
+		"ngxtasks_runs_total", "ngxtasks_skips_total", "ngxtasks_rule_interval_seconds")
+	if err != nil {
+		t.Error(err)
 	}
 }

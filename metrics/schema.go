@@ -42,6 +42,11 @@ const (
 	famInfo
 	famStoreUp
 	famClockOffset
+	famWorkerRuns
+	famWorkerSkips
+	famWorkerClaims
+	famWorkerRunning
+	famWorkerRules
 	numFamilies
 )
 
@@ -57,6 +62,9 @@ type familySpec struct {
 func newFamily(typ dto.MetricType, name, help string, labels ...string) familySpec {
 	return familySpec{desc: prometheus.NewDesc(name, help, labels, nil), name: &name, help: &help, typ: typ}
 }
+
+// ruleTypes are the rule types, in the order of their label values.
+func ruleTypes() [2]ngxtasks.Type { return [2]ngxtasks.Type{ngxtasks.Normal, ngxtasks.Preemption} }
 
 // How runs ended, as runs_total's result label says it, in the order of
 // the label values (the order the registry sorts series to).
@@ -127,6 +135,19 @@ func newSchema() schema {
 			"0 while this worker's dictionary fails or answers claims after their slot ended, else 1.", "worker"),
 		famClockOffset: newFamily(gauge, "ngxtasks_clock_offset_seconds",
 			"How far the dictionary's clock was ahead of this worker's when last measured; absent until measured.", "worker"),
+		famWorkerRuns: newFamily(counter, "ngxtasks_worker_runs_total",
+			"Runs of every rule of the type in this worker that ended since the collector began, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
+			"result", "type", "worker"),
+		famWorkerSkips: newFamily(counter, "ngxtasks_worker_skips_total",
+			"Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted).",
+			"reason", "type", "worker"),
+		famWorkerClaims: newFamily(counter, "ngxtasks_worker_claims_total",
+			"Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).",
+			"result", "worker"),
+		famWorkerRunning: newFamily(gauge, "ngxtasks_worker_running",
+			"Runs of rules of the type going on in this worker.", "type", "worker"),
+		famWorkerRules: newFamily(gauge, "ngxtasks_worker_rules",
+			"Rules of the type pushed to this worker.", "type", "worker"),
 	}
 	for i, v := range [numRunResults]string{runError: "error", runPanic: "panic", runSuccess: "success", runTimeout: "timeout"} {
 		s.runResults[i] = labelPair("result", v)
@@ -143,7 +164,7 @@ func newSchema() schema {
 	slices.SortFunc(s.reasonOrder, func(x, y ngxtasks.SkipReason) int {
 		return strings.Compare(s.reasons[x].GetValue(), s.reasons[y].GetValue())
 	})
-	for _, t := range []ngxtasks.Type{ngxtasks.Normal, ngxtasks.Preemption} {
+	for _, t := range ruleTypes() {
 		s.types[t] = labelPair("type", t.String())
 	}
 	for d := range ngxtasks.Drive(numDrives) {

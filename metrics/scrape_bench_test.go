@@ -53,7 +53,7 @@ func BenchmarkScrape(b *testing.B) {
 	if err := m.Run(context.Background()); !errors.Is(err, fail) {
 		b.Fatalf("Run: %v, want the failing rules' errors", err)
 	}
-	c := newCollector(b, m)
+	c := newCollector(b, metrics.Options{AllRules: true}, m)
 	registered := prometheus.NewRegistry()
 	registered.MustRegister(c)
 	others := prometheus.NewRegistry()

@@ -25,7 +25,8 @@ type sink interface {
 }
 
 // readSeries reads every manager's Health and Stats into out, with label
-// pairs from a.
+// pairs from a: every worker's aggregates, and the per-rule series of the
+// rules c selects.
 //
 // The series come family by family, each in the order the registry sorts
 // it to: by label values, in the order of the label names. The registry
@@ -35,7 +36,8 @@ type sink interface {
 func (c *Collector) readSeries(a *arena, out sink) {
 	s := &c.schema
 	var rows []row
-	for _, w := range c.workers { // sorted by worker
+	rules := make([]ruleCounts, len(c.workers))
+	for i, w := range c.workers { // sorted by worker
 		workerOnly := a.labels(w.label)
 		h := w.m.Health()
 		up := 1.0
@@ -47,11 +49,19 @@ func (c *Collector) readSeries(a *arena, out sink) {
 			out.add(famClockOffset, workerOnly, h.ClockOffset.Seconds())
 		}
 		stats := w.m.Stats()
-		rows = slices.Grow(rows, len(stats))
-		for i := range stats {
-			rows = append(rows, row{st: &stats[i], worker: w.label})
+		for j := range stats {
+			st := &stats[j]
+			rules[i].add(st)
+			if c.rules.selects(st.Identifier) {
+				rows = append(rows, row{st: st, worker: w.label})
+			}
 		}
 	}
+	c.readAggregates(a, out, rules)
+	if len(rows) == 0 {
+		return
+	}
+
 	slices.SortFunc(rows, func(x, y row) int {
 		return cmp.Or(strings.Compare(x.st.Identifier, y.st.Identifier), strings.Compare(x.worker.GetValue(), y.worker.GetValue()))
 	})
@@ -127,6 +137,58 @@ func (c *Collector) readSeries(a *arena, out sink) {
 		r := &rows[i]
 		info := a.labels(s.driveLabel(r.st.Drive), a.pair(s.nameName, &r.st.Name), r.rule, s.typeLabel(r.st.Type), r.worker)
 		out.add(famInfo, info, 1)
+	}
+}
+
+// ruleCounts are a worker's rules, and its runs going on, by type.
+type ruleCounts struct {
+	rules, running [numTypes]int
+}
+
+func (n *ruleCounts) add(st *ngxtasks.RuleStats) {
+	if st.Type != ngxtasks.Normal && st.Type != ngxtasks.Preemption {
+		return // no such rule passes Push
+	}
+	n.rules[st.Type]++
+	if st.Running {
+		n.running[st.Type]++
+	}
+}
+
+// readAggregates writes every worker's aggregates: the counters its events
+// fed since New, and the gauges of rules, counted by readSeries (one per
+// worker, in c.workers' order). Every series is there from New on, at
+// zero, so that rate() and sum() see the first runs and skips.
+func (c *Collector) readAggregates(a *arena, out sink, rules []ruleCounts) {
+	s := &c.schema
+	for res := range numRunResults {
+		for _, typ := range ruleTypes() {
+			for _, w := range c.workers {
+				out.add(famWorkerRuns, a.labels(s.runResults[res], s.types[typ], w.label), float64(w.events.runDuration[typ][res].count()))
+			}
+		}
+	}
+	for _, reason := range s.reasonOrder {
+		for _, typ := range ruleTypes() {
+			for _, w := range c.workers {
+				out.add(famWorkerSkips, a.labels(s.reasons[reason], s.types[typ], w.label), float64(w.events.skips[typ][reason].Load()))
+			}
+		}
+	}
+	for res := range numClaimResults {
+		for _, w := range c.workers {
+			out.add(famWorkerClaims, a.labels(s.claimResults[res], w.label), float64(w.events.claimDuration[res].count()))
+		}
+	}
+	for _, typ := range ruleTypes() {
+		for i, w := range c.workers {
+			out.add(famWorkerRunning, a.labels(s.types[typ], w.label), float64(rules[i].running[typ]))
+		}
+	}
+	for _, typ := range ruleTypes() {
+		for i, w := range c.workers {
+			out.add(famWorkerRules, a.labels(s.types[typ], w.label), float64(rules[i].rules[typ]))
+		}
 	}
 }
 

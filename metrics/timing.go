@@ -75,10 +75,9 @@ func (t *timing) shard() *timingShard {
 	return s
 }
 
-// metric returns the histogram's present values as a constant metric.
-func (t *timing) metric(desc *prometheus.Desc, labelValues ...string) prometheus.Metric {
-	var counts [maxBuckets]uint64
-	var sum int64
+// read sums the shards: the count of each bucket (not cumulative), and
+// the sum of the durations.
+func (t *timing) read() (counts [maxBuckets]uint64, sum int64) {
 	t.mu.Lock()
 	shards := t.shards
 	t.mu.Unlock()
@@ -88,13 +87,39 @@ func (t *timing) metric(desc *prometheus.Desc, labelValues ...string) prometheus
 		}
 		sum += s.sum.Load()
 	}
-	buckets := make(map[float64]uint64, len(t.bounds))
+	return counts, sum
+}
+
+// count is how many durations t was given.
+func (t *timing) count() uint64 {
+	counts, _ := t.read()
+	var n uint64
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+// histogram returns the present values of timings of one set of bounds,
+// added up, as a constant histogram.
+func histogram(desc *prometheus.Desc, ts []*timing, labelValues ...string) prometheus.Metric {
+	var counts [maxBuckets]uint64
+	var sum int64
+	for _, t := range ts {
+		c, s := t.read()
+		for b := range c {
+			counts[b] += c[b]
+		}
+		sum += s
+	}
+	bounds := ts[0].bounds
+	buckets := make(map[float64]uint64, len(bounds))
 	var cumulative uint64
-	for b, bound := range t.bounds {
+	for b, bound := range bounds {
 		cumulative += counts[b]
 		buckets[bound.Seconds()] = cumulative
 	}
-	count := cumulative + counts[len(t.bounds)]
+	count := cumulative + counts[len(bounds)]
 	return prometheus.MustNewConstHistogram(desc, count, time.Duration(sum).Seconds(), buckets, labelValues...)
 }
 

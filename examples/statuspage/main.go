@@ -96,7 +96,9 @@ func run(listen string, workers int, runFor time.Duration) error {
 		}
 	}
 
-	collector, err := metrics.New(managers...)
+	// A few rules: every rule gets series of its own, beside the
+	// aggregates (with many, select the rules that need them).
+	collector, err := metrics.Options{AllRules: true}.New(managers...)
 	if err != nil {
 		return err
 	}

@@ -86,6 +86,7 @@ func TestServesStatusAndMetrics(t *testing.T) {
 	for _, want := range []string{
 		`ngxtasks_runs_total{result="success",rule="heartbeat",worker="worker-1"}`,
 		`ngxtasks_rule_info{`,
+		`ngxtasks_worker_runs_total{result="success",type="normal",worker="worker-1"}`,
 		`ngxtasks_run_lateness_seconds_bucket{`,
 		`go_goroutines `,
 	} {
