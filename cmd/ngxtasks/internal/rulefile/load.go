@@ -12,20 +12,18 @@ import (
 type Env struct {
 	// Lookup finds a variable (os.LookupEnv). Nil: no variables are set.
 	Lookup func(name string) (string, bool)
-	// ReadFile reads an env file (os.ReadFile). Nil: naming an env file
+	// ReadFile reads an env file (Load and LoadFiles read at most 8 MiB
+	// of a regular file, refusing devices and FIFOs). Nil: naming an env file
 	// is an error.
 	ReadFile func(path string) ([]byte, error)
 }
-
-// maxFileSize bounds what Load reads: a rule file is edited by hand.
-const maxFileSize = 8 << 20
 
 // Load reads and parses a rule file, reading the env files it names and
 // expanding ${VAR} from the process environment. Relative paths in the
 // file are taken from the file's directory. A file that cannot be read is
 // an ordinary error; a file with mistakes is Errors, all of them.
 func Load(path string) (*File, error) {
-	data, err := readLimited(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +31,7 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := Env{Lookup: os.LookupEnv, ReadFile: readLimited}
+	env := Env{Lookup: os.LookupEnv, ReadFile: readFile}
 	return parse(path, filepath.Dir(abs), data, env)
 }
 
@@ -55,7 +53,7 @@ func (fs Files) ReadFile(path string) ([]byte, error) {
 // files.ReadFile}). With prev, the file as last loaded, it reparses (see
 // File.Reparse).
 func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err error) {
-	data, err := readLimited(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -64,7 +62,7 @@ func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err e
 	}
 	files = Files{abs: data}
 	env := Env{Lookup: os.LookupEnv, ReadFile: func(p string) ([]byte, error) {
-		b, err := readLimited(p)
+		b, err := readFile(p)
 		if err == nil {
 			files[p] = b
 		}
@@ -76,17 +74,6 @@ func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err e
 		f, err = parse(path, filepath.Dir(abs), data, env)
 	}
 	return f, abs, files, err
-}
-
-func readLimited(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxFileSize {
-		return nil, fmt.Errorf("%s: %d bytes is more than the %d a rule or env file may have", path, st.Size(), maxFileSize)
-	}
-	return os.ReadFile(path)
 }
 
 // Parse parses a rule file's contents. path names the file in messages
