@@ -297,6 +297,9 @@ func TestPatternsAndAllRules(t *testing.T) {
 		{metrics.Options{}, nil},
 		{metrics.Options{Rules: []string{"*"}}, []string{"backup", "billing-hourly"}},
 		{metrics.Options{Rules: []string{"billing*"}}, []string{"billing-hourly"}},
+		{metrics.Options{Rules: []string{"billing", "billing-*"}}, []string{"billing-hourly"}},
+		{metrics.Options{Rules: []string{"backup"}}, []string{"backup"}},
+		{metrics.Options{Rules: []string{`\b*`}}, []string{"backup", "billing-hourly"}},
 		{metrics.Options{Rules: []string{"billing/*", "back?p"}}, []string{"backup", "billing/daily"}},
 		{metrics.Options{Rules: []string{"nothing"}, AllRules: true}, []string{"backup", "billing-hourly", "billing/daily"}},
 	} {

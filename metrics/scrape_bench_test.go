@@ -22,8 +22,15 @@ import (
 // BenchmarkScrape is one whole scrape of a worker with 100,000 rules, a
 // quarter of them Preemption and a tenth failing, each run once (so that
 // every series a run adds is there), over HTTP in the text format, as
-// Prometheus scrapes: uncompressed, and gzipped as Prometheus asks. It
-// serves the collector each way the package documentation shows:
+// Prometheus scrapes: uncompressed, and gzipped as Prometheus asks. The
+// collectors, made before the runs, select rules for per-rule series as
+//
+//	select=default  Options{}: aggregates only
+//	select=patterns Options{Rules: []string{"rule-99?", "rule-4200?"}}:
+//	                20 rules (every identifier matched at each scrape)
+//	select=all      Options{AllRules: true}: every rule
+//
+// and each is served each way the package documentation shows:
 //
 //	path=registry   promhttp.HandlerFor(reg), the Collector registered in reg
 //	path=gatherer   promhttp.HandlerFor(c), the Collector's own Gather
@@ -50,40 +57,50 @@ func BenchmarkScrape(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
+	selections := []struct {
+		name string
+		c    *metrics.Collector
+	}{
+		{"default", newCollector(b, metrics.Options{}, m)},
+		{"patterns", newCollector(b, metrics.Options{Rules: []string{"rule-99?", "rule-4200?"}}, m)},
+		{"all", newCollector(b, metrics.Options{AllRules: true}, m)},
+	}
 	if err := m.Run(context.Background()); !errors.Is(err, fail) {
 		b.Fatalf("Run: %v, want the failing rules' errors", err)
 	}
-	c := newCollector(b, metrics.Options{AllRules: true}, m)
-	registered := prometheus.NewRegistry()
-	registered.MustRegister(c)
 	others := prometheus.NewRegistry()
 	others.MustRegister(collectors.NewGoCollector())
 	opts := promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}
 
-	for _, p := range []struct {
-		name    string
-		handler http.Handler
-	}{
-		{"registry", promhttp.HandlerFor(registered, opts)},
-		{"gatherer", promhttp.HandlerFor(c, opts)},
-		{"gatherers", promhttp.HandlerFor(prometheus.Gatherers{others, c}, opts)},
-		{"handler", metrics.Handler(c, others, opts)},
-	} {
-		srv := httptest.NewServer(p.handler)
-		defer srv.Close()
-		for _, encoding := range []string{"identity", "gzip"} {
-			b.Run("rules=100000/path="+p.name+"/encoding="+encoding, func(b *testing.B) {
-				var got counter
-				b.ReportAllocs()
-				for b.Loop() {
-					got = counter{}
-					scrape(b, srv.URL, encoding, &got)
-				}
-				b.ReportMetric(float64(got.bytes), "bytes/scrape")
-				if encoding == "identity" {
-					b.ReportMetric(float64(got.series), "series/scrape")
-				}
-			})
+	for _, sel := range selections {
+		c := sel.c
+		registered := prometheus.NewRegistry()
+		registered.MustRegister(c)
+		for _, p := range []struct {
+			name    string
+			handler http.Handler
+		}{
+			{"registry", promhttp.HandlerFor(registered, opts)},
+			{"gatherer", promhttp.HandlerFor(c, opts)},
+			{"gatherers", promhttp.HandlerFor(prometheus.Gatherers{others, c}, opts)},
+			{"handler", metrics.Handler(c, others, opts)},
+		} {
+			srv := httptest.NewServer(p.handler)
+			defer srv.Close()
+			for _, encoding := range []string{"identity", "gzip"} {
+				b.Run("rules=100000/select="+sel.name+"/path="+p.name+"/encoding="+encoding, func(b *testing.B) {
+					var got counter
+					b.ReportAllocs()
+					for b.Loop() {
+						got = counter{}
+						scrape(b, srv.URL, encoding, &got)
+					}
+					b.ReportMetric(float64(got.bytes), "bytes/scrape")
+					if encoding == "identity" {
+						b.ReportMetric(float64(got.series), "series/scrape")
+					}
+				})
+			}
 		}
 	}
 }
