@@ -198,10 +198,14 @@ func TestStatusAndReload(t *testing.T) {
 	in.waitFor("runs after the refusal", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: run")) >= runs+4 })
 
 	writeFile(t, config, strings.Replace(twoRules, "id: tick", "id: tock", 1))
-	if code, out, errOut := ngxtasks(t, "reload", "-c", config); code != 0 || !strings.Contains(out, "asked the master") {
+	// ngxtasks reload answers once every worker applied it.
+	if code, out, errOut := ngxtasks(t, "reload", "-c", config); code != 0 || !strings.Contains(out, "2 worker(s)") ||
+		!strings.Contains(out, "added: tock") || !strings.Contains(out, "removed: tick") {
 		t.Fatalf("ngxtasks reload: %d %q %q", code, out, errOut)
 	}
-	in.waitFor("the reload applied", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: reload applied")) == 1 })
+	if n := len(in.log.find("ngxtasks: reload applied")); n != 1 {
+		t.Fatalf("%d lines 'reload applied' once ngxtasks reload returned; want 1", n)
+	}
 	l := in.log.find("ngxtasks: reloading")[0]
 	if added, removed := l["added"], l["removed"]; !equalJSON(added, []any{"tock"}) || !equalJSON(removed, []any{"tick"}) {
 		t.Fatalf("reload diff: %v", l)

@@ -14,7 +14,6 @@
 package master
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,11 +49,14 @@ type Options struct {
 type Master struct {
 	opts     Options
 	log      *slog.Logger
-	settings Settings
+	settings Settings       // in effect since the start
+	started  *rulefile.File // the file as started: what needs a restart is this
 	exe      string
 	sockets  string // directory of the workers' status sockets
-	pidFile  string
-	tokenEnv string // the file's token_env (a reload does not change it)
+	ran      *ranLog
+
+	reloads chan reloadRequest // to the reloader
+	loading atomic.Bool        // a read of the rule file has not returned
 
 	mu      sync.Mutex
 	file    *rulefile.File
@@ -85,11 +88,11 @@ func New(opts Options) (*Master, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		settings: s,
+		started:  f,
 		exe:      exe,
 		file:     f,
 		snap:     wire.Snapshot{Path: abs, Files: files},
-		pidFile:  PIDFile(f),
-		tokenEnv: f.TokenEnv,
+		reloads:  make(chan reloadRequest, 1),
 		pending:  make(map[int64]*reload),
 	}
 	if m.log == nil {
@@ -103,20 +106,29 @@ func (m *Master) socketOf(i int) string {
 	return filepath.Join(m.sockets, "w"+strconv.Itoa(i)+".sock")
 }
 
-// PIDFile is where Run writes the master's pid, for "ngxtasks reload".
-func PIDFile(f *rulefile.File) string { return filepath.Join(f.StateDir, "ngxtasks.pid") }
-
 // Run starts the workers and keeps them running until ctx is done, then
 // stops them: SIGTERM, StopTimeout for their runs, then SIGKILL for what
-// is left. SIGHUP reloads the rule file.
+// is left. SIGHUP, and POST /reload on the control socket, reload the rule
+// file.
 func (m *Master) Run(ctx context.Context) error {
-	if err := os.MkdirAll(m.file.StateDir, 0o750); err != nil {
+	state := m.started.StateDir
+	if err := os.MkdirAll(state, 0o750); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
-	if err := m.writePID(); err != nil {
+	lock, err := lockPID(PIDFile(state))
+	if err != nil {
 		return err
 	}
-	defer os.Remove(m.pidFile)
+	defer func() {
+		os.Remove(PIDFile(state)) // before the lock goes: a new master makes its own
+		lock.Close()
+	}()
+	ran, err := openRanLog(filepath.Join(state, "slots.log"))
+	if err != nil {
+		m.log.Error("ngxtasks: a worker started after the daemon restarts may run its current slots again", "error", err)
+	}
+	defer ran.Close()
+	m.ran = ran
 	dir, err := os.MkdirTemp("", "ngxtasks-")
 	if err != nil {
 		return err
@@ -128,14 +140,13 @@ func (m *Master) Run(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	host, _ := os.Hostname()
+	name := instanceName(m.started)
 	m.mu.Lock()
 	for i := range m.settings.Workers {
 		m.workers = append(m.workers, &proc{
 			index:  i,
-			name:   fmt.Sprintf("%s-%d-w%d", host, os.Getpid(), i),
+			name:   fmt.Sprintf("%s-w%d", name, i),
 			socket: m.socketOf(i),
-			ran:    make(map[string]wire.Ran),
 			groups: make(map[int]bool),
 		})
 	}
@@ -147,10 +158,22 @@ func (m *Master) Run(ctx context.Context) error {
 	if ln != nil {
 		defer ln.Close()
 	}
+	ctl, err := listenControl(ControlSocket(state))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctl.Close()
+		os.Remove(ControlSocket(state))
+	}()
+	go m.serveControl(ctl)
 
 	m.log.Info("ngxtasks: starting", "config", m.opts.Config, "rules", len(m.file.Rules), "workers", m.settings.Workers,
 		"dict", ngxtasks.RedactURL(m.settings.Dict), "listen", cmp.Or(m.settings.Listen, "off"), "pid", os.Getpid())
 
+	reloading, stopReloads := context.WithCancel(context.Background())
+	defer stopReloads()
+	go m.reloader(reloading)
 	var wg sync.WaitGroup
 	for _, p := range m.workers {
 		wg.Go(func() { m.supervise(ctx, p) })
@@ -158,9 +181,13 @@ func (m *Master) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-hup:
-			m.Reload()
+			select {
+			case m.reloads <- reloadRequest{}:
+			default: // one is queued already; it will read the file as it is then
+			}
 		case <-ctx.Done():
 			m.log.Info("ngxtasks: stopping", "stop_timeout", m.opts.StopTimeout)
+			stopReloads()
 			wg.Wait()
 			m.log.Info("ngxtasks: stopped")
 			return nil
@@ -168,16 +195,13 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 }
 
-// writePID writes the pid file, refusing when a live master holds it.
-func (m *Master) writePID() error {
-	if b, err := os.ReadFile(m.pidFile); err == nil {
-		if pid, err := strconv.Atoi(string(bytes.TrimSpace(b))); err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
-			return fmt.Errorf("another ngxtasks master (pid %d) runs with state_dir %s; stop it, or give this one its own state_dir", pid, m.file.StateDir)
-		}
+// instanceName is the first part of the workers' names: the file's name,
+// else the host's. Workers keep their names across restarts of the
+// daemon, so that the slots a worker began are its successor's to skip.
+func instanceName(f *rulefile.File) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "ngxtasks"
 	}
-	tmp := m.pidFile + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
-	}
-	return os.Rename(tmp, m.pidFile)
+	return host
 }

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -15,39 +16,81 @@ type reload struct {
 	began   time.Time
 	waiting int // workers that have not answered
 	failed  int
+	done    chan struct{} // closed once every worker answered
 }
 
-// Reload re-reads the rule file and hands it to every worker, which swap
+// reloadRequest asks the reloader for a reload; reply, when not nil, gets
+// its result.
+type reloadRequest struct{ reply chan ReloadResult }
+
+// Bounds of a reload: reading the rule file and its env files may take
+// reloadReadTimeout (a file on a hung network file system, say, must not stop
+// reloads for good), and the workers' answers are awaited for
+// answerTimeout before a reload's result is given with those pending.
+const (
+	reloadReadTimeout = 10 * time.Second
+	answerTimeout     = 30 * time.Second
+)
+
+// reloader applies reloads one at a time until ctx is done. It runs beside
+// the master's loop, which goes on handling signals and workers whatever a
+// reload waits for.
+func (m *Master) reloader(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-m.reloads:
+			res := m.reload(ctx)
+			if req.reply != nil {
+				req.reply <- res
+			}
+		}
+	}
+}
+
+// reloadAndWait asks the reloader for a reload and waits for its result.
+func (m *Master) reloadAndWait(ctx context.Context) ReloadResult {
+	req := reloadRequest{reply: make(chan ReloadResult, 1)}
+	select {
+	case m.reloads <- req:
+	case <-ctx.Done():
+		return ReloadResult{Refused: true, Errors: []string{"the master is stopping"}}
+	}
+	select {
+	case res := <-req.reply:
+		return res
+	case <-ctx.Done():
+		return ReloadResult{Refused: true, Errors: []string{"the master is stopping"}}
+	}
+}
+
+// reload re-reads the rule file and hands it to every worker, which swap
 // their rules in one step (ngxtasks.Manager.Replace): rules whose
 // definition did not change keep their slot state. A file with mistakes
 // is refused, its errors logged, and the old rules keep running. The
 // diff is logged, and a line once every worker applied it.
 //
-// Settings that need new processes or a new listener (workers, dict,
-// namespace, listen, state_dir, token_env, log) are not applied by a
-// reload; a change to them is logged.
-func (m *Master) Reload() {
+// Settings that need new processes or a new listener are not applied by a
+// reload; each reload whose file differs from what runs in one logs it.
+func (m *Master) reload(ctx context.Context) ReloadResult {
 	m.mu.Lock()
 	prev := m.file
 	m.mu.Unlock()
-	f, abs, files, err := rulefile.LoadFiles(m.opts.Config, prev)
+	f, abs, files, err := m.load(ctx, prev)
+	var s Settings
 	if err == nil {
-		_, err = Settle(f, m.opts.Overrides)
+		s, err = Settle(f, m.opts.Overrides)
 	}
 	if err != nil {
-		var list rulefile.Errors
-		if errors.As(err, &list) {
-			for _, e := range list {
-				m.log.Error("ngxtasks: reload refused; the old rules keep running", "error", e.Error())
-			}
-		} else {
-			m.log.Error("ngxtasks: reload refused; the old rules keep running", "error", err)
-		}
-		return
+		return m.refuse(err)
+	}
+	restart := m.needRestart(f, s)
+	for _, key := range restart {
+		m.log.Warn("ngxtasks: a reload does not apply this setting; restart ngxtasks for it", "setting", key)
 	}
 	m.mu.Lock()
 	added, changed, removed := diff(m.file, f)
-	m.warnUnapplied(f)
 	m.file = f
 	m.snap = wire.Snapshot{Path: abs, Files: files}
 	m.seq++
@@ -60,18 +103,24 @@ func (m *Master) Reload() {
 		}
 		p.mu.Unlock()
 	}
+	r := &reload{began: time.Now(), waiting: len(sendTo), done: make(chan struct{})}
 	if len(sendTo) > 0 {
-		m.pending[seq] = &reload{began: time.Now(), waiting: len(sendTo)}
+		m.pending[seq] = r
 	}
 	m.mu.Unlock()
 	m.log.Info("ngxtasks: reloading", "rules", len(f.Rules), "added", added, "changed", changed, "removed", removed, "seq", seq)
+	res := ReloadResult{Seq: seq, Added: added, Changed: changed, Removed: removed, Restart: restart, Workers: len(sendTo)}
+	if len(sendTo) == 0 {
+		m.log.Info("ngxtasks: reload applied; no worker runs now, each starts with the new file", "seq", seq)
+		return res
+	}
 
 	// Sent without holding mu: a worker's answers, read under mu, must
 	// never wait for this write.
 	line, err := wire.Encode(wire.ToWorker{Config: &snap, Seq: seq})
 	if err != nil {
 		m.log.Error("ngxtasks: encoding the reload for the workers", "error", err)
-		return
+		return ReloadResult{Seq: seq, Refused: true, Errors: []string{err.Error()}}
 	}
 	// To every worker at once: a pipe holds 64 KiB, so a big file goes
 	// through in many turns of the reading worker.
@@ -86,6 +135,62 @@ func (m *Master) Reload() {
 			}
 		}()
 	}
+	select {
+	case <-r.done:
+	case <-time.After(answerTimeout):
+	case <-ctx.Done():
+	}
+	m.mu.Lock()
+	res.Failed, res.Pending = r.failed, r.waiting
+	m.mu.Unlock()
+	res.Took = time.Since(r.began)
+	return res
+}
+
+// load reads the rule file in a goroutine of its own, giving up after
+// reloadReadTimeout; a read that is still going refuses the next reloads until
+// it returns, so that at most one is ever stuck.
+func (m *Master) load(ctx context.Context, prev *rulefile.File) (*rulefile.File, string, rulefile.Files, error) {
+	if !m.loading.CompareAndSwap(false, true) {
+		return nil, "", nil, fmt.Errorf("the last read of %s has not returned yet", m.opts.Config)
+	}
+	type loaded struct {
+		f     *rulefile.File
+		abs   string
+		files rulefile.Files
+		err   error
+	}
+	ch := make(chan loaded, 1)
+	go func() {
+		defer m.loading.Store(false)
+		f, abs, files, err := rulefile.LoadFiles(m.opts.Config, prev)
+		ch <- loaded{f, abs, files, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.f, l.abs, l.files, l.err
+	case <-time.After(reloadReadTimeout):
+		return nil, "", nil, fmt.Errorf("reading %s took more than %v", m.opts.Config, reloadReadTimeout)
+	case <-ctx.Done():
+		return nil, "", nil, errors.New("the master is stopping")
+	}
+}
+
+// refuse logs a refused reload's errors, one a line.
+func (m *Master) refuse(err error) ReloadResult {
+	res := ReloadResult{Refused: true}
+	var list rulefile.Errors
+	if errors.As(err, &list) {
+		for _, e := range list {
+			res.Errors = append(res.Errors, e.Error())
+		}
+	} else {
+		res.Errors = []string{err.Error()}
+	}
+	for _, e := range res.Errors {
+		m.log.Error("ngxtasks: reload refused; the old rules keep running", "error", e)
+	}
+	return res
 }
 
 // reloaded takes a worker's answer to a reload.
@@ -110,6 +215,7 @@ func (m *Master) settle(seq int64, failed bool) {
 	}
 	if r.waiting--; r.waiting <= 0 {
 		delete(m.pending, seq)
+		close(r.done)
 		level := slog.LevelInfo
 		if r.failed > 0 {
 			level = slog.LevelError
@@ -143,23 +249,28 @@ func diff(old, cur *rulefile.File) (added, changed, removed []string) {
 	return added, changed, removed
 }
 
-// warnUnapplied logs the settings a reload does not apply.
-func (m *Master) warnUnapplied(f *rulefile.File) {
-	old := m.file
+// needRestart names the settings of f (as settled, s) that differ from
+// what runs: a reload does not apply them. Compared with what runs, not
+// with the file before, so that a reload back to what runs says nothing,
+// and each reload of a file that still differs says it again.
+func (m *Master) needRestart(f *rulefile.File, s Settings) []string {
+	run := m.started
+	var out []string
 	for _, c := range []struct {
 		key  string
 		same bool
 	}{
-		{"workers", old.Workers == f.Workers},
-		{"dict", old.Dict.Expanded() == f.Dict.Expanded()},
-		{"namespace", old.Namespace == f.Namespace},
-		{"listen", old.Listen == f.Listen},
-		{"state_dir", old.StateDir == f.StateDir},
-		{"token_env", old.TokenEnv == f.TokenEnv},
-		{"log", old.Log == f.Log},
+		{"workers", s.Workers == m.settings.Workers},
+		{"dict", s.Dict == m.settings.Dict},
+		{"namespace", f.Namespace == run.Namespace},
+		{"listen", s.Listen == m.settings.Listen},
+		{"state_dir", f.StateDir == run.StateDir},
+		{"token_env", f.TokenEnv == run.TokenEnv},
+		{"log", f.Log == run.Log},
 	} {
 		if !c.same {
-			m.log.Warn("ngxtasks: a reload does not apply this setting; restart ngxtasks for it", "setting", c.key)
+			out = append(out, c.key)
 		}
 	}
+	return out
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
 )
 
@@ -26,8 +28,7 @@ type proc struct {
 	socket string
 
 	mu       sync.Mutex
-	ran      map[string]wire.Ran // by rule: the last slot begun
-	groups   map[int]bool        // process groups of the running process's exec actions
+	groups   map[int]bool // process groups of the running process's exec actions
 	pid      int
 	up       bool // ready and not yet exited
 	since    time.Time
@@ -94,7 +95,7 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	// The listener's token is the master's: not the workers', nor their
 	// actions' programs'.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, m.tokenEnv+"=")
+		return strings.HasPrefix(kv, m.started.TokenEnv+"=")
 	})
 	cmd.ExtraFiles = []*os.File{toR, fromW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -114,7 +115,7 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	m.mu.Lock()
 	p.mu.Lock()
 	hello := wire.Hello{Index: p.index, Worker: p.name, Dict: m.settings.Dict, Socket: p.socket, LogFormat: m.opts.LogFormat,
-		Config: m.snap, Ran: slices.Collect(maps.Values(p.ran))}
+		Config: m.snap, Ran: m.ran.of(p.name)}
 	p.pid, p.to, p.since = cmd.Process.Pid, to, time.Now()
 	p.mu.Unlock()
 	helloErr := to.Write(wire.ToWorker{Hello: &hello})
@@ -186,9 +187,9 @@ func (m *Master) listenTo(p *proc, r *wire.Reader) {
 		}
 		switch {
 		case msg.Fired != nil:
-			p.mu.Lock()
-			p.ran[msg.Fired.Rule] = *msg.Fired
-			p.mu.Unlock()
+			if err := m.ran.record(p.name, *msg.Fired); err != nil {
+				m.log.Error("ngxtasks: a worker started after the daemon restarts may run its current slots again", "error", err)
+			}
 		case msg.Group != nil:
 			p.mu.Lock()
 			if msg.Group.Live {
@@ -223,12 +224,21 @@ func maxGrace(m *Master) time.Duration {
 	return g
 }
 
+// signalName is a signal's name as kill -l spells it (SIGKILL), not its
+// description ("killed").
+func signalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
 // describeExit says how a worker process ended.
 func describeExit(err error) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Errorf("killed by %v", ws.Signal())
+			return fmt.Errorf("killed by %s", signalName(ws.Signal()))
 		}
 		return fmt.Errorf("exit status %d", ee.ExitCode())
 	}

@@ -30,11 +30,14 @@ type Snapshot struct {
 }
 
 // Ran is the last slot a worker began of a rule: the start of that slot,
-// under the rule's Version (its fingerprint).
+// and the rule's slot shape — what decides where its slots fall (interval,
+// offset, spread, namespace), not the rule's whole definition: a reload
+// that changes only what a rule runs leaves its slots where they were, and
+// a successor must still skip the one begun.
 type Ran struct {
-	Rule    string `json:"rule"`
-	Version string `json:"version"`
-	At      int64  `json:"at"` // Unix nanoseconds
+	Rule  string `json:"rule"`
+	Slots string `json:"slots"`
+	At    int64  `json:"at"` // Unix nanoseconds
 }
 
 // Hello starts a worker.

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,19 +198,37 @@ func parse(prev *rulefile.File, snap *wire.Snapshot) (*rulefile.File, error) {
 	return rulefile.Parse(snap.Path, data, env)
 }
 
-// resume marks the slots the worker before this one began.
+// resume marks the slots the worker before this one began — this worker's
+// predecessor, or the same worker identity before the daemon restarted —
+// of the rules whose slots still fall where they did.
 func (w *worker) resume() {
-	versions := make(map[string]string)
+	shapes := make(map[string]string)
 	for _, r := range w.m.Rules() {
-		versions[r.Identifier] = r.Version
+		shapes[r.Identifier] = slotShape(&r, w.m.Namespace)
 	}
 	for _, ran := range w.hello.Ran {
-		if v, ok := versions[ran.Rule]; ok && v == ran.Version {
+		if s, ok := shapes[ran.Rule]; ok && s == ran.Slots {
 			if err := w.m.MarkRan(ran.Rule, time.Unix(0, ran.At)); err != nil {
 				w.log.Warn("ngxtasks: resuming a slot", "worker", w.hello.Worker, "rule", ran.Rule, "error", err)
 			}
 		}
 	}
+}
+
+// slotShape is what decides where a rule's slots fall and which key each
+// is claimed under. Two rules of one shape have the same slots; a rule
+// whose shape changed has new slots, and a slot of the old ones is not one
+// of them.
+func slotShape(r *ngxtasks.Rule, namespace string) string {
+	b := make([]byte, 0, 64)
+	b = strconv.AppendInt(b, int64(r.Interval), 10)
+	b = append(b, '+')
+	b = strconv.AppendInt(b, int64(r.Offset), 10)
+	if r.Spread {
+		b = append(b, " spread"...)
+	}
+	b = append(b, " ns="...)
+	return string(append(b, namespace...))
 }
 
 // fired tells the master of a slot this worker begins. It runs in the
@@ -219,7 +238,7 @@ func (w *worker) fired(ev *ngxtasks.Event) {
 	if ev.Kind != ngxtasks.EventFired {
 		return
 	}
-	w.tell(wire.ToMaster{Fired: &wire.Ran{Rule: ev.Rule.Identifier, Version: ev.Rule.Version, At: ev.Slot.Start.UnixNano()}})
+	w.tell(wire.ToMaster{Fired: &wire.Ran{Rule: ev.Rule.Identifier, Slots: slotShape(ev.Rule, w.m.Namespace), At: ev.Slot.Start.UnixNano()}})
 }
 
 // tell writes a line to the master, logging a failure: the run goes on.
