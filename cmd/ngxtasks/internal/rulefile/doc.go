@@ -14,7 +14,9 @@
 // errors.As(err, &list) with a rulefile.Errors gets them one by one. A
 // syntax error stops the YAML parser, so a file that is not YAML gets
 // that one error. Load returns a plain error when the file cannot be
-// read, or is larger than 8 MiB.
+// read: when it is not a regular file (a directory, a FIFO, a device or a
+// socket, also behind a symbolic link), or is larger than 8 MiB. Env
+// files are held to the same rule.
 //
 // # The format
 //
@@ -92,8 +94,11 @@
 //     control characters — and is unique in the file (a duplicate is
 //     reported with the position of the first).
 //   - name: free text.
-//   - interval: required; Go duration syntax (300ms, 2s, 1m30s), > 0. A
-//     bare number is refused: 5 could mean seconds or milliseconds.
+//   - interval: required; Go duration syntax (300ms, 2s, 1m30s), at least
+//     100ms (MinInterval): each slot starts a program or a request in every
+//     worker, and logs it. The library takes any positive interval; the
+//     command does not. A bare number is refused: 5 could mean seconds or
+//     milliseconds.
 //   - type: required; normal (every worker runs each slot) or preemption
 //     (one worker of all that share the dictionary does).
 //   - timeout: ≥ 0; cancels a run after this long. Default 0: none.
@@ -111,14 +116,19 @@
 // not repeat. A field that takes text takes a number or boolean as
 // written (id: 007 is "007"). Anchors, aliases, merge keys (<<) and tags
 // are refused: a rule file spells every rule out where it is read. A file
-// is one YAML document, nested at most 64 levels deep (it needs six).
+// is one YAML document, nested at most 64 levels deep (it needs six). It
+// is UTF-8: a leading byte order mark is skipped (positions are counted
+// without it), and a byte that is not UTF-8 is an error at its place,
+// rather than a character silently replaced in an id.
 //
 // # exec
 //
 // exec: runs a program, never through a shell unless asked:
 //
-//   - argv: [prog, arg…] runs prog directly, with these arguments; prog
-//     is looked up in PATH when the rule runs. argv is passed exactly as
+//   - argv: [prog, arg…] runs prog directly, with these arguments. A
+//     bare name (job) is looked up in PATH when the rule runs; a relative
+//     path (./job.sh, bin/job) is taken from the rule file's directory at
+//     load time, as dir and env_file are. argv is passed exactly as
 //     written — not expanded, since arguments show in ps — and ${…} in it
 //     is refused as a likely mistake: put the value in env: instead.
 //   - command: "…" with shell: true runs /bin/sh -c "…". This is the only
@@ -153,8 +163,10 @@
 //
 // Sizes are a number of bytes or a number with B, KiB or MiB (512B, 64KiB,
 // 1MiB), at most 64MiB; KB and MB are refused rather than guessed.
-// Relative paths (env_file, dir, state_dir) are taken from the rule file's
-// directory, not from where the command was started.
+// Relative paths (env_file, dir, state_dir, and an argv[0] holding a
+// slash) are taken from the rule file's directory, not from where the
+// command was started. Durations are at most 2562047h47m16.854775807s
+// (about 292 years); a longer one is out of range.
 //
 // # Secrets and ${VAR}
 //

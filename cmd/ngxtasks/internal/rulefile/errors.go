@@ -17,7 +17,7 @@ import (
 type Error struct {
 	File   string // the rule file's path as given to Load, or an env file's
 	Line   int    // 1-based; 0 when the mistake has no place (a file that cannot be read)
-	Column int    // 1-based, in characters (runes), as go-yaml counts them
+	Column int    // 1-based, in characters (runes), as the YAML library counts them
 	// Path locates the value as yq and jq would: "rules[0].exec.argv[1]",
 	// 0-based like them, so that it can be pasted into `yq '.rules[0]'`.
 	Path    string

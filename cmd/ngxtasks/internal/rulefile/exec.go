@@ -1,6 +1,7 @@
 package rulefile
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -107,11 +108,28 @@ func (d *decoder) argv(n *node, pl place) []string {
 			d.at(item, ipl, "must not hold a NUL byte")
 		case hasReference(s):
 			d.at(item, ipl, "%s: argv is not expanded (arguments show in ps); put the value in env: and read it from there", quote(s))
+		case i == 0:
+			out = append(out, d.program(s))
 		default:
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// program is argv[0] as it will be run. A path with a slash that is not
+// absolute (./job.sh, bin/job) is taken from the rule file's directory,
+// as dir and env_file are, not from wherever the command was started; a
+// bare name (job) is looked up in PATH when the rule runs.
+func (d *decoder) program(s string) string {
+	if !strings.Contains(s, "/") || filepath.IsAbs(s) {
+		return s
+	}
+	p := d.resolve(s)
+	if !strings.Contains(p, "/") {
+		p = "./" + p // still a path when the rule file's directory is "."
+	}
+	return p
 }
 
 // envMap reads env: on top of base (the env file's variables, which it

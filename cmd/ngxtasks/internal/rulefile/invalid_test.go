@@ -141,6 +141,20 @@ var invalidFiles = []struct {
 		`rules.yaml:2:23: rules[0] (a): interval: must be more than 0, got 0s`,
 		`rules.yaml:3:23: rules[1] (b): interval: must be a duration such as 2s, got a list`,
 	}},
+	{"interval out of range and too short", "rules:\n  - {id: a, interval: 99999999999h, type: normal, exec: {argv: [true]}}\n  - {id: b, interval: 1ns, type: normal, exec: {argv: [true]}}\n  - {id: c, interval: 99ms, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:23: rules[0] (a): interval: "99999999999h" is out of range: the longest duration is 2562047h47m16.854775807s`,
+		`rules.yaml:3:23: rules[1] (b): interval: must be at least 100ms, got 1ns: a shorter interval has every worker start and log runs faster than anyone can use them`,
+		`rules.yaml:4:23: rules[2] (c): interval: must be at least 100ms, got 99ms: a shorter interval has every worker start and log runs faster than anyone can use them`,
+	}},
+	{"invalid UTF-8", "rules:\n  - {id: \"é\xffx\", interval: 1s, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:12: the file is not valid UTF-8 (a byte here is not part of any character); save it as UTF-8`,
+	}},
+	{"a BOM does not move positions", "\ufeffworker: 2\nrules: []\n", []string{
+		"rules.yaml:1:1: unknown field `worker`, did you mean `workers`?",
+	}},
+	{"a BOM and a rules key", "\ufeffrules: {}\n", []string{
+		"rules.yaml:1:8: rules: must be a list of rules (- id: …), got a mapping",
+	}},
 	{"type unknown", "rules:\n  - {id: a, interval: 1s, type: preempt, exec: {argv: [true]}}\n", []string{
 		`rules.yaml:2:33: rules[0] (a): type: "preempt" is not one of normal, preemption`,
 	}},

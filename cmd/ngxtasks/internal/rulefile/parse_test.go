@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,6 +182,45 @@ func TestExecNeverShellByAccident(t *testing.T) {
 	_, err = Parse("rules.yaml", []byte("rules:\n  - {id: a, interval: 1s, type: normal, exec: {command: 'ls', shell: false}}\n"), Env{})
 	if got := messages(t, err); len(got) != 1 || !contains(got, "rules.yaml:2:48: rules[0] (a): exec.command: runs through /bin/sh, which needs shell: true; or give argv: [prog, arg…] to run without a shell") {
 		t.Errorf("command with shell: false: %q", got)
+	}
+}
+
+// argv[0] follows the one rule for relative paths: one with a slash is
+// taken from the rule file's directory, as dir and env_file are; a bare
+// name is left for PATH.
+func TestProgramPath(t *testing.T) {
+	const src = "rules:\n" +
+		"  - {id: a, interval: 1s, type: normal, exec: {argv: [./job.sh, ./x], dir: work}}\n" +
+		"  - {id: b, interval: 1s, type: normal, exec: {argv: [bin/job]}}\n" +
+		"  - {id: c, interval: 1s, type: normal, exec: {argv: [job]}}\n" +
+		"  - {id: d, interval: 1s, type: normal, exec: {argv: [/usr/bin/job]}}\n" +
+		"  - {id: e, interval: 1s, type: normal, exec: {argv: [../up/job]}}\n"
+	for _, tc := range []struct{ path, dir string }{{"/etc/ngxtasks/rules.yaml", "/etc/ngxtasks"}, {"rules.yaml", "."}} {
+		f, err := Parse(tc.path, []byte(src), Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := func(p string) string {
+			if tc.dir == "." && !strings.Contains(p, "/") {
+				return "./" + p // a path still, not a name for PATH
+			}
+			if tc.dir == "." {
+				return p
+			}
+			return tc.dir + "/" + p
+		}
+		want := [][]string{{in("job.sh"), "./x"}, {in("bin/job")}, {"job"}, {"/usr/bin/job"}, {filepath.Join(tc.dir, "../up/job")}}
+		if tc.dir == "." {
+			want[4] = []string{"../up/job"}
+		}
+		for i, r := range f.Rules {
+			if !slices.Equal(r.Exec.Argv, want[i]) {
+				t.Errorf("%s: rule %s: argv %q, want %q", tc.path, r.ID, r.Exec.Argv, want[i])
+			}
+		}
+		if d := f.Rules[0].Exec.Dir; d != filepath.Join(tc.dir, "work") {
+			t.Errorf("dir %q", d)
+		}
 	}
 }
 

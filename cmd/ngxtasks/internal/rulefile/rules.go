@@ -107,9 +107,12 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	if e, ok := keys.get("interval"); !ok {
 		d.atPos(r.Pos, pl.field("interval"), "required (e.g. interval: 30s)")
 	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
-		if v <= 0 {
+		switch {
+		case v <= 0:
 			d.at(e.val, pl.field("interval"), "must be more than 0, got %v", v)
-		} else {
+		case v < MinInterval:
+			d.at(e.val, pl.field("interval"), "must be at least %v, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, v)
+		default:
 			r.Interval = v
 		}
 	}

@@ -21,6 +21,11 @@ const (
 	DefaultOutputLimit = 64 << 10
 	DefaultGrace       = 5 * time.Second
 	DefaultHTTPTimeout = 30 * time.Second
+	// MinInterval is the shortest interval the command runs. The library
+	// takes any positive interval; a command that starts a program or a
+	// request per slot, in every worker, and logs each, does not: at 1ns
+	// it logged 2,700 lines a second and used 88% of a CPU.
+	MinInterval = 100 * time.Millisecond
 	maxWorkers         = 1024
 )
 

@@ -2,6 +2,7 @@ package rulefile
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,12 +230,41 @@ func (d *decoder) duration(n *node, pl place) (time.Duration, bool) {
 	if err == nil {
 		return v, true
 	}
-	if s != "" && strings.Trim(s, "0123456789.") == "" {
+	switch {
+	case s != "" && strings.Trim(s, "0123456789.") == "":
 		d.at(n, pl, "%s has no unit: write %ss, or %sms, %sm …", quote(s), clip(s), clip(s), clip(s))
-	} else {
+	case isDurationSyntax(s):
+		d.at(n, pl, "%s is out of range: the longest duration is %v", quote(s), time.Duration(math.MaxInt64))
+	default:
 		d.at(n, pl, "%s is not a duration (Go syntax: 300ms, 2s, 1m30s)", quote(s))
 	}
 	return 0, false
+}
+
+// isDurationSyntax reports whether s is written as time.ParseDuration
+// reads a duration, whatever its value: [-+] then one or more numbers
+// (digits, with an optional fraction), each with a unit. ParseDuration
+// says "invalid duration" both for "2x" and for a number too large.
+func isDurationSyntax(s string) bool {
+	s = strings.TrimLeft(s, "-+")
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		digits := len(s) - len(strings.TrimLeft(s, "0123456789."))
+		if digits == 0 || strings.Count(s[:digits], ".") > 1 || s[:digits] == "." {
+			return false
+		}
+		s = s[digits:]
+		unit := len(s) - len(strings.TrimLeft(s, "nuµμmsh"))
+		switch s[:unit] {
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return false
+		}
+		s = s[unit:]
+	}
+	return true
 }
 
 // nonNegativeDuration reads a duration that may be zero but not less.
