@@ -22,14 +22,19 @@
 //
 // Every top-level key is optional except rules:
 //
+//	name: web-1                               # the instance: workers are web-1-w0, web-1-w1, …
 //	dict: sqlite:///var/lib/ngxtasks/dict.db  # dictionary URL, as ngxtasks.OpenDict takes
 //	workers: 4                                # worker processes
+//	max_running: 32                           # runs at once in one worker
 //	listen: 127.0.0.1:9090                    # status and metrics listener, or off
 //	state_dir: /var/lib/ngxtasks
 //	namespace: ngxtasks                       # prefix of the claim keys in the dictionary
 //	token_env: NGXTASKS_TOKEN                 # variable holding the listener's bearer token
 //	log: {format: text, level: info}
 //	env_file: ./secrets.env                   # variables for ${VAR}
+//	store_clock: false                        # slots follow the dictionary server's clock
+//	skew_tolerance: 5s                        # how far apart worker clocks may be
+//	metrics: {rules: ["billing-*", sync]}     # rules with their own metric series, or all
 //	rules:
 //	  - id: ding                              # required, unique in the file
 //	    name: says ding
@@ -38,6 +43,7 @@
 //	    timeout: 1s
 //	    offset: 500ms
 //	    spread: true
+//	    max_running: 64                       # may start while its worker runs up to 63 others
 //	    exec:
 //	      argv: [echo, DING]
 //	      env: {GREETING: hello}
@@ -67,7 +73,26 @@
 //     sharing a dictionary share the slots of rules with the same id unless
 //     their namespaces differ. Printable ASCII without spaces, at most 64
 //     bytes. Default: ngxtasks.
+//   - name: the instance's name; workers are named <name>-w<index> in
+//     claims, logs and metrics. Printable ASCII without spaces, at most 64
+//     bytes. Default: the host name (the command's choice).
 //   - workers: worker processes, 1 to 1024. Default: the number of CPUs.
+//   - max_running: how many programs and requests one worker runs at
+//     once, 1 to 4096; the others wait their turn within their slot.
+//     Default 32 (DefaultMaxRunning). It is also every rule's default.
+//   - store_clock: true makes slots follow the dictionary server's clock
+//     (ngxtasks.Manager.UseStoreClock) instead of each host's. Use it when
+//     the hosts' clocks cannot be trusted to agree within the skew
+//     tolerance — no NTP, or virtual machines that drift. Default false.
+//   - skew_tolerance: how far apart worker clocks may be before the
+//     library reports them skewed (ngxtasks.Manager.SkewTolerance); more
+//     than 0, at most 1h. Raise it for hosts known to drift, at the cost of
+//     claims that live longer. Default: the library's, 5s.
+//   - metrics: which rules get their own metric series. rules: all, or a
+//     list of path.Match patterns on rule ids (rules: ["billing-*", sync]),
+//     each checked at load. Default: none; the metrics then hold only
+//     aggregates by type and worker, which stay small whatever the rule
+//     count. metrics: takes no other key.
 //   - listen: host:port of the status and metrics listener, or off.
 //     Default 127.0.0.1:9090: loopback, so that a default install exposes
 //     nothing. Only the word off turns it off; an empty value is an error,
@@ -105,6 +130,10 @@
 //   - offset: in [0, interval); shifts the slot boundaries.
 //   - spread: true or false (yes/no are text in YAML 1.2 and refused). It
 //     adds a phase hashed from the id to the offset; both may be set.
+//   - max_running: the rule starts only while fewer than this many runs
+//     go on in its worker, 1 to 4096. Default: the file's max_running. It
+//     may be higher than the file's, to let an important rule through a
+//     busy worker.
 //   - exec or http: exactly one; what the rule does.
 //
 // There is no drive key: the command's workers drive rules with their

@@ -22,9 +22,30 @@ type File struct {
 	TokenEnv  string // name of the variable holding the listener's bearer token
 	EnvFile   string // the top-level env_file, resolved; "" if none
 	Log       Log
-	Rules     []Rule
+	// Name is the instance's name: workers are named <Name>-w<index> in
+	// claims, logs and metrics. "": the command uses the host name.
+	Name string
+	// MaxRunning is how many programs and requests one worker runs at
+	// once, and the default of every rule's MaxRunning.
+	MaxRunning int
+	// StoreClock makes slots follow the dictionary server's clock
+	// (ngxtasks.Manager.UseStoreClock), for hosts whose clocks cannot be
+	// trusted to agree within the skew tolerance.
+	StoreClock bool
+	// SkewTolerance is how far apart worker clocks may be
+	// (ngxtasks.Manager.SkewTolerance); 0: the library's default.
+	SkewTolerance time.Duration
+	Metrics       MetricsRules
+	Rules         []Rule
 
 	src *source // for Reparse
+}
+
+// MetricsRules says which rules get per-rule metric series; the others
+// are counted only in the aggregates by type and worker.
+type MetricsRules struct {
+	All      bool     // every rule
+	Patterns []string // path.Match patterns on rule ids, checked at load
 }
 
 // Log says how the command logs.
@@ -42,9 +63,12 @@ type Rule struct {
 	Timeout  time.Duration // 0: none
 	Offset   time.Duration
 	Spread   bool
-	Exec     *Exec
-	HTTP     *HTTP
-	Pos      Pos // where the rule starts in the file (its first key)
+	// MaxRunning: the rule starts only while fewer than this many runs go
+	// on in its worker. Never 0: the file's MaxRunning when left out.
+	MaxRunning int
+	Exec       *Exec
+	HTTP       *HTTP
+	Pos        Pos // where the rule starts in the file (its first key)
 
 	// Fingerprint is a hash of everything the rule does, expanded secrets
 	// included, so that a reload can keep a rule whose definition did not

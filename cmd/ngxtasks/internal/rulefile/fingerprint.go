@@ -14,7 +14,7 @@ import (
 // Pos is left out: moving a rule in the file does not change it.
 func fingerprint(r *Rule) string {
 	f := fp{sha256.New()}
-	f.str("rulefile/v1")
+	f.str("rulefile/v2")
 	f.str(r.ID)
 	f.str(r.Name)
 	f.dur(r.Interval)
@@ -22,6 +22,7 @@ func fingerprint(r *Rule) string {
 	f.dur(r.Timeout)
 	f.dur(r.Offset)
 	f.flag(r.Spread)
+	f.num(int64(r.MaxRunning))
 	if e := r.Exec; e != nil {
 		f.str("exec")
 		f.num(int64(len(e.Argv)))

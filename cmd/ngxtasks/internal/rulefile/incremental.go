@@ -107,7 +107,7 @@ func (f *File) reparse(data []byte, env Env) (*File, bool) {
 			if parsed++; parsed > maxReparsed {
 				return nil, false
 			}
-			if r, ok = parseItem(f.Path, src.dir, top, rec.env(), it); !ok {
+			if r, ok = parseItem(f.Path, src.dir, top, f.MaxRunning, rec.env(), it); !ok {
 				return nil, false // its errors come from a whole parse, placed in the file
 			}
 		}
@@ -140,9 +140,9 @@ func (src *source) top(env Env) (envSource, bool) {
 }
 
 // parseItem parses one rule's item alone, as the only item of a rules
-// list, with the file's top-level env_file.
-func parseItem(path, dir string, top envSource, env Env, it item) (*Rule, bool) {
-	d := &decoder{path: path, dir: dir, env: env, top: top}
+// list, with the file's top-level env_file and max_running.
+func parseItem(path, dir string, top envSource, maxRunning int, env Env, it item) (*Rule, bool) {
+	d := &decoder{path: path, dir: dir, env: env, top: top, maxRunningDefault: maxRunning}
 	body, ok := d.document([]byte("rules:\n" + it.text))
 	if !ok || body == nil || body.Kind != yaml.MappingNode || len(body.Content) != 2 {
 		return nil, false

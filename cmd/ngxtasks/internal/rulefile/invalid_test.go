@@ -85,6 +85,27 @@ var invalidFiles = []struct {
 	{"namespace empty", "namespace: ''\nrules: []\n", []string{
 		`rules.yaml:1:12: namespace: "" is empty; leave namespace out for the default`,
 	}},
+	{"name, max_running, store_clock, skew_tolerance", "name: my host\nmax_running: 0\nstore_clock: yes\nskew_tolerance: 2h\nrules:\n  - {id: a, interval: 1s, type: normal, max_running: 4097, exec: {argv: [true]}}\n  - {id: b, interval: 1s, type: normal, max_running: many, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:1:7: name: "my host" may hold only printable ASCII without spaces`,
+		`rules.yaml:2:14: max_running: must be between 1 and 4096, got 0`,
+		`rules.yaml:3:14: store_clock: must be true or false, got "yes"`,
+		`rules.yaml:4:17: skew_tolerance: must be more than 0 and at most 1h0m0s, got 2h0m0s (leave it out for the library's default, 5s)`,
+		`rules.yaml:6:54: rules[0] (a): max_running: must be between 1 and 4096, got 4097`,
+		`rules.yaml:7:54: rules[1] (b): max_running: must be a whole number, got "many"`,
+	}},
+	{"name empty, skew_tolerance zero", "name: ''\nskew_tolerance: 0s\nrules: []\n", []string{
+		`rules.yaml:1:7: name: "" is empty; leave name out for the default`,
+		`rules.yaml:2:17: skew_tolerance: must be more than 0 and at most 1h0m0s, got 0s (leave it out for the library's default, 5s)`,
+	}},
+	{"metrics mistakes", "metrics:\n  rule: all\n  rules: [billing-*, \"[a-\", '', {x: 1}]\nrules: []\n", []string{
+		"rules.yaml:2:3: metrics: unknown field `rule`, did you mean `rules`?",
+		`rules.yaml:3:22: metrics.rules[1]: "[a-" is not a pattern (path.Match syntax: *, ?, [a-z], \ to escape)`,
+		`rules.yaml:3:29: metrics.rules[2]: must not be empty`,
+		`rules.yaml:3:34: metrics.rules[3]: must be a string, got a mapping`,
+	}},
+	{"metrics rules neither all nor a list", "metrics: {rules: some}\nrules: []\n", []string{
+		`rules.yaml:1:18: metrics.rules: must be all, or a list of rule id patterns such as ["billing-*", sync], got "some"`,
+	}},
 	{"token_env not a name", "token_env: 1TOKEN\nrules: []\n", []string{
 		`rules.yaml:1:12: token_env: "1TOKEN" is not a variable name: letters, digits and _, not starting with a digit`,
 	}},

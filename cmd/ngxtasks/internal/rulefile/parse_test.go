@@ -37,18 +37,22 @@ func TestExample(t *testing.T) {
 		f.Rules[i].Fingerprint = ""
 	}
 	want := &File{
-		Path:      "rules.yaml",
-		Dict:      Literal("sqlite:///var/lib/ngxtasks/dict.db"),
-		Workers:   4,
-		Listen:    "127.0.0.1:9090",
-		StateDir:  "/var/lib/ngxtasks",
-		TokenEnv:  "NGXTASKS_TOKEN",
-		Namespace: "ngxtasks",
-		EnvFile:   "secrets.env",
-		Log:       Log{Format: "json", Level: slog.LevelDebug},
+		Path:          "rules.yaml",
+		Dict:          Literal("sqlite:///var/lib/ngxtasks/dict.db"),
+		Workers:       4,
+		Listen:        "127.0.0.1:9090",
+		StateDir:      "/var/lib/ngxtasks",
+		TokenEnv:      "NGXTASKS_TOKEN",
+		Namespace:     "ngxtasks",
+		EnvFile:       "secrets.env",
+		Log:           Log{Format: "json", Level: slog.LevelDebug},
+		Name:          "web-1",
+		MaxRunning:    16,
+		SkewTolerance: 10 * time.Second,
+		Metrics:       MetricsRules{Patterns: []string{"ding", "hook-*"}},
 		Rules: []Rule{{
 			ID: "ding", Name: "says ding", Interval: 2 * time.Second, Type: ngxtasks.Normal,
-			Timeout: time.Second, Offset: 500 * time.Millisecond, Spread: true,
+			Timeout: time.Second, Offset: 500 * time.Millisecond, Spread: true, MaxRunning: 64,
 			Exec: &Exec{
 				Argv: []string{"echo", "DING"},
 				Env: []Var{
@@ -61,13 +65,13 @@ func TestExample(t *testing.T) {
 				OutputLimit: 64 << 10,
 				Grace:       5 * time.Second,
 			},
-			Pos: Pos{10, 5},
+			Pos: Pos{15, 5},
 		}, {
-			ID: "shell", Interval: time.Minute, Type: ngxtasks.Normal,
+			ID: "shell", Interval: time.Minute, Type: ngxtasks.Normal, MaxRunning: 16,
 			Exec: &Exec{Command: "echo DING | tee -a /tmp/x", Shell: true, OutputLimit: 64 << 10, Grace: 5 * time.Second},
-			Pos:  Pos{24, 5},
+			Pos:  Pos{30, 5},
 		}, {
-			ID: "hook", Interval: time.Minute, Type: ngxtasks.Preemption,
+			ID: "hook", Interval: time.Minute, Type: ngxtasks.Preemption, MaxRunning: 16,
 			HTTP: &HTTP{
 				Method:      "POST",
 				URL:         newText("https://example.com/hook?key=${HOOK_KEY}", "https://example.com/hook?key="+hookKey),
@@ -77,7 +81,7 @@ func TestExample(t *testing.T) {
 				Expect:      []int{200, 204},
 				OutputLimit: 16 << 10,
 			},
-			Pos: Pos{30, 5},
+			Pos: Pos{36, 5},
 		}},
 	}
 	f.src = nil // what Reparse reuses; see incremental_test.go
@@ -125,6 +129,14 @@ func TestDefaults(t *testing.T) {
 		f.Log != (Log{"text", slog.LevelInfo}) || f.StateDir != "/etc/ngxtasks" || f.EnvFile != "" ||
 		f.Dict.Expanded() != "sqlite:///etc/ngxtasks/dict.db" || f.Dict.Template != f.Dict.Expanded() {
 		t.Errorf("top-level defaults: %+v", f)
+	}
+	if f.Name != "" || f.MaxRunning != DefaultMaxRunning || f.StoreClock || f.SkewTolerance != 0 || f.Metrics.All || f.Metrics.Patterns != nil {
+		t.Errorf("top-level defaults of name, max_running, store_clock, skew_tolerance, metrics: %+v", f)
+	}
+	for _, r := range f.Rules {
+		if r.MaxRunning != DefaultMaxRunning {
+			t.Errorf("rule %s: max_running %d", r.ID, r.MaxRunning)
+		}
 	}
 	x := f.Rules[0].Exec
 	if x.OutputLimit != 64<<10 || x.Grace != 5*time.Second || x.Shell || x.Dir != "" || x.Env != nil || len(x.Environ()) != 0 {
@@ -341,5 +353,28 @@ func TestVariables(t *testing.T) {
 	f := parseExample(t, testEnv())
 	if got, want := f.Variables(), []string{"API_TOKEN", "DING_PASS", "HOOK_KEY"}; !slices.Equal(got, want) {
 		t.Fatalf("Variables() = %q, want %q", got, want)
+	}
+}
+
+// A rule's max_running defaults to the file's, may exceed it, and is
+// part of the fingerprint; metrics: rules: all selects every rule.
+func TestMaxRunningAndMetrics(t *testing.T) {
+	const src = "max_running: 8\nstore_clock: true\nmetrics: {rules: all}\nrules:\n" +
+		"  - {id: a, interval: 1s, type: normal, exec: {argv: [true]}}\n" +
+		"  - {id: b, interval: 1s, type: normal, max_running: 100, exec: {argv: [true]}}\n"
+	f, err := Parse("rules.yaml", []byte(src), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.MaxRunning != 8 || f.Rules[0].MaxRunning != 8 || f.Rules[1].MaxRunning != 100 || !f.StoreClock || !f.Metrics.All {
+		t.Errorf("got %+v", f)
+	}
+	g, err := Parse("rules.yaml", []byte(strings.Replace(src, "max_running: 8", "max_running: 9", 1)), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Rules[0].Fingerprint == f.Rules[0].Fingerprint || g.Rules[1].Fingerprint != f.Rules[1].Fingerprint {
+		t.Errorf("fingerprints: rule a (default changed) %v, rule b (its own) %v; want a changed, b kept",
+			g.Rules[0].Fingerprint != f.Rules[0].Fingerprint, g.Rules[1].Fingerprint != f.Rules[1].Fingerprint)
 	}
 }

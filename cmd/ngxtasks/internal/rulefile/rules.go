@@ -10,7 +10,7 @@ import (
 )
 
 func ruleKeys() []string {
-	return []string{"id", "name", "interval", "type", "timeout", "offset", "spread", "exec", "http"}
+	return []string{"id", "name", "interval", "type", "timeout", "offset", "spread", "max_running", "exec", "http"}
 }
 
 // ruleHints place keys of exec: and http: written directly in the rule.
@@ -68,7 +68,7 @@ func (d *decoder) rules(n *node) []Rule {
 // for the duplicate check.
 func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	pl := place{path: fmt.Sprintf("rules[%d]", i)}
-	r := Rule{Pos: posOf(n)}
+	r := Rule{Pos: posOf(n), MaxRunning: d.maxRunningDefault}
 	if n.Kind == yaml.MappingNode {
 		// The id labels every message about the rule, wherever it is.
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -132,6 +132,12 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	}
 	if e, ok := keys.get("spread"); ok {
 		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
+	}
+
+	if e, ok := keys.get("max_running"); ok {
+		if v, ok := d.maxRunning(e.val, pl.field("max_running")); ok {
+			r.MaxRunning = v
+		}
 	}
 
 	ex, hasExec := keys.get("exec")

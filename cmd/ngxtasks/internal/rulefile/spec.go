@@ -3,6 +3,7 @@ package rulefile
 import (
 	"log/slog"
 	"net"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -26,14 +27,20 @@ const (
 	// request per slot, in every worker, and logs each, does not: at 1ns
 	// it logged 2,700 lines a second and used 88% of a CPU.
 	MinInterval = 100 * time.Millisecond
-	maxWorkers         = 1024
+	// DefaultMaxRunning is how many programs and requests a worker runs
+	// at once unless the file says otherwise: enough for most files, and
+	// few enough that a start of thousands of rules is not a fork storm.
+	DefaultMaxRunning = 32
+	maxMaxRunning     = 4096
+	maxSkewTolerance  = time.Hour
+	maxWorkers        = 1024
 )
 
 // The keys each section knows, and hints for keys written in the wrong
 // section. They are functions, not variables, so that nothing in the
 // package can be changed at run time.
 func topKeys() []string {
-	return []string{"dict", "namespace", "workers", "listen", "state_dir", "token_env", "log", "env_file", "rules"}
+	return []string{"name", "dict", "namespace", "workers", "max_running", "listen", "state_dir", "token_env", "log", "env_file", "store_clock", "skew_tolerance", "metrics", "rules"}
 }
 
 func topHints() map[string]string {
@@ -46,15 +53,18 @@ func topHints() map[string]string {
 
 func logKeys() []string { return []string{"format", "level"} }
 
+func metricsKeys() []string { return []string{"rules"} }
+
 // file decodes the document's body: the top-level mapping.
 func (d *decoder) file(body *node) *File {
 	f := &File{
-		Path:      d.path,
-		Workers:   min(runtime.NumCPU(), maxWorkers),
-		Listen:    DefaultListen,
-		TokenEnv:  DefaultTokenEnv,
-		Namespace: DefaultNamespace,
-		Log:       Log{Format: "text", Level: slog.LevelInfo},
+		Path:       d.path,
+		Workers:    min(runtime.NumCPU(), maxWorkers),
+		Listen:     DefaultListen,
+		TokenEnv:   DefaultTokenEnv,
+		Namespace:  DefaultNamespace,
+		Log:        Log{Format: "text", Level: slog.LevelInfo},
+		MaxRunning: DefaultMaxRunning,
 	}
 	if body == nil {
 		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
@@ -98,12 +108,44 @@ func (d *decoder) file(body *node) *File {
 	if e, ok := keys.get("namespace"); ok {
 		pl := place{path: "namespace"}
 		if s, ok := d.str(e.val, pl); ok {
-			if why := badNamespace(s); why != "" {
+			if why := badName(s, "namespace"); why != "" {
 				d.at(e.val, pl, "%s %s", quote(s), why)
 			} else {
 				f.Namespace = s
 			}
 		}
+	}
+	if e, ok := keys.get("name"); ok {
+		pl := place{path: "name"}
+		if s, ok := d.str(e.val, pl); ok {
+			if why := badName(s, "name"); why != "" {
+				d.at(e.val, pl, "%s %s", quote(s), why)
+			} else {
+				f.Name = s
+			}
+		}
+	}
+	if e, ok := keys.get("max_running"); ok {
+		if n, ok := d.maxRunning(e.val, place{path: "max_running"}); ok {
+			f.MaxRunning = n
+		}
+	}
+	d.maxRunningDefault = f.MaxRunning // the rules' default, read before them
+	if e, ok := keys.get("store_clock"); ok {
+		f.StoreClock, _ = d.boolean(e.val, place{path: "store_clock"})
+	}
+	if e, ok := keys.get("skew_tolerance"); ok {
+		pl := place{path: "skew_tolerance"}
+		if v, ok := d.duration(e.val, pl); ok {
+			if v <= 0 || v > maxSkewTolerance {
+				d.at(e.val, pl, "must be more than 0 and at most %v, got %v (leave it out for the library's default, 5s)", maxSkewTolerance, v)
+			} else {
+				f.SkewTolerance = v
+			}
+		}
+	}
+	if e, ok := keys.get("metrics"); ok {
+		f.Metrics = d.metrics(e.val, place{path: "metrics"})
 	}
 	if e, ok := keys.get("token_env"); ok {
 		pl := place{path: "token_env"}
@@ -213,16 +255,70 @@ func (d *decoder) resolve(p string) string {
 	return filepath.Join(d.dir, p)
 }
 
-// badNamespace says what is wrong with a namespace, or "". It prefixes
-// every claim key, so it is held to what every dictionary can store.
-func badNamespace(s string) string {
+// badName says what is wrong with a namespace or an instance name, or
+// "". Both go into every claim key, so they are held to what every
+// dictionary can store.
+func badName(s, key string) string {
 	switch {
 	case s == "":
-		return "is empty; leave namespace out for the default"
+		return "is empty; leave " + key + " out for the default"
 	case len(s) > 64:
 		return "is longer than 64 bytes"
 	case strings.IndexFunc(s, func(r rune) bool { return r < 0x21 || r == 0x7f || r > 0x7e }) >= 0:
 		return "may hold only printable ASCII without spaces"
 	}
 	return ""
+}
+
+// maxRunning reads a max_running: a count of runs at once.
+func (d *decoder) maxRunning(n *node, pl place) (int, bool) {
+	v, ok := d.integer(n, pl)
+	if !ok {
+		return 0, false
+	}
+	if v < 1 || v > maxMaxRunning {
+		d.at(n, pl, "must be between 1 and %d, got %d", maxMaxRunning, v)
+		return 0, false
+	}
+	return int(v), true
+}
+
+// metrics reads metrics: {rules: all | [pattern, …]}. Each pattern is
+// checked as path.Match reads it, so that a typo is an error here rather
+// than a rule silently left without its series.
+func (d *decoder) metrics(n *node, pl place) MetricsRules {
+	var m MetricsRules
+	keys, ok := d.fields(n, pl, metricsKeys(), nil)
+	if !ok {
+		return m
+	}
+	e, ok := keys.get("rules")
+	if !ok {
+		return m
+	}
+	pl = pl.field("rules")
+	if s, ok := scalar(e.val); ok && s == "all" && e.val.Kind == yaml.ScalarNode {
+		m.All = true
+		return m
+	}
+	if e.val.Kind != yaml.SequenceNode || refused(e.val) != "" {
+		d.wrongType(e.val, pl, "all, or a list of rule id patterns such as [\"billing-*\", sync]")
+		return m
+	}
+	for i, item := range e.val.Content {
+		ipl := pl.index(i)
+		s, ok := d.str(item, ipl)
+		switch {
+		case !ok:
+		case s == "":
+			d.at(item, ipl, "must not be empty")
+		default:
+			if _, err := path.Match(s, ""); err != nil {
+				d.at(item, ipl, "%s is not a pattern (path.Match syntax: *, ?, [a-z], \\ to escape)", quote(s))
+				continue
+			}
+			m.Patterns = append(m.Patterns, s)
+		}
+	}
+	return m
 }

@@ -20,7 +20,9 @@ type decoder struct {
 	dir  string // its directory: relative paths in the file start there
 	env  Env
 	top  envSource // the top-level env_file
-	errs collector
+	// maxRunningDefault is the file's max_running, every rule's default.
+	maxRunningDefault int
+	errs              collector
 }
 
 // place is where in the file's structure a value sits, for messages.
