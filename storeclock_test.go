@@ -3,7 +3,9 @@ package ngxtasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,10 +155,12 @@ func TestTimerLoopBatchesClaims(t *testing.T) {
 }
 
 // gatedClockDict answers Now only once released, so a test can choose the
-// moment a manager learns the store's clock.
+// moment a manager learns the store's clock; with noClock it then says it
+// has none, as a wrapper of a store opened late does.
 type gatedClockDict struct {
 	*ngxtasks.MemoryDict
 	release chan struct{}
+	noClock bool
 }
 
 func (g gatedClockDict) Now(ctx context.Context) (time.Time, error) {
@@ -164,6 +168,9 @@ func (g gatedClockDict) Now(ctx context.Context) (time.Time, error) {
 	case <-g.release:
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
+	}
+	if g.noClock {
+		return time.Time{}, fmt.Errorf("opened a store without a clock: %w", ngxtasks.ErrNoStoreClock)
 	}
 	return g.MemoryDict.Now(ctx)
 }
@@ -218,3 +225,92 @@ func TestStoreClockFirst(t *testing.T) {
 		})
 	}
 }
+
+// realOffset is the real clock off by d; its readings keep their
+// monotonic part, as the real clock's do.
+type realOffset time.Duration
+
+func (o realOffset) Now() time.Time { return time.Now().Add(time.Duration(o)) }
+
+// TestP1_FirstClaimsWaitForTheClock: before the store's clock has been
+// read, a worker's first Preemption claims wait for it (a worker 8 s ahead
+// would otherwise claim slots 8 s early, their claims expiring before the
+// others reach them), and then a skewed worker skips, one within the
+// tolerance claims and runs. Normal rules do not wait. A dictionary that
+// finds it has no clock (ErrNoStoreClock) leaves claims to the worker's
+// own clock.
+func TestP1_FirstClaimsWaitForTheClock(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		skew    time.Duration
+		noClock bool
+		runs    bool
+	}{{"ahead 8s", 8 * time.Second, false, false}, {"behind 3s", -3 * time.Second, false, false}, {"right", 0, false, true}, {"no clock", 8 * time.Second, true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := gatedClockDict{MemoryDict: ngxtasks.NewMemoryDict(), release: make(chan struct{}), noClock: tc.noClock}
+			log := newRunLog()
+			m := &ngxtasks.Manager{Dict: d, Clock: realOffset(tc.skew), Logger: quiet(), Observer: log.observe}
+			shutdown(t, m)
+			var normal atomic.Int64
+			if err := m.Push(ngxtasks.Rule{Identifier: "p", Interval: time.Hour, Type: ngxtasks.Preemption, Callback: log.callback},
+				ngxtasks.Rule{Identifier: "n", Interval: time.Hour, Type: ngxtasks.Normal, Callback: func(context.Context, ngxtasks.Firing) error { normal.Add(1); return nil }}); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- m.Run(context.Background()) }()
+			waitFor(t, func() bool { return normal.Load() == 1 }) // Normal rules run meanwhile
+			time.Sleep(50 * time.Millisecond)
+			if n := len(log.kinds(ngxtasks.EventWon)) + len(log.kinds(ngxtasks.EventLost)) + len(log.kinds(ngxtasks.EventSkipped)); n != 0 || log.total() != 0 {
+				t.Fatalf("a claim was settled (%d events, %d runs) before the store's clock was read", n, log.total())
+			}
+			close(d.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			skipped := log.kinds(ngxtasks.EventSkipped)
+			if ran := log.total() == 1; ran != tc.runs || !tc.runs && (len(skipped) != 1 || skipped[0].Reason != ngxtasks.SkipClockSkewed) {
+				t.Fatalf("clock %v off: ran %v (want %v), skipped %v", tc.skew, ran, tc.runs, skipped)
+			}
+			if !tc.runs {
+				x, err := m.Explain(context.Background(), "p", time.Now().Add(tc.skew))
+				if err != nil || !strings.Contains(x.Why, "not known to be within SkewTolerance/2") {
+					t.Fatalf("Explain: %+v, %v", x, err)
+				}
+				if st := m.Stats()[0]; st.SkipsBy[ngxtasks.SkipClockSkewed] != 1 {
+					t.Fatalf("stats: %+v", st)
+				}
+			}
+		})
+	}
+}
+
+// TestP1_SteppedClockStopsClaimsAtOnce: a worker whose clock is stepped
+// beyond the tolerance after its last reading skips its next Preemption
+// slot at once (its last measurement, carried to the present by the
+// monotonic clock, shows the step), not at the next reading 10 s later.
+func TestP1_SteppedClockStopsClaimsAtOnce(t *testing.T) {
+	d := ngxtasks.NewMemoryDict()
+	log := newRunLog()
+	clock := &steppable{}
+	m := &ngxtasks.Manager{Dict: d, Clock: clock, Logger: quiet(), Observer: log.observe}
+	shutdown(t, m)
+	if err := m.Push(ngxtasks.Rule{Identifier: "p", Interval: 200 * time.Millisecond, Type: ngxtasks.Preemption, Callback: log.callback}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, ok := m.ClockOffset(); return ok })
+	_ = m.Run(context.Background())
+	if log.total() != 1 {
+		t.Fatalf("%d runs before the step, want 1", log.total())
+	}
+	clock.off.Store(int64(4 * time.Second))
+	_ = m.Run(context.Background())
+	skipped := log.kinds(ngxtasks.EventSkipped)
+	if log.total() != 1 || len(skipped) != 1 || skipped[0].Reason != ngxtasks.SkipClockSkewed {
+		t.Fatalf("after a 4 s step: %d runs, skips %v; want the slot skipped for the clock", log.total(), skipped)
+	}
+}
+
+// steppable is the real clock, off by an amount a test may step.
+type steppable struct{ off atomic.Int64 }
+
+func (s *steppable) Now() time.Time { return time.Now().Add(time.Duration(s.off.Load())) }

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ type Config struct {
 	KillEvery   time.Duration // default 2 s
 	Skew        time.Duration // worker i's clock is off by a fixed amount in [-Skew, +Skew]
 	StoreClock  bool          // workers compute slots from the store's clock
+	Jumps       []Jump        // steps of workers' clocks after their start
 	Normal      int           // Normal rules besides, every NormalEvery, each run by every worker
 	NormalEvery time.Duration //
 	// StartBefore, if set, makes each worker take its first drive step this
@@ -59,6 +61,13 @@ type Config struct {
 	// e.g. to stop the store for a while; it returns the instant the store
 	// was back, or the zero time.
 	During func(t *testing.T) (back time.Time) `json:"-"`
+}
+
+// A Jump steps worker Worker's clock by By, At after the worker started (a
+// restarted worker's clock steps again), as NTP or an operator would.
+type Jump struct {
+	Worker int
+	At, By time.Duration
 }
 
 // RuleOf returns the i-th rule of a fleet (callback left out): the parent
@@ -122,6 +131,9 @@ type Result struct {
 	// EarlyLate lists claims reported late although they were answered
 	// before their slot ended.
 	EarlyLate []string
+	// Skewed counts Preemption slots skipped because the worker's clock
+	// was not known to be near the store's, by pid.
+	Skewed map[int]int
 }
 
 const childEnv = "NGXTASKS_FLEETTEST_CHILD"
@@ -150,9 +162,12 @@ type childSpec struct {
 	Index  int
 }
 
-type skewedClock time.Duration
+// skewedClock is a worker's clock: the real one, off by an amount that a
+// Jump may change. Its readings keep their monotonic part (Add moves it
+// with the wall clock), as the real clock's do.
+type skewedClock struct{ off atomic.Int64 }
 
-func (s skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s)) }
+func (s *skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s.off.Load())) }
 
 // runChild is a worker: it runs the fleet's rules until its standard input
 // closes, reporting each claim won and each run on standard output.
@@ -198,6 +213,8 @@ func runChild(c childSpec) error {
 					say("late", ev)
 				case ngxtasks.SkipOverlap, ngxtasks.SkipClosed:
 					say(ev.Reason.String(), ev)
+				case ngxtasks.SkipClockSkewed:
+					say("skewed", ev)
 				case ngxtasks.SkipBehind: // the process was starved: one line per slot
 					first := ev.Slot.N
 					for n := range min(ev.Missed, 1000) {
@@ -208,8 +225,15 @@ func runChild(c childSpec) error {
 			}
 		},
 	}
-	if skew := c.Config.skewOf(c.Index); skew != 0 {
-		m.Clock = skewedClock(skew)
+	if skew := c.Config.skewOf(c.Index); skew != 0 || len(c.Config.Jumps) > 0 {
+		clock := &skewedClock{}
+		clock.off.Store(int64(skew))
+		m.Clock = clock
+		for _, j := range c.Config.Jumps {
+			if j.Worker == c.Index {
+				time.AfterFunc(j.At, func() { clock.off.Add(int64(j.By)) })
+			}
+		}
 	}
 	rules := make([]ngxtasks.Rule, c.Config.Rules, c.Config.Rules+c.Config.Normal)
 	for i := range rules {
@@ -298,7 +322,7 @@ func Run(t *testing.T, c Config) *Result {
 		c.Margin = time.Second
 	}
 	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{},
-		Drive: map[int]time.Time{}, Frame: map[int]time.Duration{}, Normal: map[Key]map[int][]string{}}
+		Drive: map[int]time.Time{}, Frame: map[int]time.Duration{}, Normal: map[Key]map[int][]string{}, Skewed: map[int]int{}}
 	var mu sync.Mutex
 	ready := make(chan struct{}, 1024)
 	record := func(line string) {
@@ -343,6 +367,9 @@ func Run(t *testing.T, c Config) *Result {
 				res.EarlyLate = append(res.EarlyLate, fmt.Sprintf("%s slot %d: given up %v before it ended (pid %d)", k.Rule, k.Slot, time.Duration(early), pid))
 			}
 		case "overlap", "closed", "lost": // shown with a missing slot, never its excuse
+			res.Failed[k] = append(res.Failed[k], f[0])
+		case "skewed": // never an excuse either: a worker whose clock is right runs it
+			res.Skewed[pid]++
 			res.Failed[k] = append(res.Failed[k], f[0])
 		}
 	}
@@ -498,11 +525,13 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 }
 
 // FirstDrive is when the first worker of the fleet took its first drive
-// step, on its own clock (Frame): from then on, every slot has a worker
-// that may run it.
+// step, on the real clock (its own less its Frame): from then on, every
+// slot has a worker that may run it. (A worker whose clock is far behind
+// may run older slots, or skip them: they are not counted.)
 func (r *Result) FirstDrive() time.Time {
 	var first time.Time
-	for _, at := range r.Drive {
+	for pid, at := range r.Drive {
+		at = at.Add(-r.Frame[pid])
 		if first.IsZero() || at.Before(first) {
 			first = at
 		}

@@ -140,27 +140,52 @@ func TestFirstStep(t *testing.T) {
 
 // TestSkew: workers whose clocks are up to 4 s apart (the tolerance is 5 s)
 // never run a slot twice; with the store-clock option, a minute apart.
+// Beyond the tolerance, by default (no option set), still never: five
+// workers at −8, −4, 0, +4 and +8 s on a store that can tell the time, the
+// four beyond SkewTolerance/2 skipping their Preemption slots ("clock
+// skewed") and the one whose clock is right running them all. Then clocks
+// that step after the start: the −8 s worker's steps to right at 6 s, and
+// the right one's 6 s ahead at 9 s: the first takes over at once, the
+// second stops claiming at once, none twice.
 func TestSkew(t *testing.T) {
 	for _, b := range backends {
 		for _, tc := range []struct {
 			name       string
 			skew       time.Duration
 			storeClock bool
-		}{{"tolerance", 2 * time.Second, false}, {"storeclock", time.Minute, true}} {
-			if tc.storeClock && !b.storeClock {
-				continue
+			workers    int
+			jumps      []fleettest.Jump
+		}{
+			{"tolerance", 2 * time.Second, false, 6, nil},
+			{"storeclock", time.Minute, true, 6, nil},
+			{"beyond", 8 * time.Second, false, 5, nil},
+			{"jump", 8 * time.Second, false, 5, []fleettest.Jump{{Worker: 0, At: 6 * time.Second, By: 8 * time.Second}, {Worker: 2, At: 9 * time.Second, By: 6 * time.Second}}},
+		} {
+			if (tc.storeClock || tc.skew > 2*time.Second) && !b.storeClock {
+				continue // beyond the tolerance, only a store's clock tells
 			}
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				u := url(t, b.env)
-				cfg := fleettest.Config{Dict: u, Namespace: "skew-" + tc.name + b.name + time.Now().Format("150405.000"), Workers: 6, Rules: 20,
-					MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 30 * time.Second,
-					Skew: tc.skew, StoreClock: tc.storeClock, Normal: 4, NormalEvery: 300 * time.Millisecond}
+				cfg := fleettest.Config{Dict: u, Namespace: "skew-" + tc.name + b.name + time.Now().Format("150405.000"), Workers: tc.workers, Rules: 20,
+					MinInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 20 * time.Second,
+					Skew: tc.skew, StoreClock: tc.storeClock, Jumps: tc.jumps}
+				if tc.jumps == nil { // a stepped clock moves its Normal slots: N2 is checked on steady clocks
+					cfg.Normal, cfg.NormalEvery = 4, 300*time.Millisecond
+				}
 				res := fleettest.Run(t, cfg)
 				n := res.Check(t, func(k fleettest.Key, s ngxtasks.Slot) bool { return res.StoreFailed(k, s) || res.Busy(k, s) })
 				checkUnanswered(t, res, n)
 				checkNormal(t, res)
-				t.Logf("clocks ±%v apart: %d slots checked, none twice, %d unanswered in time", tc.skew, n, res.Unanswered)
+				skewed := 0
+				for _, c := range res.Skewed {
+					skewed += c
+				}
+				if beyond := tc.skew > 2*time.Second; beyond != (len(res.Skewed) > 0) {
+					t.Errorf("clocks ±%v apart: %d workers skipped slots for the clock (%v)", tc.skew, len(res.Skewed), res.Skewed)
+				}
+				t.Logf("clocks ±%v apart (steps %v): %d slots checked, none twice, %d unanswered in time; %d slots skipped for the clock by %d workers",
+					tc.skew, tc.jumps, n, res.Unanswered, skewed, len(res.Skewed))
 			})
 		}
 	}
