@@ -116,6 +116,9 @@ func (h *Handler) fetch(ctx context.Context, u *url.URL, doc document) (missing 
 		return false, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		var ue *url.Error

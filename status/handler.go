@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -35,8 +36,17 @@ type Options struct {
 	Client *http.Client
 	// Refresh is how often the page reloads its data; zero is 2 seconds.
 	Refresh time.Duration
-	// Title heads the page; empty is "ngxtasks".
+	// Title heads the page; empty is "ngxtasks". With a Token the page
+	// is served to anyone: the title should not say more than they may
+	// know.
 	Title string
+	// Token, when set, is the bearer token status.json and history.json
+	// require (Authorization: Bearer <token>; 401 without it). The page
+	// and its script and style hold no data and are served without it:
+	// the page asks its user for the token, keeps it for the browser tab
+	// and sends it with each request. The Handler sends it to its Peers
+	// too. Empty, the default, asks for nothing.
+	Token string
 }
 
 // A Handler serves the status of Managers, read only: the dashboard, its
@@ -50,6 +60,7 @@ type Handler struct {
 	peerTimeout    time.Duration
 	explainTimeout time.Duration
 	assets         map[string]asset // by name below the mount point; "" is the page
+	token          string           // Options.Token
 }
 
 // asset is a file of the page, made once by New.
@@ -71,6 +82,7 @@ func New(opts Options, managers ...*ngxtasks.Manager) *Handler {
 		client:         opts.Client,
 		peerTimeout:    orDefault(opts.PeerTimeout, 2*time.Second),
 		explainTimeout: orDefault(opts.ExplainTimeout, time.Second),
+		token:          opts.Token,
 	}
 	if h.client == nil {
 		h.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -143,10 +155,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch name {
-	case "status.json":
-		h.serveStatus(w, r)
-	case "history.json":
-		h.serveHistory(w, r)
+	case "status.json", "history.json":
+		if !h.authorized(r) {
+			hd.Set("WWW-Authenticate", `Bearer realm="ngxtasks"`)
+			writeJSON(w, http.StatusUnauthorized, Error{Schema: Schema, Error: "the status documents need the token (Authorization: Bearer)"})
+			return
+		}
+		if name == "status.json" {
+			h.serveStatus(w, r)
+		} else {
+			h.serveHistory(w, r)
+		}
 	default:
 		a, ok := h.assets[name]
 		if !ok {
@@ -158,6 +177,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Cache-Control", "no-cache") // revalidated: a new build serves new assets at once
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 	}
+}
+
+// authorized reports whether r carries the token, when there is one.
+func (h *Handler) authorized(r *http.Request) bool {
+	if h.token == "" {
+		return true
+	}
+	got := r.Header.Get("Authorization")
+	return subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+h.token)) == 1
 }
 
 // route finds what a request asks for: the last element of its path ("" for

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,7 +32,12 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ngxtasks status: the file's listen is off; give --listen host:port")
 		return 2
 	}
-	c := &client{base: "http://" + addr + "/", token: os.Getenv(f.TokenEnv)}
+	token, err := master.Token(f.TokenEnv)
+	if err != nil {
+		fmt.Fprintln(stderr, "ngxtasks status:", err)
+		return 2
+	}
+	c := &client{base: "http://" + addr + "/", token: token}
 	body, err := c.get("status.json")
 	if err != nil {
 		fmt.Fprintln(stderr, "ngxtasks status:", err)

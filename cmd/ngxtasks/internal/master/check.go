@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ngxtasks/ngxtasks"
@@ -46,8 +46,12 @@ func Settle(f *rulefile.File, o Overrides) (Settings, error) {
 	default:
 		s.Listen = o.Listen
 	}
-	s.Token = os.Getenv(f.TokenEnv)
 	var errs []error
+	token, err := Token(f.TokenEnv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.Token = token
 	if s.Workers < 1 || s.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("--workers: %d is not in 1..1024", s.Workers))
 	}
@@ -86,9 +90,9 @@ func checkDict(f *rulefile.File, s Settings) []error {
 // checkListen asks for a token when the listener is reachable from
 // elsewhere: the status page names commands, hosts and failures.
 func checkListen(addr, token, tokenEnv string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("listen %q: %v", addr, errors.Unwrap(err))
+	host, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("listen %q is not host:port or off (e.g. 127.0.0.1:9090, [::1]:9090, :9090 for every interface)", addr)
 	}
 	if token != "" || isLoopback(host) {
 		return nil

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,11 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/ngxtasks/ngxtasks/status"
 )
@@ -31,28 +26,73 @@ import (
 // master reaches them as http://w<index>/ through a client that dials
 // those sockets, so a worker's new process is found where the old one was.
 
+// The listener's bounds. A request is a GET without a body, so reading
+// one is quick; answering may wait for every worker: status.json for at
+// most the status handler's PeerTimeout (2 s), /metrics for the socket
+// client's Timeout (30 s; the workers are asked at once), which
+// writeTimeout leaves room for. A keep-alive connection may wait for its
+// next request idleTimeout, longer than a usual scrape interval (15 s).
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 64 << 10 // a browser's headers and cookies for localhost, a bearer token
+	maxConns          = 64       // open at once (connLimit)
+)
+
 // listen starts the listener, or returns nil when it is off.
 func (m *Master) listen() (net.Listener, error) {
 	if m.settings.Listen == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", m.settings.Listen)
+	tcp, err := net.Listen("tcp", m.settings.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	ln := newConnLimit(tcp, maxConns)
+	srv := &http.Server{
+		Handler:           m.handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         ln.track,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	m.log.Info("ngxtasks: status and metrics", "url", "http://"+ln.Addr().String()+"/", "token", m.settings.Token != "")
+	return ln, nil
+}
+
+// handler serves the listener's documents, read only. With a token the
+// status handler asks for it itself (its page, which holds no data, is
+// served without it, and asks the user for the token), and names no file:
+// the page is for anyone who reaches the listener. Without a token only
+// requests for loopback names are served.
+func (m *Master) handler() http.Handler {
 	client := m.socketClient()
 	var peers []string
 	for i := range m.settings.Workers {
 		peers = append(peers, fmt.Sprintf("http://w%d/", i))
 	}
+	token := m.settings.Token
+	opts := status.Options{Peers: peers, Client: client, Title: "ngxtasks: " + m.opts.Config, Token: token}
+	metrics := http.Handler(promhttp.HandlerFor(m.gatherer(client), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	workers := http.Handler(http.HandlerFunc(m.serveWorkers))
+	if token != "" {
+		opts.Title = "ngxtasks"
+		metrics, workers = authorize(token, metrics), authorize(token, workers)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", status.New(status.Options{Peers: peers, Client: client, Title: "ngxtasks: " + m.opts.Config}))
-	mux.Handle("/metrics", promhttp.HandlerFor(m.gatherer(client), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	mux.HandleFunc("/workers.json", m.serveWorkers)
-	srv := &http.Server{Handler: m.authorize(mux), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	m.log.Info("ngxtasks: status and metrics", "url", "http://"+ln.Addr().String()+"/", "token", m.settings.Token != "")
-	return ln, nil
+	mux.Handle("/", status.New(opts))
+	mux.Handle("/metrics", metrics)
+	mux.Handle("/workers.json", workers)
+	if token != "" {
+		return readOnly(mux)
+	}
+	host, _, _ := net.SplitHostPort(m.settings.Listen) // Settle checked it
+	return localHostsOnly(host, readOnly(mux))
 }
 
 // socketClient dials http://w<i>/ to worker i's socket.
@@ -72,25 +112,6 @@ func (m *Master) socketClient() *http.Client {
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// authorize asks for the bearer token when there is one. Without one the
-// listener is on loopback (Settle refuses otherwise).
-func (m *Master) authorize(next http.Handler) http.Handler {
-	token := m.settings.Token
-	if token == "" {
-		return next
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ngxtasks"`)
-			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // WorkerInfo is one worker process in /workers.json.
@@ -118,72 +139,4 @@ func (m *Master) Workers() []WorkerInfo {
 func (m *Master) serveWorkers(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(m.Workers())
-}
-
-// gatherer gathers every worker's metrics, and the master's own: worker
-// processes up and their restarts.
-func (m *Master) gatherer(client *http.Client) prometheus.Gatherer {
-	own := prometheus.NewRegistry()
-	own.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "ngxtasks_worker_processes_up", Help: "Worker processes ready and running.",
-	}, func() float64 {
-		n := 0
-		for _, w := range m.Workers() {
-			if w.Up {
-				n++
-			}
-		}
-		return float64(n)
-	}))
-	own.MustRegister(restartsCollector{m})
-	gs := prometheus.Gatherers{own}
-	for i := range m.settings.Workers {
-		gs = append(gs, remote{client, fmt.Sprintf("http://w%d/metrics", i)})
-	}
-	return gs
-}
-
-// restartsCollector reports each worker's restarts.
-type restartsCollector struct{ m *Master }
-
-var restartsDesc = prometheus.NewDesc("ngxtasks_worker_restarts_total", "Times the master restarted a worker process.", []string{"worker"}, nil)
-
-func (c restartsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- restartsDesc }
-
-func (c restartsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, w := range c.m.Workers() {
-		ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(w.Restarts), w.Name)
-	}
-}
-
-// remote gathers one worker's metrics over its socket.
-type remote struct {
-	client *http.Client
-	url    string
-}
-
-func (r remote) Gather() ([]*dto.MetricFamily, error) {
-	req, err := http.NewRequest(http.MethodGet, r.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.TrimPrefix(r.url, "http://"), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", strings.TrimPrefix(r.url, "http://"), resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.TrimPrefix(r.url, "http://"), err)
-	}
-	out := make([]*dto.MetricFamily, 0, len(fams))
-	for _, f := range fams {
-		out = append(out, f)
-	}
-	return out, nil
 }
