@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		{Kind: ngxtasks.EventSkipped, Rule: preemption, Reason: ngxtasks.SkipLate},          // stale before its claim: no round trip
 		{Kind: ngxtasks.EventSkipped, Rule: normal, Reason: ngxtasks.SkipFiltered},          // no duration at all
 		{Kind: ngxtasks.EventSkipped, Rule: normal, Reason: ngxtasks.SkipBehind, Missed: 3}, // nor here
+		{Kind: ngxtasks.EventSkipped, Rule: preemption, Reason: ngxtasks.SkipClockSkewed},
 	}
 	// Under the race detector, sync.Pool drops some shards, and each timing
 	// makes up to its maxShards: enough runs that those do not count.
@@ -89,6 +91,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		{ngxtasks.Preemption, ngxtasks.SkipLate, 2 * rounds},
 		{ngxtasks.Normal, ngxtasks.SkipFiltered, rounds},
 		{ngxtasks.Normal, ngxtasks.SkipBehind, 3 * rounds},
+		{ngxtasks.Preemption, ngxtasks.SkipClockSkewed, rounds},
 		{ngxtasks.Normal, ngxtasks.SkipOverlap, 0},
 	} {
 		if n := w.skips[c.typ][c.reason].Load(); n != c.n {
@@ -158,6 +161,35 @@ func TestTimingCountsEveryObservation(t *testing.T) {
 		}
 		if len(tm.shards) > limit {
 			t.Errorf("maxShards %d: %d shards made", limit, len(tm.shards))
+		}
+	}
+}
+
+// BenchmarkObserve is the collector's part of a run on every core at
+// once: the Watch function given a run's two events, started and ended.
+func BenchmarkObserve(b *testing.B) {
+	h := newHistograms()
+	w := h.forWorker("w", "ngxtasks.MemoryDict")
+	rule := &ngxtasks.Rule{Identifier: "n", Type: ngxtasks.Normal}
+	b.RunParallel(func(pb *testing.PB) {
+		fired := ngxtasks.Event{Kind: ngxtasks.EventFired, Rule: rule, Duration: time.Millisecond}
+		finished := ngxtasks.Event{Kind: ngxtasks.EventFinished, Rule: rule, Duration: 3 * time.Millisecond}
+		for pb.Next() {
+			w.observe(&fired)
+			w.observe(&finished)
+		}
+	})
+}
+
+// Every skip reason of the core has a label value: one added there and
+// not here would be dropped from every scrape.
+func TestEveryReasonNamed(t *testing.T) {
+	names := reasonNames()
+	for r := ngxtasks.SkipReason(1); r.String() != "unknown"; r++ {
+		if int(r) >= len(names) || names[r] == "" {
+			t.Errorf("skip reason %d (%v) has no label value", r, r)
+		} else if want := strings.ReplaceAll(r.String(), " ", "_"); names[r] != want {
+			t.Errorf("skip reason %v is labelled %q, want %q", r, names[r], want)
 		}
 	}
 }
