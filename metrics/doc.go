@@ -7,7 +7,8 @@
 //	defer c.Close()
 //	prometheus.MustRegister(c)
 //
-// or, with many rules, instead of registering it (see Serving many rules):
+// or, to serve it beside a registry's metrics at the least cost (see
+// Serving many rules):
 //
 //	http.Handle("/metrics", metrics.Handler(c, prometheus.DefaultGatherer, promhttp.HandlerOpts{}))
 //
@@ -17,18 +18,70 @@
 // Identifier. Nothing else a rule or a store knows (callback arguments, URLs,
 // process IDs) becomes a label.
 //
-// # Counters and gauges, read at scrape
+// # Aggregates and per-rule series
 //
-// These are read from [ngxtasks.Manager.Stats] and [ngxtasks.Manager.Health]
-// when Prometheus scrapes, so they cost nothing between scrapes. A series that
+// By default a Collector exports every worker's aggregates (runs by
+// result, skips by reason, claims by result, runs going on, rules, by
+// worker and rule type) and the histograms, and no rule's series of its
+// own: about a hundred series a worker, whatever its rule count. Per-rule
+// series are seven or eight a rule: at 100,000 rules, 740,000 series and
+// 62 MB a scrape, more than one Prometheus target should be, and 0.6 to
+// 1.7 s of the worker's time at each scrape.
+//
+// Rules that need series of their own (an alert on one rule's last
+// success, a dashboard of a few) are selected by identifier with
+// [Options], path.Match patterns; a pattern that does not parse is an
+// error from New:
+//
+//	c, err := metrics.Options{Rules: []string{"backup", "billing-*"}}.New(m)
+//
+// A program of a few rules that wants every rule's series, as the
+// Collector gave before aggregates, asks for all of them:
+//
+//	c, err := metrics.Options{AllRules: true}.New(m)
+//
+// A selected rule is still counted in the aggregates: the sum of an
+// aggregate over its labels is the worker's total, whatever was selected,
+// and a dashboard need not add two families up.
+//
+// # Aggregates, fed by events
+//
+// Like the histograms, the aggregate counters are fed by
+// [ngxtasks.Manager.Watch] and count from New on (a run that ended before
+// is not in them; it is in the per-rule counters, which count from the
+// rule's Push). They are counters, never going down: a rule removed or
+// replaced keeps its part, where a sum of the per-rule counters would drop
+// and rate() would read a reset. The gauges are read from
+// [ngxtasks.Manager.Stats] at each scrape. Every series of every worker
+// is there from New on, at zero, so that rate() sees the first event.
+//
+//	ngxtasks_worker_runs_total{worker,type,result}   runs of the worker's rules of
+//	    the type that ended, by result: success, error, panic, timeout.
+//	ngxtasks_worker_skips_total{worker,type,reason}  due slots not run, by reason:
+//	    overlap, filtered, claim_error, late, closed, behind (each slot of the
+//	    run of slots the timer loop missed), clock_skewed.
+//	ngxtasks_worker_claims_total{worker,result}      claims of Preemption slots:
+//	    won, lost, error (the dictionary failed).
+//	ngxtasks_worker_running{worker,type}             runs going on.
+//	ngxtasks_worker_rules{worker,type}               rules pushed to the worker.
+//
+// Lateness, the third thing a dashboard of many rules watches, is the
+// histogram ngxtasks_run_lateness_seconds below.
+//
+// # Per-rule counters and gauges, read at scrape
+//
+// These are exported for the rules Options select, read from
+// [ngxtasks.Manager.Stats] and [ngxtasks.Manager.Health] when Prometheus
+// scrapes, so they cost nothing between scrapes. A series that
 // would be zero is left out where its absence cannot mislead, to keep a scrape
-// of 100,000 rules small:
+// of many selected rules small:
 //
 //	ngxtasks_runs_total{rule,worker,result}           runs that ended, by result:
 //	    success, error (the callback returned one), panic, timeout.
 //	    success and error are always there; panic and timeout once nonzero.
 //	ngxtasks_skips_total{rule,worker,reason}          due slots not run here, by reason:
-//	    overlap, filtered, claim_error, late, closed, behind. Only nonzero ones.
+//	    overlap, filtered, claim_error, late, closed, behind, clock_skewed.
+//	    Only nonzero ones.
 //	ngxtasks_claims_total{rule,worker,result}         Preemption rules only: won, lost
 //	    (always there) and error (the dictionary failed; once nonzero).
 //	ngxtasks_running{rule,worker}                     1 while a run goes on; absent
@@ -41,6 +94,9 @@
 //	ngxtasks_rule_info{rule,worker,type,drive,name}   1 for every rule pushed; type is
 //	    normal or preemption, drive any, timer, request or run, name the Rule's Name.
 //	ngxtasks_rule_interval_seconds{rule,worker}       the rule's interval.
+//
+// and for every worker, whatever is selected:
+//
 //	ngxtasks_store_up{worker}                         0 while the worker's dictionary
 //	    fails or answers after the slot ended (Health's StoreDown), else 1.
 //	ngxtasks_clock_offset_seconds{worker}             how far the dictionary's clock is
@@ -84,7 +140,14 @@
 //
 // # Serving many rules
 //
-// A registry gathers a Collector by writing each series into a message of
+// By default, a scrape of a worker of 100,000 rules is 116 series and
+// 12 KB of text, and takes 36 to 45 ms on a two-core machine (more when
+// it is busy), most of it [ngxtasks.Manager.Stats], read for the gauges;
+// selecting 20 rules by two patterns adds 148 series and a few
+// milliseconds (a pattern's literal prefix is compared before path.Match
+// runs). Served with the other ways below, it takes about as long.
+//
+// With AllRules, a registry gathers a Collector by writing each series into a message of
 // its own, checking it, hashing its labels against duplicates and sorting
 // each family; a rule makes seven or eight series, and at 100,000 rules
 // (740,000 series, 62 MB of text, 2.6 MB gzipped) a scrape took 1.1 to

@@ -11,7 +11,7 @@ import (
 // Options choose the rules that get series of their own. The zero value
 // gives none: every rule is counted in its worker's aggregates, and a
 // scrape is about a hundred series a worker whatever the rule count (see
-// Aggregates and Per-rule series in the package documentation).
+// Aggregates and per-rule series in the package documentation).
 type Options struct {
 	// Rules selects, by identifier, the rules that get per-rule series:
 	// patterns of [path.Match] ("backup", "billing-*", "nightly-?"), each
