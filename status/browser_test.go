@@ -84,14 +84,8 @@ func (p *pageProblems) listen(ev any) {
 // identifier is text, pausing stops the refresh, and the page logs no
 // error.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs %s for the status page's browser test: %v", chromium, err)
-		}
-		t.Skipf("no %s: %v", chromium, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	b := newTab(t)
+	do, click, waitFor, eval, rows := b.do, b.click, b.waitFor, b.eval, b.rows
 
 	// Two workers, really running.
 	every := 200 * time.Millisecond
@@ -108,7 +102,7 @@ func TestBrowser(t *testing.T) {
 	dict := ngxtasks.NewMemoryDict()
 	defer dict.Close()
 	var workers []*ngxtasks.Manager
-	runCtx, stopRunning := context.WithCancel(ctx)
+	runCtx, stopRunning := context.WithCancel(context.Background())
 	var running sync.WaitGroup
 	for _, id := range []string{"w1", "w2"} {
 		m := &ngxtasks.Manager{Dict: dict, Worker: id, Logger: quiet()}
@@ -133,104 +127,9 @@ func TestBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux) // 127.0.0.1
 	defer srv.Close()
 
-	// The browser, closed before the server.
-	var problems pageProblems
-	allocCtx, closeAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium")),
-		chromedp.WindowSize(1400, 1000),
-	)
-	defer closeAlloc()
-	bctx, closeBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(problems.listen))
-	defer closeBrowser()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v (page problems: %q)", what, err, problems.all())
-		}
-	}
-	// click clicks the first element sel selects. The table is rebuilt at
-	// every refresh, so the element found may be gone when the click
-	// lands: then it tries again, for at most 5 seconds.
-	click := func(what, sel string) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			sctx, cancel := context.WithTimeout(bctx, 5*time.Second)
-			err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(sel)))
-			cancel()
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %v (page problems: %q)", what, err, problems.all())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	eval := func(expr string, into any) error {
-		sctx, cancel := context.WithTimeout(bctx, 5*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[any](expr))
-		if err != nil {
-			return err
-		}
-		if p, ok := into.(*any); ok {
-			*p = v
-		}
-		return nil
-	}
-	// waitFor polls a JavaScript condition (Runtime.evaluate, which the
-	// page's CSP does not govern; chromedp.Poll builds a Function, which
-	// it does) until it holds, for at most 8 seconds.
-	waitFor := func(what, cond string) {
-		t.Helper()
-		deadline := time.Now().Add(8 * time.Second)
-		for {
-			var v any
-			err := eval("Boolean("+cond+")", &v)
-			if err == nil && v == true {
-				return
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				var snapshot any
-				_ = eval(rowsJS, &snapshot)
-				t.Fatalf("waiting for %s: %v; rows: %v; count %q; page problems: %q", what, err, snapshot, text(t, eval, "#count"), problems.all())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	rows := func() []map[string]any {
-		t.Helper()
-		var v any
-		if err := eval(rowsJS, &v); err != nil {
-			t.Fatal(err)
-		}
-		var out []map[string]any
-		for _, r := range v.([]any) {
-			out = append(out, r.(map[string]any))
-		}
-		return out
-	}
-
-	// The first Run starts the browser and tab, which live as long as its
-	// context: bctx itself (bounded by ctx), not a shorter child.
 	base := srv.URL + "/debug/ngxtasks/"
-	if err := chromedp.Do(bctx, chromedp.Navigate(base)); err != nil {
-		t.Fatalf("load the page: %v", err)
-	}
-	if title := text(t, eval, "title"); title != "fleet <test>" {
+	b.navigate(base)
+	if title := b.text("title"); title != "fleet <test>" {
 		t.Errorf("title %q", title)
 	}
 
@@ -275,7 +174,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("unexpected row %v", r)
 		}
 	}
-	if c := text(t, eval, "#count"); c != "showing 1–12 of 12" {
+	if c := b.text("#count"); c != "showing 1–12 of 12" {
 		t.Errorf("count %q", c)
 	}
 
@@ -304,7 +203,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("searching FLAK shows %v", r)
 		}
 	}
-	if c := text(t, eval, "#count"); c != "showing 1–2 of 2 (12 in all)" {
+	if c := b.text("#count"); c != "showing 1–2 of 2 (12 in all)" {
 		t.Errorf("count %q", c)
 	}
 	do("search by name", setInput("search", "alive", "input"))
@@ -357,22 +256,33 @@ func TestBrowser(t *testing.T) {
 	waitFor("the reason of a skip", `document.getElementById("history-rule").textContent === "vetoed" &&
 		[...document.querySelectorAll("#history table.slots tbody tr")].some((tr) => tr.cells[2].textContent === "skipped" && tr.cells[3].textContent === "filtered")`)
 
-	// Pause stops the refresh; resume starts it again.
+	// Pause stops the refresh; resume starts it again. The page's fetch is
+	// counted (status.json only: a load that was in flight when the pause
+	// came may still ask for the open history), then the test waits in the
+	// page's own event loop for 1.5 s, five refresh intervals: a refresh
+	// timer, had one been set, would fire before that wait's, so a busy
+	// machine that delays both cannot hide it.
 	click("pause", "#pause")
 	waitFor("paused", `document.getElementById("pause").textContent === "Resume"`)
-	time.Sleep(400 * time.Millisecond) // a load in flight ends
-	before := text(t, eval, "#updated")
-	time.Sleep(time.Second) // more than 3 refresh intervals
-	if after := text(t, eval, "#updated"); after != before {
-		t.Errorf("paused, the page still refreshed: %q, then %q", before, after)
+	var installed any
+	if err := eval(countFetchesJS, &installed); err != nil || installed != true {
+		t.Fatalf("counting the page's fetches: %v, %v", installed, err)
 	}
+	var paused any
+	if err := eval(`new Promise((done) => setTimeout(() => done(window.statusFetches), 1500))`, &paused, chromedp.EvalAwaitPromise); err != nil {
+		t.Fatal(err)
+	}
+	if paused != float64(0) {
+		t.Errorf("paused, the page asked for status.json %v times in 1.5 s", paused)
+	}
+	before := b.text("#updated")
 	click("resume", "#pause")
-	waitFor("a refresh after resuming", `document.getElementById("updated").textContent !== `+jsString(before))
+	waitFor("a refresh after resuming", `window.statusFetches > 0 && document.getElementById("updated").textContent !== `+jsString(before))
 
 	// The screenshot, for people.
 	click("open leader's history again", `#rules tbody tr[data-rule="leader"]`)
 	waitFor("leader's history", `document.getElementById("history-rule").textContent === "leader" && document.querySelectorAll("#history table.slots tbody tr").length >= 4`)
-	sctx, cancelShot := context.WithTimeout(bctx, 10*time.Second)
+	sctx, cancelShot := context.WithTimeout(b.ctx, stepLimit)
 	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	cancelShot()
 	if err != nil {
@@ -407,10 +317,25 @@ func TestBrowser(t *testing.T) {
 	do("filter failing among 10,000", setInput("state", "failing", "change"))
 	waitFor("the failing rules", `document.getElementById("count").textContent === "showing 1–100 of 1,429 (10,000 in all)"`)
 
-	for _, p := range problems.all() {
+	for _, p := range b.problems.all() {
 		t.Errorf("the page: %s", p)
 	}
 }
+
+// countFetchesJS makes the page count its requests for status.json in
+// window.statusFetches, from 0.
+const countFetchesJS = `(() => {
+	window.statusFetches = 0;
+	if (!window.fetchCounted) {
+		const f = window.fetch;
+		window.fetch = (...args) => {
+			if (String(args[0]).startsWith("status.json")) window.statusFetches++;
+			return f.apply(window, args);
+		};
+		window.fetchCounted = true;
+	}
+	return true;
+})()`
 
 // rowsJS reads the rules table as the user sees it.
 const rowsJS = `[...document.querySelectorAll("#rules tbody tr")].map((tr) => {
@@ -418,17 +343,6 @@ const rowsJS = `[...document.querySelectorAll("#rules tbody tr")].map((tr) => {
 	return {id: c[0], name: c[1], worker: c[2], type: c[3], interval: c[4], state: c[5], last: c[6],
 		winner: c[7], runs: c[8], errors: c[9], skips: c[10], p50: c[11], p99: c[12], due: c[13], error: c[14]};
 })`
-
-// text is the textContent of the first element sel selects.
-func text(t *testing.T, eval func(string, any) error, sel string) string {
-	t.Helper()
-	var v any
-	if err := eval(`(document.querySelector(`+jsString(sel)+`) || {}).textContent`, &v); err != nil {
-		return "(" + err.Error() + ")"
-	}
-	s, _ := v.(string)
-	return s
-}
 
 // setInput sets a form control's value and fires the event the page
 // listens to, as the user's edit would.

@@ -19,6 +19,20 @@
 // inserts every value as text, so a rule identifier written as markup
 // shows as that markup's text.
 //
+// # Token
+//
+// A Handler given Options.Token answers status.json and history.json only
+// to requests that carry it (Authorization: Bearer <token>), 401 with
+// WWW-Authenticate and an error document to the others. The page, app.js
+// and app.css hold no data and are served to anyone, so that a browser
+// can load the page: when a document answers 401 the page asks for the
+// token in a form of its own, keeps it in the tab's sessionStorage (until
+// the tab closes, or its "Forget token" button) and sends it with every
+// request; a token the handler refuses is said to be refused, and asked
+// for again. Put nothing secret in Options.Title then. The Handler sends
+// the token to its Peers too. Without a token, the default, nothing is
+// asked and the page never shows the form.
+//
 // # Fleets
 //
 // A fleet's workers are spread over processes, each with its own Handler.

@@ -1,6 +1,11 @@
 // The ngxtasks status page: loads status.json every few seconds and shows
 // it; a click on a rule loads its history.json. Every value from the
 // documents goes into the page as text (textContent), never as markup.
+//
+// A handler with a token answers the documents 401 without it: the page
+// then asks for the token in a form, keeps it in sessionStorage (this tab,
+// until it closes or "Forget token") and sends it as a bearer token with
+// every request.
 "use strict";
 
 (() => {
@@ -12,7 +17,17 @@
     doc: null, rules: [], search: "", state: "",
     sortKey: "identifier", sortDir: 1, page: 0,
     paused: false, timer: 0, history: null,
+    token: "",
   };
+  // The token is kept per tab and per mount point; storage may be denied
+  // (then it lasts as long as the page).
+  const tokenKey = "ngxtasks-token:" + location.pathname;
+  const stored = {
+    get() { try { return sessionStorage.getItem(tokenKey) || ""; } catch (e) { return ""; } },
+    set(t) { try { sessionStorage.setItem(tokenKey, t); } catch (e) { /* kept in view.token only */ } },
+    clear() { try { sessionStorage.removeItem(tokenKey); } catch (e) { /* nothing kept */ } },
+  };
+  view.token = stored.get();
   const count = new Intl.NumberFormat("en-US");
 
   // el makes an element holding text (never markup).
@@ -190,8 +205,17 @@
     for (const p of failed) box.append(el("p", "Peer " + p.address + " could not be read: " + p.error, "error"));
   }
 
+  // NeedToken is a document's 401: sent is the token it was asked with.
+  class NeedToken extends Error {
+    constructor(sent) { super("the token is needed"); this.sent = sent; }
+  }
+
   async function getJSON(url) {
-    const resp = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
+    const sent = view.token;
+    const headers = { Accept: "application/json" };
+    if (sent) headers.Authorization = "Bearer " + sent;
+    const resp = await fetch(url, { cache: "no-store", headers });
+    if (resp.status === 401) throw new NeedToken(sent);
     let doc = null;
     try { doc = await resp.json(); } catch (e) { doc = null; }
     if (!resp.ok) throw new Error(url.split("?")[0] + ": " + resp.status + " " + (doc && doc.error ? doc.error : resp.statusText));
@@ -208,6 +232,7 @@
       $("history-error").hidden = true;
       renderHistory(doc);
     } catch (e) {
+      if (e instanceof NeedToken) { askToken(e.sent); return; }
       if (view.history !== rule) return;
       $("history-error").textContent = e.message;
       $("history-error").hidden = false;
@@ -225,8 +250,10 @@
       renderRules();
       $("updated").textContent = "updated " + clock(doc.generated) + " UTC";
       $("fetch-error").hidden = true;
+      $("forget").hidden = !view.token;
       await loadHistory();
     } catch (e) {
+      if (e instanceof NeedToken) { askToken(e.sent); return; }
       $("fetch-error").textContent = e.message;
       $("fetch-error").hidden = false;
     }
@@ -245,6 +272,67 @@
   }
 
   function rerender() { if (view.doc) renderRules(); }
+
+  // showData shows the documents' sections, or hides them for the token
+  // form.
+  function showData(on) {
+    $("token-box").hidden = on;
+    $("fleet").hidden = !on;
+    $("rules-box").hidden = !on;
+    if (!on) $("history").hidden = true;
+  }
+
+  // clearData removes every value of the documents from the page.
+  function clearData() {
+    view.doc = null;
+    view.rules = [];
+    view.history = null;
+    for (const id of ["workers", "rules"]) $(id).tBodies[0].replaceChildren();
+    for (const id of ["peers", "history-body"]) $(id).replaceChildren();
+    for (const id of ["count", "page", "history-rule"]) $(id).textContent = "";
+    $("peers-box").hidden = true;
+    $("history").hidden = true;
+  }
+
+  // askToken shows the token form, once the documents answered 401 to a
+  // request that sent the token sent ("" for none). An answer to a
+  // request made with an older token is not about the current one.
+  function askToken(sent) {
+    if (sent !== view.token) return;
+    clearTimeout(view.timer);
+    view.token = "";
+    stored.clear();
+    clearData();
+    showData(false);
+    $("forget").hidden = true;
+    $("fetch-error").hidden = true;
+    $("updated").textContent = "";
+    $("token-msg").textContent = sent
+      ? "That token was refused: enter the listener's token again."
+      : "This status page needs the listener's token.";
+    $("token-msg").className = sent ? "error" : "";
+    $("token").focus();
+  }
+
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("token").value.trim();
+    if (!/^[\x21-\x7e]+$/.test(t)) {
+      $("token-msg").textContent = t ? "A token is printable ASCII without spaces." : "Enter the token.";
+      $("token-msg").className = "error";
+      return;
+    }
+    $("token").value = "";
+    view.token = t;
+    stored.set(t);
+    showData(true);
+    $("updated").textContent = "loading…";
+    load();
+  });
+  $("forget").addEventListener("click", () => {
+    view.token = "";
+    askToken("");
+  });
 
   $("controls").addEventListener("submit", (e) => e.preventDefault());
   $("search").addEventListener("input", (e) => { view.search = e.target.value; view.page = 0; rerender(); });
