@@ -56,8 +56,9 @@
 //     lateness, which does not accumulate.
 //   - P1: a Preemption slot runs at most once across all workers sharing a
 //     dictionary and namespace, provided the dictionary's add-if-absent is
-//     atomic and the workers' clocks differ by less than SkewTolerance (or
-//     UseStoreClock is set).
+//     atomic and either the dictionary can tell the time ([StoreClock]:
+//     then at any skew, by default, see Clocks), or UseStoreClock is set,
+//     or the workers' clocks differ by less than SkewTolerance.
 //   - P2: a worker free to run a slot (filter allows, not busy with its
 //     previous run) that drives it runs it if the store answers before the
 //     slot ends; it checks, in order, overlap, filter, claim, and never claims
@@ -80,9 +81,20 @@
 // # Clocks
 //
 // With UseStoreClock, slots follow the dictionary's clock ([StoreClock]) and
-// no slot is taken before it has been read. Without it, a worker whose clock
-// is further than half the SkewTolerance from the store's (where the store
-// can tell the time) logs an error and shows it in [Manager.Health].
+// no slot is taken before it has been read. Without it, on a dictionary
+// that can tell the time, slots follow the worker's own clock and a worker
+// claims a Preemption slot only while its clock is known to be within
+// SkewTolerance/2 of the store's: measured every 10 s, and carried to the
+// present by the monotonic clock, so that a clock stepped since is caught
+// at its next claim. Any two workers that claim are then within
+// SkewTolerance of each other, whatever the others' clocks say. A worker
+// beyond it logs one error, shows it in [Manager.Health] (ClockSkewed),
+// and skips its Preemption slots with reason [SkipClockSkewed] (counted in
+// Stats, told by Explain) until a reading finds it back; the workers whose
+// clocks are right run those slots. Its first claims wait for the first
+// reading, within their slot. Normal rules never wait and are never
+// skipped for the clock. A dictionary that cannot tell the time leaves
+// P1 to the clocks being within SkewTolerance.
 //
 // # Seeing what happened
 //

@@ -50,6 +50,9 @@ type Manager struct {
 	Worker string
 	// SkewTolerance is how far apart workers' clocks may be without a
 	// Preemption slot running twice. Claims live Interval + SkewTolerance.
+	// On a Dict that can tell the time (StoreClock), a worker whose clock
+	// is further than SkewTolerance/2 from the store's does not claim: it
+	// skips its Preemption slots (SkipClockSkewed) until it is back.
 	// Zero is DefaultSkewTolerance; negative is refused.
 	SkewTolerance time.Duration
 	// Logger receives structured logs; nil is slog.Default().
@@ -61,7 +64,10 @@ type Manager struct {
 	Clock Clock
 	// UseStoreClock computes slots from the dictionary's clock (the Dict
 	// must implement StoreClock), so that workers' clocks may differ by any
-	// amount without a Preemption slot running twice.
+	// amount and every worker still claims; no rule, Normal ones included,
+	// runs before the store's clock has been read. Without it a worker
+	// whose clock is far from the store's is safe too, but skips its
+	// Preemption slots: set it where hosts' clocks drift.
 	UseStoreClock bool
 	// HistoryLen is how many recent slots the manager keeps per rule, for
 	// History and Explain: zero is DefaultHistory (64), negative none. A
@@ -150,9 +156,9 @@ func (m *Manager) setup() {
 	}
 	switch {
 	case m.SkewTolerance < 0:
-		m.err = fmt.Errorf("ngxtasks: %w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
+		m.err = fmt.Errorf("%w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
 	case m.HistoryLen > maxHistory:
-		m.err = fmt.Errorf("ngxtasks: %w: HistoryLen must be at most %d slots per rule, got %d", ErrInvalidConfig, maxHistory, m.HistoryLen)
+		m.err = fmt.Errorf("%w: HistoryLen must be at most %d slots per rule, got %d", ErrInvalidConfig, maxHistory, m.HistoryLen)
 	default:
 		m.err = m.checkStoreClock()
 	}
