@@ -50,7 +50,7 @@ func (m *Manager) changed() error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("ngxtasks: %w: %s was changed after the manager's first use; set every field before the first call to a method", ErrInvalidConfig, name)
+	return fmt.Errorf("%w: %s was changed after the manager's first use; set every field before the first call to a method", ErrInvalidConfig, name)
 }
 
 // same compares two interface values without panicking on types that

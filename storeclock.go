@@ -298,7 +298,7 @@ func (m *Manager) checkStoreClock() error {
 		return nil
 	}
 	if _, ok := m.dict.(StoreClock); !ok {
-		return fmt.Errorf("ngxtasks: %w: UseStoreClock needs a dictionary that can tell the time (StoreClock); %T cannot", ErrInvalidConfig, m.dict)
+		return fmt.Errorf("%w: UseStoreClock needs a dictionary that can tell the time (StoreClock); %T cannot", ErrInvalidConfig, m.dict)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -167,7 +168,7 @@ func TestStatusAndReload(t *testing.T) {
 		t.Fatalf("status.json: %d workers, %d (rule, worker) rows; want 2 and 4", len(doc.Workers), len(doc.Rules))
 	}
 	code, body = in.get("metrics", "Authorization", "Bearer s3cret-token")
-	if code != http.StatusOK || !strings.Contains(string(body), `ngxtasks_runs_total{`) || !strings.Contains(string(body), "ngxtasks_worker_processes_up 2") {
+	if code != http.StatusOK || !strings.Contains(string(body), `ngxtasks_worker_runs_total{`) || !strings.Contains(string(body), "ngxtasks_worker_processes_up 2") {
 		t.Fatalf("metrics: %d %.500s", code, body)
 	}
 	for _, w := range doc.Workers {
@@ -258,17 +259,46 @@ rules:
     type: normal
     exec:
       argv: [sh, -c, 'echo "token=$NGXTASKS_TOKEN"']
+  - id: host
+    interval: 1s
+    type: normal
+    http:
+      url: http://${SECRET_HOST}.invalid/
+      timeout: 5s
+  - id: printenv
+    interval: 1s
+    type: normal
+    exec:
+      argv: [sh, -c, 'echo "key=$KEY"; exit 3']
+      env: {KEY: "${HOOK_KEY}"}
+  - id: big
+    interval: 1s
+    type: normal
+    exec:
+      argv: [sh, -c, 'head -c 100000 /dev/zero | tr "\\0" x; echo; exit 1']
 `)
-	in := startEnv(t, []string{"HOOK_KEY=hunter2-key", "NGXTASKS_TOKEN=tok-hunter2"}, config, 1)
-	in.waitFor("failed runs of hook and script, a run of token", 10*time.Second, func() bool {
+	in := startEnv(t, []string{"HOOK_KEY=hunter2-key", "NGXTASKS_TOKEN=tok-hunter2", "SECRET_HOST=hunter2-host"}, config, 1)
+	in.waitFor("failed runs of hook, script, host, printenv and big, a run of token", 20*time.Second, func() bool {
 		seen := map[any]bool{}
 		for _, l := range in.log.find("ngxtasks: run") {
 			if l["result"] == "failed" || l["rule"] == "token" {
 				seen[l["rule"]] = true
 			}
 		}
-		return seen["hook"] && seen["script"] && seen["token"]
+		return seen["hook"] && seen["script"] && seen["token"] && seen["host"] && seen["printenv"] && seen["big"]
 	})
+	// A run's line stays within journald's line limit (48 KiB), its
+	// output cut to fit.
+	for _, line := range strings.Split(in.log.String(), "\n") {
+		if len(line) > 40<<10 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+	for _, l := range in.log.find("ngxtasks: run") {
+		if out, _ := l["output"].(string); l["rule"] == "big" && !strings.Contains(out, "bytes dropped") {
+			t.Errorf("big's output is not cut: %.200s", out)
+		}
+	}
 	auth := []string{"Authorization", "Bearer tok-hunter2"}
 	_, status := in.get("status.json", auth...)
 	_, metrics := in.get("metrics", auth...)
@@ -432,6 +462,35 @@ func TestNamespaceKeepsFilesApart(t *testing.T) {
 // TestStoreDownAtStart: a worker whose dictionary does not open still runs
 // the normal rules, skips the preemption slots (reported), and takes them
 // once the dictionary opens.
+// TestLogsAreJSON: with log format json, every line of the instance is
+// JSON, those of the store's client library too (go-redis reports a
+// closed port by itself).
+func TestLogsAreJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, twoRules)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	in := start(t, config, 1, "--dict", "redis://"+closed+"/0")
+	in.waitFor("the store's failure reported", 20*time.Second, func() bool {
+		return len(in.log.find("ngxtasks: the dictionary does not open; normal rules run, preemption slots are skipped until it does")) > 0
+	})
+	time.Sleep(2 * time.Second) // the client retries meanwhile
+	in.log.mu.Lock()
+	defer in.log.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(in.log.raw.String()), "\n") {
+		var v map[string]any
+		if json.Unmarshal([]byte(line), &v) != nil {
+			t.Errorf("not a JSON line: %q", line)
+		}
+	}
+}
+
 func TestStoreDownAtStart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -473,5 +532,33 @@ func TestTokenStaysWithTheMaster(t *testing.T) {
 	code, _, errOut := ngxtasksEnv(t, []string{"NGXTASKS_TOKEN=x"}, "validate", "-c", config)
 	if code != 2 || !strings.Contains(errOut, "the rules use ${NGXTASKS_TOKEN}, the listener's token") {
 		t.Fatalf("validate: %d %q", code, errOut)
+	}
+}
+
+// TestFlagMistakes: the command line's mistakes are reported with the
+// file's, all at once, and each override is held to the rule the file's
+// own setting follows.
+func TestFlagMistakes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, "rules:\n  - id: a\n    interval: soon\n    type: normal\n    exec: {argv: [\"true\"]}\n")
+	code, _, errOut := ngxtasks(t, "run", "-c", config, "--workers", "0", "--stop-timeout", "-1s", "--listen", "39403")
+	for _, want := range []string{`"soon" is not a duration`, "--workers: must be between 1 and 1024, got 0", "--stop-timeout: must not be negative, got -1s"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("run with a bad file and bad flags: the errors do not say %q:\n%s", want, errOut)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	writeFile(t, config, "rules: []\n")
+	code, _, errOut = ngxtasks(t, "validate", "-c", config, "--listen", "39403")
+	if code != 2 || !strings.Contains(errOut, `listen "39403" is not host:port or off`) || strings.Contains(errOut, "<nil>") {
+		t.Errorf("validate --listen 39403: %d %q", code, errOut)
+	}
+	code, _, errOut = ngxtasks(t, "validate", "-c", config, "--workers", "0")
+	if code != 2 || !strings.Contains(errOut, "--workers: must be between 1 and 1024, got 0") {
+		t.Errorf("validate --workers 0: %d %q", code, errOut)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
 )
@@ -79,13 +80,18 @@ func configFlag(fs *flag.FlagSet) *string {
 	return p
 }
 
+// loadFile loads the rule file; its error is a plain one when there is
+// no file to load.
+func loadFile(path string) (*rulefile.File, error) {
+	if path == "" {
+		return nil, errors.New("no rule file: give one with -c rules.yaml")
+	}
+	return rulefile.Load(path)
+}
+
 // load loads the rule file, writing its mistakes, one a line, to stderr.
 func load(path string, stderr io.Writer) (*rulefile.File, bool) {
-	if path == "" {
-		fmt.Fprintln(stderr, "ngxtasks: no rule file: give one with -c rules.yaml")
-		return nil, false
-	}
-	f, err := rulefile.Load(path)
+	f, err := loadFile(path)
 	if err != nil {
 		report(stderr, err)
 		return nil, false
@@ -93,15 +99,36 @@ func load(path string, stderr io.Writer) (*rulefile.File, bool) {
 	return f, true
 }
 
-// report writes an error; each mistake of a rule file on its own line.
+// report writes an error: each mistake on its own line (those of a rule
+// file with their positions), then how many there were. err may join
+// several (errors.Join).
 func report(stderr io.Writer, err error) {
-	var list rulefile.Errors
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
+	var lines []string
+	inFile := false
+	var walk func(error)
+	walk = func(err error) {
+		list, isFile := err.(rulefile.Errors)
+		switch j, joined := err.(interface{ Unwrap() []error }); {
+		case err == nil:
+		case isFile:
+			inFile = true
+			for _, e := range list {
+				lines = append(lines, e.Error())
+			}
+		case joined:
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		default:
+			// The library's errors name it already.
+			lines = append(lines, "ngxtasks: "+strings.TrimPrefix(err.Error(), "ngxtasks: "))
 		}
-		fmt.Fprintf(stderr, "ngxtasks: %d mistake(s); nothing started\n", len(list))
-		return
 	}
-	fmt.Fprintln(stderr, "ngxtasks:", err)
+	walk(err)
+	for _, l := range lines {
+		fmt.Fprintln(stderr, l)
+	}
+	if inFile || len(lines) > 1 {
+		fmt.Fprintf(stderr, "ngxtasks: %d mistake(s); nothing started\n", len(lines))
+	}
 }

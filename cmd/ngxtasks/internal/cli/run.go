@@ -3,11 +3,14 @@ package cli
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,12 +31,22 @@ func runCmd(args []string, _, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	f, ok := load(*config, stderr)
-	if !ok {
+	mistakes := checkFlags(fs)
+	if *stop < 0 {
+		mistakes = append(mistakes, fmt.Errorf("--stop-timeout: must not be negative, got %v", *stop))
+	}
+	if *logFormat != "" && *logFormat != "text" && *logFormat != "json" {
+		mistakes = append(mistakes, fmt.Errorf("--log-format: %q is not text or json", *logFormat))
+	}
+	f, err := loadFile(*config)
+	if err != nil || len(mistakes) > 0 {
+		report(stderr, errors.Join(append([]error{err}, mistakes...)...))
 		return 2
 	}
-	log := logs.New(stderr, cmp.Or(*logFormat, f.Log.Format), f.Log.Level)
-	m, err := master.New(master.Options{Config: *config, Overrides: *o, StopTimeout: *stop, LogFormat: *logFormat, Logger: log})
+	redact := new(logs.Redactor)
+	log := logs.New(stderr, cmp.Or(*logFormat, f.Log.Format), f.Log.Level, redact)
+	slog.SetDefault(log)
+	m, err := master.New(master.Options{Config: *config, Overrides: *o, StopTimeout: *stop, LogFormat: *logFormat, Logger: log, Redactor: redact})
 	if err != nil {
 		report(stderr, err)
 		return 2
@@ -54,12 +67,13 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	f, ok := load(*config, stderr)
-	if !ok {
-		return 2
+	mistakes := checkFlags(fs)
+	f, err := loadFile(*config)
+	if err == nil && len(mistakes) == 0 {
+		_, err = master.Settle(f, *o)
 	}
-	if _, err := master.Settle(f, *o); err != nil {
-		report(stderr, err)
+	if err != nil || len(mistakes) > 0 {
+		report(stderr, errors.Join(append([]error{err}, mistakes...)...))
 		return 2
 	}
 	fmt.Fprintf(stdout, "%s: %d rules, ok\n", *config, len(f.Rules))
@@ -70,8 +84,34 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 // run and validate share: validate checks what run would run.
 func overrideFlags(fs *flag.FlagSet) *master.Overrides {
 	var o master.Overrides
-	fs.IntVar(&o.Workers, "workers", 0, "worker processes (default: the file's workers, else the number of CPUs)")
+	fs.IntVar(&o.Workers, "workers", 0, "worker processes, 1 to 1024 (default: the file's workers, else the number of CPUs)")
 	fs.StringVar(&o.Dict, "dict", "", "dictionary URL, overriding the file's dict")
 	fs.StringVar(&o.Listen, "listen", "", "status and metrics listener host:port, or off (default: the file's listen)")
 	return &o
+}
+
+// checkFlags checks what the override flags hold on their own, so that
+// their mistakes are reported with the file's, all at once. An override
+// given is held to the file's rule for the same setting: --workers 0 is
+// as wrong as workers: 0.
+func checkFlags(fs *flag.FlagSet) []error {
+	var errs []error
+	fs.Visit(func(fl *flag.Flag) {
+		v := fl.Value.String()
+		switch fl.Name {
+		case "workers":
+			if n, _ := strconv.Atoi(v); n < 1 || n > 1024 {
+				errs = append(errs, fmt.Errorf("--workers: must be between 1 and 1024, got %s", v))
+			}
+		case "dict":
+			if v == "" {
+				errs = append(errs, errors.New("--dict: empty; leave it out for the file's dict"))
+			}
+		case "listen":
+			if v == "" {
+				errs = append(errs, errors.New("--listen: empty; give host:port, or off"))
+			}
+		}
+	})
+	return errs
 }

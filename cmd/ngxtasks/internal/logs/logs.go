@@ -10,13 +10,14 @@ import (
 	"log/slog"
 )
 
-// New returns a logger writing format ("text" or "json") at level to w.
-func New(w io.Writer, format string, level slog.Level) *slog.Logger {
+// New returns a logger writing format ("text" or "json") at level to w,
+// through Safe: redacted by r (which may be nil), each line bounded.
+func New(w io.Writer, format string, level slog.Level, r *Redactor) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(Safe(slog.NewJSONHandler(w, opts), r))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(Safe(slog.NewTextHandler(w, opts), r))
 }
 
 // Without drops the records whose message is one of msgs: a worker writes

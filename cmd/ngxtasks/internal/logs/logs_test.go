@@ -9,7 +9,7 @@ import (
 
 func TestWithoutDropsOnlyItsMessages(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(Without(New(&buf, "json", slog.LevelDebug).Handler(), "ngxtasks: finished")).With("worker", "w0")
+	log := slog.New(Without(New(&buf, "json", slog.LevelDebug, nil).Handler(), "ngxtasks: finished")).With("worker", "w0")
 	log.Error("ngxtasks: finished", "rule", "a")
 	log.Info("ngxtasks: run", "rule", "a")
 	log.WithGroup("g").Error("ngxtasks: finished")
@@ -21,8 +21,8 @@ func TestWithoutDropsOnlyItsMessages(t *testing.T) {
 
 func TestTextUnlessJSON(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, "text", slog.LevelInfo).Debug("hidden")
-	New(&buf, "text", slog.LevelInfo).Info("shown")
+	New(&buf, "text", slog.LevelInfo, nil).Debug("hidden")
+	New(&buf, "text", slog.LevelInfo, nil).Info("shown")
 	if got := buf.String(); strings.Contains(got, "hidden") || !strings.HasPrefix(got, "time=") {
 		t.Fatalf("logged %q", got)
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/logs"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
 )
@@ -43,6 +45,9 @@ type Options struct {
 	Exe       string
 	LogFormat string // --log-format, for the workers; "" for the file's
 	Logger    *slog.Logger
+	// Redactor, when not nil, is given the rule file's secrets (and those
+	// of each reloaded file): the Logger's redactor (logs.New).
+	Redactor *logs.Redactor
 }
 
 // Master runs the worker processes of one rule file.
@@ -54,6 +59,7 @@ type Master struct {
 	exe      string
 	sockets  string // directory of the workers' status sockets
 	ran      *ranLog
+	secrets  []string // given to opts.Redactor so far
 
 	reloads chan reloadRequest // to the reloader
 	loading atomic.Bool        // a read of the rule file has not returned
@@ -98,7 +104,21 @@ func New(opts Options) (*Master, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
+	m.addSecrets(f, files)
 	return m, nil
+}
+
+// addSecrets adds f's secrets to those redacted from the logs. None is
+// dropped at a reload: a worker may still be running rules of an older
+// file.
+func (m *Master) addSecrets(f *rulefile.File, files rulefile.Files) {
+	if m.opts.Redactor == nil {
+		return
+	}
+	m.secrets = append(m.secrets, f.Secrets(files, os.LookupEnv)...)
+	slices.Sort(m.secrets)
+	m.secrets = slices.Compact(m.secrets)
+	m.opts.Redactor.Set(m.secrets)
 }
 
 // socketOf is worker i's status socket.
@@ -199,6 +219,9 @@ func (m *Master) Run(ctx context.Context) error {
 // else the host's. Workers keep their names across restarts of the
 // daemon, so that the slots a worker began are its successor's to skip.
 func instanceName(f *rulefile.File) string {
+	if f.Name != "" {
+		return f.Name
+	}
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		return "ngxtasks"

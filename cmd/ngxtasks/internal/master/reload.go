@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
@@ -85,6 +86,7 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 	if err != nil {
 		return m.refuse(err)
 	}
+	m.addSecrets(f, files)
 	restart := m.needRestart(f, s)
 	for _, key := range restart {
 		m.log.Warn("ngxtasks: a reload does not apply this setting; restart ngxtasks for it", "setting", key)
@@ -267,6 +269,10 @@ func (m *Master) needRestart(f *rulefile.File, s Settings) []string {
 		{"state_dir", f.StateDir == run.StateDir},
 		{"token_env", f.TokenEnv == run.TokenEnv},
 		{"log", f.Log == run.Log},
+		{"name", f.Name == run.Name},
+		{"store_clock", f.StoreClock == run.StoreClock},
+		{"skew_tolerance", f.SkewTolerance == run.SkewTolerance},
+		{"metrics", f.Metrics.All == run.Metrics.All && slices.Equal(f.Metrics.Patterns, run.Metrics.Patterns)},
 	} {
 		if !c.same {
 			out = append(out, c.key)

@@ -39,7 +39,7 @@ func BenchmarkExecTrue(b *testing.B) {
 		}
 		clock := &benchClock{}
 		clock.ns.Store(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano())
-		log := logs.New(io.Discard, "json", slog.LevelInfo)
+		log := logs.New(io.Discard, "json", slog.LevelInfo, nil)
 		w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter(io.Discard), log: log, client: actionClient()}
 		w.m = &ngxtasks.Manager{Clock: clock, Worker: "bench", Logger: slog.New(logs.Without(log.Handler(), "ngxtasks: finished"))}
 		defer w.m.Shutdown(context.Background())

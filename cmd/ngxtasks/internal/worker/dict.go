@@ -14,9 +14,9 @@ import (
 // never touch it. When the store does not answer at start, the worker
 // drives with a lateDict, which fails every claim (so preemption slots are
 // skipped, fail closed, and reported as claim errors) until a background
-// open succeeds; from then on it is that dictionary. It does not offer
-// the opened dictionary's clock (ngxtasks.StoreClock): such a worker does
-// not warn of a clock far from the store's, as one that opened at once does.
+// open succeeds; from then on it is that dictionary, its clock
+// (ngxtasks.StoreClock) included: the manager measures its own clock
+// against the store's once it can, as a worker that opened at once does.
 
 // openTimeout bounds one attempt to open the dictionary.
 const openTimeout = 5 * time.Second
@@ -125,6 +125,20 @@ func (l *lateDict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 	return nil
 }
 
+// Now is the opened dictionary's clock: an error until it is open (the
+// manager asks again), and ngxtasks.ErrNoStoreClock from a dictionary that
+// cannot tell the time.
+func (l *lateDict) Now(ctx context.Context) (time.Time, error) {
+	d, err := l.dict()
+	if err != nil {
+		return time.Time{}, err
+	}
+	if c, ok := d.(ngxtasks.StoreClock); ok {
+		return c.Now(ctx)
+	}
+	return time.Time{}, fmt.Errorf("%T: %w", d, ngxtasks.ErrNoStoreClock)
+}
+
 func (l *lateDict) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -142,4 +156,7 @@ func (l *lateDict) Close() error {
 	return nil
 }
 
-var _ ngxtasks.BatchAdder = (*lateDict)(nil)
+var (
+	_ ngxtasks.BatchAdder = (*lateDict)(nil)
+	_ ngxtasks.StoreClock = (*lateDict)(nil)
+)

@@ -36,7 +36,7 @@ func BenchmarkReload(b *testing.B) {
 		}
 		lines[i] = line
 	}
-	log := logs.New(io.Discard, "json", slog.LevelInfo)
+	log := logs.New(io.Discard, "json", slog.LevelInfo, nil)
 	w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter(io.Discard), log: log, client: actionClient()}
 	w.m = &ngxtasks.Manager{Worker: "bench", Logger: log}
 	defer w.m.Shutdown(context.Background())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -40,9 +41,14 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 		w.runs.Add(1)
 		defer w.runs.Done()
 		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID()}
+		waited, err := w.gate.enter(ctx, fr.MaxRunning, latestStart(f.Slot.End, fr.Interval))
+		if err != nil {
+			w.logRun(fr, af, 0, waited, action.Result{}, err)
+			return err
+		}
+		defer w.gate.leave()
 		start := time.Now()
 		var res action.Result
-		var err error
 		if fr.Exec != nil {
 			pgid := 0
 			af.Started = func(g int) {
@@ -56,14 +62,16 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 		} else {
 			res, err = action.HTTP(ctx, w.client, fr.HTTP, af)
 		}
-		w.logRun(fr, af, time.Since(start), res, err)
+		err = w.redact.Error(err)
+		w.logRun(fr, af, time.Since(start), waited, res, err)
 		return err
 	}
 }
 
 // logRun writes one line per run: rule, slot, worker (on the logger),
-// duration, result, exit status or HTTP status, and the output's tail.
-func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d time.Duration, res action.Result, err error) {
+// duration, how long it waited for room (max_running), result, exit
+// status or HTTP status, and the output's tail.
+func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d, waited time.Duration, res action.Result, err error) {
 	attrs := []slog.Attr{
 		slog.String("rule", fr.ID),
 		slog.Int64("slot", af.Slot),
@@ -71,8 +79,15 @@ func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d time.Duration, re
 		slog.String("run", af.RunID),
 		slog.Duration("duration", d),
 	}
+	if waited > 0 {
+		attrs = append(attrs, slog.Duration("waited", waited))
+	}
 	level, result := slog.LevelInfo, "ok"
-	if err != nil {
+	var notStarted *errNotStarted
+	switch {
+	case errors.As(err, &notStarted):
+		level, result = slog.LevelError, "not started"
+	case err != nil:
 		level, result = slog.LevelError, "failed"
 	}
 	attrs = append(attrs, slog.String("result", result))

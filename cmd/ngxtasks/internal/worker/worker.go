@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,14 @@ type worker struct {
 	// grace is the longest exec grace of any rule loaded, the time a
 	// cancelled run may still take (nanoseconds).
 	grace atomic.Int64
+
+	// gate bounds the runs going on at once (max_running).
+	gate gate
+
+	// redact keeps the rule file's secrets out of the logs and of the
+	// errors the manager keeps (status, history).
+	redact  logs.Redactor
+	secrets []string // what redact redacts
 }
 
 // Run is the worker process: it reads its Hello from in, drives until ctx
@@ -75,10 +84,10 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	r := wire.NewReader(in)
 	var first wire.ToWorker
 	if err := r.Read(&first); err != nil {
-		return fmt.Errorf("worker: reading the master's hello: %w", err)
+		return fmt.Errorf("reading the master's hello: %w", err)
 	}
 	if first.Hello == nil {
-		return errors.New("worker: the master's first line is not a hello")
+		return errors.New("the master's first line is not a hello")
 	}
 	w := &worker{hello: *first.Hello, out: wire.NewWriter(out), client: actionClient()}
 	f, err := parse(nil, &w.hello.Config)
@@ -86,18 +95,24 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		return err
 	}
 	w.file = f
-	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level)
+	w.redact.Set(w.secretsOf(f, &w.hello.Config))
+	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level, &w.redact)
+	// What libraries log (go-redis, say) comes out as this worker's
+	// lines: in the file's format, redacted.
+	slog.SetDefault(w.log)
 	dictURL := cmp.Or(w.hello.Dict, f.Dict.Expanded())
 	dict := openDict(ctx, dictURL, w.log.With("worker", w.hello.Worker))
 	defer dict.Close()
 	w.m = &ngxtasks.Manager{
-		Dict:      dict,
-		Namespace: f.Namespace,
-		Worker:    w.hello.Worker,
-		Logger:    slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
+		Dict:          dict,
+		Namespace:     f.Namespace,
+		Worker:        w.hello.Worker,
+		SkewTolerance: f.SkewTolerance,
+		UseStoreClock: f.StoreClock,
+		Logger:        slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
 	}
 	if err := w.m.Push(w.rules(f)...); err != nil {
-		return fmt.Errorf("worker: %w", err)
+		return err
 	}
 	w.resume()
 	stopWatch := w.m.Watch(w.fired)
@@ -112,7 +127,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	driving := make(chan error, 1)
 	go func() { driving <- w.m.Start(ctx) }()
 	if err := w.out.Write(wire.ToMaster{Ready: true}); err != nil {
-		return w.stop(opts.StopTimeout, fmt.Errorf("worker: the master's pipe: %w", err))
+		return w.stop(opts.StopTimeout, fmt.Errorf("the master's pipe: %w", err))
 	}
 	w.log.Debug("ngxtasks: worker driving", "worker", w.hello.Worker, "rules", len(f.Rules), "dict", ngxtasks.RedactURL(dictURL))
 
@@ -124,7 +139,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	case err := <-masterGone:
 		return w.stop(opts.StopTimeout, err)
 	case err := <-driving:
-		return w.stop(opts.StopTimeout, fmt.Errorf("worker: the timer loop ended: %w", err))
+		return w.stop(opts.StopTimeout, fmt.Errorf("the timer loop ended: %w", err))
 	}
 }
 
@@ -159,11 +174,11 @@ func (w *worker) listen(r *wire.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("worker: the master's pipe: %w", err)
+			return fmt.Errorf("the master's pipe: %w", err)
 		}
 		if msg.Config != nil {
 			if err := w.out.Write(wire.ToMaster{Reloaded: w.reload(msg.Seq, msg.Config)}); err != nil {
-				return fmt.Errorf("worker: the master's pipe: %w", err)
+				return fmt.Errorf("the master's pipe: %w", err)
 			}
 		}
 	}
@@ -175,6 +190,7 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
+	w.redact.Set(w.secretsOf(f, snap))
 	c, err := w.m.Replace(w.rules(f)...)
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
@@ -183,13 +199,22 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
 }
 
+// secretsOf adds f's secrets to those redacted so far: runs of the rules
+// a reload replaced may still be going, with the old ones.
+func (w *worker) secretsOf(f *rulefile.File, snap *wire.Snapshot) []string {
+	w.secrets = append(w.secrets, f.Secrets(rulefile.Files(snap.Files), os.LookupEnv)...)
+	slices.Sort(w.secrets)
+	w.secrets = slices.Compact(w.secrets)
+	return w.secrets
+}
+
 // parse reads a snapshot as the master read its files; with prev, the
 // file as last parsed, only the rules that changed are parsed again.
 func parse(prev *rulefile.File, snap *wire.Snapshot) (*rulefile.File, error) {
 	files := rulefile.Files(snap.Files)
 	data, err := files.ReadFile(snap.Path)
 	if err != nil {
-		return nil, fmt.Errorf("worker: the master's snapshot: %w", err)
+		return nil, fmt.Errorf("the master's snapshot: %w", err)
 	}
 	env := rulefile.Env{Lookup: os.LookupEnv, ReadFile: files.ReadFile}
 	if prev != nil {
@@ -250,7 +275,7 @@ func (w *worker) tell(msg wire.ToMaster) {
 
 // serve serves the status page and metrics on the worker's socket.
 func (w *worker) serve() (*http.Server, error) {
-	col, err := metrics.New(w.m)
+	col, err := metrics.Options{Rules: w.file.Metrics.Patterns, AllRules: w.file.Metrics.All}.New(w.m)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +285,7 @@ func (w *worker) serve() (*http.Server, error) {
 	_ = os.Remove(w.hello.Socket)
 	ln, err := net.Listen("unix", w.hello.Socket)
 	if err != nil {
-		return nil, fmt.Errorf("worker: status socket: %w", err)
+		return nil, fmt.Errorf("status socket: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
