@@ -225,7 +225,8 @@ func maxGrace(m *Master) time.Duration {
 }
 
 // signalName is a signal's name as kill -l spells it (SIGKILL), not its
-// description ("killed").
+// description ("killed"). golang.org/x/sys/unix, the Go project's own
+// system-call package, has the names; the standard library does not.
 func signalName(sig syscall.Signal) string {
 	if name := unix.SignalName(sig); name != "" {
 		return name
