@@ -185,6 +185,12 @@ func TestStatusAndReload(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "RESTARTS") || strings.Count(out, "\ntick ") != 2 || strings.Count(out, "\nonce ") != 2 {
 		t.Fatalf("ngxtasks status: %d\n%s\n%s", code, out, errOut)
 	}
+	// Without --listen it asks the master of the file's state_dir, which
+	// needs no token.
+	code, out, errOut = ngxtasks(t, "status", "-c", config)
+	if code != 0 || !strings.Contains(out, "RESTARTS") || strings.Count(out, "\ntick ") != 2 {
+		t.Fatalf("ngxtasks status over the control socket: %d\n%s\n%s", code, out, errOut)
+	}
 
 	// A bad file is refused; the old rules keep running.
 	writeFile(t, config, twoRules+"  - id: broken\n    interval: soon\n")

@@ -151,9 +151,11 @@ func TestPIDFileIsNotTrusted(t *testing.T) {
 	pidFile := filepath.Join(dir, "ngxtasks.pid")
 	for _, pid := range []int{stranger.Process.Pid, 1} {
 		writeFile(t, pidFile, strconv.Itoa(pid)+"\n")
-		code, out, errOut := ngxtasks(t, "reload", "-c", config)
-		if code != 1 || !strings.Contains(errOut, "no ngxtasks master runs") {
-			t.Fatalf("reload with a pid file naming %d and no master: %d %q %q", pid, code, out, errOut)
+		for _, cmd := range []string{"reload", "status"} {
+			code, out, errOut := ngxtasks(t, cmd, "-c", config)
+			if code != 1 || !strings.Contains(errOut, "no ngxtasks master runs") {
+				t.Fatalf("%s with a pid file naming %d and no master: %d %q %q", cmd, pid, code, out, errOut)
+			}
 		}
 	}
 	if err := syscall.Kill(stranger.Process.Pid, 0); err != nil {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,12 +13,14 @@ import (
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/master"
 )
 
-// statusCmd prints a running instance's workers and rules, from its
-// listener.
+// statusCmd prints a running instance's workers and rules: from the
+// master of the file's state_dir, over its control socket (no token
+// needed: the socket is the master's user's), or from a listener given
+// with --listen.
 func statusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flags("status", stderr)
 	config := configFlag(fs)
-	listen := fs.String("listen", "", "the instance's listener host:port (default: the file's listen)")
+	listen := fs.String("listen", "", "ask the listener at host:port (with the token of token_env) instead of the master of the file's state_dir")
 	asJSON := fs.Bool("json", false, "print status.json as the instance serves it")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -27,17 +29,22 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	addr := cmp.Or(*listen, f.Listen)
-	if addr == "" || addr == "off" {
-		fmt.Fprintln(stderr, "ngxtasks status: the file's listen is off; give --listen host:port")
-		return 2
+	var c *client
+	if *listen == "" {
+		hc, err := master.ControlClient(f.StateDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "ngxtasks status:", err)
+			return 1
+		}
+		c = &client{hc: hc, base: "http://ngxtasks/"}
+	} else {
+		token, err := master.Token(f.TokenEnv)
+		if err != nil {
+			fmt.Fprintln(stderr, "ngxtasks status:", err)
+			return 2
+		}
+		c = &client{hc: http.DefaultClient, base: "http://" + *listen + "/", token: token, tokenEnv: f.TokenEnv}
 	}
-	token, err := master.Token(f.TokenEnv)
-	if err != nil {
-		fmt.Fprintln(stderr, "ngxtasks status:", err)
-		return 2
-	}
-	c := &client{base: "http://" + addr + "/", token: token}
 	body, err := c.get("status.json")
 	if err != nil {
 		fmt.Fprintln(stderr, "ngxtasks status:", err)
@@ -118,9 +125,11 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-// client asks a running instance's listener.
+// client asks a running instance, over its control socket or listener.
 type client struct {
+	hc          *http.Client
 	base, token string
+	tokenEnv    string // where token came from, for the errors
 }
 
 func (c *client) get(doc string) ([]byte, error) {
@@ -131,8 +140,9 @@ func (c *client) get(doc string) ([]byte, error) {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	hc := &http.Client{Timeout: 30 * time.Second}
-	resp, err := hc.Do(req)
+	ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
+	defer cancel()
+	resp, err := c.hc.Do(req.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("is ngxtasks running? %w", err)
 	}
@@ -141,7 +151,12 @@ func (c *client) get(doc string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized && c.token == "":
+		return nil, fmt.Errorf("%s: %s: the listener has a token; give it in $%s (token_env)", c.base+doc, resp.Status, c.tokenEnv)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("%s: %s: the listener refused the token of $%s (token_env)", c.base+doc, resp.Status, c.tokenEnv)
+	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s: %s", c.base+doc, resp.Status)
 	}
 	return body, nil
