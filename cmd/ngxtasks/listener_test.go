@@ -215,6 +215,18 @@ func TestListenerToken(t *testing.T) {
 	if code, out, errOut := ngxtasksEnv(t, env, "status", "-c", config, "--listen", listen); code != 0 || !strings.Contains(out, "quiet") {
 		t.Errorf("ngxtasks status with the token and its newline: %d\n%s\n%s", code, out, errOut)
 	}
+	for _, c := range []struct {
+		env  []string // added to the test's, which has no NGXTASKS_TOKEN
+		says string
+	}{
+		{nil, "the listener has a token; give it in $NGXTASKS_TOKEN (token_env)"},
+		{[]string{"NGXTASKS_TOKEN=other-token"}, "the listener refused the token of $NGXTASKS_TOKEN (token_env)"},
+	} {
+		code, _, errOut := ngxtasksEnv(t, c.env, "status", "-c", config, "--listen", listen)
+		if code != 1 || !strings.Contains(errOut, "401 Unauthorized: "+c.says) {
+			t.Errorf("ngxtasks status with %q: %d %q; want 1 and %q", c.env, code, errOut, c.says)
+		}
+	}
 
 	for name, value := range map[string]string{
 		"blank":        " \n",
