@@ -15,7 +15,8 @@ import (
 // FuzzParse checks what must hold for any input: Parse does not panic,
 // returns a File or Errors (never both, never neither), places every
 // error, never shows a secret it did not get from the input itself, and
-// returns only rules a Manager accepts. Seeds: testdata/fuzz/FuzzParse,
+// returns only rules a Manager accepts; and a file parsed in pieces
+// gives what a whole parse gives (see pieces.go). Seeds: testdata/fuzz/FuzzParse,
 // the example and the invalid-file table.
 func FuzzParse(f *testing.F) {
 	if ex, err := os.ReadFile("testdata/example.yaml"); err == nil {
@@ -25,6 +26,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(tc.yaml))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkPieces(t, data, testEnv())
 		file, err := Parse("rules.yaml", data, testEnv())
 		if (file == nil) == (err == nil) {
 			t.Fatalf("file %v and error %v", file, err)

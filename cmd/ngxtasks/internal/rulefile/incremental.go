@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"maps"
 	"slices"
-
-	"go.yaml.in/yaml/v4"
 )
 
 // A rule file of 10,000 rules takes the YAML parser a few hundred
@@ -91,8 +89,12 @@ func (f *File) reparse(data []byte, env Env) (*File, bool) {
 	if !ok {
 		return nil, false
 	}
-	head, items, ok := cut(data)
-	if !ok || head != src.head {
+	list, ok := cut(data)
+	if !ok {
+		return nil, false
+	}
+	head, items := list.head(), list.items
+	if head != src.head {
 		return nil, false
 	}
 	rec := newRecorder(env)
@@ -143,16 +145,12 @@ func (src *source) top(env Env) (envSource, bool) {
 // list, with the file's top-level env_file and max_running.
 func parseItem(path, dir string, top envSource, maxRunning int, env Env, it item) (*Rule, bool) {
 	d := &decoder{path: path, dir: dir, env: env, top: top, maxRunningDefault: maxRunning}
-	body, ok := d.document([]byte("rules:\n" + it.text))
-	if !ok || body == nil || body.Kind != yaml.MappingNode || len(body.Content) != 2 {
+	nodes, ok := d.itemNodes([]item{it}, nil)
+	if !ok {
 		return nil, false
 	}
-	seq := body.Content[1]
-	if seq.Kind != yaml.SequenceNode || refused(seq) != "" || len(seq.Content) != 1 {
-		return nil, false
-	}
-	r, _ := d.rule(seq.Content[0], 0)
-	if len(d.errs.errs) > 0 || r.Pos.Line != 2 {
+	r, _ := d.rule(nodes[0], 0)
+	if len(d.errs.errs) > 0 || r.Pos.Line != it.line {
 		return nil, false
 	}
 	return &r, true
@@ -164,13 +162,28 @@ type item struct {
 	line int // of its first line, 1-based
 }
 
+// listing is the rules list of a file as cut finds it: its items, and
+// the text around them.
+type listing struct {
+	items     []item
+	before    []byte // the file up to the first item
+	after     []byte // the file from the line that ends the list
+	afterLine int    // the line after starts on, 1-based
+	rulesLine int    // the `rules:` line, 1-based
+}
+
+// head is the file with the items' text left out: the text before them,
+// a mark where they were, and the text after them.
+func (l listing) head() string {
+	return string(l.before) + "\x00items\x00" + string(l.after)
+}
+
 // cut finds the rules list's items. It succeeds only for the plain shape:
 // a top-level `rules:` line with nothing after the colon but a comment,
 // followed by items that each start with "- " at one indentation, lines
 // between them indented deeper (or blank, or comments), and the list ending
-// at the next line that starts in the first column. head is the file with
-// the items' text left out.
-func cut(data []byte) (head string, items []item, ok bool) {
+// at the next line that starts in the first column.
+func cut(data []byte) (listing, bool) {
 	// lines[i] is the offset where line i+1 starts.
 	lines := make([]int, 0, bytes.Count(data, []byte("\n"))+2)
 	for off := 0; off < len(data); {
@@ -189,13 +202,13 @@ func cut(data []byte) (head string, items []item, ok bool) {
 	for i := range n {
 		if isRulesKey(line(i)) {
 			if start >= 0 {
-				return "", nil, false
+				return listing{}, false
 			}
 			start = i
 		}
 	}
 	if start < 0 {
-		return "", nil, false
+		return listing{}, false
 	}
 	first, end, indent := -1, n, -1
 	var begins []int // the lines where items begin
@@ -211,7 +224,7 @@ func cut(data []byte) (head string, items []item, ok bool) {
 			break
 		}
 		if trimmed[0] == '\t' {
-			return "", nil, false
+			return listing{}, false
 		}
 		if indent < 0 {
 			indent, first = k, i
@@ -221,27 +234,31 @@ func cut(data []byte) (head string, items []item, ok bool) {
 			begins = append(begins, i)
 		case k > indent && len(begins) > 0:
 		default:
-			return "", nil, false
+			return listing{}, false
 		}
 	}
 	if first < 0 {
 		first = end
 	}
-	items = make([]item, len(begins))
+	// One string for all the items' texts: they are kept together (in
+	// source.rules) and dropped together, and one copy is one allocation
+	// instead of one per rule.
+	text := string(data)
+	items := make([]item, len(begins))
 	for j, b := range begins {
 		until := end
 		if j+1 < len(begins) {
 			until = begins[j+1]
 		}
-		items[j] = item{text: string(data[lines[b]:lines[until]]), line: b + 1}
+		items[j] = item{text: text[lines[b]:lines[until]], line: b + 1}
 	}
-	// The head: the file up to the first item, a mark where the items
-	// were, and the file after them.
-	var h bytes.Buffer
-	h.Write(data[:lines[first]])
-	h.WriteString("\x00items\x00")
-	h.Write(data[lines[end]:])
-	return h.String(), items, true
+	return listing{
+		items:     items,
+		before:    data[:lines[first]],
+		after:     data[lines[end]:],
+		afterLine: end + 1,
+		rulesLine: start + 1,
+	}, true
 }
 
 // isRulesKey matches "rules:" in the first column with nothing after it

@@ -84,6 +84,20 @@ func Parse(path string, data []byte, env Env) (*File, error) {
 }
 
 func parse(path, dir string, data []byte, env Env) (*File, error) {
+	var cutList *listing
+	if list, ok := cut(data); ok {
+		cutList = &list
+		if f, rec, ok := parsePieces(path, dir, list, env); ok {
+			f.src = newSource(dir, f, rec, cutList)
+			return f, nil
+		}
+	}
+	return parseWhole(path, dir, data, env, cutList)
+}
+
+// parseWhole parses the file as one YAML document; list is its cut, nil
+// when it does not cut.
+func parseWhole(path, dir string, data []byte, env Env, list *listing) (*File, error) {
 	rec := newRecorder(env)
 	d := &decoder{path: path, dir: dir, env: rec.env()}
 	body, ok := d.document(data)
@@ -94,16 +108,24 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 	if err := d.errs.result(path); err != nil {
 		return nil, err
 	}
-	f.src = &source{dir: dir, topFile: d.top.name, reads: rec.reads, looks: rec.looks}
-	if head, items, ok := cut(data); ok && len(items) == len(f.Rules) {
-		f.src.head, f.src.rules = head, make(map[string]*Rule, len(items))
-		for i, it := range items {
-			if it.line != f.Rules[i].Pos.Line {
-				f.src.rules = nil // the cut and the parser disagree: no shortcut
-				break
-			}
-			f.src.rules[it.text] = &f.Rules[i]
-		}
-	}
+	f.src = newSource(dir, f, rec, list)
 	return f, nil
+}
+
+// newSource is what Reparse needs of f, parsed from a file whose rules
+// list is list (nil when the file did not cut).
+func newSource(dir string, f *File, rec *recorder, list *listing) *source {
+	src := &source{dir: dir, topFile: f.EnvFile, reads: rec.reads, looks: rec.looks}
+	if list == nil || len(list.items) != len(f.Rules) {
+		return src
+	}
+	src.head, src.rules = list.head(), make(map[string]*Rule, len(list.items))
+	for i, it := range list.items {
+		if it.line != f.Rules[i].Pos.Line {
+			src.rules = nil // the cut and the parser disagree: no shortcut
+			break
+		}
+		src.rules[it.text] = &f.Rules[i]
+	}
+	return src
 }

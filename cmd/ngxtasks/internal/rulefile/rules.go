@@ -45,8 +45,8 @@ func (d *decoder) rules(n *node) []Rule {
 		pos   Pos
 	}
 	ids := map[string]first{}
-	rules := []Rule{}
-	for i, item := range n.Content {
+	rules := make([]Rule, 0, d.ruleCount(n))
+	for i, item := range d.ruleNodes(n) {
 		before := len(d.errs.errs)
 		r, idNode := d.rule(item, i)
 		if idNode != nil {
@@ -67,7 +67,7 @@ func (d *decoder) rules(n *node) []Rule {
 // rule decodes one rule. It returns the id's node when the id is valid,
 // for the duplicate check.
 func (d *decoder) rule(n *node, i int) (Rule, *node) {
-	pl := place{path: fmt.Sprintf("rules[%d]", i)}
+	pl := place{path: "rules"}.index(i)
 	r := Rule{Pos: posOf(n), MaxRunning: d.maxRunningDefault}
 	if n.Kind == yaml.MappingNode {
 		// The id labels every message about the rule, wherever it is.

@@ -23,6 +23,7 @@ type decoder struct {
 	// maxRunningDefault is the file's max_running, every rule's default.
 	maxRunningDefault int
 	errs              collector
+	pieces            *pieces // the rules list, when the file is parsed in pieces
 }
 
 // place is where in the file's structure a value sits, for messages.
@@ -39,7 +40,7 @@ func (p place) field(name string) place {
 }
 
 func (p place) index(i int) place {
-	return place{path: fmt.Sprintf("%s[%d]", p.path, i), rule: p.rule}
+	return place{path: p.path + "[" + strconv.Itoa(i) + "]", rule: p.rule}
 }
 
 func (d *decoder) at(n *node, pl place, format string, args ...any) {
