@@ -30,8 +30,7 @@ import (
 type pieces struct {
 	list   *node // the head's node that stands for the items
 	items  []item
-	failed bool   // a run of items did not parse as items
-	buf    []byte // the text of a run of items, reused
+	failed bool // a run of items did not parse as items
 }
 
 // parsePieces parses a file in pieces, as the comment above says; ok is
@@ -89,17 +88,25 @@ func rulesHole(body *node, rulesLine int) *node {
 
 // ruleNodes are a rules list's items with their indexes: n's own, or,
 // when n stands for the items of a file parsed in pieces, the items
-// parsed a run at a time. Iteration stops at the first mistake: the
-// pieces are then dropped for a whole parse, which finds all of them.
+// parsed a run at a time (ahead of the walk, see ahead.go). Iteration
+// stops at the first mistake: the pieces are then dropped for a whole
+// parse, which finds all of them.
 func (d *decoder) ruleNodes(n *node) iter.Seq2[int, *node] {
 	p := d.pieces
 	if p == nil || p.list != n {
 		return slices.All(n.Content)
 	}
 	return func(yield func(int, *node) bool) {
-		for i := 0; i < len(p.items); {
-			run := nextRun(p.items[i:])
-			nodes, ok := d.itemNodes(run, &p.buf)
+		var runs [][]item
+		for rest := p.items; len(rest) > 0; {
+			run := nextRun(rest)
+			runs, rest = append(runs, run), rest[len(run):]
+		}
+		ahead := parseAhead(d.path, runs)
+		defer ahead.close()
+		i := 0
+		for r := range runs {
+			nodes, ok := ahead.run(r)
 			if !ok {
 				p.failed = true
 				return

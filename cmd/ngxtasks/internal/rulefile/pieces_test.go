@@ -80,10 +80,29 @@ func TestPiecesAgreeWithWholeParse(t *testing.T) {
 	} {
 		files[name] = src
 	}
+	// Many runs of items (see nextRun), parsed ahead of the walk, with a
+	// mistake early, late, or in the YAML of one run.
+	big := string(realisticFile(3000, 0))
+	files["many runs"] = big
+	files["many runs, mistake early"] = strings.Replace(big, "type: normal", "type: nromal", 1)
+	files["many runs, mistake late"] = big + "  - {id: r0, interval: 1s, type: normal, exec: {argv: [true]}}\n"
+	files["many runs, syntax"] = strings.Replace(big, "id: r1500\n", "id: [r1500\n", 1)
 	for name, src := range files {
 		t.Run(name, func(t *testing.T) { checkPieces(t, []byte(src), testEnv()) })
 	}
-	if !checkPieces(t, realisticFile(300, 0), testEnv()) {
+	if len(nextRun(mustCut(t, big).items)) > 1000 {
+		t.Error("a run holds more than a thousand rules")
+	}
+	if !checkPieces(t, []byte(big), testEnv()) {
 		t.Error("a realistic file is not parsed in pieces")
 	}
+}
+
+func mustCut(t *testing.T, data string) listing {
+	t.Helper()
+	l, ok := cut([]byte(data))
+	if !ok {
+		t.Fatalf("does not cut:\n%s", data)
+	}
+	return l
 }
