@@ -20,10 +20,11 @@ type fields struct {
 	clock         Clock
 	useStoreClock bool
 	history       int
+	maxRunning    int
 }
 
 func (m *Manager) fieldsNow() fields {
-	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock, m.HistoryLen}
+	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock, m.HistoryLen, m.MaxRunning}
 }
 
 // changed reports a configuration field set after the manager's first use.
@@ -47,6 +48,8 @@ func (m *Manager) changed() error {
 		name = "UseStoreClock"
 	case was.history != now.history:
 		name = "HistoryLen"
+	case was.maxRunning != now.maxRunning:
+		name = "MaxRunning"
 	default:
 		return nil
 	}

@@ -38,10 +38,11 @@ const (
 	SkipClosed                            // the manager is shutting down
 	SkipBehind                            // the timer loop did not run while the slots lasted (Missed says how many)
 	SkipClockSkewed                       // a Preemption slot: this worker's clock is not known to be within SkewTolerance/2 of the store's
+	SkipBusy                              // MaxRunning callbacks went on until the slot's latest start
 	numSkipReasons
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {

@@ -114,6 +114,8 @@ func recordPart(r *SlotRecord) string {
 		return "skipped here: the manager was shutting down"
 	case SkipClockSkewed:
 		return "skipped here: this worker's clock was not known to be within SkewTolerance/2 of the store's, so it did not claim the slot: " + r.Err
+	case SkipBusy:
+		return "skipped here: MaxRunning callbacks of this worker went on until the slot's latest start (a tenth of its interval, at most a second, before it ended)"
 	case SkipBehind:
 		return fmt.Sprintf("missed here: the timer loop did not run while it lasted (%d slots missed from slot %d)", r.Missed, r.Slot.N)
 	}

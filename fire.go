@@ -445,6 +445,13 @@ func (m *Manager) filter(ctx context.Context, fi Firing) (ok bool) {
 // that most runs do not have to grow it.
 func (m *Manager) invoke(ctx context.Context, f *turn, ex *Exchange) error {
 	e := f.e
+	limit := cmp.Or(e.rule.MaxRunning, m.fields.maxRunning)
+	if limit > 0 {
+		if !m.enterRoom(ctx, f, limit) {
+			return nil
+		}
+		defer m.room.leave()
+	}
 	// The rule is marked running only now (see admit): a run that began
 	// after this turn was admitted is waited for, briefly.
 	start := time.Now()

@@ -69,6 +69,18 @@ type Manager struct {
 	// whose clock is far from the store's is safe too, but skips its
 	// Preemption slots: set it where hosts' clocks drift.
 	UseStoreClock bool
+	// MaxRunning bounds the callbacks running at once in this manager; zero
+	// is no bound. A due slot that finds them running waits its turn, the
+	// slot ending first going first, until its latest start — a tenth of
+	// its interval, at most a second, before the slot ends, so that a run
+	// started late does not run into the next slot — and is skipped with
+	// SkipBusy when none came. A waiting slot is not running: the rule's
+	// next slot does not find it in the way. Rule.MaxRunning overrides it
+	// per rule. Negative is refused.
+	//
+	// Without a bound, a program whose rules start processes starts every
+	// one due at once: the first step of 2,000 rules is 2,000 processes.
+	MaxRunning int
 	// HistoryLen is how many recent slots the manager keeps per rule, for
 	// History and Explain: zero is DefaultHistory (64), negative none. A
 	// rule's ring grows as its slots come (1, 4, 16, 64), 32 bytes a slot:
@@ -91,6 +103,7 @@ type Manager struct {
 
 	clk   clockSync  // the store's clock, as measured
 	watch storeWatch // the store's answers, for logs and Health
+	room  room       // the callbacks running, under MaxRunning
 	// firstStep is the present (UnixNano, on the slots' clock) of the
 	// first drive step that took slots; 0 before it. For Health.
 	firstStep atomic.Int64
@@ -157,6 +170,8 @@ func (m *Manager) setup() {
 	switch {
 	case m.SkewTolerance < 0:
 		m.err = fmt.Errorf("%w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
+	case m.MaxRunning < 0:
+		m.err = fmt.Errorf("%w: MaxRunning must be >= 0, got %d", ErrInvalidConfig, m.MaxRunning)
 	case m.HistoryLen > maxHistory:
 		m.err = fmt.Errorf("%w: HistoryLen must be at most %d slots per rule, got %d", ErrInvalidConfig, maxHistory, m.HistoryLen)
 	default:

@@ -92,7 +92,7 @@ func sameDefinition(a, b *Rule) bool {
 	return a.Version != "" && a.Version == b.Version &&
 		a.Name == b.Name && a.Interval == b.Interval && a.Type == b.Type &&
 		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
-		a.Background == b.Background && a.Drive == b.Drive
+		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning
 }
 
 // MarkRan records that the rule's slot holding at has run already — in the

@@ -109,6 +109,12 @@ type Rule struct {
 	// pass while that mode does not drive are not run.
 	Drive Drive
 
+	// MaxRunning, when not zero, lets the rule start only while fewer than
+	// this many callbacks of its manager run, instead of the Manager's
+	// MaxRunning: more, for a rule that must get through a busy worker;
+	// fewer, for one that should yield. Negative is refused.
+	MaxRunning int
+
 	// Version names this definition of the rule for Replace, which keeps a
 	// rule's state (its callback, history and counters included) when the
 	// rule replacing it has the same Version and settings. Empty means no
@@ -167,6 +173,8 @@ func (r *Rule) Validate() error {
 		return bad("Timeout", fmt.Sprintf("must be >= 0, got %v", r.Timeout))
 	case r.Offset < 0 || r.Offset >= r.Interval:
 		return bad("Offset", fmt.Sprintf("must be in [0, Interval=%v), got %v", r.Interval, r.Offset))
+	case r.MaxRunning < 0:
+		return bad("MaxRunning", fmt.Sprintf("must be >= 0, got %d", r.MaxRunning))
 	case r.Drive >= numDrives:
 		return bad("Drive", fmt.Sprintf("must be DriveAny, DriveTimer, DriveRequest or DriveRun, got %v", r.Drive))
 	case r.Drive == DriveRequest && r.Background:

@@ -59,7 +59,7 @@
 //	    the type that ended, by result: success, error, panic, timeout.
 //	ngxtasks_worker_skips_total{worker,type,reason}  due slots not run, by reason:
 //	    overlap, filtered, claim_error, late, closed, behind (each slot of the
-//	    run of slots the timer loop missed), clock_skewed.
+//	    run of slots the timer loop missed), clock_skewed, busy.
 //	ngxtasks_worker_claims_total{worker,result}      claims of Preemption slots:
 //	    won, lost, error (the dictionary failed).
 //	ngxtasks_worker_running{worker,type}             runs going on.
@@ -80,7 +80,7 @@
 //	    success, error (the callback returned one), panic, timeout.
 //	    success and error are always there; panic and timeout once nonzero.
 //	ngxtasks_skips_total{rule,worker,reason}          due slots not run here, by reason:
-//	    overlap, filtered, claim_error, late, closed, behind, clock_skewed.
+//	    overlap, filtered, claim_error, late, closed, behind, clock_skewed, busy.
 //	    Only nonzero ones.
 //	ngxtasks_claims_total{rule,worker,result}         Preemption rules only: won, lost
 //	    (always there) and error (the dictionary failed; once nonzero).

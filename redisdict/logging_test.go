@@ -43,8 +43,11 @@ func TestUnreachableServerIsReported(t *testing.T) {
 	}
 }
 
-// unreachableChild drives a 300 ms rule against a closed port for a
-// second, logging the manager's lines and slog.Default's to stdout.
+// unreachableChild drives a 300 ms rule against a closed port for three
+// seconds, logging the manager's lines and slog.Default's to stdout. The
+// first claims wait for a reading of the store's clock, which go-redis
+// retries for about a second and a half before it reports the dial's
+// failure.
 func unreachableChild() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stdout, nil)))
 	d, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true}))
@@ -57,7 +60,7 @@ func unreachableChild() {
 	if err != nil {
 		panic(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = m.Start(ctx)
 	_ = m.Shutdown(context.Background())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,6 +27,7 @@ func (w *worker) rules(f *rulefile.File) []ngxtasks.Rule {
 		}
 		r := fr.Core()
 		r.Version = fr.Fingerprint
+		r.MaxRunning = fr.MaxRunning // the manager's room: see ngxtasks.Manager.MaxRunning
 		r.Callback = w.run(fr)
 		out[i] = r
 	}
@@ -41,14 +41,9 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 		w.runs.Add(1)
 		defer w.runs.Done()
 		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID()}
-		waited, err := w.gate.enter(ctx, fr.MaxRunning, latestStart(f.Slot.End, fr.Interval))
-		if err != nil {
-			w.logRun(fr, af, 0, waited, action.Result{}, err)
-			return err
-		}
-		defer w.gate.leave()
 		start := time.Now()
 		var res action.Result
+		var err error
 		if fr.Exec != nil {
 			pgid := 0
 			af.Started = func(g int) {
@@ -63,15 +58,14 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 			res, err = action.HTTP(ctx, w.client, fr.HTTP, af)
 		}
 		err = w.redact.Error(err)
-		w.logRun(fr, af, time.Since(start), waited, res, err)
+		w.logRun(fr, af, time.Since(start), res, err)
 		return err
 	}
 }
 
 // logRun writes one line per run: rule, slot, worker (on the logger),
-// duration, how long it waited for room (max_running), result, exit
-// status or HTTP status, and the output's tail.
-func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d, waited time.Duration, res action.Result, err error) {
+// duration, result, exit status or HTTP status, and the output's tail.
+func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d time.Duration, res action.Result, err error) {
 	attrs := []slog.Attr{
 		slog.String("rule", fr.ID),
 		slog.Int64("slot", af.Slot),
@@ -79,15 +73,8 @@ func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d, waited time.Dura
 		slog.String("run", af.RunID),
 		slog.Duration("duration", d),
 	}
-	if waited > 0 {
-		attrs = append(attrs, slog.Duration("waited", waited))
-	}
 	level, result := slog.LevelInfo, "ok"
-	var notStarted *errNotStarted
-	switch {
-	case errors.As(err, &notStarted):
-		level, result = slog.LevelError, "not started"
-	case err != nil:
+	if err != nil {
 		level, result = slog.LevelError, "failed"
 	}
 	attrs = append(attrs, slog.String("result", result))

@@ -66,9 +66,6 @@ type worker struct {
 	// cancelled run may still take (nanoseconds).
 	grace atomic.Int64
 
-	// gate bounds the runs going on at once (max_running).
-	gate gate
-
 	// redact keeps the rule file's secrets out of the logs and of the
 	// errors the manager keeps (status, history).
 	redact  logs.Redactor
