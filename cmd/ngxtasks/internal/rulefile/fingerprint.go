@@ -10,9 +10,11 @@ import (
 // fingerprint hashes the rule's whole definition. Every field goes in
 // with its length, so that no two definitions encode alike ("ab"+"c" is
 // not "a"+"bc"); the version prefix changes whenever the encoding does.
-// Pos is left out: moving a rule in the file does not change it.
-func fingerprint(r *Rule) string {
-	f := &fp{b: make([]byte, 0, 512)}
+// Pos is left out: moving a rule in the file does not change it. buf is
+// scratch space for the encoding, returned for the next rule's: a
+// hundred thousand rules need one buffer, not one each.
+func fingerprint(r *Rule, buf []byte) (string, []byte) {
+	f := &fp{b: buf[:0]}
 	f.str("rulefile/v2")
 	f.str(r.ID)
 	f.str(r.Name)
@@ -60,7 +62,7 @@ func fingerprint(r *Rule) string {
 		f.num(h.OutputLimit)
 	}
 	sum := sha256.Sum256(f.b)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16]), f.b
 }
 
 // fp is the encoding being built. It is hashed once, whole: a hash.Hash

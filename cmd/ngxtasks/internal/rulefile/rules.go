@@ -44,14 +44,14 @@ func (d *decoder) rules(n *node) []Rule {
 		index int
 		pos   Pos
 	}
-	ids := map[string]first{}
+	ids := make(map[string]first, d.ruleCount(n))
 	rules := make([]Rule, 0, d.ruleCount(n))
 	for i, item := range d.ruleNodes(n) {
 		before := len(d.errs.errs)
 		r, idNode := d.rule(item, i)
 		if idNode != nil {
 			if f, dup := ids[r.ID]; dup {
-				d.at(idNode, place{path: fmt.Sprintf("rules[%d].id", i), rule: label(r.ID)},
+				d.at(idNode, place{path: "rules"}.index(i).field("id").ofRule(r.ID),
 					"%s is already the id of rules[%d] (%s:%d:%d)", quote(r.ID), f.index, d.path, f.pos.Line, f.pos.Column)
 			} else {
 				ids[r.ID] = first{i, posOf(idNode)}
@@ -74,7 +74,7 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k, _ := scalar(n.Content[i]); k == "id" {
 				if id, ok := scalar(n.Content[i+1]); ok {
-					pl.rule = label(id)
+					pl = pl.ofRule(id)
 				}
 				break // the first id is the one used; a second is a duplicate
 			}
@@ -161,7 +161,7 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 		if err := checkCore(&r); err != nil {
 			d.atPos(r.Pos, pl, err.Error())
 		}
-		r.Fingerprint = fingerprint(&r)
+		r.Fingerprint, d.fpBuf = fingerprint(&r, d.fpBuf)
 	}
 	return r, idNode
 }

@@ -24,13 +24,18 @@ type decoder struct {
 	maxRunningDefault int
 	errs              collector
 	pieces            *pieces // the rules list, when the file is parsed in pieces
+	fpBuf             []byte  // scratch space for fingerprints
 }
 
 // place is where in the file's structure a value sits, for messages.
 type place struct {
 	path string // "rules[0].exec.argv[1]"
-	rule string // the rule's id label, when known
+	// rule is the rule's id, when known, as written: it is made a label
+	// (quoted when need be) only for a message.
+	rule string
 }
+
+func (p place) ofRule(id string) place { return place{path: p.path, rule: id} }
 
 func (p place) field(name string) place {
 	if p.path == "" {
@@ -48,7 +53,7 @@ func (d *decoder) at(n *node, pl place, format string, args ...any) {
 }
 
 func (d *decoder) atPos(p Pos, pl place, msg string) {
-	d.errs.add(&Error{File: d.path, Line: p.Line, Column: p.Column, Path: pl.path, Rule: pl.rule, Message: msg})
+	d.errs.add(&Error{File: d.path, Line: p.Line, Column: p.Column, Path: pl.path, Rule: label(pl.rule), Message: msg})
 }
 
 // wrongType reports a value of the wrong kind, or of a refused YAML
