@@ -113,8 +113,14 @@ func start(t testing.TB, config string, workers int, args ...string) *instance {
 // startEnv is start with variables added to the environment.
 func startEnv(t testing.TB, env []string, config string, workers int, args ...string) *instance {
 	t.Helper()
+	return startBinary(t, binary, env, config, workers, args...)
+}
+
+// startBinary is startEnv with another build of the command.
+func startBinary(t testing.TB, bin string, env []string, config string, workers int, args ...string) *instance {
+	t.Helper()
 	args = append([]string{"run", "-c", config, "--listen", "127.0.0.1:0", "--log-format", "json", "--workers", strconv.Itoa(workers)}, args...)
-	in := startArgs(t, env, args)
+	in := runBinary(t, bin, env, args)
 	in.waitFor("the listener and every worker", 30*time.Second, func() bool {
 		if ls := in.log.find("ngxtasks: status and metrics"); len(ls) > 0 {
 			in.url, _ = ls[0]["url"].(string)
@@ -128,7 +134,13 @@ func startEnv(t testing.TB, env []string, config string, workers int, args ...st
 // with its group when the test ends.
 func startArgs(t testing.TB, env []string, args []string) *instance {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return runBinary(t, binary, env, args)
+}
+
+// runBinary is startArgs with another build of the command.
+func runBinary(t testing.TB, bin string, env []string, args []string) *instance {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()

@@ -106,6 +106,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		Worker:        w.hello.Worker,
 		SkewTolerance: f.SkewTolerance,
 		UseStoreClock: f.StoreClock,
+		Clock:         clock(),
 		Logger:        slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
 	}
 	if err := w.m.Push(w.rules(f)...); err != nil {
