@@ -182,8 +182,14 @@ func (l listing) head() string {
 // a top-level `rules:` line with nothing after the colon but a comment,
 // followed by items that each start with "- " at one indentation, lines
 // between them indented deeper (or blank, or comments), and the list ending
-// at the next line that starts in the first column.
+// at the next line that starts in the first column. Lines end in LF (or
+// CRLF): YAML also ends them at a lone CR, NEL, LS and PS, which the cut
+// would not count, placing the rules after one on the wrong line. A file
+// with a directive (%TAG, %YAML) does not cut.
 func cut(data []byte) (listing, bool) {
+	if otherBreaks(data) {
+		return listing{}, false
+	}
 	// lines[i] is the offset where line i+1 starts.
 	lines := make([]int, 0, bytes.Count(data, []byte("\n"))+2)
 	for off := 0; off < len(data); {
@@ -200,6 +206,9 @@ func cut(data []byte) (listing, bool) {
 
 	start := -1
 	for i := range n {
+		if l := line(i); len(l) > 0 && l[0] == '%' {
+			return listing{}, false // a directive: it would apply to the head and not to an item alone
+		}
 		if isRulesKey(line(i)) {
 			if start >= 0 {
 				return listing{}, false
@@ -259,6 +268,27 @@ func cut(data []byte) (listing, bool) {
 		afterLine: end + 1,
 		rulesLine: start + 1,
 	}, true
+}
+
+// otherBreaks reports whether YAML breaks a line of data other than at
+// an LF.
+func otherBreaks(data []byte) bool {
+	for rest := data; ; {
+		i := bytes.IndexByte(rest, '\r')
+		if i < 0 {
+			break
+		}
+		if i+1 == len(rest) || rest[i+1] != '\n' {
+			return true
+		}
+		rest = rest[i+2:]
+	}
+	for _, br := range []string{"\u0085", "\u2028", "\u2029"} {
+		if bytes.Contains(data, []byte(br)) {
+			return true
+		}
+	}
+	return false
 }
 
 // isRulesKey matches "rules:" in the first column with nothing after it

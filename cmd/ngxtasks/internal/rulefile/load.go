@@ -87,9 +87,8 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 	var cutList *listing
 	if list, ok := cut(data); ok {
 		cutList = &list
-		if f, rec, ok := parsePieces(path, dir, list, env); ok {
-			f.src = newSource(dir, f, rec, cutList)
-			return f, nil
+		if done, f, err := parsePieces(path, dir, list, env); done {
+			return f, err
 		}
 	}
 	return parseWhole(path, dir, data, env, cutList)

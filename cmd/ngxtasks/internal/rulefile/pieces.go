@@ -16,15 +16,19 @@ import (
 // before the next is parsed. Memory then grows with the rules' values, not with
 // their syntax trees, and the collector has a small heap to scan.
 //
-// Only a file without mistakes takes this way through. At the first
-// mistake of any kind, in the head or in an item, the pieces are dropped
-// and the whole file is parsed as one document, as it always was, so
-// that every message and position is the whole parse's own. Cutting the
-// text does not change its meaning: the items start at one indentation
-// in block context, each ends before the next "- " at that indentation
-// (which closes every block scalar, plain scalar and mapping of the item
-// before), and items whose quotes or brackets ran on into the next do
-// not parse as as many items. FuzzParse checks that both ways agree.
+// The pieces read as the whole file does. Cutting the text does not
+// change its meaning: the `rules:` key is a key of the top-level block
+// mapping (rulesHole checks it), the items start at one indentation in
+// block context, and each ends before the next "- " at that indentation,
+// which closes every block scalar, plain scalar and mapping of the item
+// before; items whose quotes or brackets ran on into the next do not
+// parse as as many items. Each node is placed where it is in the file,
+// so the walk's messages are the whole parse's, in the same order. What
+// the YAML parser itself says is not: its messages and positions depend
+// on the text it was given. So when the head or a run of items is not
+// YAML, or the head not as expected, the pieces are dropped and the
+// whole file is parsed as one document, as it always was. FuzzParse
+// checks that both ways agree, messages included.
 
 // pieces is a file's rules list while it is parsed in pieces.
 type pieces struct {
@@ -33,43 +37,49 @@ type pieces struct {
 	failed bool // a run of items did not parse as items
 }
 
-// parsePieces parses a file in pieces, as the comment above says; ok is
-// false when the file has a mistake or does not lend itself to it.
-func parsePieces(path, dir string, list listing, env Env) (f *File, rec *recorder, ok bool) {
+// parsePieces parses a file in pieces, as the comment above says. done
+// is false when the file does not lend itself to it: then it is to be
+// parsed whole.
+func parsePieces(path, dir string, list listing, env Env) (done bool, f *File, err error) {
 	if len(list.items) == 0 {
-		return nil, nil, false
+		return false, nil, nil
 	}
-	rec = newRecorder(env)
+	rec := newRecorder(env)
 	d := &decoder{path: path, dir: dir, env: rec.env()}
 	head := make([]byte, 0, len(list.before)+len(list.after))
 	head = append(append(head, list.before...), list.after...)
 	body, ok := d.document(head)
 	if !ok || body == nil {
-		return nil, nil, false
+		return false, nil, nil
 	}
 	// In head, after starts on the first item's line.
 	shiftLines(body, list.items[0].line, list.afterLine-list.items[0].line)
 	hole := rulesHole(body, list.rulesLine)
 	if hole == nil {
-		return nil, nil, false
+		return false, nil, nil
 	}
 	// The hole becomes an empty list that stands for the items.
 	*hole = node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: list.items[0].line, Column: hole.Column}
 	d.pieces = &pieces{list: hole, items: list.items}
 	f = d.file(body)
-	if len(d.errs.errs) > 0 || d.pieces.failed || len(f.Rules) != len(list.items) {
-		return nil, nil, false
+	if d.pieces.failed {
+		return false, nil, nil
 	}
-	return f, rec, true
+	if err := d.errs.result(path); err != nil {
+		return true, nil, err
+	}
+	f.src = newSource(dir, f, rec, &list)
+	return true, f, nil
 }
 
 // rulesHole finds, in the head's top-level mapping, the value of the
 // `rules:` key on rulesLine: with the items cut out it is empty. Anything
-// else (the key nested elsewhere, the head not a block mapping) means the
-// head does not read as the cut assumed, and nil sends the file to a
-// whole parse.
+// else (the key nested elsewhere, the head not a block mapping: in a
+// flow mapping `rules:` may start a line too, and block items are not
+// allowed there) means the head does not read as the cut assumed, and
+// nil sends the file to a whole parse.
 func rulesHole(body *node, rulesLine int) *node {
-	if body.Kind != yaml.MappingNode || refused(body) != "" {
+	if body.Kind != yaml.MappingNode || body.Style&yaml.FlowStyle != 0 || refused(body) != "" {
 		return nil
 	}
 	for i := 0; i+1 < len(body.Content); i += 2 {
@@ -89,8 +99,8 @@ func rulesHole(body *node, rulesLine int) *node {
 // ruleNodes are a rules list's items with their indexes: n's own, or,
 // when n stands for the items of a file parsed in pieces, the items
 // parsed a run at a time (ahead of the walk, see ahead.go). Iteration
-// stops at the first mistake: the pieces are then dropped for a whole
-// parse, which finds all of them.
+// stops at a run that does not parse as items: the pieces are then
+// dropped for a whole parse.
 func (d *decoder) ruleNodes(n *node) iter.Seq2[int, *node] {
 	p := d.pieces
 	if p == nil || p.list != n {
@@ -112,7 +122,7 @@ func (d *decoder) ruleNodes(n *node) iter.Seq2[int, *node] {
 				return
 			}
 			for _, n := range nodes {
-				if len(d.errs.errs) > 0 || !yield(i, n) {
+				if !yield(i, n) {
 					return
 				}
 				i++

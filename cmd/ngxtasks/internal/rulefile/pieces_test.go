@@ -19,7 +19,7 @@ func checkPieces(t *testing.T, data []byte, env Env) bool {
 	}
 	pieced := false
 	if list != nil {
-		_, _, pieced = parsePieces("rules.yaml", ".", *list, env)
+		pieced, _, _ = parsePieces("rules.yaml", ".", *list, env)
 	}
 	got, gerr := Parse("rules.yaml", data, env)
 	want, werr := parseWhole("rules.yaml", ".", data, env, list)
@@ -62,11 +62,12 @@ func TestPiecesAgreeWithWholeParse(t *testing.T) {
 		"document end after":          "rules:\n" + a + run + "...\n",
 		"list at column one after":    "rules:\n" + a + run + "- id: c\n",
 		"tag directive":               "%TAG !e! tag:example.com,2000:\n---\nrules:\n" + a + "    exec: !e!x {argv: [true]}\n",
+		"primary tag handle":          "%TAG ! tag:example.com,2000:\n---\nrules:\n" + a + "    exec: !x {argv: [true]}\n",
 		"plain scalar run on":         "rules:\n" + a + run + "    name: one\n  two\n",
 		"duplicate ids":               "rules:\n" + a + run + a + run,
 		"duplicate rules key":         "rules:\n" + a + run + "rules: []\n",
 		"rules key in a quote":        "x: \"\nrules:\n" + a + run + "\"\n",
-		"rules key in a flow mapping": "{x: 1,\nrules:\n" + a + run + "}\n",
+		"rules key in a flow mapping": "{workers: 1,\nrules:\n" + a + run + "}\n",
 		"byte order mark":             "\ufeffworkers: 1\nrules:\n" + a + run,
 		"tab in an item":              "rules:\n" + a + "\texec: {argv: [true]}\n",
 		"nesting at the bound":        "rules:\n" + a + "    exec: {argv: [true], env: {X: " + strings.Repeat("[", 57) + strings.Repeat("]", 57) + "}}\n",
@@ -86,6 +87,13 @@ func TestPiecesAgreeWithWholeParse(t *testing.T) {
 	files["many runs"] = big
 	files["many runs, mistake early"] = strings.Replace(big, "type: normal", "type: nromal", 1)
 	files["many runs, mistake late"] = big + "  - {id: r0, interval: 1s, type: normal, exec: {argv: [true]}}\n"
+	files["many runs, many mistakes"] = strings.ReplaceAll(strings.ReplaceAll(big, "id: r2999\n", "id: r7\n"), "interval: 24h", "interval: 24")
+	// YAML also breaks lines at a lone CR, NEL, LS and PS, which the cut
+	// does not count.
+	for name, nl := range map[string]string{"CR": "\r", "NEL": "\u0085", "LS": "\u2028", "PS": "\u2029"} {
+		files["many runs, "+name] = strings.Replace(big, "name: rule 0\n", "name: rule 0"+nl+"    offset: 1s\n", 1)
+	}
+	files["CRLF"] = strings.ReplaceAll(big[:20000], "\n", "\r\n")
 	files["many runs, syntax"] = strings.Replace(big, "id: r1500\n", "id: [r1500\n", 1)
 	for name, src := range files {
 		t.Run(name, func(t *testing.T) { checkPieces(t, []byte(src), testEnv()) })
