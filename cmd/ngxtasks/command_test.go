@@ -359,6 +359,12 @@ func TestWorkerRestartBackoff(t *testing.T) {
 			t.Fatalf("backoffs %v (ns) do not double", waits)
 		}
 	}
+	// A reload while no worker is up (or while one is dying) is applied,
+	// and says so.
+	in.signal(syscall.SIGHUP)
+	in.waitFor("the reload applied", 20*time.Second, func() bool {
+		return len(in.log.find("ngxtasks: reload applied"))+len(in.log.find("ngxtasks: reload applied; no worker runs now, each starts with the new file")) == 1
+	})
 	in.signal(syscall.SIGTERM)
 	if err := in.wait(10 * time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
@@ -494,6 +500,55 @@ func TestLogsAreJSON(t *testing.T) {
 		if json.Unmarshal([]byte(line), &v) != nil {
 			t.Errorf("not a JSON line: %q", line)
 		}
+	}
+}
+
+// TestRestartSettings: a reload that changes a setting only a restart
+// applies says so, each time the file differs from what runs, and not
+// when it is back to it.
+func TestRestartSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, "workers: 1\n"+twoRules)
+	in := startArgs(t, nil, []string{"run", "-c", config, "--listen", "off", "--log-format", "json"})
+	in.waitFor("the worker", 20*time.Second, func() bool { return len(in.log.find("ngxtasks: worker ready")) == 1 })
+	for i, c := range []struct {
+		head, want string // want: the settings named, "" for none
+	}{
+		{"workers: 2\nname: other\n", "workers, name"},
+		{"workers: 2\n", "workers"},
+		{"workers: 1\n", ""},
+	} {
+		writeFile(t, config, c.head+twoRules)
+		code, out, errOut := ngxtasks(t, "reload", "-c", config)
+		named := ""
+		if _, after, ok := strings.Cut(errOut, "apply only at a restart: "); ok {
+			named, _, _ = strings.Cut(after, "\n")
+		}
+		if code != 0 || named != c.want {
+			t.Fatalf("reload %d: %d %q %q; want the settings %q named", i, code, out, errOut, c.want)
+		}
+	}
+	in.waitFor("the warnings logged", 10*time.Second, func() bool {
+		return len(in.log.find("ngxtasks: a reload does not apply this setting; restart ngxtasks for it")) == 3
+	})
+}
+
+// TestMetricsSelection: the rule file's metrics: {rules: […]} gives the
+// rules it names series of their own; the others are in the totals only.
+func TestMetricsSelection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, "metrics: {rules: [on*]}\n"+twoRules)
+	in := start(t, config, 1)
+	in.waitFor("runs of both rules", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: run")) >= 2 })
+	_, body := in.get("metrics")
+	text := string(body)
+	if !strings.Contains(text, `ngxtasks_runs_total{result="success",rule="once"`) || strings.Contains(text, `rule="tick"`) ||
+		!strings.Contains(text, `ngxtasks_worker_runs_total{result="success",type="normal"`) {
+		t.Fatalf("metrics with rules [on*]:\n%s", text)
 	}
 }
 

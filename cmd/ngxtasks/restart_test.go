@@ -180,27 +180,55 @@ func TestPIDFileIsNotTrusted(t *testing.T) {
 	}
 }
 
-// TestReloadOfAFIFO replaces the rule file by a FIFO nobody writes to: the
-// reload is refused, and the master still stops at SIGTERM. (Its loop
-// used to block in the read for good.)
-func TestReloadOfAFIFO(t *testing.T) {
+// TestHostileRuleFiles: the rule file replaced by a FIFO nobody writes
+// to, a link to /dev/zero, or a directory is a refused reload — the master
+// goes on, and still stops at SIGTERM (its loop used to block in the
+// FIFO's read for good, and /dev/zero took it down out of memory) — and
+// validate refuses each by name, under a memory limit.
+func TestHostileRuleFiles(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	config := filepath.Join(dir, "rules.yaml")
-	writeFile(t, config, hourlyFile(dir, "x", "job:normal"))
-	in := start(t, config, 1)
-	if err := os.Remove(config); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(config, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in.signal(syscall.SIGHUP)
-	in.waitFor("the reload refused", 20*time.Second, func() bool {
-		return len(in.log.find("ngxtasks: reload refused; the old rules keep running")) > 0
-	})
-	in.signal(syscall.SIGTERM)
-	if err := in.wait(30 * time.Second); err != nil {
-		t.Fatalf("exit after SIGTERM: %v", err)
+	for _, c := range []struct {
+		name string
+		make func(path string) error
+		says string
+	}{
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }, "FIFO"},
+		{"zero", func(p string) error { return os.Symlink("/dev/zero", p) }, "character device"},
+		{"dir", func(p string) error { return os.Mkdir(p, 0o755) }, "directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			config := filepath.Join(dir, "rules.yaml")
+			writeFile(t, config, hourlyFile(dir, "x", "job:normal"))
+			in := start(t, config, 1)
+			if err := os.Remove(config); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.make(config); err != nil {
+				t.Fatal(err)
+			}
+			in.signal(syscall.SIGHUP)
+			in.waitFor("the reload refused", 20*time.Second, func() bool {
+				for _, l := range in.log.find("ngxtasks: reload refused; the old rules keep running") {
+					if strings.Contains(l["error"].(string), c.says) {
+						return true
+					}
+				}
+				return false
+			})
+			// 4 GB of address space: the command's threads reserve much
+			// of it (cgo's stacks and malloc arenas) and use little; a
+			// read of /dev/zero without a bound takes it all.
+			cmd := exec.Command("sh", "-c", `ulimit -v 4000000 && exec "$0" validate -c "$1"`, binary, config)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.says) {
+				t.Errorf("validate of a %s: %v\n%s", c.name, err, out)
+			}
+			in.signal(syscall.SIGTERM)
+			if err := in.wait(30 * time.Second); err != nil {
+				t.Fatalf("exit after SIGTERM: %v", err)
+			}
+		})
 	}
 }

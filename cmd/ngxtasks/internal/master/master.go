@@ -164,10 +164,11 @@ func (m *Master) Run(ctx context.Context) error {
 	m.mu.Lock()
 	for i := range m.settings.Workers {
 		m.workers = append(m.workers, &proc{
-			index:  i,
-			name:   fmt.Sprintf("%s-w%d", name, i),
-			socket: m.socketOf(i),
-			groups: make(map[int]bool),
+			index:   i,
+			name:    fmt.Sprintf("%s-w%d", name, i),
+			socket:  m.socketOf(i),
+			groups:  make(map[int]bool),
+			awaited: make(map[int64]bool),
 		})
 	}
 	m.mu.Unlock()

@@ -102,6 +102,7 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 		p.mu.Lock()
 		if p.to != nil { // else between processes: the next one gets the file in its hello
 			sendTo = append(sendTo, p)
+			p.awaited[m.seq] = true // settled by its answer, or by its exit
 		}
 		p.mu.Unlock()
 	}
@@ -132,8 +133,14 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 			to := p.to
 			p.mu.Unlock()
 			if to == nil || to.WriteLine(line) != nil {
-				m.log.Warn("ngxtasks: a worker exited before the reload; its successor starts with the new file", "worker", p.name)
-				m.settle(seq, false)
+				p.mu.Lock()
+				sent := p.awaited[seq]
+				delete(p.awaited, seq)
+				p.mu.Unlock()
+				if sent { // else its exit settled it
+					m.log.Warn("ngxtasks: a worker exited before the reload; its successor starts with the new file", "worker", p.name)
+					m.settle(seq, false)
+				}
 			}
 		}()
 	}
@@ -197,6 +204,9 @@ func (m *Master) refuse(err error) ReloadResult {
 
 // reloaded takes a worker's answer to a reload.
 func (m *Master) reloaded(p *proc, a *wire.Reloaded) {
+	p.mu.Lock()
+	delete(p.awaited, a.Seq)
+	p.mu.Unlock()
 	if a.Error != "" {
 		m.log.Error("ngxtasks: a worker refused the reload", "worker", p.name, "seq", a.Seq, "error", a.Error)
 	}

@@ -28,7 +28,8 @@ type proc struct {
 	socket string
 
 	mu       sync.Mutex
-	groups   map[int]bool // process groups of the running process's exec actions
+	groups   map[int]bool   // process groups of the running process's exec actions
+	awaited  map[int64]bool // reloads sent to the running process, not yet answered
 	pid      int
 	up       bool // ready and not yet exited
 	since    time.Time
@@ -148,8 +149,14 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	p.to, p.up = nil, false
 	left := slices.Sorted(maps.Keys(p.groups))
 	clear(p.groups)
+	unanswered := slices.Collect(maps.Keys(p.awaited))
+	clear(p.awaited)
 	p.mu.Unlock()
 	m.mu.Unlock()
+	for _, seq := range unanswered {
+		m.log.Warn("ngxtasks: a worker exited before it answered the reload; its successor starts with the new file", "worker", p.name, "seq", seq)
+		m.settle(seq, false)
+	}
 	toW.Close()
 	m.killGroups(p, left)
 	return describeExit(werr)
