@@ -17,7 +17,7 @@ import (
 // error, never shows a secret it did not get from the input itself, and
 // returns only rules a Manager accepts; and a file parsed in pieces
 // gives what a whole parse gives (see pieces.go). Seeds: testdata/fuzz/FuzzParse,
-// the example and the invalid-file table.
+// the example, the invalid-file table and a realistic file.
 func FuzzParse(f *testing.F) {
 	if ex, err := os.ReadFile("testdata/example.yaml"); err == nil {
 		f.Add(ex)
@@ -25,6 +25,7 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range invalidFiles {
 		f.Add([]byte(tc.yaml))
 	}
+	f.Add(realisticFile(12, 0)) // parsed in pieces
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkPieces(t, data, testEnv())
 		file, err := Parse("rules.yaml", data, testEnv())
