@@ -96,11 +96,16 @@ func (m *Master) serveControl(ln net.Listener) {
 
 // statusHandler serves the status page and documents of every worker.
 func (m *Master) statusHandler() http.Handler {
+	return status.New(status.Options{Peers: m.peers(), Client: m.socketClient(), Title: "ngxtasks: " + m.opts.Config})
+}
+
+// peers are the workers' status handlers, as socketClient reaches them.
+func (m *Master) peers() []string {
 	var peers []string
 	for i := range m.settings.Workers {
 		peers = append(peers, fmt.Sprintf("http://w%d/", i))
 	}
-	return status.New(status.Options{Peers: peers, Client: m.socketClient(), Title: "ngxtasks: " + m.opts.Config})
+	return peers
 }
 
 // ControlClient returns a client whose requests to http://ngxtasks/ go to

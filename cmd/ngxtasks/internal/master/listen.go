@@ -72,12 +72,8 @@ func (m *Master) listen() (net.Listener, error) {
 // requests for loopback names are served.
 func (m *Master) handler() http.Handler {
 	client := m.socketClient()
-	var peers []string
-	for i := range m.settings.Workers {
-		peers = append(peers, fmt.Sprintf("http://w%d/", i))
-	}
 	token := m.settings.Token
-	opts := status.Options{Peers: peers, Client: client, Title: "ngxtasks: " + m.opts.Config, Token: token}
+	opts := status.Options{Peers: m.peers(), Client: client, Title: "ngxtasks: " + m.opts.Config, Token: token}
 	metrics := http.Handler(promhttp.HandlerFor(m.gatherer(client), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	workers := http.Handler(http.HandlerFunc(m.serveWorkers))
 	if token != "" {
