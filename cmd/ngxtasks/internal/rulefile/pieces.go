@@ -13,16 +13,17 @@ import (
 // cleanly (see cut: the usual block-style rules list) is therefore parsed
 // in pieces: its head (the file without the rules' items) as one
 // document, then the items a run at a time, each run walked and dropped
-// before the next is parsed. Memory then grows with the rules' values, not with
-// their syntax trees, and the collector has a small heap to scan.
+// before the next is parsed. Memory then grows with the rules' values,
+// not with their syntax trees, and the collector has a small heap to
+// scan.
 //
 // The pieces read as the whole file does. Cutting the text does not
 // change its meaning: the `rules:` key is a key of the top-level block
 // mapping (rulesHole checks it), the items start at one indentation in
 // block context, and each ends before the next "- " at that indentation,
 // which closes every block scalar, plain scalar and mapping of the item
-// before; items whose quotes or brackets ran on into the next do not
-// parse as as many items. Each node is placed where it is in the file,
+// before; an item whose quotes or brackets run on into the next does
+// not parse as an item of its own. Each node is placed where it is in the file,
 // so the walk's messages are the whole parse's, in the same order. What
 // the YAML parser itself says is not: its messages and positions depend
 // on the text it was given. So when the head or a run of items is not
