@@ -1,9 +1,12 @@
 package rulefile
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -103,6 +106,53 @@ func BenchmarkLoad10k(b *testing.B) {
 func BenchmarkLoad8MiB(b *testing.B) {
 	data := realisticFile(-1, maxFileSize)
 	benchLoad(b, data, strings.Count(string(data), "\n  - id: "))
+}
+
+// BenchmarkLoad8MiBSmallRules is validate of the largest file Load takes
+// written with small rules, one a line: more rules (about 115,000) for
+// the same size, as in the file of issue 15 (107,591 rules).
+func BenchmarkLoad8MiBSmallRules(b *testing.B) {
+	var buf strings.Builder
+	buf.WriteString("rules:\n")
+	for i := 0; ; i++ {
+		r := fmt.Sprintf("  - {id: r%d, interval: %ds, type: normal, exec: {argv: [/bin/true]}}\n", i, i%60+1)
+		if buf.Len()+len(r) > maxFileSize {
+			benchLoad(b, []byte(buf.String()), i)
+			return
+		}
+		buf.WriteString(r)
+	}
+}
+
+// BenchmarkLoad8MiBMistakes is validate of the largest file Load takes
+// with a mistake in one rule of a hundred: mistakes are found in the
+// same time and memory as a valid file takes.
+func BenchmarkLoad8MiBMistakes(b *testing.B) {
+	data := realisticFile(-1, maxFileSize)
+	var mistakes int
+	data = regexp.MustCompile(`type: normal\n    timeout: 30s\n    exec:\n      argv: \[/usr/local/bin/job, --shard, "\d*00"\]`).
+		ReplaceAllFunc(data, func(m []byte) []byte {
+			mistakes++
+			return bytes.Replace(m, []byte("normal"), []byte("nromal"), 1)
+		})
+	path := filepath.Join(b.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	var peak uint64
+	for b.Loop() {
+		p := heapPeak(func() {
+			_, err := Load(path)
+			var list Errors
+			if !errors.As(err, &list) || len(list) != mistakes {
+				b.Fatalf("%d errors, want %d", len(list), mistakes)
+			}
+		})
+		peak = max(peak, p)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }
 
 // BenchmarkParseQuadratic parses `z: a: a: a: …`, which took goccy/go-yaml
