@@ -39,44 +39,18 @@
 //
 // # Guarantees
 //
-// Each has tests named after it (TestN1_…, TestP2_…, …), in this package
-// with fake clocks and real goroutines, and across OS processes against
-// real stores in internal/fleettest.
-//
-//   - N1: a Normal rule runs at most once per slot in a worker, however many
-//     requests or drive steps race, also across Remove and Push of the same
-//     rule.
-//   - N2: every slot a worker drives runs there, from its first drive step
-//     (the slot then in progress included), unless its filter vetoes it or
-//     the rule's previous run is still going (then the slot is skipped and
-//     counted; a run that began less than 100 ms before is waited for, up
-//     to 100 ms). Normal rules never touch the dictionary and never wait for
-//     it.
-//   - N3: no drift: runs start at their slot's start plus the drive's
-//     lateness, which does not accumulate.
-//   - P1: a Preemption slot runs at most once across all workers sharing a
-//     dictionary and namespace, provided the dictionary's add-if-absent is
-//     atomic and either the dictionary can tell the time ([StoreClock]:
-//     then at any skew, by default, see Clocks), or UseStoreClock is set,
-//     or the workers' clocks differ by less than SkewTolerance.
-//   - P2: a worker free to run a slot (filter allows, not busy with its
-//     previous run) that drives it runs it if the store answers before the
-//     slot ends; it checks, in order, overlap, filter, claim, and never claims
-//     a slot it will not run. Each claim is judged by its own slot's end,
-//     however many went in one batch. An error or a late answer skips the
-//     slot (fail closed): a slot may be lost, never run twice.
-//   - P3: if the winner dies before or during its callback, that slot is
-//     lost; the next slot is claimed as usual, with no failover delay.
-//   - P4: a claim lives Interval + SkewTolerance, so a worker whose clock is
-//     behind still finds it.
-//   - B1: a panic or error in a callback or filter is recovered, recorded and
-//     reported; the worker goes on. A rule's Timeout cancels its callback's
-//     context.
-//   - B2: [Manager.Shutdown] stops new runs at once in every mode, waits for
-//     running callbacks up to its deadline, then cancels them and names them.
-//   - B3: invalid rules and configuration are refused, naming the rule and
-//     the field ([RuleError], [ErrInvalidRule], [ErrInvalidConfig]); a
-//     configuration field changed after the first use is refused too.
+// The package promises N1–N3 for Normal rules (at most once per slot in a
+// worker, every slot it drives runs there, no drift), P1–P4 for Preemption
+// rules (at most once per slot across the workers sharing a dictionary, a
+// slot runs when the store answers within it, a dead winner loses its slot
+// and nothing more, claims outlive the clocks' skew) and B1–B3 for its
+// behaviour (failures recovered, a graceful Shutdown, invalid rules and
+// configuration refused). The one full statement of them, each with when
+// it holds, is the table in the [README]; their fine print (fail closed,
+// clocks, missed slots, a big start) is in [docs/guarantees.md]. Each has
+// tests named after it (TestN1_…, TestP2_…, …), in this package with fake
+// clocks and real goroutines, and across OS processes against real stores
+// in internal/fleettest.
 //
 // # Clocks
 //
@@ -116,4 +90,7 @@
 // dicttest is the conformance suite every one of them passes. The
 // contexts a manager passes to its Dict carry its Logger ([LoggerFrom]),
 // for the lines of the dictionary's client library.
+//
+// [README]: https://github.com/ngxtasks/ngxtasks#guarantees
+// [docs/guarantees.md]: https://github.com/ngxtasks/ngxtasks/blob/main/docs/guarantees.md
 package ngxtasks

@@ -62,7 +62,7 @@ func TestServeMux(t *testing.T) {
 func TestChi(t *testing.T) {
 	for path, status := range map[string]int{"/teapot": http.StatusTeapot, "/nowhere": http.StatusNotFound} {
 		r := chi.NewRouter()
-		r.Use(rewriting(t).Middleware) // as the README says
+		r.Use(rewriting(t).Middleware) // as docs/library.md says
 		r.Get("/teapot", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "short and stout", http.StatusTeapot)
 		})
@@ -70,7 +70,7 @@ func TestChi(t *testing.T) {
 	}
 }
 
-// TestEcho: wrapping the echo instance, as the README says, keeps what
+// TestEcho: wrapping the echo instance, as docs/library.md says, keeps what
 // echo writes after its handlers return: the error a handler returned and
 // the 404 of an unknown route. (e.Use(echo.WrapMiddleware(m.Middleware)),
 // which the README once said, sent the rewritten response before echo's
@@ -86,7 +86,7 @@ func TestEcho(t *testing.T) {
 	}
 }
 
-// TestEchoWrapMiddlewareLosesErrors keeps the record of why the README
+// TestEchoWrapMiddlewareLosesErrors keeps the record of why docs/library.md
 // does not mount with echo.WrapMiddleware: the response is sent when the
 // wrapped handler returns, before echo's error handler runs.
 func TestEchoWrapMiddlewareLosesErrors(t *testing.T) {
