@@ -1,7 +1,8 @@
-// Package cli is the ngxtasks command's user-facing subcommands: run,
-// validate, next, status, reload and version. Each parses its own flags
-// and returns the exit status: 0 done, 1 failed, 2 a bad command line or
-// rule file.
+// Package cli is the ngxtasks command's subcommands: run, validate, next,
+// status, reload and version for people, and worker, which the master
+// starts its worker processes with. Main is the command's one entry point.
+// Each subcommand parses its own flags and returns the exit status: 0
+// done, 1 failed, 2 a bad command line or rule file.
 package cli
 
 import (
@@ -28,7 +29,7 @@ Usage:
 "ngxtasks COMMAND -h" describes a command's flags.
 `
 
-// Main runs the subcommand args name.
+// Main runs the subcommand args name and returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -41,6 +42,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		"status":   statusCmd,
 		"reload":   reloadCmd,
 		"version":  versionCmd,
+		"worker":   workerCmd, // the master's; not in the usage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -70,7 +70,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	mistakes := checkFlags(fs)
 	f, err := loadFile(*config)
 	if err == nil && len(mistakes) == 0 {
-		_, err = master.Settle(f, *o)
+		_, err = master.Resolve(f, *o)
 	}
 	if err != nil || len(mistakes) > 0 {
 		report(stderr, errors.Join(append([]error{err}, mistakes...)...))

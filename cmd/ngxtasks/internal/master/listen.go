@@ -87,7 +87,7 @@ func (m *Master) handler() http.Handler {
 	if token != "" {
 		return readOnly(mux)
 	}
-	host, _, _ := net.SplitHostPort(m.settings.Listen) // Settle checked it
+	host, _, _ := net.SplitHostPort(m.settings.Listen) // Resolve checked it
 	return localHostsOnly(host, readOnly(mux))
 }
 

@@ -54,7 +54,7 @@ func isLocalHost(hostport, listenHost string) bool {
 }
 
 // authorize asks for the bearer token when there is one. Without one the
-// listener is on loopback (Settle refuses otherwise) and its requests
+// listener is on loopback (Resolve refuses otherwise) and its requests
 // must name it (localHostsOnly).
 func authorize(token string, next http.Handler) http.Handler {
 	want := []byte("Bearer " + token)

@@ -36,7 +36,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		lc := &limitedConn{Conn: c, limit: l}
-		evict, ok := l.admit(lc)
+		evict, ok := l.makeRoom(lc)
 		if evict != nil {
 			_ = evict.Close()
 		}
@@ -47,9 +47,9 @@ func (l *connLimit) Accept() (net.Conn, error) {
 	}
 }
 
-// admit counts c in, and returns the waiting connection to close for it,
+// makeRoom counts c in, and returns the waiting connection to close for it,
 // if one must be; ok is false when every connection is busy.
-func (l *connLimit) admit(c *limitedConn) (evict *limitedConn, ok bool) {
+func (l *connLimit) makeRoom(c *limitedConn) (evict *limitedConn, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.conns) >= l.max {

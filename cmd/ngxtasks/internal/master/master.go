@@ -60,6 +60,7 @@ type Master struct {
 	sockets  string // directory of the workers' status sockets
 	ran      *ranLog
 	secrets  []string // given to opts.Redactor so far
+	backoff  backoff  // each worker's restarts start from this one
 
 	reloads chan reloadRequest // to the reloader
 	loading atomic.Bool        // a read of the rule file has not returned
@@ -80,7 +81,7 @@ func New(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := Settle(f, opts.Overrides)
+	s, err := Resolve(f, opts.Overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +99,7 @@ func New(opts Options) (*Master, error) {
 		exe:      exe,
 		file:     f,
 		snap:     wire.Snapshot{Path: abs, Files: files},
+		backoff:  backoff{min: minBackoff, max: maxBackoff, resetAfter: resetAfter},
 		reloads:  make(chan reloadRequest, 1),
 		pending:  make(map[int64]*reload),
 	}
@@ -197,7 +199,7 @@ func (m *Master) Run(ctx context.Context) error {
 	go m.reloader(reloading)
 	var wg sync.WaitGroup
 	for _, p := range m.workers {
-		wg.Go(func() { m.supervise(ctx, p) })
+		wg.Go(func() { m.supervise(ctx, p, m.runWorker) })
 	}
 	for {
 		select {

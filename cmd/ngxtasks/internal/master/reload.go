@@ -81,7 +81,7 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 	f, abs, files, err := m.load(ctx, prev)
 	var s Settings
 	if err == nil {
-		s, err = Settle(f, m.opts.Overrides)
+		s, err = Resolve(f, m.opts.Overrides)
 	}
 	if err != nil {
 		return m.refuse(err)
@@ -102,7 +102,7 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 		p.mu.Lock()
 		if p.to != nil { // else between processes: the next one gets the file in its hello
 			sendTo = append(sendTo, p)
-			p.awaited[m.seq] = true // settled by its answer, or by its exit
+			p.awaited[m.seq] = true // answered by its answer, or by its exit
 		}
 		p.mu.Unlock()
 	}
@@ -137,9 +137,9 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 				sent := p.awaited[seq]
 				delete(p.awaited, seq)
 				p.mu.Unlock()
-				if sent { // else its exit settled it
+				if sent { // else its exit answered for it
 					m.log.Warn("ngxtasks: a worker exited before the reload; its successor starts with the new file", "worker", p.name)
-					m.settle(seq, false)
+					m.answered(seq, false)
 				}
 			}
 		}()
@@ -210,12 +210,12 @@ func (m *Master) reloaded(p *proc, a *wire.Reloaded) {
 	if a.Error != "" {
 		m.log.Error("ngxtasks: a worker refused the reload", "worker", p.name, "seq", a.Seq, "error", a.Error)
 	}
-	m.settle(a.Seq, a.Error != "")
+	m.answered(a.Seq, a.Error != "")
 }
 
-// settle counts one worker done with reload seq, and logs the reload
-// applied once all are.
-func (m *Master) settle(seq int64, failed bool) {
+// answered counts one worker done with reload seq — by its answer, or by
+// its exit — and logs the reload applied once all are.
+func (m *Master) answered(seq int64, failed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.pending[seq]
@@ -261,7 +261,7 @@ func diff(old, cur *rulefile.File) (added, changed, removed []string) {
 	return added, changed, removed
 }
 
-// needRestart names the settings of f (as settled, s) that differ from
+// needRestart names the settings of f (as resolved, s) that differ from
 // what runs: a reload does not apply them. Compared with what runs, not
 // with the file before, so that a reload back to what runs says nothing,
 // and each reload of a file that still differs says it again.

@@ -35,41 +35,32 @@ type proc struct {
 	since    time.Time
 	restarts int
 	lastExit string
-	to       *wire.Writer // to the running process; nil between processes
+	to       *wire.Writer[wire.ToWorker] // to the running process; nil between processes
 }
 
-// Restart backoff: a worker that keeps dying is restarted less and less
-// often, up to maxBackoff; one that ran for resetAfter starts over.
-const (
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = 10 * time.Second
-	resetAfter = 30 * time.Second
-)
-
-// supervise keeps one worker running until ctx is done.
-func (m *Master) supervise(ctx context.Context, p *proc) {
-	backoff := minBackoff
+// supervise keeps one worker running until ctx is done: run runs one
+// process of it until that exits (runWorker), and supervise starts the
+// next after m.backoff's wait.
+func (m *Master) supervise(ctx context.Context, p *proc, run func(context.Context, *proc) error) {
+	b := m.backoff
 	for {
 		began := time.Now()
-		err := m.runWorker(ctx, p)
+		err := run(ctx, p)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(began) > resetAfter {
-			backoff = minBackoff
-		}
+		wait := b.next(time.Since(began))
 		p.mu.Lock()
 		p.restarts++
 		p.lastExit = err.Error()
 		n := p.restarts
 		p.mu.Unlock()
-		m.log.Error("ngxtasks: worker exited; restarting", "worker", p.name, "error", err, "restarts", n, "in", backoff)
+		m.log.Error("ngxtasks: worker exited; restarting", "worker", p.name, "error", err, "restarts", n, "in", wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -109,7 +100,7 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 		return fmt.Errorf("starting: %w", err)
 	}
 	defer fromR.Close()
-	to := wire.NewWriter(toW)
+	to := wire.NewWriter[wire.ToWorker](toW)
 
 	// The hello and registering p.to happen under m.mu, so that a reload
 	// reaches this process either in its hello or as a Config line.
@@ -124,7 +115,7 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 
 	exited := make(chan error, 1)
 	go func() {
-		m.listenTo(p, wire.NewReader(fromR))
+		m.listenTo(p, wire.NewReader[wire.ToMaster](fromR))
 		exited <- cmd.Wait()
 	}()
 	if helloErr != nil {
@@ -144,10 +135,21 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 			werr = <-exited
 		}
 	}
+	left := m.exited(p)
+	toW.Close()
+	m.killGroups(p, left)
+	return describeExit(werr)
+}
+
+// exited forgets p's process, which ended: nothing more is sent to it,
+// the reloads it had not answered are answered for it (its successor
+// starts with the new file), and the process groups its actions left
+// running are returned, to be killed.
+func (m *Master) exited(p *proc) (groups []int) {
 	m.mu.Lock()
 	p.mu.Lock()
 	p.to, p.up = nil, false
-	left := slices.Sorted(maps.Keys(p.groups))
+	groups = slices.Sorted(maps.Keys(p.groups))
 	clear(p.groups)
 	unanswered := slices.Collect(maps.Keys(p.awaited))
 	clear(p.awaited)
@@ -155,11 +157,9 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	m.mu.Unlock()
 	for _, seq := range unanswered {
 		m.log.Warn("ngxtasks: a worker exited before it answered the reload; its successor starts with the new file", "worker", p.name, "seq", seq)
-		m.settle(seq, false)
+		m.answered(seq, false)
 	}
-	toW.Close()
-	m.killGroups(p, left)
-	return describeExit(werr)
+	return groups
 }
 
 // killGroups kills the process groups of exec actions a worker left
@@ -182,10 +182,9 @@ func (m *Master) killGroups(p *proc, groups []int) {
 }
 
 // listenTo reads a worker's lines until its pipe closes.
-func (m *Master) listenTo(p *proc, r *wire.Reader) {
+func (m *Master) listenTo(p *proc, r *wire.Reader[wire.ToMaster]) {
 	for {
-		var msg wire.ToMaster
-		err := r.Read(&msg)
+		msg, err := r.Read()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				m.log.Warn("ngxtasks: reading a worker's pipe", "worker", p.name, "error", err)

@@ -85,67 +85,77 @@ type ToMaster struct {
 	Reloaded *Reloaded `json:"reloaded,omitempty"`
 }
 
-// Writer writes lines; it is safe for concurrent use, one line at a time.
-type Writer struct {
+// Message is what goes down one of the pipes: ToWorker from the master,
+// ToMaster from a worker. Writers and readers are of one kind, so that
+// neither side can send the other's lines.
+type Message interface{ ToWorker | ToMaster }
+
+// Writer writes lines of one kind; it is safe for concurrent use, one
+// line at a time.
+type Writer[M Message] struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
 // NewWriter writes to w, unbuffered: each line is one write, so that it is
 // in the pipe when Write returns.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+func NewWriter[M Message](w io.Writer) *Writer[M] { return &Writer[M]{w: w} }
 
-// Write sends v as one line.
-func (w *Writer) Write(v any) error {
-	line, err := Encode(v)
+// Write sends msg as one line.
+func (w *Writer[M]) Write(msg M) error {
+	line, err := Encode(msg)
 	if err != nil {
 		return err
 	}
 	return w.WriteLine(line)
 }
 
-// Encode makes v's line, to send to several writers (WriteLine) at the
-// cost of one encoding.
-func Encode(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+// Line is a message encoded once, to be sent to several writers
+// (WriteLine): the master sends one reload to every worker.
+type Line[M Message] struct{ b []byte }
+
+// Encode makes msg's line.
+func Encode[M Message](msg M) (Line[M], error) {
+	b, err := json.Marshal(msg)
 	if err != nil {
-		return nil, err
+		return Line[M]{}, err
 	}
-	return append(b, '\n'), nil
+	return Line[M]{append(b, '\n')}, nil
 }
 
 // WriteLine sends a line made by Encode.
-func (w *Writer) WriteLine(line []byte) error {
+func (w *Writer[M]) WriteLine(line Line[M]) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err := w.w.Write(line)
+	_, err := w.w.Write(line.b)
 	return err
 }
 
-// Reader reads lines.
-type Reader struct{ s *bufio.Scanner }
+// Reader reads lines of one kind.
+type Reader[M Message] struct{ s *bufio.Scanner }
 
 // maxLine bounds a line: a Hello carries a whole rule file (at most 8 MiB)
 // and its env files, base64-encoded.
 const maxLine = 64 << 20
 
 // NewReader reads from r.
-func NewReader(r io.Reader) *Reader {
+func NewReader[M Message](r io.Reader) *Reader[M] {
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 0, 64<<10), maxLine)
-	return &Reader{s}
+	return &Reader[M]{s}
 }
 
-// Read decodes the next line into v; io.EOF when the other side closed.
-func (r *Reader) Read(v any) error {
+// Read decodes the next line; io.EOF when the other side closed.
+func (r *Reader[M]) Read() (M, error) {
+	var msg M
 	if !r.s.Scan() {
 		if err := r.s.Err(); err != nil {
-			return err
+			return msg, err
 		}
-		return io.EOF
+		return msg, io.EOF
 	}
-	if err := json.Unmarshal(r.s.Bytes(), v); err != nil {
-		return fmt.Errorf("wire: %w", err)
+	if err := json.Unmarshal(r.s.Bytes(), &msg); err != nil {
+		return msg, fmt.Errorf("wire: %w", err)
 	}
-	return nil
+	return msg, nil
 }

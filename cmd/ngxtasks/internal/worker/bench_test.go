@@ -40,13 +40,13 @@ func BenchmarkExecTrue(b *testing.B) {
 		clock := &benchClock{}
 		clock.ns.Store(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano())
 		log := logs.New(io.Discard, "json", slog.LevelInfo, nil)
-		w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter(io.Discard), log: log, client: actionClient()}
+		w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter[wire.ToMaster](io.Discard), log: log, client: actionClient()}
 		w.m = &ngxtasks.Manager{Clock: clock, Worker: "bench", Logger: slog.New(logs.Without(log.Handler(), "ngxtasks: finished"))}
 		defer w.m.Shutdown(context.Background())
 		if err := w.m.Push(w.rules(f)...); err != nil {
 			b.Fatal(err)
 		}
-		defer w.m.Watch(w.fired)()
+		defer w.m.Watch(w.announce)()
 		ctx := context.Background()
 		for b.Loop() {
 			if err := w.m.Run(ctx); err != nil {

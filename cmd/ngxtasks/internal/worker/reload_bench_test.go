@@ -37,7 +37,7 @@ func BenchmarkReload(b *testing.B) {
 		lines[i] = line
 	}
 	log := logs.New(io.Discard, "json", slog.LevelInfo, nil)
-	w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter(io.Discard), log: log, client: actionClient()}
+	w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter[wire.ToMaster](io.Discard), log: log, client: actionClient()}
 	w.m = &ngxtasks.Manager{Worker: "bench", Logger: log}
 	defer w.m.Shutdown(context.Background())
 	var first wire.ToWorker

@@ -33,12 +33,6 @@ import (
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
 	"github.com/ngxtasks/ngxtasks/metrics"
 	"github.com/ngxtasks/ngxtasks/status"
-
-	// The dictionaries a rule file may name.
-	_ "github.com/ngxtasks/ngxtasks/etcddict"
-	_ "github.com/ngxtasks/ngxtasks/pgdict"
-	_ "github.com/ngxtasks/ngxtasks/redisdict"
-	_ "github.com/ngxtasks/ngxtasks/sqlitedict"
 )
 
 // Options are what the worker process gets besides its pipes.
@@ -55,7 +49,7 @@ type worker struct {
 	hello  wire.Hello
 	file   *rulefile.File // as last parsed; reloads are reparsed from it
 	m      *ngxtasks.Manager
-	out    *wire.Writer
+	out    *wire.Writer[wire.ToMaster]
 	log    *slog.Logger
 	client *http.Client // for http actions
 
@@ -78,15 +72,15 @@ type worker struct {
 // returned at once; a dictionary that does not open is not one (see
 // lateDict).
 func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
-	r := wire.NewReader(in)
-	var first wire.ToWorker
-	if err := r.Read(&first); err != nil {
+	r := wire.NewReader[wire.ToWorker](in)
+	first, err := r.Read()
+	if err != nil {
 		return fmt.Errorf("reading the master's hello: %w", err)
 	}
 	if first.Hello == nil {
 		return errors.New("the master's first line is not a hello")
 	}
-	w := &worker{hello: *first.Hello, out: wire.NewWriter(out), client: actionClient()}
+	w := &worker{hello: *first.Hello, out: wire.NewWriter[wire.ToMaster](out), client: actionClient()}
 	f, err := parse(nil, &w.hello.Config)
 	if err != nil {
 		return err
@@ -113,7 +107,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		return err
 	}
 	w.resume()
-	stopWatch := w.m.Watch(w.fired)
+	stopWatch := w.m.Watch(w.announce)
 	defer stopWatch()
 
 	srv, err := w.serve()
@@ -163,10 +157,9 @@ func (w *worker) stop(timeout time.Duration, cause error) error {
 
 // listen applies the master's reloads until its pipe closes, which means
 // the master is gone (nil) or broke it.
-func (w *worker) listen(r *wire.Reader) error {
+func (w *worker) listen(r *wire.Reader[wire.ToWorker]) error {
 	for {
-		var msg wire.ToWorker
-		err := r.Read(&msg)
+		msg, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			w.log.Info("ngxtasks: the master is gone; stopping", "worker", w.hello.Worker)
 			return nil
@@ -254,10 +247,10 @@ func slotShape(r *ngxtasks.Rule, namespace string) string {
 	return string(append(b, namespace...))
 }
 
-// fired tells the master of a slot this worker begins. It runs in the
+// announce tells the master of a slot this worker begins. It runs in the
 // run's goroutine before the run, so the line is in the pipe before the
 // action starts.
-func (w *worker) fired(ev *ngxtasks.Event) {
+func (w *worker) announce(ev *ngxtasks.Event) {
 	if ev.Kind != ngxtasks.EventFired {
 		return
 	}

@@ -28,10 +28,10 @@ type Settings struct {
 	Token   string // the listener's bearer token; "" for none
 }
 
-// Settle applies o to f and checks what a run needs beyond the file's own
+// Resolve applies o to f and checks what a run needs beyond the file's own
 // rules: a dictionary the workers can share, and a token for a listener
 // beyond loopback. Its errors say what to change.
-func Settle(f *rulefile.File, o Overrides) (Settings, error) {
+func Resolve(f *rulefile.File, o Overrides) (Settings, error) {
 	s := Settings{Workers: f.Workers, Dict: f.Dict.Expanded(), Listen: f.Listen}
 	if o.Workers != 0 {
 		s.Workers = o.Workers
