@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"testing"
+)
+
+// TestCheckFlags: an override given is held to the file's rule for the
+// same setting, and every mistake is reported; one not given is not
+// checked.
+func TestCheckFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "[]"},
+		{[]string{"--workers", "4", "--dict", "mem://", "--listen", "off"}, "[]"},
+		{[]string{"--workers", "1024"}, "[]"},
+		{[]string{"--workers", "0"}, "[--workers: must be between 1 and 1024, got 0]"},
+		{[]string{"--workers", "1025"}, "[--workers: must be between 1 and 1024, got 1025]"},
+		{[]string{"--dict", ""}, "[--dict: empty; leave it out for the file's dict]"},
+		{[]string{"--listen", ""}, "[--listen: empty; give host:port, or off]"},
+		{[]string{"--workers", "-1", "--dict=", "--listen="},
+			"[--dict: empty; leave it out for the file's dict --listen: empty; give host:port, or off --workers: must be between 1 and 1024, got -1]"},
+	} {
+		fs := flags("run", io.Discard)
+		overrideFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if got := fmt.Sprint(checkFlags(fs)); got != c.want {
+			t.Errorf("%q:\ngot  %s\nwant %s", c.args, got, c.want)
+		}
+	}
+}
