@@ -10,6 +10,10 @@
 // slot the worker began even when the worker is killed during the run —,
 // a Group line when an exec action's program starts and when it ends, and
 // a Reloaded line for each Config.
+//
+// Writers and readers are typed by direction: the master holds a
+// Writer[ToWorker] and a Reader[ToMaster] for each worker, the worker the
+// reverse, so that neither can send what only the other says.
 package wire
 
 import (

@@ -7,6 +7,10 @@
 // started in its place does not run that slot again; it applies reloads
 // with Manager.Replace; and it stops when told to (SIGTERM, SIGINT) or
 // when the master is gone (its pipe closes).
+//
+// It opens the dictionary by its URL's scheme, through the backends the
+// command links (cmd/ngxtasks/backends.go); the master checks the scheme
+// against the same ones before a worker starts.
 package worker
 
 import (
