@@ -312,9 +312,45 @@ type worker struct {
 	err   error
 }
 
-// Run starts the fleet, lets it work, stops it and returns what happened.
+// Run starts the fleet, lets it work, stops it and returns what happened:
+// slots count from when every worker is up and has heard from the store
+// (Result.Start) to when the workers are told to stop (Result.End).
 func Run(t *testing.T, c Config) *Result {
 	t.Helper()
+	f := newFleet(t, c)
+	f.startWorkers()
+	f.awaitReady()
+	f.res.Start = time.Now()
+
+	stopKilling := f.killAndRestart()
+	if c.During != nil {
+		f.res.Back = c.During(t)
+	}
+	if left := time.Until(f.res.Start.Add(c.For)); left > 0 {
+		time.Sleep(left)
+	}
+	stopKilling()
+	f.res.End = time.Now()
+
+	f.stopWorkers()
+	f.readers.Wait()
+	return f.res
+}
+
+// fleet is one Run under way: its worker processes, and the Result their
+// reports fill.
+type fleet struct {
+	t       *testing.T
+	c       Config
+	res     *Result
+	mu      sync.Mutex     // guards res while the workers report
+	ready   chan struct{}  // a worker has heard from the store
+	readers sync.WaitGroup // one per worker process, reading its reports
+	workers []*worker      // by index; a killed worker's successor takes its place
+}
+
+// newFleet resolves c's defaults and makes the empty Result.
+func newFleet(t *testing.T, c Config) *fleet {
 	if c.KillEvery == 0 {
 		c.KillEvery = 2 * time.Second
 	}
@@ -323,160 +359,181 @@ func Run(t *testing.T, c Config) *Result {
 	}
 	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{},
 		Drive: map[int]time.Time{}, Frame: map[int]time.Duration{}, Normal: map[Key]map[int][]string{}, Skewed: map[int]int{}}
-	var mu sync.Mutex
-	ready := make(chan struct{}, 1024)
-	record := func(line string) {
-		f := strings.Fields(line)
-		if len(f) != 4 && (len(f) != 5 || f[0] != "late") {
-			return
-		}
-		slot, err1 := strconv.ParseInt(f[2], 10, 64)
-		pid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil {
-			return
-		}
-		k := Key{f[1], slot}
-		mu.Lock()
-		defer mu.Unlock()
-		switch f[0] {
-		case "ready":
-			ready <- struct{}{}
-		case "frame":
-			res.Frame[pid] = time.Duration(slot)
-		case "drive":
-			res.Drive[pid] = time.Unix(0, slot)
-		case "nran", "nbehind", "noverlap":
-			if res.Normal[k] == nil {
-				res.Normal[k] = map[int][]string{}
-			}
-			res.Normal[k][pid] = append(res.Normal[k][pid], f[0][1:])
-		case "won":
-			res.Won[k] = append(res.Won[k], pid)
-		case "ran":
-			res.Ran[k] = append(res.Ran[k], pid)
-		case "err", "late", "behind":
-			res.Errors++
-			res.Failed[k] = append(res.Failed[k], f[0])
-			// A claim answered before its slot ended must run: one given up
-			// earlier than that (a little slack for timer wake-ups) is a
-			// fault, whatever else happened to the slot.
-			if len(f) < 5 {
-				break
-			}
-			if early, err := strconv.ParseInt(f[4], 10, 64); err == nil && early > int64(10*time.Millisecond) {
-				res.EarlyLate = append(res.EarlyLate, fmt.Sprintf("%s slot %d: given up %v before it ended (pid %d)", k.Rule, k.Slot, time.Duration(early), pid))
-			}
-		case "overlap", "closed", "lost": // shown with a missing slot, never its excuse
-			res.Failed[k] = append(res.Failed[k], f[0])
-		case "skewed": // never an excuse either: a worker whose clock is right runs it
-			res.Skewed[pid]++
-			res.Failed[k] = append(res.Failed[k], f[0])
-		}
+	return &fleet{t: t, c: c, res: res, ready: make(chan struct{}, 1024)}
+}
+
+// startWorkers starts c.Workers worker processes, and kills whatever is
+// still running when the test ends (if it fails half-way).
+func (f *fleet) startWorkers() {
+	f.t.Helper()
+	f.workers = make([]*worker, f.c.Workers)
+	for i := range f.workers {
+		f.workers[i] = f.start(i)
 	}
-	var readers sync.WaitGroup
-	start := func(i int) *worker {
-		spec, err := json.Marshal(childSpec{Config: c, Index: i})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w := &worker{index: i, cmd: cmd, stdin: stdin, done: make(chan struct{})}
-		readers.Go(func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				record(sc.Text())
-			}
-		})
-		go func() { w.err = cmd.Wait(); close(w.done) }()
-		return w
-	}
-	workers := make([]*worker, c.Workers)
-	for i := range workers {
-		workers[i] = start(i)
-	}
-	// Stop whatever is still running if the test fails half-way.
-	t.Cleanup(func() {
-		for _, w := range workers {
+	f.t.Cleanup(func() {
+		for _, w := range f.workers {
 			_ = w.cmd.Process.Kill()
 		}
 	})
-	// Slots count from when every worker is up and has heard from the store.
+}
+
+// start starts worker i: the test binary again, with the fleet's config
+// and its index in the environment, its reports read into the Result.
+func (f *fleet) start(i int) *worker {
+	t := f.t
+	spec, err := json.Marshal(childSpec{Config: f.c, Index: i})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{index: i, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	f.readers.Go(func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			f.record(sc.Text())
+		}
+	})
+	go func() { w.err = cmd.Wait(); close(w.done) }()
+	return w
+}
+
+// awaitReady waits, a minute at most, until every worker has heard from
+// the store.
+func (f *fleet) awaitReady() {
+	f.t.Helper()
 	timeout := time.After(time.Minute)
-	for range c.Workers {
+	for range f.c.Workers {
 		select {
-		case <-ready:
+		case <-f.ready:
 		case <-timeout:
-			t.Fatal("workers not ready within a minute")
+			f.t.Fatal("workers not ready within a minute")
 		}
 	}
-	res.Start = time.Now()
+}
 
+// killAndRestart, with c.Kill, SIGKILLs a random worker every KillEvery
+// (±50%) and starts another in its place, until the function it returns is
+// called; that function returns once no kill is under way.
+func (f *fleet) killAndRestart() (stop func()) {
 	stopKills := make(chan struct{})
 	killsDone := make(chan struct{})
 	go func() {
 		defer close(killsDone)
-		if !c.Kill {
+		if !f.c.Kill {
 			return
 		}
 		rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 		for {
-			wait := c.KillEvery/2 + time.Duration(rnd.Int64N(int64(c.KillEvery)))
+			wait := f.c.KillEvery/2 + time.Duration(rnd.Int64N(int64(f.c.KillEvery)))
 			select {
 			case <-stopKills:
 				return
 			case <-time.After(wait):
 			}
-			i := rnd.IntN(len(workers))
-			w := workers[i]
+			i := rnd.IntN(len(f.workers))
+			w := f.workers[i]
 			pid := w.cmd.Process.Pid
 			_ = w.cmd.Process.Signal(syscall.SIGKILL)
 			<-w.done
-			mu.Lock()
-			res.Killed[pid] = time.Now()
-			mu.Unlock()
+			f.mu.Lock()
+			f.res.Killed[pid] = time.Now()
+			f.mu.Unlock()
 			time.Sleep(100 * time.Millisecond)
-			workers[i] = start(i)
+			f.workers[i] = f.start(i)
 		}
 	}()
-	if c.During != nil {
-		res.Back = c.During(t)
+	return func() {
+		close(stopKills)
+		<-killsDone
 	}
-	if left := time.Until(res.Start.Add(c.For)); left > 0 {
-		time.Sleep(left)
-	}
-	close(stopKills)
-	<-killsDone
-	res.End = time.Now()
-	for _, w := range workers {
+}
+
+// stopWorkers closes every worker's standard input, which tells it to
+// stop, and waits for each, 15 s at most (then kills it). A worker that
+// did not stop or exited badly is listed in Result.Crashed.
+func (f *fleet) stopWorkers() {
+	for _, w := range f.workers {
 		_ = w.stdin.Close()
 	}
-	for _, w := range workers {
+	for _, w := range f.workers {
 		select {
 		case <-w.done:
 		case <-time.After(15 * time.Second):
 			_ = w.cmd.Process.Kill()
 			<-w.done
-			res.Crashed = append(res.Crashed, fmt.Sprintf("worker %d did not stop", w.index))
+			f.res.Crashed = append(f.res.Crashed, fmt.Sprintf("worker %d did not stop", w.index))
 		}
 		if w.err != nil {
-			res.Crashed = append(res.Crashed, fmt.Sprintf("worker %d: %v", w.index, w.err))
+			f.res.Crashed = append(f.res.Crashed, fmt.Sprintf("worker %d: %v", w.index, w.err))
 		}
 	}
-	readers.Wait()
-	return res
+}
+
+// record adds one line of a worker's report to the Result: "<kind> <rule>
+// <slot> <pid>" (a late claim adds how long before its slot ended it was
+// given up; "ready", "frame" and "drive" carry a number in place of the
+// slot).
+func (f *fleet) record(line string) {
+	fs := strings.Fields(line)
+	if len(fs) != 4 && (len(fs) != 5 || fs[0] != "late") {
+		return
+	}
+	slot, err1 := strconv.ParseInt(fs[2], 10, 64)
+	pid, err2 := strconv.Atoi(fs[3])
+	if err1 != nil || err2 != nil {
+		return
+	}
+	k := Key{fs[1], slot}
+	res := f.res
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch fs[0] {
+	case "ready":
+		f.ready <- struct{}{}
+	case "frame":
+		res.Frame[pid] = time.Duration(slot)
+	case "drive":
+		res.Drive[pid] = time.Unix(0, slot)
+	case "nran", "nbehind", "noverlap":
+		if res.Normal[k] == nil {
+			res.Normal[k] = map[int][]string{}
+		}
+		res.Normal[k][pid] = append(res.Normal[k][pid], fs[0][1:])
+	case "won":
+		res.Won[k] = append(res.Won[k], pid)
+	case "ran":
+		res.Ran[k] = append(res.Ran[k], pid)
+	case "err", "late", "behind":
+		res.Errors++
+		res.Failed[k] = append(res.Failed[k], fs[0])
+		// A claim answered before its slot ended must run: one given up
+		// earlier than that (a little slack for timer wake-ups) is a
+		// fault, whatever else happened to the slot.
+		if len(fs) < 5 {
+			break
+		}
+		if early, err := strconv.ParseInt(fs[4], 10, 64); err == nil && early > int64(10*time.Millisecond) {
+			res.EarlyLate = append(res.EarlyLate, fmt.Sprintf("%s slot %d: given up %v before it ended (pid %d)", k.Rule, k.Slot, time.Duration(early), pid))
+		}
+	case "overlap", "closed", "lost": // shown with a missing slot, never its excuse
+		res.Failed[k] = append(res.Failed[k], fs[0])
+	case "skewed": // never an excuse either: a worker whose clock is right runs it
+		res.Skewed[pid]++
+		res.Failed[k] = append(res.Failed[k], fs[0])
+	}
 }
 
 // Check applies the guarantees to a result: no (rule, slot) runs twice
