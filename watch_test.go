@@ -9,9 +9,10 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// TestWatch: every watcher gets every event, with the Observer, until it
-// stops watching; watching and stopping race safely with events.
-func TestWatch(t *testing.T) {
+// TestWatchersGetEveryEventUntilTheyStop: every watcher gets every event,
+// with the Observer, until it stops watching; watching and stopping race
+// safely with events.
+func TestWatchersGetEveryEventUntilTheyStop(t *testing.T) {
 	clock := newFakeClock(t0)
 	var observed atomic.Int64
 	m := &ngxtasks.Manager{Clock: clock, Logger: quiet(), Observer: func(ngxtasks.Event) { observed.Add(1) }}

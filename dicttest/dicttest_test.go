@@ -37,7 +37,8 @@ func TestMemoryDict(t *testing.T) {
 	dicttest.Run(t, memOpener(func(d *ngxtasks.MemoryDict) ngxtasks.Dict { return d }), dicttest.Options{})
 }
 
-// faultEnv names the fault TestBroken injects, in a process of its own.
+// faultEnv names the fault TestFaultyDictFailsTheSuite injects, in a process
+// of its own.
 const faultEnv = "DICTTEST_FAULT"
 
 // The suite must fail dictionaries that break what it checks. Each fault
@@ -61,7 +62,7 @@ func TestSuiteCatches(t *testing.T) {
 	} {
 		t.Run(c.fault+"/"+c.run, func(t *testing.T) {
 			t.Parallel()
-			pattern := "^TestBroken$"
+			pattern := "^TestFaultyDictFailsTheSuite$"
 			if c.run != "" {
 				pattern += "/^" + c.run + "$"
 			}
@@ -70,7 +71,7 @@ func TestSuiteCatches(t *testing.T) {
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+pattern, "-test.v")
 			cmd.Env = append(os.Environ(), faultEnv+"="+c.fault)
 			out, err := cmd.CombinedOutput()
-			failed := "--- FAIL: TestBroken"
+			failed := "--- FAIL: TestFaultyDictFailsTheSuite"
 			if c.run != "" {
 				failed += "/" + c.run
 			}
@@ -81,9 +82,9 @@ func TestSuiteCatches(t *testing.T) {
 	}
 }
 
-// TestBroken runs the suite on a MemoryDict with a fault; only
+// TestFaultyDictFailsTheSuite runs the suite on a MemoryDict with a fault; only
 // TestSuiteCatches runs it.
-func TestBroken(t *testing.T) {
+func TestFaultyDictFailsTheSuite(t *testing.T) {
 	fault := os.Getenv(faultEnv)
 	if fault == "" {
 		t.Skip("run by TestSuiteCatches")

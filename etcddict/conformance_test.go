@@ -13,7 +13,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestConformance(t *testing.T) {
+func TestConformanceInOneProcess(t *testing.T) {
 	dicttest.Run(t, dicttest.OpenURL(serverURL(t)), dicttest.Options{MinTTL: 2 * time.Second, TTLGrace: 5 * time.Second}) // whole-second leases, 2 s at least
 }
 

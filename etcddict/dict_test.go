@@ -112,10 +112,10 @@ func TestOneWinner(t *testing.T) {
 	}
 }
 
-// TestExpiry checks both ends of a key's life: present for at least ttl
-// from when Add was called, gone within the documented bound, and then
-// claimable again.
-func TestExpiry(t *testing.T) {
+// TestExpiryKeepsTheTTLAndEndsWithinTheBound checks both ends of a key's life:
+// present for at least ttl from when Add was called, gone within the
+// documented bound, and then claimable again.
+func TestExpiryKeepsTheTTLAndEndsWithinTheBound(t *testing.T) {
 	const ttl = time.Second
 	d := openTest(t, "window=1s&latency=500ms")
 	ctx := ctxT(t)
@@ -151,7 +151,7 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-func TestContext(t *testing.T) {
+func TestCancelledContextStoresNothing(t *testing.T) {
 	d := openTest(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -213,8 +213,9 @@ func TestLeaseRevoked(t *testing.T) {
 	}
 }
 
-// TestOutlives checks the check made after each answer.
-func TestOutlives(t *testing.T) {
+// TestOutlivesAcceptsAnExactFitAndNoLater checks the check made after each
+// answer.
+func TestOutlivesAcceptsAnExactFitAndNoLater(t *testing.T) {
 	now := time.Now()
 	l := &lease{id: 1, expires: now.Add(10 * time.Second)}
 	if err := outlives(l, 10*time.Second, now); err != nil {
@@ -225,8 +226,9 @@ func TestOutlives(t *testing.T) {
 	}
 }
 
-// TestFits checks the pool's reuse rule, [ttl+A, ttl+A+W+1s].
-func TestFits(t *testing.T) {
+// TestFitsKeepsTheReuseWindowAndServerMinimum checks the pool's reuse rule,
+// [ttl+A, ttl+A+W+1s].
+func TestFitsKeepsTheReuseWindowAndServerMinimum(t *testing.T) {
 	p := newLeasePool(nil, time.Second, 0, false, time.Second)
 	defer p.close()
 	for _, c := range []struct {

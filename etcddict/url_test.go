@@ -105,11 +105,11 @@ func TestBadURLs(t *testing.T) {
 	}
 }
 
-// TestUnreachable opens a URL of a closed port: Open fails at once (not
-// after the dial timeout, as "context deadline exceeded"), naming the
-// server, the user, the cause and the fix, and not the password. A URL
-// without a server says so.
-func TestUnreachable(t *testing.T) {
+// TestUnreachableFailsAtOnceNamingServerAndFix opens a URL of a closed port:
+// Open fails at once (not after the dial timeout, as "context deadline
+// exceeded"), naming the server, the user, the cause and the fix, and not the
+// password. A URL without a server says so.
+func TestUnreachableFailsAtOnceNamingServerAndFix(t *testing.T) {
 	raw := "etcd://u:s3cret@127.0.0.1:1/p"
 	start := time.Now()
 	_, err := ngxtasks.OpenDict(context.Background(), raw)

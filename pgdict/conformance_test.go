@@ -12,7 +12,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestConformance(t *testing.T) {
+func TestConformanceInOneProcess(t *testing.T) {
 	// Keys and values are text columns: NUL bytes and invalid UTF-8 are refused.
 	dicttest.Run(t, dicttest.OpenURL(serverURL(t)), dicttest.Options{TextOnly: true})
 }

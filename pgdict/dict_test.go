@@ -32,7 +32,7 @@ func TestTakeOver(t *testing.T) {
 	}
 }
 
-func TestTTL(t *testing.T) {
+func TestTTLStoredInMicrosecondsRoundedUp(t *testing.T) {
 	for ttl, want := range map[time.Duration]int64{1: 1, 1500: 2, time.Second: 1000000, time.Hour + 1: 3600000001} {
 		if got := micros(ttl); got != want {
 			t.Errorf("micros(%v) = %d, want %d", ttl, got, want)
@@ -178,7 +178,7 @@ func TestNewKeepsPool(t *testing.T) {
 	}
 }
 
-func TestNow(t *testing.T) {
+func TestNowReadsTheServerClock(t *testing.T) {
 	d := openTest(t)
 	before := time.Now()
 	now, err := d.Now(context.Background())

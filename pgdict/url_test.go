@@ -161,9 +161,9 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// TestUnreachable opens a port nothing listens on: the error names the
-// server and comes at once.
-func TestUnreachable(t *testing.T) {
+// TestUnreachableNamesTheServerAtOnce opens a port nothing listens on: the
+// error names the server and comes at once.
+func TestUnreachableNamesTheServerAtOnce(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +177,10 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-// TestHide checks the last line of defence: a password in an error's text
-// is masked, whether raw or escaped, and the original is not reachable.
-func TestHide(t *testing.T) {
+// TestHideMasksThePasswordRawOrEscaped checks the last line of defence: a
+// password in an error's text is masked, whether raw or escaped, and the
+// original is not reachable.
+func TestHideMasksThePasswordRawOrEscaped(t *testing.T) {
 	orig := errors.New("failed for p@ss/w%rd and p%40ss%2Fw%25rd")
 	err := hide(orig, "p@ss/w%rd")
 	if strings.Contains(err.Error(), "p@ss") || strings.Contains(err.Error(), "p%40ss") || errors.Is(err, orig) {

@@ -115,9 +115,9 @@ func TestDatabaseNumber(t *testing.T) {
 	}
 }
 
-// TestUnreachable opens a port nothing listens on: the error names the
-// address, and comes within the dial timeout.
-func TestUnreachable(t *testing.T) {
+// TestUnreachableNamesTheAddressWithinTheDialTimeout opens a port nothing
+// listens on: the error names the address, and comes within the dial timeout.
+func TestUnreachableNamesTheAddressWithinTheDialTimeout(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

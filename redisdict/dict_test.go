@@ -33,7 +33,7 @@ func TestTTLRoundedUp(t *testing.T) {
 	}
 }
 
-func TestExpiry(t *testing.T) {
+func TestExpiryFreesTheKeyForANewClaim(t *testing.T) {
 	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
 	if added, err := d.Add(ctx, k, "w1", 50*time.Millisecond); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
@@ -128,7 +128,7 @@ func TestNewNil(t *testing.T) {
 	}
 }
 
-func TestNow(t *testing.T) {
+func TestNowReadsTheServerClock(t *testing.T) {
 	d := openTest(t)
 	before := time.Now()
 	now, err := d.Now(context.Background())

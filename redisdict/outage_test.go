@@ -6,9 +6,9 @@ import (
 	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
-// TestOutage stops the shared server for 5 s (dicttest.Outage); it runs
-// only when asked to (NGXTASKS_OUTAGE=1), alone.
-func TestOutage(t *testing.T) {
+// TestOutageRefusesClaimsThenRecovers stops the shared server for 5 s
+// (dicttest.Outage); it runs only when asked to (NGXTASKS_OUTAGE=1), alone.
+func TestOutageRefusesClaimsThenRecovers(t *testing.T) {
 	stop, start := dicttest.ServerControl(t, "NGXTASKS_REDIS_CTL")
 	dicttest.Outage(t, openTest(t), stop, start)
 }

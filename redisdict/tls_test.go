@@ -22,7 +22,7 @@ func tlsURL(t *testing.T) (string, string) {
 	return u, ca
 }
 
-func TestTLS(t *testing.T) {
+func TestTLSChecksTheCertificateUnlessToldNotTo(t *testing.T) {
 	raw, caFile := tlsURL(t)
 	ctx := context.Background()
 

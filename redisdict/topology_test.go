@@ -45,8 +45,9 @@ func exercise(t *testing.T, d *Dict) {
 	}
 }
 
-// TestSentinel finds the primary through a Sentinel and claims there.
-func TestSentinel(t *testing.T) {
+// TestSentinelFindsThePrimaryAndClaimsThere finds the primary through a
+// Sentinel and claims there.
+func TestSentinelFindsThePrimaryAndClaimsThere(t *testing.T) {
 	raw := dicttest.ServerURL(t, "NGXTASKS_REDIS_SENTINEL_URL")
 	o, err := ParseURL(raw)
 	if err != nil {
@@ -77,9 +78,10 @@ func TestSentinel(t *testing.T) {
 	}
 }
 
-// TestCluster claims on a three-node Cluster: single keys go to their
-// slot's node, and a batch is split over the nodes.
-func TestCluster(t *testing.T) {
+// TestClusterSpreadsKeysAndBatchesOverItsNodes claims on a three-node
+// Cluster: single keys go to their slot's node, and a batch is split over the
+// nodes.
+func TestClusterSpreadsKeysAndBatchesOverItsNodes(t *testing.T) {
 	raw := dicttest.ServerURL(t, "NGXTASKS_REDIS_CLUSTER_URL")
 	d, err := ngxtasks.OpenDict(context.Background(), raw)
 	if err != nil {

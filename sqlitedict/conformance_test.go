@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestConformance(t *testing.T) {
+func TestConformanceInOneProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "claims.db")
 	dicttest.Run(t, func(t testing.TB) ngxtasks.Dict {
 		d, err := OpenFile(context.Background(), path)

@@ -34,11 +34,11 @@ func (r *recorder) take() []string {
 	return s
 }
 
-// TestAggregate: a handler with peers merges their workers and rows into
-// one view, works out the last winner across it, lists a dead peer and a
-// slow one with their errors, and asks each peer with local=1, which a
-// peer answers without asking its own peers.
-func TestAggregate(t *testing.T) {
+// TestAggregateMergesPeersAndNamesTheirErrors: a handler with peers merges
+// their workers and rows into one view, works out the last winner across it,
+// lists a dead peer and a slow one with their errors, and asks each peer with
+// local=1, which a peer answers without asking its own peers.
+func TestAggregateMergesPeersAndNamesTheirErrors(t *testing.T) {
 	w1, w2 := fleet(t)
 	w3 := &ngxtasks.Manager{Worker: "w3", Logger: quiet()}
 	if err := w3.Push(ngxtasks.Rule{Identifier: "ok", Interval: 10 * time.Second, Type: ngxtasks.Normal, Callback: ok}); err != nil {

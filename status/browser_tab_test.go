@@ -156,3 +156,26 @@ func (b *tab) text(sel string) string {
 	s, _ := v.(string)
 	return s
 }
+
+// part runs check as a subtest of t named name, on this tab reporting to
+// the subtest. It returns whether the test may go on: not when check
+// stopped (t.Fatal), since the next part would start from a page it left
+// half-way. A part that only reported errors (t.Error) lets the next run;
+// one that -run left out is passed over.
+func (b *tab) part(t *testing.T, name string, check func(t *testing.T, b *tab)) bool {
+	t.Helper()
+	started, finished := false, false
+	t.Run(name, func(t *testing.T) {
+		started = true
+		check(t, b.in(t))
+		finished = true
+	})
+	return finished || !started
+}
+
+// in is the tab, reporting to t.
+func (b *tab) in(t *testing.T) *tab {
+	c := *b
+	c.t = t
+	return &c
+}

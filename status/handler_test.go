@@ -43,9 +43,9 @@ func do(t *testing.T, method, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// TestRoutes: what is served below the mount point, with which type and
-// headers, and what is not.
-func TestRoutes(t *testing.T) {
+// TestRoutesServeTheirTypesAndHeaders: what is served below the mount point,
+// with which type and headers, and what is not.
+func TestRoutesServeTheirTypesAndHeaders(t *testing.T) {
 	m := &ngxtasks.Manager{Worker: "w", Logger: quiet()}
 	if err := m.Push(ngxtasks.Rule{Identifier: "r", Interval: 10e9, Type: ngxtasks.Normal, Callback: ok}); err != nil {
 		t.Fatal(err)

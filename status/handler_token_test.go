@@ -11,10 +11,10 @@ import (
 	"github.com/ngxtasks/ngxtasks/status"
 )
 
-// TestToken: with Options.Token the documents need it and the page's
-// shell does not; the token goes to the peers too. Without one nothing is
-// asked (TestRoutes).
-func TestToken(t *testing.T) {
+// TestTokenGuardsTheDocumentsNotThePage: with Options.Token the documents
+// need it and the page's shell does not; the token goes to the peers too.
+// Without one nothing is asked (TestRoutesServeTheirTypesAndHeaders).
+func TestTokenGuardsTheDocumentsNotThePage(t *testing.T) {
 	const token = "peer-and-page-token"
 	peerWorker := &ngxtasks.Manager{Worker: "peer", Logger: quiet()}
 	if err := peerWorker.Push(ngxtasks.Rule{Identifier: "r", Interval: 10e9, Type: ngxtasks.Normal, Callback: ok}); err != nil {

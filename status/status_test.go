@@ -321,10 +321,11 @@ func TestStatusRunning(t *testing.T) {
 	}
 }
 
-// TestHistory: history.json lists each worker's slots newest first, with
-// the winner of every lost slot: from the other worker's history when it
-// is in the view, from the dictionary (Explain) for the newest lost slot.
-func TestHistory(t *testing.T) {
+// TestHistoryListsSlotsWithTheirWinners: history.json lists each worker's
+// slots newest first, with the winner of every lost slot: from the other
+// worker's history when it is in the view, from the dictionary (Explain) for
+// the newest lost slot.
+func TestHistoryListsSlotsWithTheirWinners(t *testing.T) {
 	w1, w2 := fleet(t)
 	h := status.New(status.Options{}, w1, w2)
 	var doc status.History

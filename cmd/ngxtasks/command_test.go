@@ -23,7 +23,7 @@ const twoRules = `rules:
     exec: {argv: ["true"]}
 `
 
-func TestValidate(t *testing.T) {
+func TestValidateRefusesBadFilesAndUnsafeSetups(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
@@ -71,7 +71,7 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestNext(t *testing.T) {
+func TestNextPrintsTheComingSlotsOfARule(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
@@ -101,7 +101,7 @@ func TestNext(t *testing.T) {
 	}
 }
 
-func TestVersion(t *testing.T) {
+func TestVersionPrintsAndAnUnknownCommandIsRefused(t *testing.T) {
 	t.Parallel()
 	if code, out, _ := ngxtasks(t, "version"); code != 0 || !strings.HasPrefix(out, "ngxtasks ") {
 		t.Fatalf("version: %d %q", code, out)

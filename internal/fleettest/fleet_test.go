@@ -138,16 +138,16 @@ func TestFirstStep(t *testing.T) {
 	}
 }
 
-// TestSkew: workers whose clocks are up to 4 s apart (the tolerance is 5 s)
-// never run a slot twice; with the store-clock option, a minute apart.
-// Beyond the tolerance, by default (no option set), still never: five
-// workers at −8, −4, 0, +4 and +8 s on a store that can tell the time, the
-// four beyond SkewTolerance/2 skipping their Preemption slots ("clock
-// skewed") and the one whose clock is right running them all. Then clocks
-// that step after the start: the −8 s worker's steps to right at 6 s, and
-// the right one's 6 s ahead at 9 s: the first takes over at once, the
+// TestSkewedClocksNeverRunASlotTwice: workers whose clocks are up to 4 s apart
+// (the tolerance is 5 s) never run a slot twice; with the store-clock option,
+// a minute apart. Beyond the tolerance, by default (no option set), still
+// never: five workers at −8, −4, 0, +4 and +8 s on a store that can tell the
+// time, the four beyond SkewTolerance/2 skipping their Preemption slots
+// ("clock skewed") and the one whose clock is right running them all. Then
+// clocks that step after the start: the −8 s worker's steps to right at 6 s,
+// and the right one's 6 s ahead at 9 s: the first takes over at once, the
 // second stops claiming at once, none twice.
-func TestSkew(t *testing.T) {
+func TestSkewedClocksNeverRunASlotTwice(t *testing.T) {
 	for _, b := range backends {
 		for _, tc := range []struct {
 			name       string
@@ -191,13 +191,13 @@ func TestSkew(t *testing.T) {
 	}
 }
 
-// TestOutage stops the store for 5 s in the middle of a run: no worker
-// crashes, no slot runs twice, errors are reported, and claims resume within
-// one interval after the server is back. Outside the outage a slot the store
-// answered late is excused, as in the other fleets and within their bound;
-// one whose claims failed is not. It stops shared servers, so the test
-// script runs it alone (NGXTASKS_OUTAGE=1).
-func TestOutage(t *testing.T) {
+// TestOutageNeverRunsASlotTwiceAndResumes stops the store for 5 s in the
+// middle of a run: no worker crashes, no slot runs twice, errors are reported,
+// and claims resume within one interval after the server is back. Outside the
+// outage a slot the store answered late is excused, as in the other fleets and
+// within their bound; one whose claims failed is not. It stops shared servers,
+// so the test script runs it alone (NGXTASKS_OUTAGE=1).
+func TestOutageNeverRunsASlotTwiceAndResumes(t *testing.T) {
 	if os.Getenv("NGXTASKS_OUTAGE") == "" {
 		t.Skip("stops the shared servers: scripts/test runs it on its own with NGXTASKS_OUTAGE=1")
 	}

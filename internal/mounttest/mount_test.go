@@ -59,7 +59,7 @@ func TestServeMux(t *testing.T) {
 	}
 }
 
-func TestChi(t *testing.T) {
+func TestChiMiddlewareRewritesAndKeepsTheStatus(t *testing.T) {
 	for path, status := range map[string]int{"/teapot": http.StatusTeapot, "/nowhere": http.StatusNotFound} {
 		r := chi.NewRouter()
 		r.Use(rewriting(t).Middleware) // as docs/library.md says
@@ -70,12 +70,12 @@ func TestChi(t *testing.T) {
 	}
 }
 
-// TestEcho: wrapping the echo instance, as docs/library.md says, keeps what
-// echo writes after its handlers return: the error a handler returned and
-// the 404 of an unknown route. (e.Use(echo.WrapMiddleware(m.Middleware)),
-// which the README once said, sent the rewritten response before echo's
-// error handler ran: 200 for both.)
-func TestEcho(t *testing.T) {
+// TestEchoWrappedRewritesAndKeepsItsErrors: wrapping the echo instance, as
+// docs/library.md says, keeps what echo writes after its handlers return: the
+// error a handler returned and the 404 of an unknown route.
+// (e.Use(echo.WrapMiddleware(m.Middleware)), which the README once said, sent
+// the rewritten response before echo's error handler ran: 200 for both.)
+func TestEchoWrappedRewritesAndKeepsItsErrors(t *testing.T) {
 	for path, status := range map[string]int{"/teapot": http.StatusTeapot, "/nowhere": http.StatusNotFound, "/ok": http.StatusOK} {
 		e := echo.New()
 		e.GET("/teapot", func(echo.Context) error {

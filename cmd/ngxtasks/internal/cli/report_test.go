@@ -9,7 +9,7 @@ import (
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
 )
 
-func TestReport(t *testing.T) {
+func TestReportPrintsEachMistakeAndTheCount(t *testing.T) {
 	m := &ngxtasks.Manager{SkewTolerance: -1}
 	lib := m.Push()
 	file := rulefile.Errors{{File: "r.yaml", Line: 3, Column: 5, Path: "rules[0].interval", Rule: "a", Message: "bad"}}

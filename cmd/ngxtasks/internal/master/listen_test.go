@@ -23,7 +23,7 @@ func TestIsLocalHost(t *testing.T) {
 	}
 }
 
-func TestToken(t *testing.T) {
+func TestTokenIsTrimmedAndABadOneNamesItsVariable(t *testing.T) {
 	const env = "NGXTASKS_TEST_TOKEN"
 	for value, want := range map[string]string{
 		"s3cret": "s3cret", "s3cret\n": "s3cret", "\t s3cret \r\n": "s3cret", "a.b-c_d~e+f/g==": "a.b-c_d~e+f/g==",
