@@ -598,8 +598,8 @@ func (r *Result) FirstDrive() time.Time {
 
 // CheckNormal applies N1 and N2 to the Normal rules, worker by worker, on
 // the worker's own clock: from its first drive step (the slot in progress
-// then included) until it was stopped (Margin before) or killed (300 ms
-// before), each slot ran in that
+// then included) until it was stopped (Margin before) or killed
+// (killedQuiet before), each slot ran in that
 // worker exactly once, unless the worker reported it missed because its
 // timer loop was starved ("behind"), which it counts for the caller to
 // bound. It returns the slots checked and those excused.
@@ -609,7 +609,7 @@ func (r *Result) CheckNormal(t *testing.T) (checked, behind int) {
 	for pid, drive := range r.Drive {
 		to := r.End.Add(-r.Config.Margin)
 		if killed, ok := r.Killed[pid]; ok {
-			to = killed.Add(-300 * time.Millisecond)
+			to = killed.Add(-killedQuiet)
 		}
 		to = to.Add(r.Frame[pid])
 		for i := range r.Config.Normal {
@@ -704,9 +704,20 @@ func (r *Result) DiedWithWinner(k Key, s ngxtasks.Slot) bool {
 			r.Excused++
 			return true
 		}
+		// No worker said it won, and one was killed before it could have
+		// said so: a winner starved between its claim's answer and its
+		// report (a loaded machine) and then killed leaves no trace.
+		if len(r.Won[k]) == 0 && !at.Before(s.Start) && !at.After(s.End.Add(killedQuiet)) {
+			r.Excused++
+			return true
+		}
 	}
 	return false
 }
+
+// killedQuiet is how long before its SIGKILL a worker may have been
+// starved silent: its last slots before the kill are not held against it.
+const killedQuiet = 2 * time.Second
 
 // UnansweredBySecond counts the unanswered slots by the second of the run
 // they began in, listing only the busiest seconds (at most n): a store that

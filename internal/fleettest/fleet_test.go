@@ -181,7 +181,9 @@ func TestSkewedClocksNeverRunASlotTwice(t *testing.T) {
 				for _, c := range res.Skewed {
 					skewed += c
 				}
-				if beyond := tc.skew > 2*time.Second; beyond != (len(res.Skewed) > 0) {
+				// Beyond half the tolerance a worker skips for the clock, unless
+				// its slots follow the store's.
+				if beyond := tc.skew > 2*time.Second && !tc.storeClock; beyond != (len(res.Skewed) > 0) {
 					t.Errorf("clocks ±%v apart: %d workers skipped slots for the clock (%v)", tc.skew, len(res.Skewed), res.Skewed)
 				}
 				t.Logf("clocks ±%v apart (steps %v): %d slots checked, none twice, %d unanswered in time; %d slots skipped for the clock by %d workers",
