@@ -106,22 +106,25 @@ func TestMaxRunningSkipsWhatCannotStart(t *testing.T) {
 // slots end: the first, past its latest start, is skipped as busy; the
 // second runs once there is room.
 func TestWaitingSlotIsNotRunning(t *testing.T) {
-	clock := newFakeClock(t0.Add(500 * time.Millisecond))
+	// tick's first slot [t0, t0+10s) has its latest start (t0+9s) half a
+	// second away; its second is taken at its start, nine seconds before
+	// its own.
+	clock := newFakeClock(t0.Add(8500 * time.Millisecond))
 	log := newRunLog()
 	m := &ngxtasks.Manager{Clock: clock, MaxRunning: 1, Observer: log.observe, Logger: quiet()}
 	shutdown(t, m)
 	release := make(chan struct{})
 	var now, most atomic.Int32
 	hogs(t, m, blocking(log, release, &now, &most), &now)
-	if err := m.Push(ngxtasks.Rule{Identifier: "tick", Interval: time.Second, Type: ngxtasks.Normal, Background: true, Callback: log.callback}); err != nil {
+	if err := m.Push(ngxtasks.Rule{Identifier: "tick", Interval: 10 * time.Second, Type: ngxtasks.Normal, Background: true, Callback: log.callback}); err != nil {
 		t.Fatal(err)
 	}
 	_ = m.Run(context.Background()) // tick's first slot waits
-	clock.Add(time.Second)          // tick's next slot; the first's latest start has passed
-	_ = m.Run(context.Background())
-	waitFor(t, func() bool { return len(log.kinds(ngxtasks.EventSkipped)) == 1 })
+	clock.Set(t0.Add(10 * time.Second))
+	_ = m.Run(context.Background()) // its second slot: not an overlap, it waits too
+	waitFor(t, func() bool { return len(log.kinds(ngxtasks.EventSkipped)) >= 1 })
 	close(release)
-	waitFor(t, func() bool { return idle(m) })
+	waitFor(t, func() bool { return idle(m) && log.total() == 2 }) // hog and tick's second slot
 	skips := log.kinds(ngxtasks.EventSkipped)
 	if len(skips) != 1 || skips[0].Reason != ngxtasks.SkipBusy || skips[0].Rule.Identifier != "tick" {
 		t.Fatalf("skips %+v; want tick's first slot, busy", skips)
