@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -18,40 +19,44 @@ import (
 //
 // Values shorter than MinSecret bytes are not redacted: replacing every
 // "80" or "yes" in the logs would make them unreadable, and a value that
-// short is no secret. The zero Redactor redacts nothing until Set; a nil
+// short is no secret. The zero Redactor redacts nothing until Add; a nil
 // one redacts nothing. It is safe for concurrent use.
 type Redactor struct {
-	r atomic.Pointer[strings.Replacer]
+	mu      sync.Mutex
+	secrets []string // added so far, longest first
+	r       atomic.Pointer[strings.Replacer]
 }
 
 // MinSecret is the length from which a value is redacted.
 const MinSecret = 4
 
 // NewRedactor redacts secrets.
-func NewRedactor(secrets []string) *Redactor {
+func NewRedactor(secrets ...string) *Redactor {
 	r := new(Redactor)
-	r.Set(secrets)
+	r.Add(secrets...)
 	return r
 }
 
-// Set replaces the secrets redacted (a reload may bring new ones).
-func (r *Redactor) Set(secrets []string) {
-	var long []string
+// Add adds secrets to those redacted. None is ever dropped: after a reload,
+// runs of the rules it replaced may still be writing, with the old ones.
+func (r *Redactor) Add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.secrets)
 	for _, s := range secrets {
 		if len(s) >= MinSecret {
-			long = append(long, s)
+			r.secrets = append(r.secrets, s)
 		}
 	}
-	if len(long) == 0 {
-		r.r.Store(nil)
+	if len(r.secrets) == n {
 		return
 	}
 	// The replacer tries its pairs in order at each position: the longest
 	// first, so that a secret holding another is replaced whole.
-	slices.SortFunc(long, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	long = slices.Compact(long)
-	pairs := make([]string, 0, 2*len(long))
-	for _, s := range long {
+	slices.SortFunc(r.secrets, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	r.secrets = slices.Compact(r.secrets)
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
 		pairs = append(pairs, s, "[redacted]")
 	}
 	r.r.Store(strings.NewReplacer(pairs...))

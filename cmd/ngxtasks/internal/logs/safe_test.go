@@ -13,7 +13,7 @@ import (
 
 func TestRedactsWhateverWroteIt(t *testing.T) {
 	var buf bytes.Buffer
-	r := NewRedactor([]string{"s3cret-host", "s3cret-host.example", "no"})
+	r := NewRedactor("s3cret-host", "s3cret-host.example", "no")
 	log := New(&buf, "json", slog.LevelInfo, r).With("dict", "redis://s3cret-host:6379")
 	log.Info("lookup s3cret-host.example: no such host",
 		"error", fmt.Errorf("dial: %w", errors.New("lookup s3cret-host.example")),
@@ -34,14 +34,19 @@ func TestRedactsWhateverWroteIt(t *testing.T) {
 	if ids, ok := line["ids"].([]any); !ok || len(ids) != 2 {
 		t.Fatalf("a list lost its shape: %s", out)
 	}
-	r.Set(nil)
-	if got := r.String("s3cret-host"); got != "s3cret-host" {
-		t.Fatalf("after Set(nil): %q", got)
+	// A reload's secrets are added; the old ones stay redacted.
+	r.Add("n3w-secret")
+	if got := r.String("s3cret-host n3w-secret"); got != "[redacted] [redacted]" {
+		t.Fatalf("after Add: %q", got)
+	}
+	var none *Redactor
+	if got := none.String("s3cret-host"); got != "s3cret-host" {
+		t.Fatalf("a nil Redactor: %q", got)
 	}
 }
 
 func TestRedactedErrorKeepsItsKind(t *testing.T) {
-	r := NewRedactor([]string{"hunter2"})
+	r := NewRedactor("hunter2")
 	err := r.Error(fmt.Errorf("GET http://hunter2/: %w", context.DeadlineExceeded))
 	if err.Error() != "GET http://[redacted]/: context deadline exceeded" || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("%v", err)

@@ -70,13 +70,17 @@ func listenControl(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	old := syscall.Umask(0o077) // created 0600, with no window in which it is not
+	old := syscall.Umask(0o077) // the owner's alone from the start, with no window in which it is not
 	ln, err := net.Listen("unix", addr)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false) // removed by path in Run: addr may be a /proc alias
+	if err := os.Chmod(path, 0o600); err != nil { // 0700 from the umask; a socket needs no x
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
 	return ln, nil
 }
 

@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,8 +58,7 @@ type Master struct {
 	exe      string
 	sockets  string // directory of the workers' status sockets
 	ran      *ranLog
-	secrets  []string // given to opts.Redactor so far
-	backoff  backoff  // each worker's restarts start from this one
+	backoff  backoff // each worker's restarts start from this one
 
 	reloads chan reloadRequest // to the reloader
 	loading atomic.Bool        // a read of the rule file has not returned
@@ -110,17 +108,11 @@ func New(opts Options) (*Master, error) {
 	return m, nil
 }
 
-// addSecrets adds f's secrets to those redacted from the logs. None is
-// dropped at a reload: a worker may still be running rules of an older
-// file.
+// addSecrets adds f's secrets to those redacted from the logs.
 func (m *Master) addSecrets(f *rulefile.File, files rulefile.Files) {
-	if m.opts.Redactor == nil {
-		return
+	if m.opts.Redactor != nil {
+		m.opts.Redactor.Add(f.Secrets(files, os.LookupEnv)...)
 	}
-	m.secrets = append(m.secrets, f.Secrets(files, os.LookupEnv)...)
-	slices.Sort(m.secrets)
-	m.secrets = slices.Compact(m.secrets)
-	m.opts.Redactor.Set(m.secrets)
 }
 
 // socketOf is worker i's status socket.

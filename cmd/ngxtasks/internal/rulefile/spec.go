@@ -106,24 +106,10 @@ func (d *decoder) file(body *node) *File {
 		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
 	}
 	if e, ok := keys.get("namespace"); ok {
-		pl := place{path: "namespace"}
-		if s, ok := d.str(e.val, pl); ok {
-			if why := badName(s, "namespace"); why != "" {
-				d.at(e.val, pl, "%s %s", quote(s), why)
-			} else {
-				f.Namespace = s
-			}
-		}
+		f.Namespace = d.name(e.val, "namespace", f.Namespace)
 	}
 	if e, ok := keys.get("name"); ok {
-		pl := place{path: "name"}
-		if s, ok := d.str(e.val, pl); ok {
-			if why := badName(s, "name"); why != "" {
-				d.at(e.val, pl, "%s %s", quote(s), why)
-			} else {
-				f.Name = s
-			}
-		}
+		f.Name = d.name(e.val, "name", f.Name)
 	}
 	if e, ok := keys.get("max_running"); ok {
 		if n, ok := d.maxRunning(e.val, place{path: "max_running"}); ok {
@@ -253,6 +239,21 @@ func (d *decoder) resolve(p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(d.dir, p)
+}
+
+// name reads the top-level key's namespace or instance name; a bad one is
+// reported, and def kept.
+func (d *decoder) name(n *node, key, def string) string {
+	pl := place{path: key}
+	s, ok := d.str(n, pl)
+	if !ok {
+		return def
+	}
+	if why := badName(s, key); why != "" {
+		d.at(n, pl, "%s %s", quote(s), why)
+		return def
+	}
+	return s
 }
 
 // badName says what is wrong with a namespace or an instance name, or

@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,8 +65,7 @@ type worker struct {
 
 	// redact keeps the rule file's secrets out of the logs and of the
 	// errors the manager keeps (status, history).
-	redact  logs.Redactor
-	secrets []string // what redact redacts
+	redact logs.Redactor
 }
 
 // Run is the worker process: it reads its Hello from in, drives until ctx
@@ -90,7 +88,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		return err
 	}
 	w.file = f
-	w.redact.Set(w.secretsOf(f, &w.hello.Config))
+	w.redact.Add(f.Secrets(rulefile.Files(w.hello.Config.Files), os.LookupEnv)...)
 	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level, &w.redact)
 	// What libraries log (go-redis, say) comes out as this worker's
 	// lines: in the file's format, redacted.
@@ -185,22 +183,13 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
-	w.redact.Set(w.secretsOf(f, snap))
+	w.redact.Add(f.Secrets(rulefile.Files(snap.Files), os.LookupEnv)...)
 	c, err := w.m.Replace(w.rules(f)...)
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
 	w.file = f
 	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
-}
-
-// secretsOf adds f's secrets to those redacted so far: runs of the rules
-// a reload replaced may still be going, with the old ones.
-func (w *worker) secretsOf(f *rulefile.File, snap *wire.Snapshot) []string {
-	w.secrets = append(w.secrets, f.Secrets(rulefile.Files(snap.Files), os.LookupEnv)...)
-	slices.Sort(w.secrets)
-	w.secrets = slices.Compact(w.secrets)
-	return w.secrets
 }
 
 // parse reads a snapshot as the master read its files; with prev, the
