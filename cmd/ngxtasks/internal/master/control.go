@@ -77,7 +77,7 @@ func listenControl(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false) // removed by path in Run: addr may be a /proc alias
-	if err := os.Chmod(path, 0o600); err != nil { // 0700 from the umask; a socket needs no x
+	if err := os.Chmod(path, 0o600); err != nil {  // 0700 from the umask; a socket needs no x
 		ln.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
