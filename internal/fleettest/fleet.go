@@ -650,6 +650,24 @@ func (r *Result) StoreFailed(k Key, s ngxtasks.Slot) bool {
 	return r.unanswered(k, s, "err", "late", "behind")
 }
 
+// BeforeClaimers excuses a slot that ended before the first drive step of
+// every worker that won a slot: in a fleet whose other workers skip their
+// slots for the clock (and report each skip), only those may run it, and
+// none of them drove yet.
+func (r *Result) BeforeClaimers(s ngxtasks.Slot) bool {
+	var first time.Time
+	for _, pids := range r.Won {
+		for _, pid := range pids {
+			if at, ok := r.Drive[pid]; ok {
+				if at = at.Add(-r.Frame[pid]); first.IsZero() || at.Before(first) {
+					first = at
+				}
+			}
+		}
+	}
+	return !first.IsZero() && !s.End.After(first)
+}
+
 // StoreSlow is StoreFailed for a store that is up: a claim answered after
 // its slot ended, or a starved worker, excuses a slot, but a claim that
 // failed outright does not.
