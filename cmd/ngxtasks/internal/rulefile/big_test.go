@@ -27,7 +27,7 @@ func TestDeepInputIsRefusedQuickly(t *testing.T) {
 }
 
 // A big file (10,000 rules) loads, and its mistakes are all reported.
-func TestManyRules(t *testing.T) {
+func TestTenThousandRulesLoadAndEveryMistakeIsReported(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("rules:\n")
 	for i := range 10_000 {

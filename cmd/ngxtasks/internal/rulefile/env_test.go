@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestEnvFileSyntax(t *testing.T) {
+func TestEnvFileReadsQuotesEscapesExportAndComments(t *testing.T) {
 	src := "# comment\n" +
 		"\n" +
 		"  PLAIN = a b#c  \r\n" +
@@ -38,7 +38,7 @@ func TestEnvFileSyntax(t *testing.T) {
 	}
 }
 
-func TestEnvFileMistakes(t *testing.T) {
+func TestEnvFileMistakesAreEachReportedAtTheirLine(t *testing.T) {
 	src := "A='ok' trailing\nB=\"\\q\"\nC=\"open\n=x\nD=1\nD=2\nE=\"nul\\\"\x00\"\n"
 	_, errs := parseEnvFile("x.env", []byte(src))
 	var got []string
@@ -58,7 +58,7 @@ func TestEnvFileMistakes(t *testing.T) {
 	}
 }
 
-func TestExpand(t *testing.T) {
+func TestExpandTakesOnlyBracedNamesAndNeverExpandsValuesAgain(t *testing.T) {
 	look := func(k string) (string, bool) {
 		v, ok := map[string]string{"A": "x", "EMPTY": "", "D": "$B"}[k]
 		return v, ok
@@ -81,7 +81,7 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
+func TestSuggestOffersOnlyAClearlyCloseKey(t *testing.T) {
 	keys := append(ruleKeys(), execKeys()...)
 	for word, want := range map[string]string{
 		"intervall": "interval", "tiemout": "timeout", "ofset": "offset", "Type": "type",

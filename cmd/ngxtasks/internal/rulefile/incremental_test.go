@@ -149,9 +149,9 @@ func TestReparseTakesTheShortcut(t *testing.T) {
 	})
 }
 
-// TestReparseRandomEdits applies random edits to a file, reloading each
-// from the last: Reparse always agrees with Parse.
-func TestReparseRandomEdits(t *testing.T) {
+// TestReparseAgreesWithParseOverRandomEdits applies random edits to a
+// file, reloading each from the last: Reparse always agrees with Parse.
+func TestReparseAgreesWithParseOverRandomEdits(t *testing.T) {
 	me := newMapEnv()
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := genFile(30)

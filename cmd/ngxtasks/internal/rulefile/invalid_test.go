@@ -268,7 +268,7 @@ var invalidFiles = []struct {
 	}},
 }
 
-func TestInvalidFiles(t *testing.T) {
+func TestInvalidFilesGiveTheirExactMessagesAndNoFile(t *testing.T) {
 	for _, tc := range invalidFiles {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Parse("rules.yaml", []byte(tc.yaml), testEnv())

@@ -28,7 +28,7 @@ func parseExample(t *testing.T, env Env) *File {
 	return f
 }
 
-func TestExample(t *testing.T) {
+func TestParseReadsEveryFieldOfTheExample(t *testing.T) {
 	f := parseExample(t, testEnv())
 	for i := range f.Rules {
 		if len(f.Rules[i].Fingerprint) != 32 {
@@ -99,7 +99,7 @@ func TestExample(t *testing.T) {
 }
 
 // Core is what a Manager takes once the command adds a Callback.
-func TestCoreValidates(t *testing.T) {
+func TestCoreCarriesTheRuleAndValidatesWithACallback(t *testing.T) {
 	f := parseExample(t, testEnv())
 	for _, r := range f.Rules {
 		c := r.Core()
@@ -116,7 +116,7 @@ func TestCoreValidates(t *testing.T) {
 	}
 }
 
-func TestDefaults(t *testing.T) {
+func TestParseFillsInTheDefaults(t *testing.T) {
 	const src = "rules:\n" +
 		"  - {id: a, interval: 10s, type: normal, exec: {argv: [true]}}\n" +
 		"  - {id: b, interval: 10s, type: preemption, http: {url: 'http://x/'}}\n" +
@@ -155,7 +155,7 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestStateDirAndListen(t *testing.T) {
+func TestStateDirFromSystemdOrBesideTheFileAndListenOff(t *testing.T) {
 	env := Env{Lookup: func(k string) (string, bool) {
 		if k == "STATE_DIRECTORY" {
 			return "/var/lib/ngx:/var/lib/other", true
@@ -200,7 +200,7 @@ func TestExecNeverShellByAccident(t *testing.T) {
 // argv[0] follows the one rule for relative paths: one with a slash is
 // taken from the rule file's directory, as dir and env_file are; a bare
 // name is left for PATH.
-func TestProgramPath(t *testing.T) {
+func TestProgramWithASlashIsTakenFromTheRuleFilesDirectory(t *testing.T) {
 	const src = "rules:\n" +
 		"  - {id: a, interval: 1s, type: normal, exec: {argv: [./job.sh, ./x], dir: work}}\n" +
 		"  - {id: b, interval: 1s, type: normal, exec: {argv: [bin/job]}}\n" +
@@ -236,7 +236,7 @@ func TestProgramPath(t *testing.T) {
 	}
 }
 
-func TestExpansionOrder(t *testing.T) {
+func TestExpansionPrefersProcessThenRuleEnvFileThenTopOne(t *testing.T) {
 	// The process environment wins over env files; a rule's env file over
 	// the top-level one.
 	env := testEnv()
@@ -266,7 +266,7 @@ func TestExpansionOrder(t *testing.T) {
 	}
 }
 
-func TestFingerprint(t *testing.T) {
+func TestFingerprintFollowsWhatARuleDoesNotWhereItStands(t *testing.T) {
 	a := parseExample(t, testEnv())
 	b := parseExample(t, testEnv())
 	for i := range a.Rules {
@@ -309,7 +309,7 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-func TestLoad(t *testing.T) {
+func TestLoadReadsEnvFilesBesideTheRuleFileAndTheProcessEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
@@ -337,7 +337,7 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestNamespace(t *testing.T) {
+func TestNamespaceDefaultsToNgxtasksAndMayHoldASlash(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"rules: []\n", "ngxtasks"},
 		{"namespace: team-a/jobs\nrules: []\n", "team-a/jobs"},
@@ -349,7 +349,7 @@ func TestNamespace(t *testing.T) {
 	}
 }
 
-func TestVariables(t *testing.T) {
+func TestVariablesListsTheReferencedNamesSorted(t *testing.T) {
 	f := parseExample(t, testEnv())
 	if got, want := f.Variables(), []string{"API_TOKEN", "DING_PASS", "HOOK_KEY"}; !slices.Equal(got, want) {
 		t.Fatalf("Variables() = %q, want %q", got, want)
@@ -358,7 +358,7 @@ func TestVariables(t *testing.T) {
 
 // A rule's max_running defaults to the file's, may exceed it, and is
 // part of the fingerprint; metrics: rules: all selects every rule.
-func TestMaxRunningAndMetrics(t *testing.T) {
+func TestMaxRunningDefaultsToTheFilesAndEntersTheFingerprint(t *testing.T) {
 	const src = "max_running: 8\nstore_clock: true\nmetrics: {rules: all}\nrules:\n" +
 		"  - {id: a, interval: 1s, type: normal, exec: {argv: [true]}}\n" +
 		"  - {id: b, interval: 1s, type: normal, max_running: 100, exec: {argv: [true]}}\n"

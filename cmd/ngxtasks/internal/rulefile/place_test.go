@@ -4,7 +4,7 @@ import "testing"
 
 // A place's path reads as yq writes it, however deep, with the steps
 // joined late.
-func TestPlacePath(t *testing.T) {
+func TestPlacePathReadsAsYqWritesIt(t *testing.T) {
 	for _, tc := range []struct {
 		pl   place
 		want string

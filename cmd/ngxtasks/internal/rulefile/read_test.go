@@ -38,10 +38,10 @@ func hostilePaths(t *testing.T, dir string) map[string]string {
 	return paths
 }
 
-// TestHostileFiles reads each kind of path a rule file or an env file
-// must not be: every read ends at once, with an error that names the
-// path and what it is, and allocates at most about the size limit.
-func TestHostileFiles(t *testing.T) {
+// TestHostileFilesAreRefused reads each kind of path a rule file or an
+// env file must not be: every read ends at once, with an error that names
+// the path and what it is, and allocates at most about the size limit.
+func TestHostileFilesAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	for path, want := range hostilePaths(t, dir) {
 		t.Run("rule file "+filepath.Base(path), func(t *testing.T) {
@@ -93,7 +93,7 @@ func boundedRun(t *testing.T, read func() error) error {
 
 // A file at the limit is read; reading stops one byte past it even when
 // the size the file reported was smaller (a file that grows while read).
-func TestReadFileLimit(t *testing.T) {
+func TestFileOfExactlyTheSizeLimitIsRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	data := []byte("rules: []\n" + strings.Repeat("#", maxFileSize-len("rules: []\n")))
 	if err := os.WriteFile(path, data, 0o600); err != nil {

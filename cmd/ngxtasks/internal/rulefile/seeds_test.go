@@ -10,7 +10,7 @@ import (
 
 // The corpus's valid_ seeds parse and its invalid_ seeds do not, so that
 // the fuzzer starts from both sides.
-func TestFuzzSeeds(t *testing.T) {
+func TestFuzzSeedsParseOrFailAsTheirNamesSay(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/fuzz/FuzzParse/*")
 	if len(paths) < 10 {
 		t.Fatalf("%d seeds", len(paths))
