@@ -27,7 +27,7 @@ func TestExecArgvIsNotShell(t *testing.T) {
 	}
 }
 
-func TestExecShell(t *testing.T) {
+func TestExecShellRunsAPipelineWithTheRulesEnv(t *testing.T) {
 	e := shell(`echo "$X" | tr a-z A-Z; echo "$NGXTASKS_RULE"`)
 	e.Env = vars("X", "from env")
 	res, err := Exec(context.Background(), e, testFiring)
@@ -39,7 +39,7 @@ func TestExecShell(t *testing.T) {
 	}
 }
 
-func TestExecEnvironment(t *testing.T) {
+func TestExecEnvironmentIsTheWorkersThenTheRulesThenTheRunsOwn(t *testing.T) {
 	t.Setenv("ACTION_TEST_WORKER_VAR", "worker")
 	t.Setenv("ACTION_TEST_OVERRIDDEN", "worker")
 	t.Setenv("NGXTASKS_RUN_ID", "stale")
@@ -70,7 +70,7 @@ func TestExecEnvironment(t *testing.T) {
 	}
 }
 
-func TestExecDir(t *testing.T) {
+func TestExecRunsInTheRulesDir(t *testing.T) {
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestExecDir(t *testing.T) {
 	}
 }
 
-func TestExecExitStatus(t *testing.T) {
+func TestExecReportsTheExitStatusAndKeepsStderr(t *testing.T) {
 	res, err := Exec(context.Background(), shell("echo failing >&2; exit 3"), testFiring)
 	if err == nil || err.Error() != "exit status 3" {
 		t.Errorf("error %v, want exit status 3", err)
@@ -100,7 +100,7 @@ func TestExecExitStatus(t *testing.T) {
 	}
 }
 
-func TestExecDiesOfItsOwnSignal(t *testing.T) {
+func TestExecReportsTheSignalAProgramDiedOf(t *testing.T) {
 	res, err := Exec(context.Background(), shell("kill -KILL $$"), testFiring)
 	if err == nil || err.Error() != "signal: killed" {
 		t.Errorf("error %v, want signal: killed", err)
@@ -111,7 +111,7 @@ func TestExecDiesOfItsOwnSignal(t *testing.T) {
 }
 
 // A program that cannot start is named; its environment is not shown.
-func TestExecStartErrors(t *testing.T) {
+func TestExecStartErrorsNameTheProgramNotItsEnvironment(t *testing.T) {
 	const secret = "s3cr3t-value"
 	missing := filepath.Join(t.TempDir(), "missing")
 	notDir := filepath.Join(t.TempDir(), "file")
@@ -150,7 +150,7 @@ func withDir(e *rulefile.Exec, dir string) *rulefile.Exec {
 	return e
 }
 
-func TestExecAlreadyEnded(t *testing.T) {
+func TestExecWithAnEndedContextReturnsCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := Exec(ctx, argv("true"), testFiring)
@@ -159,7 +159,7 @@ func TestExecAlreadyEnded(t *testing.T) {
 	}
 }
 
-func TestExecOutputTail(t *testing.T) {
+func TestExecKeepsTheTailOfItsOutput(t *testing.T) {
 	const total, limit = 1 << 20, 1 << 10
 	e := argv(os.Args[0])
 	// A race-enabled helper would sleep 1s on exit by default.
@@ -188,7 +188,7 @@ func TestExecOutputTail(t *testing.T) {
 }
 
 // Stdout and stderr are one stream, in the order written.
-func TestExecOutputInterleaved(t *testing.T) {
+func TestExecStdoutAndStderrInterleaveInWrittenOrder(t *testing.T) {
 	res, err := Exec(context.Background(), shell("echo 1; echo 2 >&2; echo 3; echo 4 >&2"), testFiring)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func assertNoSecret(t *testing.T, err error) {
 	}
 }
 
-func TestHTTPSendsTheRequest(t *testing.T) {
+func TestHTTPSendsTheExpandedRequestWithTheRunsHeaders(t *testing.T) {
 	type received struct {
 		method, uri, body string
 		header            http.Header
@@ -93,7 +93,7 @@ func TestHTTPSendsTheRequest(t *testing.T) {
 	}
 }
 
-func TestHTTPStatus(t *testing.T) {
+func TestHTTPFailsOnAnUnexpectedStatusAndFollowsNoRedirect(t *testing.T) {
 	srv := localServer(t, func(w http.ResponseWriter, r *http.Request) {
 		var code int
 		fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/"), &code)
@@ -136,7 +136,7 @@ func TestHTTPStatus(t *testing.T) {
 	}
 }
 
-func TestHTTPBodyTail(t *testing.T) {
+func TestHTTPKeepsTheTailOfALongBody(t *testing.T) {
 	const total, limit = 1 << 20, 1 << 10
 	body := pattern(total)
 	srv := localServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
@@ -176,7 +176,7 @@ func TestHTTPConnectionErrorHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestHTTPTimeout(t *testing.T) {
+func TestHTTPTimeoutEndsTheRequestAsDeadlineExceeded(t *testing.T) {
 	release := make(chan struct{})
 	srv := localServer(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -199,7 +199,7 @@ func TestHTTPTimeout(t *testing.T) {
 }
 
 // The timeout covers reading the body too.
-func TestHTTPTimeoutWhileReadingBody(t *testing.T) {
+func TestHTTPTimeoutCoversReadingTheBody(t *testing.T) {
 	release := make(chan struct{})
 	srv := localServer(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "partial ")

@@ -94,7 +94,7 @@ func TestExecStopRespectsSIGTERM(t *testing.T) {
 	}
 }
 
-func TestExecTimeout(t *testing.T) {
+func TestExecTimeoutSendsSIGTERMToTheGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	res, err := Exec(ctx, argv("sleep", "60"), testFiring)

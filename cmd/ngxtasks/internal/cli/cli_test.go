@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestMainDispatch: Main dispatches to the subcommands; help is asked for and exits 0,
-// a mistake exits 2 with the usage. The worker subcommand is dispatched
-// too but stays out of the usage.
-func TestMainDispatch(t *testing.T) {
+// TestMainDispatchesAndExitsTwoWithTheUsageOnAMistake: Main dispatches to
+// the subcommands; help is asked for and exits 0, a mistake exits 2 with the
+// usage. The worker subcommand is dispatched too but stays out of the usage.
+func TestMainDispatchesAndExitsTwoWithTheUsageOnAMistake(t *testing.T) {
 	for _, c := range []struct {
 		args         []string
 		code         int

@@ -8,9 +8,10 @@ import (
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/master"
 )
 
-// TestPrintReload: exit 0 only for a reload every worker applied; what
-// changed goes to stdout, what went wrong to stderr.
-func TestPrintReload(t *testing.T) {
+// TestPrintReloadExitsZeroOnlyWhenEveryWorkerApplied: exit 0 only for a
+// reload every worker applied; what changed goes to stdout, what went wrong
+// to stderr.
+func TestPrintReloadExitsZeroOnlyWhenEveryWorkerApplied(t *testing.T) {
 	for _, c := range []struct {
 		name         string
 		res          master.ReloadResult

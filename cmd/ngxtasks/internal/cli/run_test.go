@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestCheckFlags: an override given is held to the file's rule for the
-// same setting, and every mistake is reported; one not given is not
-// checked.
-func TestCheckFlags(t *testing.T) {
+// TestCheckFlagsReportsEveryBadOverrideAndSkipsThoseNotGiven: an override
+// given is held to the file's rule for the same setting, and every mistake
+// is reported; one not given is not checked.
+func TestCheckFlagsReportsEveryBadOverrideAndSkipsThoseNotGiven(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want string

@@ -19,7 +19,7 @@ func TestWithoutDropsOnlyItsMessages(t *testing.T) {
 	}
 }
 
-func TestTextUnlessJSON(t *testing.T) {
+func TestTextFormatWritesTextAndHidesBelowItsLevel(t *testing.T) {
 	var buf bytes.Buffer
 	New(&buf, "text", slog.LevelInfo, nil).Debug("hidden")
 	New(&buf, "text", slog.LevelInfo, nil).Info("shown")

@@ -11,10 +11,11 @@ import (
 	"testing"
 )
 
-// TestControlSocket: the control socket is the master's user's alone
-// (0600), replaces a dead master's socket file, and works in a state
-// directory too deep for a socket path (sockaddr_un holds 108 bytes).
-func TestControlSocket(t *testing.T) {
+// TestControlSocketIsPrivateReplacesAStaleFileAndWorksDeep: the control
+// socket is the master's user's alone (0600), replaces a dead master's
+// socket file, and works in a state directory too deep for a socket path
+// (sockaddr_un holds 108 bytes).
+func TestControlSocketIsPrivateReplacesAStaleFileAndWorksDeep(t *testing.T) {
 	for _, deep := range []bool{false, true} {
 		dir := t.TempDir()
 		if deep {

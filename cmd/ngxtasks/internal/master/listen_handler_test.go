@@ -31,10 +31,10 @@ func listenerMaster(t *testing.T, addr, token string) *Master {
 	return m
 }
 
-// TestListenerWithoutToken: on loopback without a token the listener
-// serves its documents to requests naming loopback or its own host, and
-// nothing but GET and HEAD.
-func TestListenerWithoutToken(t *testing.T) {
+// TestListenerWithoutTokenServesOnlyReadsForLocalHosts: on loopback without
+// a token the listener serves its documents to requests naming loopback or
+// its own host, and nothing but GET and HEAD.
+func TestListenerWithoutTokenServesOnlyReadsForLocalHosts(t *testing.T) {
 	h := listenerMaster(t, "127.0.0.1:9191", "").handler()
 	for _, c := range []struct {
 		method, path, host string
@@ -62,10 +62,10 @@ func TestListenerWithoutToken(t *testing.T) {
 	}
 }
 
-// TestListenerWithToken: with a token every document asks for it, from
-// any host; the status page, which holds no data, does not, and names no
-// file.
-func TestListenerWithToken(t *testing.T) {
+// TestListenerWithTokenGuardsEveryDocumentButThePage: with a token every
+// document asks for it, from any host; the status page, which holds no data,
+// does not, and names no file.
+func TestListenerWithTokenGuardsEveryDocumentButThePage(t *testing.T) {
 	const token = "s3cret"
 	h := listenerMaster(t, ":9191", token).handler()
 	for _, c := range []struct {

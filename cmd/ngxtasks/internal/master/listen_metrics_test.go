@@ -9,10 +9,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TestGatherConcurrently: every worker is asked at once, so a scrape
+// TestGatherAsksEveryWorkerAtOnce: every worker is asked at once, so a scrape
 // waits for the slowest, not the sum. Each gatherer here answers only once
 // all have been asked, which asked one after another they never are.
-func TestGatherConcurrently(t *testing.T) {
+func TestGatherAsksEveryWorkerAtOnce(t *testing.T) {
 	const n = 3
 	asked := make(chan struct{}, n)
 	all := make(chan struct{})

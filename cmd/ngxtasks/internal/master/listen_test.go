@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestIsLocalHost(t *testing.T) {
+func TestIsLocalHostAcceptsOnlyLoopbackAndItsOwnName(t *testing.T) {
 	for host, want := range map[string]bool{
 		"localhost": true, "LOCALHOST:9090": true, "127.0.0.1": true, "127.0.0.1:9090": true,
 		"127.255.0.9:1": true, "[::1]:9090": true, "[::1]": true, "status.internal:9090": true,
@@ -42,9 +42,10 @@ func TestTokenIsTrimmedAndABadOneNamesItsVariable(t *testing.T) {
 	}
 }
 
-// TestConnLimit: beyond its limit the listener closes the connection that
-// has waited longest for a request, and the new one is served.
-func TestConnLimit(t *testing.T) {
+// TestConnLimitClosesTheLongestWaitingOrTheNewConnection: beyond its limit
+// the listener closes the connection that has waited longest for a request,
+// and the new one is served.
+func TestConnLimitClosesTheLongestWaitingOrTheNewConnection(t *testing.T) {
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,10 +9,10 @@ import (
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/wire"
 )
 
-// TestRanLog: the last slot of each worker and rule survives a reopen,
-// a torn last line (a crash mid-write) is skipped and said, and the
-// journal is rewritten compacted.
-func TestRanLog(t *testing.T) {
+// TestRanLogKeepsEachLastSlotSkipsATornLineAndCompacts: the last slot of
+// each worker and rule survives a reopen, a torn last line (a crash
+// mid-write) is skipped and said, and the journal is rewritten compacted.
+func TestRanLogKeepsEachLastSlotSkipsATornLineAndCompacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slots.log")
 	l, err := openRanLog(path)
 	if err != nil {
@@ -53,9 +53,9 @@ func TestRanLog(t *testing.T) {
 	}
 }
 
-// TestRanLogUnwritable: a state directory that cannot be written keeps
-// the record in memory, and says so.
-func TestRanLogUnwritable(t *testing.T) {
+// TestRanLogUnwritableKeepsTheRecordInMemoryAndSaysSo: a state directory
+// that cannot be written keeps the record in memory, and says so.
+func TestRanLogUnwritableKeepsTheRecordInMemoryAndSaysSo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
 	l, err := openRanLog(filepath.Join(dir, "slots.log"))
 	if err == nil || !strings.Contains(err.Error(), "kept in memory only") {

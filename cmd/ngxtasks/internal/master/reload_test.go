@@ -92,9 +92,10 @@ func up(m *Master, p *proc, answer func(msg wire.ToWorker)) {
 	}()
 }
 
-// TestReloadWithNoWorkerUp: between processes a worker is not waited
-// for; the reload is applied at once, and the next hello carries the file.
-func TestReloadWithNoWorkerUp(t *testing.T) {
+// TestReloadWithNoWorkerUpIsAppliedAtOnce: between processes a worker is not
+// waited for; the reload is applied at once, and the next hello carries the
+// file.
+func TestReloadWithNoWorkerUpIsAppliedAtOnce(t *testing.T) {
 	m := newTestMaster(t, reloadFile)
 	res := reloadNow(t, m, reloadedFile)
 	if res.Refused || res.Seq != 1 || res.Workers != 0 || res.Failed != 0 || res.Pending != 0 {
@@ -111,11 +112,11 @@ func TestReloadWithNoWorkerUp(t *testing.T) {
 	}
 }
 
-// TestReloadCountsAnswers: a reload is done when every worker up has
-// answered — by applying it, by refusing it (counted failed), or by
-// exiting, before or after the file reached it; one between processes
+// TestReloadEndsOnceEveryWorkerUpHasAnswered: a reload is done when every
+// worker up has answered — by applying it, by refusing it (counted failed),
+// or by exiting, before or after the file reached it; one between processes
 // is not waited for.
-func TestReloadCountsAnswers(t *testing.T) {
+func TestReloadEndsOnceEveryWorkerUpHasAnswered(t *testing.T) {
 	m := newTestMaster(t, reloadFile)
 	applies, refuses, exits := m.workers[0], m.workers[1], m.workers[2]
 	up(m, applies, func(msg wire.ToWorker) { m.reloaded(applies, &wire.Reloaded{Seq: msg.Seq, Kept: 1}) })
@@ -144,9 +145,10 @@ func TestReloadCountsAnswers(t *testing.T) {
 	}
 }
 
-// TestReloadPendingAnswer: a reload is given with the workers that have
-// not answered yet counted pending; their late answer closes it.
-func TestReloadPendingAnswer(t *testing.T) {
+// TestReloadCountsUnansweredWorkersPendingUntilTheirLateAnswer: a reload is
+// given with the workers that have not answered yet counted pending; their
+// late answer closes it.
+func TestReloadCountsUnansweredWorkersPendingUntilTheirLateAnswer(t *testing.T) {
 	m := newTestMaster(t, reloadFile)
 	m.workers = m.workers[:1]
 	p := m.workers[0]
@@ -169,9 +171,9 @@ func TestReloadPendingAnswer(t *testing.T) {
 	}
 }
 
-// TestReloadRefused: a file with mistakes is refused, each mistake a line,
-// and what runs stays.
-func TestReloadRefused(t *testing.T) {
+// TestReloadRefusesAFileWithMistakesAndKeepsWhatRuns: a file with mistakes
+// is refused, each mistake a line, and what runs stays.
+func TestReloadRefusesAFileWithMistakesAndKeepsWhatRuns(t *testing.T) {
 	m := newTestMaster(t, reloadFile)
 	before := m.file
 	res := reloadNow(t, m, reloadFile+"  - {id: bad, interval: 2x, type: normal, exec: {argv: [\"true\"]}}\n")
@@ -183,9 +185,10 @@ func TestReloadRefused(t *testing.T) {
 	}
 }
 
-// TestNeedRestart names the settings a reload does not apply, compared
-// with what runs: a file back to what runs names none.
-func TestNeedRestart(t *testing.T) {
+// TestReloadNamesTheSettingsThatNeedARestart names the settings a reload
+// does not apply, compared with what runs: a file back to what runs names
+// none.
+func TestReloadNamesTheSettingsThatNeedARestart(t *testing.T) {
 	m := newTestMaster(t, reloadFile)
 	changed := strings.NewReplacer("workers: 3", "workers: 2", "dict: mem://", "dict: mem://b").Replace(reloadFile) +
 		"namespace: other\nstate_dir: /tmp/elsewhere\nname: renamed\nskew_tolerance: 1s\nmetrics: {rules: all}\nlog: {level: debug}\n"

@@ -42,9 +42,10 @@ rules:
   - {id: each, interval: 1s, type: normal, exec: {argv: ["true"]}}
 `
 
-// TestResolveOverrides: the command line's settings win over the file's,
-// "off" turns the listener off, and nothing given keeps the file's.
-func TestResolveOverrides(t *testing.T) {
+// TestResolveLetsTheCommandLineWinOverTheFile: the command line's settings
+// win over the file's, "off" turns the listener off, and nothing given keeps
+// the file's.
+func TestResolveLetsTheCommandLineWinOverTheFile(t *testing.T) {
 	noToken(t)
 	f := parseFile(t, normalFile)
 	for _, c := range []struct {
@@ -67,9 +68,9 @@ func TestResolveOverrides(t *testing.T) {
 	}
 }
 
-// TestResolveRefuses: what a run cannot do is refused, each mistake said
-// with what to change, all of them at once.
-func TestResolveRefuses(t *testing.T) {
+// TestResolveRefusesWhatARunCannotDoAllAtOnce: what a run cannot do is
+// refused, each mistake said with what to change, all of them at once.
+func TestResolveRefusesWhatARunCannotDoAllAtOnce(t *testing.T) {
 	noToken(t)
 	for _, c := range []struct {
 		name string
@@ -108,17 +109,18 @@ func TestResolveRefuses(t *testing.T) {
 
 const preemptionRule = "  - {id: once, interval: 1s, type: preemption, exec: {argv: [\"true\"]}}\n"
 
-// TestResolveMemoryOneWorker: one worker's in-memory dictionary decides a
-// preemption rule alone, which is right.
-func TestResolveMemoryOneWorker(t *testing.T) {
+// TestResolveAllowsMemoryDictForPreemptionInOneWorker: one worker's
+// in-memory dictionary decides a preemption rule alone, which is right.
+func TestResolveAllowsMemoryDictForPreemptionInOneWorker(t *testing.T) {
 	if _, err := Resolve(parseFile(t, preemptionFile), Overrides{Workers: 1, Listen: "off"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestResolveTokenBeyondLoopback: with a token, a listener beyond
-// loopback is allowed, and the token is what the listener asks for.
-func TestResolveTokenBeyondLoopback(t *testing.T) {
+// TestResolveAllowsBeyondLoopbackWithAWellFormedToken: with a token, a
+// listener beyond loopback is allowed, and the token is what the listener
+// asks for.
+func TestResolveAllowsBeyondLoopbackWithAWellFormedToken(t *testing.T) {
 	t.Setenv("TEST_RESOLVE_TOKEN", "s3cret\n")
 	s, err := Resolve(parseFile(t, normalFile), Overrides{Listen: ":9090"})
 	if err != nil || s.Listen != ":9090" || s.Token != "s3cret" {

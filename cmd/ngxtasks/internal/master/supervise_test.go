@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// TestDescribeExit names a signal as kill -l does ("killed by killed"
-// was the description doubled).
-func TestDescribeExit(t *testing.T) {
+// TestDescribeExitNamesTheSignalOnce names a signal as kill -l does ("killed
+// by killed" was the description doubled).
+func TestDescribeExitNamesTheSignalOnce(t *testing.T) {
 	cmd := exec.Command("sleep", "10")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -47,11 +47,11 @@ func TestBackoffDoublesUpToItsCap(t *testing.T) {
 	}
 }
 
-// TestSuperviseRestarts: a worker that keeps exiting is started again
-// after the backoff's waits, its restarts and last exit are counted for
-// /workers.json, and supervise returns once ctx is done, without
-// restarting the process that ctx stopped.
-func TestSuperviseRestarts(t *testing.T) {
+// TestSuperviseRestartsAfterTheBackoffUntilTheMasterStops: a worker that
+// keeps exiting is started again after the backoff's waits, its restarts and
+// last exit are counted for /workers.json, and supervise returns once ctx is
+// done, without restarting the process that ctx stopped.
+func TestSuperviseRestartsAfterTheBackoffUntilTheMasterStops(t *testing.T) {
 	var logged bytes.Buffer
 	m := &Master{
 		log:     slog.New(slog.NewJSONHandler(&logged, nil)),

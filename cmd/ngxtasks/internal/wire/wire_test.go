@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestLinesRoundTrip: lines written at once by several goroutines come
-// out whole, a line as big as a rule file passes, and the other side
-// closing is io.EOF.
-func TestLinesRoundTrip(t *testing.T) {
+// TestLinesArriveWholeFromConcurrentWritersThenEOF: lines written at once by
+// several goroutines come out whole, a line as big as a rule file passes,
+// and the other side closing is io.EOF.
+func TestLinesArriveWholeFromConcurrentWritersThenEOF(t *testing.T) {
 	r, w := io.Pipe()
 	out := NewWriter[ToMaster](w)
 	big := strings.Repeat("x", 1<<20) // a Hello carries whole files
@@ -49,9 +49,9 @@ func TestLinesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestEncodeOnceWriteMany: one encoded reload reaches several writers as
-// the same line.
-func TestEncodeOnceWriteMany(t *testing.T) {
+// TestEncodedLineIsWrittenTheSameToEveryWriter: one encoded reload reaches
+// several writers as the same line.
+func TestEncodedLineIsWrittenTheSameToEveryWriter(t *testing.T) {
 	line, err := Encode(ToWorker{Config: &Snapshot{Path: "/p"}, Seq: 7})
 	if err != nil {
 		t.Fatal(err)
