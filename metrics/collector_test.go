@@ -140,7 +140,7 @@ func TestNewRefusesOneWorkerTwice(t *testing.T) {
 	}
 }
 
-func TestNewRefusesNil(t *testing.T) {
+func TestNewRefusesANilManager(t *testing.T) {
 	a := newManager(t, "a", nil, nil)
 	if c, err := metrics.New(a, nil); err == nil || !strings.Contains(err.Error(), "nil") {
 		t.Errorf("New with a nil manager: %v, %v; want an error", c, err)
@@ -165,7 +165,7 @@ func TestNewTakesAManagerOnce(t *testing.T) {
 
 // A rule that never ran has its zero series only where the package
 // documentation says so.
-func TestFreshRulesSeries(t *testing.T) {
+func TestFreshRulesHaveOnlyTheDocumentedZeroSeries(t *testing.T) {
 	m := newManager(t, "w", nil, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: "n", Interval: time.Minute, Type: ngxtasks.Normal, Callback: succeed},
 		ngxtasks.Rule{Identifier: "p", Interval: time.Minute, Type: ngxtasks.Preemption, Callback: succeed, Drive: ngxtasks.DriveTimer},
@@ -196,7 +196,7 @@ func TestFreshRulesSeries(t *testing.T) {
 	}
 }
 
-func TestRunningGauge(t *testing.T) {
+func TestRunningGaugeIsOneDuringARunAndAbsentAfter(t *testing.T) {
 	m := newManager(t, "w", nil, newFakeClock(slot0))
 	entered, release := make(chan struct{}), make(chan struct{})
 	if err := m.Push(ngxtasks.Rule{Identifier: "busy", Interval: time.Second, Type: ngxtasks.Normal,
@@ -239,7 +239,7 @@ func (brokenDict) Add(context.Context, string, string, time.Duration) (bool, err
 func (brokenDict) Get(context.Context, string) (string, bool, error) { return "", false, errBroken }
 func (brokenDict) Close() error                                      { return nil }
 
-func TestStoreDown(t *testing.T) {
+func TestStoreDownCountsClaimErrorsAndStoreUpIsZero(t *testing.T) {
 	m := newManager(t, "w", brokenDict{}, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: "p", Interval: time.Second, Type: ngxtasks.Preemption, Callback: succeed})
 	c := newCollector(t, metrics.Options{AllRules: true}, m)
@@ -284,7 +284,7 @@ func TestNewRefusesABadPattern(t *testing.T) {
 }
 
 // A '*' stops at a '/', as path.Match has it; AllRules takes every rule.
-func TestPatternsAndAllRules(t *testing.T) {
+func TestPatternStarStopsAtASlashAndAllRulesTakesEvery(t *testing.T) {
 	m := newManager(t, "w", nil, newFakeClock(slot0),
 		ngxtasks.Rule{Identifier: "billing/daily", Interval: time.Hour, Type: ngxtasks.Normal, Callback: succeed},
 		ngxtasks.Rule{Identifier: "billing-hourly", Interval: time.Hour, Type: ngxtasks.Normal, Callback: succeed},

@@ -79,7 +79,7 @@ func TestGatherIsTheRegistrysScrape(t *testing.T) {
 
 // Beside a registry of other metrics, through prometheus.Gatherers, the
 // families pass the registry's checks and come out the same.
-func TestGatherBesideARegistry(t *testing.T) {
+func TestGatherBesideARegistryPassesItsChecksUnchanged(t *testing.T) {
 	s := newScenario(t)
 	others := prometheus.NewRegistry()
 	others.MustRegister(collectors.NewGoCollector())
@@ -102,7 +102,7 @@ func TestGatherBesideARegistry(t *testing.T) {
 }
 
 // Scrapes may overlap: each builds its own families.
-func TestGatherConcurrently(t *testing.T) {
+func TestConcurrentGathersEachWriteTheWholeScrape(t *testing.T) {
 	s := newScenario(t)
 	want := text(t, viaRegistry(t, s.c))
 	errs := make(chan error, 8)

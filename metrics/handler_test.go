@@ -48,7 +48,7 @@ func get(t *testing.T, url, encoding string) (int, string) {
 }
 
 // Handler serves what prometheus.Gatherers would, compressed or not.
-func TestHandlerServesBoth(t *testing.T) {
+func TestHandlerServesWhatGatherersWouldCompressedOrNot(t *testing.T) {
 	s := newScenario(t)
 	others := prometheus.NewRegistry()
 	requests := prometheus.NewCounter(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests."})

@@ -183,7 +183,7 @@ func BenchmarkObserve(b *testing.B) {
 
 // Every skip reason of the core has a label value: one added there and
 // not here would be dropped from every scrape.
-func TestEveryReasonNamed(t *testing.T) {
+func TestEverySkipReasonHasItsLabelValue(t *testing.T) {
 	names := reasonNames()
 	for r := ngxtasks.SkipReason(1); r.String() != "unknown"; r++ {
 		if int(r) >= len(names) || names[r] == "" {

@@ -85,7 +85,7 @@ func newScenario(t *testing.T) *scenario {
 	return s
 }
 
-func TestScenarioCountersAndGauges(t *testing.T) {
+func TestScenarioCountersAndGaugesAreExact(t *testing.T) {
 	s := newScenario(t)
 	const want = `
 # HELP ngxtasks_claims_total Claims of the Preemption rule's slots by this worker, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).
@@ -237,7 +237,7 @@ ngxtasks_store_up{worker="beta"} 1
 
 // The wall-clock timestamps and the real durations cannot be compared
 // exactly: their presence, their range and their counts can.
-func TestScenarioWallClockSeries(t *testing.T) {
+func TestScenarioWallClockSeriesFallWithinTheRuns(t *testing.T) {
 	s := newScenario(t)
 	mfs := gather(t, s.c)
 	lo, hi := float64(s.began.UnixNano())/1e9, float64(s.done.UnixNano())/1e9
@@ -300,7 +300,7 @@ func TestScenarioWallClockSeries(t *testing.T) {
 
 // The aggregates by worker and type, exactly, and nothing per rule: what
 // a collector of the default Options serves.
-func TestScenarioAggregates(t *testing.T) {
+func TestScenarioDefaultOptionsServeOnlyTheAggregates(t *testing.T) {
 	s := newScenario(t)
 	const want = `
 # HELP ngxtasks_worker_claims_total Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).
@@ -402,7 +402,7 @@ ngxtasks_worker_skips_total{reason="overlap",type="preemption",worker="beta"} 0
 
 // Patterns select rules by identifier, in every worker; the others have no
 // series of their own.
-func TestScenarioPickedRules(t *testing.T) {
+func TestScenarioPatternsGiveSeriesOnlyToPickedRules(t *testing.T) {
 	s := newScenario(t)
 	const want = `
 # HELP ngxtasks_runs_total Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).
