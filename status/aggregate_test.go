@@ -159,9 +159,9 @@ func TestAggregateMergesPeersAndNamesTheirErrors(t *testing.T) {
 	}
 }
 
-// TestPeersOnlyFromOptions: no part of a request names an address to
-// fetch.
-func TestPeersOnlyFromOptions(t *testing.T) {
+// TestPeersComeOnlyFromOptionsNeverFromARequest: no part of a request names
+// an address to fetch.
+func TestPeersComeOnlyFromOptionsNeverFromARequest(t *testing.T) {
 	var asked sync.Mutex
 	hits := 0
 	bait := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {

@@ -11,11 +11,11 @@ import (
 	"github.com/ngxtasks/ngxtasks/status"
 )
 
-// TestBrowserToken drives the page of a handler with a token in
-// Chromium: it asks for the token in the page, says so when a wrong one
-// is given and asks again, shows the rules with the right one, keeps it
-// across a reload of the tab, and forgets it on request.
-func TestBrowserToken(t *testing.T) {
+// TestBrowserTokenIsAskedForKeptAcrossReloadsAndForgotten drives the page of
+// a handler with a token in Chromium: it asks for the token in the page,
+// says so when a wrong one is given and asks again, shows the rules with the
+// right one, keeps it across a reload of the tab, and forgets it on request.
+func TestBrowserTokenIsAskedForKeptAcrossReloadsAndForgotten(t *testing.T) {
 	const token = "browser-t0ken_~+/="
 	b := newTab(t)
 	mux := http.NewServeMux()

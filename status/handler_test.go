@@ -118,10 +118,11 @@ func TestRoutesServeTheirTypesAndHeaders(t *testing.T) {
 	}
 }
 
-// TestRedirectToMountPoint: the mount point without its slash leads to
-// the page, whoever routes it: ServeMux's subtree pattern, an exact
-// pattern, or http.StripPrefix, which leaves the handler an empty path.
-func TestRedirectToMountPoint(t *testing.T) {
+// TestMountPointWithoutItsSlashRedirectsToThePage: the mount point without
+// its slash leads to the page, whoever routes it: ServeMux's subtree
+// pattern, an exact pattern, or http.StripPrefix, which leaves the handler
+// an empty path.
+func TestMountPointWithoutItsSlashRedirectsToThePage(t *testing.T) {
 	h := status.New(status.Options{})
 	mux := http.NewServeMux()
 	mux.Handle("/debug/ngxtasks/", h)
@@ -170,9 +171,9 @@ func TestRedirectToMountPoint(t *testing.T) {
 	}
 }
 
-// TestOptionsPage: the page's title and refresh interval come from
-// Options, escaped as HTML.
-func TestOptionsPage(t *testing.T) {
+// TestPageTakesTitleAndRefreshFromOptionsEscaped: the page's title and
+// refresh interval come from Options, escaped as HTML.
+func TestPageTakesTitleAndRefreshFromOptionsEscaped(t *testing.T) {
 	h := status.New(status.Options{Title: `<b>"fleet"</b>`, Refresh: 500e6})
 	rec := get(t, h, "/")
 	body := rec.Body.String()

@@ -140,10 +140,10 @@ func row(t *testing.T, doc status.Status, id, worker string) status.Rule {
 	return status.Rule{}
 }
 
-// TestStatusRules checks every field of the rows against what the fleet
-// did: outcomes, counters, skips by reason, states, the last winner and
-// the lateness quantiles.
-func TestStatusRules(t *testing.T) {
+// TestStatusRulesRowsMatchWhatTheFleetDid checks every field of the rows
+// against what the fleet did: outcomes, counters, skips by reason, states,
+// the last winner and the lateness quantiles.
+func TestStatusRulesRowsMatchWhatTheFleetDid(t *testing.T) {
 	w1, w2 := fleet(t)
 	doc := statusOf(t, status.New(status.Options{}, w1, w2), "/status.json")
 
@@ -271,8 +271,9 @@ func TestStatusRules(t *testing.T) {
 	}
 }
 
-// TestStatusWorkers: each Manager is a worker, with its Health.
-func TestStatusWorkers(t *testing.T) {
+// TestStatusListsEachManagerAsAWorkerWithItsHealth: each Manager is a
+// worker, with its Health.
+func TestStatusListsEachManagerAsAWorkerWithItsHealth(t *testing.T) {
 	w1, w2 := fleet(t)
 	doc := statusOf(t, status.New(status.Options{}, w2, w1), "/status.json")
 	want := []status.Worker{
@@ -294,9 +295,9 @@ func TestStatusWorkers(t *testing.T) {
 	}
 }
 
-// TestStatusRunning: a rule whose run is going on is running, and so is
-// its newest slot.
-func TestStatusRunning(t *testing.T) {
+// TestStatusShowsARunningRuleAndItsNewestSlotRunning: a rule whose run is
+// going on is running, and so is its newest slot.
+func TestStatusShowsARunningRuleAndItsNewestSlotRunning(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	m := &ngxtasks.Manager{Worker: "w", Logger: quiet()}
 	err := m.Push(ngxtasks.Rule{Identifier: "long", Interval: time.Hour, Type: ngxtasks.Normal,
