@@ -155,7 +155,7 @@ func (s *suite) testAddIfAbsent(t *testing.T) {
 // atomicKeys is how many keys testAtomic races on: each of its 64
 // goroutines adds all of them, so a test makes 64 × atomicKeys Adds, which
 // keeps it within seconds on a remote store. A non-atomic Add shows within
-// a few keys (see TestSuiteCatches).
+// a few keys (see TestSuiteCatchesEveryInjectedFault).
 const atomicKeys = 100
 
 // testAtomic has 64 goroutines, spread over handles handles, add the same

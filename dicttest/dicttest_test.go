@@ -33,7 +33,7 @@ func memOpener(wrap func(*ngxtasks.MemoryDict) ngxtasks.Dict) dicttest.Opener {
 	}
 }
 
-func TestMemoryDict(t *testing.T) {
+func TestMemoryDictPassesTheSuite(t *testing.T) {
 	dicttest.Run(t, memOpener(func(d *ngxtasks.MemoryDict) ngxtasks.Dict { return d }), dicttest.Options{})
 }
 
@@ -44,7 +44,7 @@ const faultEnv = "DICTTEST_FAULT"
 // The suite must fail dictionaries that break what it checks. Each fault
 // runs the subtest that should catch it in a child process, which must fail
 // there and say why.
-func TestSuiteCatches(t *testing.T) {
+func TestSuiteCatchesEveryInjectedFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suite in child processes")
 	}
@@ -82,12 +82,12 @@ func TestSuiteCatches(t *testing.T) {
 	}
 }
 
-// TestFaultyDictFailsTheSuite runs the suite on a MemoryDict with a fault; only
-// TestSuiteCatches runs it.
+// TestFaultyDictFailsTheSuite runs the suite on a MemoryDict with a fault;
+// only TestSuiteCatchesEveryInjectedFault runs it.
 func TestFaultyDictFailsTheSuite(t *testing.T) {
 	fault := os.Getenv(faultEnv)
 	if fault == "" {
-		t.Skip("run by TestSuiteCatches")
+		t.Skip("run by TestSuiteCatchesEveryInjectedFault")
 	}
 	if fault == "processes" {
 		// Each process gets a memory of its own: every one wins every key.
