@@ -111,9 +111,9 @@ func TestVersionPrintsAndAnUnknownCommandIsRefused(t *testing.T) {
 	}
 }
 
-// TestMasterKilled: SIGKILL of the master takes its workers and their
-// actions' programs with it.
-func TestMasterKilled(t *testing.T) {
+// TestMasterKilledTakesItsWorkersAndProgramsWithIt: SIGKILL of the master
+// takes its workers and their actions' programs with it.
+func TestMasterKilledTakesItsWorkersAndProgramsWithIt(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -133,10 +133,11 @@ func TestMasterKilled(t *testing.T) {
 	waitGone(t, pids, 10*time.Second)
 }
 
-// TestStatusAndReload runs an instance with a token, reads its status
-// through the command and the listener, reloads a bad file (refused, the
-// old rules keep running) and a good one through `ngxtasks reload`.
-func TestStatusAndReload(t *testing.T) {
+// TestStatusReadsTheFleetAndReloadAppliesOnlyAGoodFile runs an instance with
+// a token, reads its status through the command and the listener, reloads a
+// bad file (refused, the old rules keep running) and a good one through
+// `ngxtasks reload`.
+func TestStatusReadsTheFleetAndReloadAppliesOnlyAGoodFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -329,9 +330,10 @@ rules:
 	}
 }
 
-// TestWorkerRestartBackoff: a worker that cannot start is restarted less
-// and less often, each restart counted and logged.
-func TestWorkerRestartBackoff(t *testing.T) {
+// TestWorkerThatCannotStartIsRestartedWithDoublingWaits: a worker that
+// cannot start is restarted less and less often, each restart counted and
+// logged.
+func TestWorkerThatCannotStartIsRestartedWithDoublingWaits(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -371,10 +373,11 @@ func TestWorkerRestartBackoff(t *testing.T) {
 	}
 }
 
-// TestDingDongExample runs the README's first command's rule file (in a
-// copy, so that its dictionary lands in a temporary directory): DING
-// from every worker each slot, each DONG from one.
-func TestDingDongExample(t *testing.T) {
+// TestDingDongExampleDingsInEveryWorkerAndDongsInOne runs the README's first
+// command's rule file (in a copy, so that its dictionary lands in a
+// temporary directory): DING from every worker each slot, each DONG from
+// one.
+func TestDingDongExampleDingsInEveryWorkerAndDongsInOne(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile("../../examples/dingdong.yaml")
 	if err != nil {
@@ -471,9 +474,9 @@ func TestNamespaceKeepsFilesApart(t *testing.T) {
 	})
 }
 
-// TestStoreDownAtStart: a worker whose dictionary does not open still runs
-// the normal rules, skips the preemption slots (reported), and takes them
-// once the dictionary opens.
+// TestStoreDownAtStartRunsNormalRulesAndWaitsForPreemption: a worker whose
+// dictionary does not open still runs the normal rules, skips the preemption
+// slots (reported), and takes them once the dictionary opens.
 // TestLogsAreJSON: with log format json, every line of the instance is
 // JSON, those of the store's client library too (go-redis reports a
 // closed port by itself).
@@ -503,10 +506,10 @@ func TestLogsAreJSON(t *testing.T) {
 	}
 }
 
-// TestRestartSettings: a reload that changes a setting only a restart
-// applies says so, each time the file differs from what runs, and not
-// when it is back to it.
-func TestRestartSettings(t *testing.T) {
+// TestReloadNamesTheSettingsOnlyARestartApplies: a reload that changes a
+// setting only a restart applies says so, each time the file differs from
+// what runs, and not when it is back to it.
+func TestReloadNamesTheSettingsOnlyARestartApplies(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -535,9 +538,10 @@ func TestRestartSettings(t *testing.T) {
 	})
 }
 
-// TestMetricsSelection: the rule file's metrics: {rules: […]} gives the
-// rules it names series of their own; the others are in the totals only.
-func TestMetricsSelection(t *testing.T) {
+// TestMetricsRulesGivesSeriesOnlyToTheRulesItNames: the rule file's metrics:
+// {rules: […]} gives the rules it names series of their own; the others are
+// in the totals only.
+func TestMetricsRulesGivesSeriesOnlyToTheRulesItNames(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -552,7 +556,7 @@ func TestMetricsSelection(t *testing.T) {
 	}
 }
 
-func TestStoreDownAtStart(t *testing.T) {
+func TestStoreDownAtStartRunsNormalRulesAndWaitsForPreemption(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -596,10 +600,10 @@ func TestTokenStaysWithTheMaster(t *testing.T) {
 	}
 }
 
-// TestFlagMistakes: the command line's mistakes are reported with the
-// file's, all at once, and each override is held to the rule the file's
-// own setting follows.
-func TestFlagMistakes(t *testing.T) {
+// TestFlagMistakesAreReportedWithTheFilesAllAtOnce: the command line's
+// mistakes are reported with the file's, all at once, and each override is
+// held to the rule the file's own setting follows.
+func TestFlagMistakesAreReportedWithTheFilesAllAtOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")

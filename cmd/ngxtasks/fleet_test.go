@@ -25,12 +25,12 @@ import (
 // change takes effect), and at the end SIGTERMs the master: every process
 // of the tree, the actions' children included, is gone within the timeout.
 
-func TestFleetSQLite(t *testing.T) {
+func TestFleetSQLiteRunsEachSlotRightThroughKillReloadAndStop(t *testing.T) {
 	t.Parallel()
 	testFleet(t, "") // the file's default: sqlite in the state directory
 }
 
-func TestFleetRedis(t *testing.T) {
+func TestFleetRedisRunsEachSlotRightThroughKillReloadAndStop(t *testing.T) {
 	t.Parallel()
 	testFleet(t, dicttest.ServerURL(t, "NGXTASKS_REDIS_URL"))
 }

@@ -72,11 +72,11 @@ func quietInstance(t *testing.T, env ...string) (*instance, string) {
 	return startEnv(t, env, config, 1), config
 }
 
-// TestListenerIdleConnections: 300 connections that send nothing, or one
-// request and then nothing, hold no more than the listener's limit of the
-// master's descriptors, a request meanwhile is answered, and they are
-// closed within the idle timeout.
-func TestListenerIdleConnections(t *testing.T) {
+// TestListenerBoundsAndClosesIdleConnections: 300 connections that send
+// nothing, or one request and then nothing, hold no more than the listener's
+// limit of the master's descriptors, a request meanwhile is answered, and
+// they are closed within the idle timeout.
+func TestListenerBoundsAndClosesIdleConnections(t *testing.T) {
 	t.Parallel()
 	in, _ := quietInstance(t)
 	pid := in.cmd.Process.Pid
@@ -131,10 +131,10 @@ func TestListenerIdleConnections(t *testing.T) {
 	}
 }
 
-// TestListenerHost: without a token the listener answers requests for
-// loopback names only, for a page of another site may rebind its name to
-// 127.0.0.1; with one, any name that brings the token.
-func TestListenerHost(t *testing.T) {
+// TestListenerHostMustBeLoopbackWithoutAToken: without a token the listener
+// answers requests for loopback names only, for a page of another site may
+// rebind its name to 127.0.0.1; with one, any name that brings the token.
+func TestListenerHostMustBeLoopbackWithoutAToken(t *testing.T) {
 	t.Parallel()
 	in, _ := quietInstance(t)
 	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(in.url, "http://"), "/"))
@@ -165,8 +165,9 @@ func TestListenerHost(t *testing.T) {
 	}
 }
 
-// TestListenerMethods: the listener is read only, every path of it.
-func TestListenerMethods(t *testing.T) {
+// TestListenerIsReadOnlyOnEveryPath: the listener is read only, every path
+// of it.
+func TestListenerIsReadOnlyOnEveryPath(t *testing.T) {
 	t.Parallel()
 	in, _ := quietInstance(t)
 	for _, doc := range []string{"metrics", "workers.json", "status.json", "history.json?rule=quiet", "", "app.js"} {
@@ -182,12 +183,12 @@ func TestListenerMethods(t *testing.T) {
 	}
 }
 
-// TestListenerToken: a token read with its trailing newline (a secret
-// file's) is the token without it, for the master and `ngxtasks status`;
-// the page's shell is served without it, its data only with it; a token
-// that no header can carry is refused at start, naming its variable and
-// not its value.
-func TestListenerToken(t *testing.T) {
+// TestListenerTokenGuardsTheDataAndAnUnsendableOneIsRefused: a token read
+// with its trailing newline (a secret file's) is the token without it, for
+// the master and `ngxtasks status`; the page's shell is served without it,
+// its data only with it; a token that no header can carry is refused at
+// start, naming its variable and not its value.
+func TestListenerTokenGuardsTheDataAndAnUnsendableOneIsRefused(t *testing.T) {
 	t.Parallel()
 	env := []string{"NGXTASKS_TOKEN=s3cret-token\n"}
 	in, config := quietInstance(t, env...)

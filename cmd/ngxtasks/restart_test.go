@@ -96,10 +96,11 @@ func TestReloadThenKillRunsSlotOnce(t *testing.T) {
 	}
 }
 
-// TestRestartWithinSlot stops the daemon and starts it again within one
-// slot, as a deploy or systemctl restart does: each normal slot runs once
-// per worker name, and the workers keep their names.
-func TestRestartWithinSlot(t *testing.T) {
+// TestRestartWithinSlotRunsEachNormalSlotOncePerWorker stops the daemon and
+// starts it again within one slot, as a deploy or systemctl restart does:
+// each normal slot runs once per worker name, and the workers keep their
+// names.
+func TestRestartWithinSlotRunsEachNormalSlotOncePerWorker(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "rules.yaml")
@@ -180,12 +181,12 @@ func TestPIDFileIsNotTrusted(t *testing.T) {
 	}
 }
 
-// TestHostileRuleFiles: the rule file replaced by a FIFO nobody writes
-// to, a link to /dev/zero, or a directory is a refused reload — the master
-// goes on, and still stops at SIGTERM (its loop used to block in the
-// FIFO's read for good, and /dev/zero took it down out of memory) — and
-// validate refuses each by name, under a memory limit.
-func TestHostileRuleFiles(t *testing.T) {
+// TestHostileRuleFilesAreRefusedWhileTheMasterGoesOn: the rule file replaced
+// by a FIFO nobody writes to, a link to /dev/zero, or a directory is a
+// refused reload — the master goes on, and still stops at SIGTERM (its loop
+// used to block in the FIFO's read for good, and /dev/zero took it down out
+// of memory) — and validate refuses each by name, under a memory limit.
+func TestHostileRuleFilesAreRefusedWhileTheMasterGoesOn(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name string

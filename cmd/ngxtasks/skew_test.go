@@ -25,13 +25,13 @@ var skewBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// TestSkewedFleet runs five instances of the command on one Redis, one
-// worker each, with clocks at −8, −4, 0, +4 and +8 s and no clock setting
-// in the rule file: no preemption slot runs twice. (Before, all 4,074 slots
-// measured in such a fleet ran more than once.) The workers beyond half
-// the default tolerance (2.5 s) leave their slots to the others, so every
-// slot still runs, by the worker whose clock is right.
-func TestSkewedFleet(t *testing.T) {
+// TestSkewedFleetRunsNoSlotTwice runs five instances of the command on one
+// Redis, one worker each, with clocks at −8, −4, 0, +4 and +8 s and no clock
+// setting in the rule file: no preemption slot runs twice. (Before, all
+// 4,074 slots measured in such a fleet ran more than once.) The workers
+// beyond half the default tolerance (2.5 s) leave their slots to the others,
+// so every slot still runs, by the worker whose clock is right.
+func TestSkewedFleetRunsNoSlotTwice(t *testing.T) {
 	t.Parallel()
 	redis := dicttest.ServerURL(t, "NGXTASKS_REDIS_URL")
 	bin, err := skewBinary()

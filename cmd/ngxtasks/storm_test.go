@@ -11,16 +11,16 @@ import (
 	"time"
 )
 
-// TestStartStorm starts 2,000 exec rules (half normal, half preemption,
-// 10 s apart, on one boundary 6 s after the start) in 4 workers: the
-// first step finds every rule due at once, and so does the boundary after
-// it, while the start's backlog may still be draining. Each worker runs at
-// most max_running (32) programs at once and queues the rest within their
-// slots, so the processes' open files stay bounded, and no slot is
-// skipped as an overlap: a slot waiting for room is not running. (Before,
-// the start ran some 5,000 programs at once, with 5,559 open files, and
-// the runs then took so long that the following slots were skipped.)
-func TestStartStorm(t *testing.T) {
+// TestStartStormStaysBoundedAndSkipsNoSlot starts 2,000 exec rules (half
+// normal, half preemption, 10 s apart, on one boundary 6 s after the start)
+// in 4 workers: the first step finds every rule due at once, and so does the
+// boundary after it, while the start's backlog may still be draining. Each
+// worker runs at most max_running (32) programs at once and queues the rest
+// within their slots, so the processes' open files stay bounded, and no slot
+// is skipped as an overlap: a slot waiting for room is not running. (Before,
+// the start ran some 5,000 programs at once, with 5,559 open files, and the
+// runs then took so long that the following slots were skipped.)
+func TestStartStormStaysBoundedAndSkipsNoSlot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a storm of 5,000 programs")
 	}
