@@ -11,9 +11,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// TestTLSAndAuth runs a private etcd with TLS, client certificates and
-// auth: user "app" may read and write under "claims/" only.
-func TestTLSAndAuth(t *testing.T) {
+// TestTLSAndAuthAdmitOnlyTheGrantedUserWithAValidCertificate runs a private
+// etcd with TLS, client certificates and auth: user "app" may read and write
+// under "claims/" only.
+func TestTLSAndAuthAdmitOnlyTheGrantedUserWithAValidCertificate(t *testing.T) {
 	e := startTLSEtcd(t)
 	ctx := ctxT(t)
 	root := e.client(t, "", "")

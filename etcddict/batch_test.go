@@ -37,7 +37,7 @@ func checkBatch(t *testing.T, d *Dict, adds []ngxtasks.Add) error {
 	return nil
 }
 
-func TestAddBatch(t *testing.T) {
+func TestAddBatchSetsEachElementsResult(t *testing.T) {
 	d := openTest(t, "")
 	ctx := ctxT(t)
 	// Taken before the batch: every tenth key.
@@ -88,10 +88,10 @@ func TestAddBatch(t *testing.T) {
 	}
 }
 
-// TestAddBatchSplit asks for transactions larger than the server's limit
-// (128 operations by default): refused whole, they are split, and later
-// batches use the smaller size.
-func TestAddBatchSplit(t *testing.T) {
+// TestAddBatchSplitsTransactionsTheServerRefuses asks for transactions
+// larger than the server's limit (128 operations by default): refused whole,
+// they are split, and later batches use the smaller size.
+func TestAddBatchSplitsTransactionsTheServerRefuses(t *testing.T) {
 	d := openTest(t, "max_txn_ops=1000")
 	if err := checkBatch(t, d, batchOf("k", 700, 10*time.Second)); err != nil {
 		t.Fatal(err)
@@ -103,9 +103,9 @@ func TestAddBatchSplit(t *testing.T) {
 	t.Logf("chunk size learned: %d", n)
 }
 
-// TestAddBatchRace has three Dicts batch the same keys at once: each key is
-// stored by exactly one element.
-func TestAddBatchRace(t *testing.T) {
+// TestRacingBatchesStoreEachKeyOnce has three Dicts batch the same keys at
+// once: each key is stored by exactly one element.
+func TestRacingBatchesStoreEachKeyOnce(t *testing.T) {
 	base := openTest(t, "")
 	const n = 400
 	var wins [n]int

@@ -26,8 +26,9 @@ func TestCloseClosesOwnClient(t *testing.T) {
 	}
 }
 
-// TestCloseKeepsClient checks that a Dict from New leaves its client open.
-func TestCloseKeepsClient(t *testing.T) {
+// TestCloseLeavesTheClientGivenToNewOpen checks that a Dict from New leaves
+// its client open.
+func TestCloseLeavesTheClientGivenToNewOpen(t *testing.T) {
 	c := rawClient(t)
 	d, err := New(c, "ngxtasks-test/"+uniqueName(t)+"/")
 	if err != nil {
@@ -49,10 +50,11 @@ func TestCloseKeepsClient(t *testing.T) {
 	_, _ = c.Delete(ctx, d.prefix+"k")
 }
 
-// TestCloseRace closes a Dict while claims, batches and lease grants are
-// under way: each call either succeeds or fails, closed ones with
-// ErrClosed, and Close returns once grants have ended.
-func TestCloseRace(t *testing.T) {
+// TestCloseAmidClaimsFailsThemOnlyWithErrClosed closes a Dict while claims,
+// batches and lease grants are under way: each call either succeeds or
+// fails, closed ones with ErrClosed, and Close returns once grants have
+// ended.
+func TestCloseAmidClaimsFailsThemOnlyWithErrClosed(t *testing.T) {
 	for round := range 3 {
 		d := openTest(t, "")
 		ctx := ctxT(t)

@@ -14,7 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-func TestAddGet(t *testing.T) {
+func TestAddStoresOnceUnderThePrefixWithALease(t *testing.T) {
 	d := openTest(t, "")
 	ctx := ctxT(t)
 	if ok, err := d.Add(ctx, "k", "w1", 10*time.Second); !ok || err != nil {
@@ -31,7 +31,7 @@ func TestAddGet(t *testing.T) {
 	}
 	// The key is stored under the URL's prefix, with a lease.
 	raw := rawClient(t)
-	if !strings.HasPrefix(d.Prefix(), "ngxtasks-test/TestAddGet-") || !strings.HasSuffix(d.Prefix(), "/") {
+	if !strings.HasPrefix(d.Prefix(), "ngxtasks-test/TestAddStoresOnceUnderThePrefixWithALease-") || !strings.HasSuffix(d.Prefix(), "/") {
 		t.Errorf("prefix %q", d.Prefix())
 	}
 	if id := leaseOf(t, raw, d.Prefix()+"k"); id == clientv3.NoLease {
@@ -39,7 +39,7 @@ func TestAddGet(t *testing.T) {
 	}
 }
 
-func TestInvalidEntries(t *testing.T) {
+func TestInvalidOrOversizedEntriesAreRefused(t *testing.T) {
 	d := openTest(t, "")
 	ctx := ctxT(t)
 	long := strings.Repeat("x", ngxtasks.MaxKeyLen+1)
@@ -71,9 +71,10 @@ func TestInvalidEntries(t *testing.T) {
 	}
 }
 
-// TestOneWinner races Adds of the same keys from three Dicts, each with its
-// own client, as three workers would: exactly one wins each key.
-func TestOneWinner(t *testing.T) {
+// TestRacingDictsGiveEachKeyOneWinner races Adds of the same keys from three
+// Dicts, each with its own client, as three workers would: exactly one wins
+// each key.
+func TestRacingDictsGiveEachKeyOneWinner(t *testing.T) {
 	base := openTest(t, "")
 	var dicts []*Dict
 	for range 3 {
@@ -171,7 +172,7 @@ func TestCancelledContextStoresNothing(t *testing.T) {
 	}
 }
 
-func TestNewOptions(t *testing.T) {
+func TestNewRefusesBadOptionsAndKeepsItsArguments(t *testing.T) {
 	c := rawClient(t)
 	if _, err := New(nil, "p/"); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("New(nil): %v, want ErrBadConfig", err)

@@ -53,10 +53,11 @@ func claimAll(t *testing.T, d *Dict, name string, n int, ttl time.Duration) {
 	wg.Wait()
 }
 
-// TestLeaseSharing checks that claims share leases: many concurrent claims
-// of one ttl make one Grant, and claims of nearby ttls share a few leases.
-// The server's own lease list (Leases) shows the new leases.
-func TestLeaseSharing(t *testing.T) {
+// TestConcurrentClaimsOfNearbyTTLsShareAFewLeases checks that claims share
+// leases: many concurrent claims of one ttl make one Grant, and claims of
+// nearby ttls share a few leases. The server's own lease list (Leases) shows
+// the new leases.
+func TestConcurrentClaimsOfNearbyTTLsShareAFewLeases(t *testing.T) {
 	raw := rawClient(t)
 	before := serverLeases(t, raw)
 	d := openTest(t, "")
@@ -93,9 +94,9 @@ func TestLeaseSharing(t *testing.T) {
 	}
 }
 
-// TestLeaseNearEnd checks that a lease too close to its end for a claim is
-// not given to it, and that the fresh one is then shared.
-func TestLeaseNearEnd(t *testing.T) {
+// TestLeaseNearItsEndIsNotGivenToAClaim checks that a lease too close to its
+// end for a claim is not given to it, and that the fresh one is then shared.
+func TestLeaseNearItsEndIsNotGivenToAClaim(t *testing.T) {
 	raw := rawClient(t)
 	// window 0 and allowance 500ms: a claim of 1s needs a lease that lives
 	// 1.5s more, and gets one of ceil(1.5s) = 2s.
@@ -128,9 +129,10 @@ func TestLeaseNearEnd(t *testing.T) {
 	}
 }
 
-// TestServerMinimumTTL asks for a lease shorter than etcd grants (its
-// minimum is 2s by default) and checks that the claim uses what it got.
-func TestServerMinimumTTL(t *testing.T) {
+// TestClaimBelowTheServersMinimumTTLUsesWhatItGranted asks for a lease
+// shorter than etcd grants (its minimum is 2s by default) and checks that
+// the claim uses what it got.
+func TestClaimBelowTheServersMinimumTTLUsesWhatItGranted(t *testing.T) {
 	raw := rawClient(t)
 	d := openTest(t, "window=0s&latency=100ms")
 	ctx := ctxT(t)
@@ -154,10 +156,10 @@ func TestServerMinimumTTL(t *testing.T) {
 	}
 }
 
-// TestLeaseBounds checks the granted TTLs against the documented bounds for
-// the default window and allowance: at least ttl+1s, at most
-// max(ceil(ttl + 1s + max(1s, ttl/4)), 2s).
-func TestLeaseBounds(t *testing.T) {
+// TestGrantedLeaseIsWithinTheDocumentedBounds checks the granted TTLs
+// against the documented bounds for the default window and allowance: at
+// least ttl+1s, at most max(ceil(ttl + 1s + max(1s, ttl/4)), 2s).
+func TestGrantedLeaseIsWithinTheDocumentedBounds(t *testing.T) {
 	raw := rawClient(t)
 	d := openTest(t, "")
 	ctx := ctxT(t)
@@ -181,9 +183,10 @@ func TestLeaseBounds(t *testing.T) {
 	}
 }
 
-// TestLeaseRevoked revokes a pooled lease behind the Dict's back: the next
-// claim's transaction fails without storing, and it retries on a new lease.
-func TestLeaseRevoked(t *testing.T) {
+// TestRevokedLeaseIsReplacedOnTheNextClaim revokes a pooled lease behind the
+// Dict's back: the next claim's transaction fails without storing, and it
+// retries on a new lease.
+func TestRevokedLeaseIsReplacedOnTheNextClaim(t *testing.T) {
 	raw := rawClient(t)
 	d := openTest(t, "")
 	ctx := ctxT(t)

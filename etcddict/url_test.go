@@ -12,7 +12,7 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-func TestParseURL(t *testing.T) {
+func TestParseURLReadsEndpointsPrefixUserTLSAndParameters(t *testing.T) {
 	for _, c := range []struct {
 		url       string
 		endpoints []string
@@ -57,9 +57,10 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// TestBadURLs checks that bad URLs are refused, by OpenDict as by Open,
-// before any connection, and that no error shows the password.
-func TestBadURLs(t *testing.T) {
+// TestBadURLsAreRefusedAtOnceWithoutThePassword checks that bad URLs are
+// refused, by OpenDict as by Open, before any connection, and that no error
+// shows the password.
+func TestBadURLsAreRefusedAtOnceWithoutThePassword(t *testing.T) {
 	for _, raw := range []string{
 		"etcd:u:s3cret@h:1/p",        // no //
 		"etcd://:s3cret@h:1/p",       // password without user
@@ -142,8 +143,9 @@ func TestSchemesRegistered(t *testing.T) {
 	}
 }
 
-// TestOpenDict opens the test server through the registry.
-func TestOpenDict(t *testing.T) {
+// TestOpenDictGivesABatchAdderThatIsNoStoreClock opens the test server
+// through the registry.
+func TestOpenDictGivesABatchAdderThatIsNoStoreClock(t *testing.T) {
 	raw := testURL(t, "")
 	d, err := ngxtasks.OpenDict(context.Background(), raw)
 	if err != nil {

@@ -13,9 +13,9 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// TestTakeOver checks that an expired claim's row is taken over by the next
-// Add, by the server's clock.
-func TestTakeOver(t *testing.T) {
+// TestExpiredClaimIsTakenOverByTheNextAdd checks that an expired claim's row
+// is taken over by the next Add, by the server's clock.
+func TestExpiredClaimIsTakenOverByTheNextAdd(t *testing.T) {
 	d, ctx, k := openTest(t), context.Background(), prefix(t)+"k"
 	if added, err := d.Add(ctx, k, "w1", 50*time.Millisecond); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
@@ -82,9 +82,9 @@ func race(t *testing.T, d *Dict, keys []string, racers int) []int32 {
 	return n
 }
 
-// TestOneWinnerTakingOver races Adds on rows whose claims have expired:
-// exactly one may take each over.
-func TestOneWinnerTakingOver(t *testing.T) {
+// TestExactlyOneRacerTakesOverAnExpiredClaim races Adds on rows whose claims
+// have expired: exactly one may take each over.
+func TestExactlyOneRacerTakesOverAnExpiredClaim(t *testing.T) {
 	d, ctx, p := openTest(t), context.Background(), prefix(t)
 	keys := make([]string, 40)
 	for i := range keys {
@@ -101,7 +101,7 @@ func TestOneWinnerTakingOver(t *testing.T) {
 	}
 }
 
-func TestInvalidInput(t *testing.T) {
+func TestInvalidEntriesAreRefusedAndAnyUTF8IsStored(t *testing.T) {
 	d, ctx := openTest(t), context.Background()
 	long := strings.Repeat("x", ngxtasks.MaxKeyLen+1)
 	for _, c := range []struct {
@@ -138,9 +138,9 @@ func TestInvalidInput(t *testing.T) {
 	}
 }
 
-// TestDeleteExpiredAfterClose: the cleanup call dicttest does not know
-// refuses a closed Dict like the rest (dicttest's Closed covers those).
-func TestDeleteExpiredAfterClose(t *testing.T) {
+// TestDeleteExpiredAfterCloseIsErrClosed: the cleanup call dicttest does not
+// know refuses a closed Dict like the rest (dicttest's Closed covers those).
+func TestDeleteExpiredAfterCloseIsErrClosed(t *testing.T) {
 	d := openTest(t)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -150,9 +150,9 @@ func TestDeleteExpiredAfterClose(t *testing.T) {
 	}
 }
 
-// TestNewKeepsPool checks that a Dict made with New leaves the caller's pool
-// open on Close.
-func TestNewKeepsPool(t *testing.T) {
+// TestNewLeavesTheCallersPoolOpenOnClose checks that a Dict made with New
+// leaves the caller's pool open on Close.
+func TestNewLeavesTheCallersPoolOpenOnClose(t *testing.T) {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, serverURL(t))
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func TestTableNames(t *testing.T) {
+func TestTableNamesAreCheckedAndQuoted(t *testing.T) {
 	for _, ok := range []string{"claims", "_x1", "public.claims", "A_b"} {
 		if _, err := quoteTable(ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
@@ -32,9 +32,9 @@ func TestTableNames(t *testing.T) {
 	}
 }
 
-// TestCreateTogether opens one new table from many goroutines at once: the
-// advisory lock must let every one of them succeed.
-func TestCreateTogether(t *testing.T) {
+// TestManyOpenersCreateOneTableTogether opens one new table from many
+// goroutines at once: the advisory lock must let every one of them succeed.
+func TestManyOpenersCreateOneTableTogether(t *testing.T) {
 	table := tempTable(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -57,7 +57,7 @@ func TestCreateTogether(t *testing.T) {
 	}
 }
 
-func TestDeleteExpired(t *testing.T) {
+func TestDeleteExpiredRemovesOnlyExpiredRows(t *testing.T) {
 	d, ctx := openTest(t, WithTable(tempTable(t)), WithCleanupInterval(0)), context.Background()
 	const expired, live = 2500, 10
 	adds := make([]string, expired)
@@ -82,10 +82,10 @@ func TestDeleteExpired(t *testing.T) {
 	}
 }
 
-// TestCleanupGoroutine checks that expired rows go without being asked, and
-// that Close stops the goroutine (the race detector and the test's end would
-// see it otherwise).
-func TestCleanupGoroutine(t *testing.T) {
+// TestCleanupGoroutineDeletesExpiredRowsAndEndsWithClose checks that expired
+// rows go without being asked, and that Close stops the goroutine (the race
+// detector and the test's end would see it otherwise).
+func TestCleanupGoroutineDeletesExpiredRowsAndEndsWithClose(t *testing.T) {
 	d, ctx := openTest(t, WithTable(tempTable(t)), WithCleanupInterval(20*time.Millisecond)), context.Background()
 	if _, err := d.Add(ctx, "k", "v", time.Millisecond); err != nil {
 		t.Fatal(err)

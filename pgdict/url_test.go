@@ -26,7 +26,7 @@ func withURL(t *testing.T, edit func(*url.URL)) string {
 	return u.String()
 }
 
-func TestOpenDictRegistered(t *testing.T) {
+func TestOpenDictKnowsBothPostgresSchemes(t *testing.T) {
 	for _, s := range []string{"postgres", "postgresql"} {
 		if !slices.Contains(ngxtasks.Schemes(), s) {
 			t.Errorf("scheme %q not registered: %v", s, ngxtasks.Schemes())
@@ -44,9 +44,9 @@ func TestOpenDictRegistered(t *testing.T) {
 	}
 }
 
-// TestURLParameters checks that our parameters are taken out of the URL and
-// applied, and that pgx's still reach pgx.
-func TestURLParameters(t *testing.T) {
+// TestURLParametersAreOursOrReachPgx checks that our parameters are taken
+// out of the URL and applied, and that pgx's still reach pgx.
+func TestURLParametersAreOursOrReachPgx(t *testing.T) {
 	ctx, table := context.Background(), tempTable(t)
 	raw := withURL(t, func(u *url.URL) {
 		q := u.Query()
@@ -71,9 +71,10 @@ func TestURLParameters(t *testing.T) {
 	}
 }
 
-// TestURLErrors checks that malformed URLs are refused before connecting,
-// with errors that name the part at fault and never show the password.
-func TestURLErrors(t *testing.T) {
+// TestURLErrorsNameThePartAndHideThePassword checks that malformed URLs are
+// refused before connecting, with errors that name the part at fault and
+// never show the password.
+func TestURLErrorsNameThePartAndHideThePassword(t *testing.T) {
 	for _, c := range []struct{ url, field string }{
 		{"mysql://u:s3cr3t@127.0.0.1/db", "scheme"},
 		{"postgres:u:s3cr3t@127.0.0.1/db", "address"},
@@ -122,15 +123,16 @@ func checkRefused(t *testing.T, rawURL, user, password string) {
 	}
 }
 
-func TestWrongPassword(t *testing.T) {
+func TestWrongPasswordIsRefusedNamingTheUserNotThePassword(t *testing.T) {
 	u, _ := url.Parse(serverURL(t))
 	user := u.User.Username()
 	checkRefused(t, withURL(t, func(u *url.URL) { u.User = url.UserPassword(user, "wrong-Pa55word") }), user, "wrong-Pa55word")
 }
 
-// TestEscapedPassword makes a role whose password needs escaping in a URL,
-// lets it use the default table, and opens the dictionary as that role.
-func TestEscapedPassword(t *testing.T) {
+// TestPasswordNeedingEscapesWorksInTheURL makes a role whose password needs
+// escaping in a URL, lets it use the default table, and opens the dictionary
+// as that role.
+func TestPasswordNeedingEscapesWorksInTheURL(t *testing.T) {
 	admin, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	role, pw := "ngxtasks_test_"+randomHex(4), "p@ss:w/rd%+?#&= é'"
 	for _, sql := range []string{

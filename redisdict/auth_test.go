@@ -46,7 +46,7 @@ func checkRefused(t *testing.T, rawURL, user, password string) {
 	}
 }
 
-func TestAuthACLUser(t *testing.T) {
+func TestAuthRefusalOfAnACLUserNamesItAndHidesThePassword(t *testing.T) {
 	good := serverURL(t)
 	u, _ := url.Parse(good)
 	user := u.User.Username()
@@ -54,7 +54,7 @@ func TestAuthACLUser(t *testing.T) {
 	checkRefused(t, withAuth(t, good, url.UserPassword("no-such-user", "Pa55word-x")), "no-such-user", "Pa55word-x")
 }
 
-func TestAuthDefaultUser(t *testing.T) {
+func TestAuthDefaultUserWorksAndItsRefusalHidesThePassword(t *testing.T) {
 	raw := os.Getenv("NGXTASKS_REDIS_DEFAULT_URL")
 	if raw == "" {
 		t.Skip("NGXTASKS_REDIS_DEFAULT_URL is not set (scripts/services sets it)")
@@ -70,9 +70,9 @@ func TestAuthDefaultUser(t *testing.T) {
 	checkRefused(t, withAuth(t, raw, url.UserPassword("", "wrong-Pa55word")), "default", "wrong-Pa55word")
 }
 
-// TestAuthEscapedPassword makes an ACL user whose password needs escaping
-// in a URL, and opens the dictionary as that user.
-func TestAuthEscapedPassword(t *testing.T) {
+// TestAuthPasswordNeedingEscapesWorksInTheURL makes an ACL user whose
+// password needs escaping in a URL, and opens the dictionary as that user.
+func TestAuthPasswordNeedingEscapesWorksInTheURL(t *testing.T) {
 	admin := openTest(t)
 	ctx := context.Background()
 	b := make([]byte, 4)
@@ -94,8 +94,9 @@ func TestAuthEscapedPassword(t *testing.T) {
 	checkRefused(t, withAuth(t, raw, url.UserPassword(user, pw+"x")), user, pw+"x")
 }
 
-// TestDatabaseNumber checks that the URL's path selects the database.
-func TestDatabaseNumber(t *testing.T) {
+// TestURLPathSelectsTheDatabase checks that the URL's path selects the
+// database.
+func TestURLPathSelectsTheDatabase(t *testing.T) {
 	u, _ := url.Parse(serverURL(t))
 	u.Path = "/2"
 	d2, err := Open(context.Background(), u.String())

@@ -9,7 +9,7 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-func TestAddBatch(t *testing.T) {
+func TestAddBatchSetsEachElementsResult(t *testing.T) {
 	d, ctx, p := openTest(t), context.Background(), prefix(t)
 	if added, err := d.Add(ctx, p+"taken", "other", time.Minute); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)
@@ -43,7 +43,7 @@ func TestAddBatch(t *testing.T) {
 	}
 }
 
-func TestAddBatchNotAttempted(t *testing.T) {
+func TestAddBatchCancelledOrClosedFailsEveryElement(t *testing.T) {
 	d, p := openTest(t), prefix(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestTTLRoundedUp checks the PX argument: a 1 ns ttl is 1 ms, and 1.5 ms is
-// 2 ms, never less than asked.
-func TestTTLRoundedUp(t *testing.T) {
+// TestTTLIsRoundedUpToTheMillisecond checks the PX argument: a 1 ns ttl
+// is 1 ms, and 1.5 ms is 2 ms, never less than asked.
+func TestTTLIsRoundedUpToTheMillisecond(t *testing.T) {
 	d, ctx, p := openTest(t), context.Background(), prefix(t)
 	for _, c := range []struct {
 		ttl  time.Duration
@@ -47,7 +47,7 @@ func TestExpiryFreesTheKeyForANewClaim(t *testing.T) {
 	}
 }
 
-func TestInvalidInput(t *testing.T) {
+func TestInvalidOrOversizedEntriesAreRefused(t *testing.T) {
 	d, ctx := openTest(t), context.Background()
 	long := strings.Repeat("x", ngxtasks.MaxKeyLen+1)
 	for _, c := range []struct {
@@ -73,9 +73,9 @@ func TestInvalidInput(t *testing.T) {
 	}
 }
 
-// TestBinarySafe stores keys and values with every byte value, as Redis
-// strings are binary-safe.
-func TestBinarySafe(t *testing.T) {
+// TestKeysAndValuesAreBinarySafe stores keys and values with every byte
+// value, as Redis strings are binary-safe.
+func TestKeysAndValuesAreBinarySafe(t *testing.T) {
 	d, ctx := openTest(t), context.Background()
 	b := make([]byte, 256)
 	for i := range b {
@@ -90,9 +90,9 @@ func TestBinarySafe(t *testing.T) {
 	}
 }
 
-// TestNewKeepsClient checks that a Dict made with New leaves the caller's
-// client open on Close.
-func TestNewKeepsClient(t *testing.T) {
+// TestNewLeavesTheCallersClientOpenOnClose checks that a Dict made with New
+// leaves the caller's client open on Close.
+func TestNewLeavesTheCallersClientOpenOnClose(t *testing.T) {
 	o, err := ParseURL(serverURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestNewKeepsClient(t *testing.T) {
 	}
 }
 
-func TestNewNil(t *testing.T) {
+func TestNewRefusesANilClient(t *testing.T) {
 	if _, err := New(nil); err == nil {
 		t.Error("New(nil) accepted")
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-func TestParseURL(t *testing.T) {
+func TestParseURLReadsStandaloneTLSSentinelAndCluster(t *testing.T) {
 	o, err := ParseURL("redis://app:s3cr3t@127.0.0.1:6380/2?dial_timeout=250ms&pool_size=4&max_retries=-1&client_name=w1&protocol=2")
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +51,10 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// TestParseURLErrors checks that each malformed URL is refused with an error
-// that names the part at fault and never shows the password.
-func TestParseURLErrors(t *testing.T) {
+// TestParseURLErrorsNameThePartAndHideThePassword checks that each malformed
+// URL is refused with an error that names the part at fault and never shows
+// the password.
+func TestParseURLErrorsNameThePartAndHideThePassword(t *testing.T) {
 	const pw = "s3cr3t"
 	for _, c := range []struct{ url, field string }{
 		{"http://u:s3cr3t@h", "scheme"},
@@ -96,9 +97,10 @@ func TestParseURLErrors(t *testing.T) {
 	}
 }
 
-// TestOpenDictRegistered opens through ngxtasks.OpenDict, as a program
-// names its dictionary, and checks a refusal there too hides the password.
-func TestOpenDictRegistered(t *testing.T) {
+// TestOpenDictKnowsBothSchemesAndHidesThePassword opens through
+// ngxtasks.OpenDict, as a program names its dictionary, and checks a refusal
+// there too hides the password.
+func TestOpenDictKnowsBothSchemesAndHidesThePassword(t *testing.T) {
 	for _, s := range []string{"redis", "rediss"} {
 		if !slices.Contains(ngxtasks.Schemes(), s) {
 			t.Errorf("scheme %q not registered: %v", s, ngxtasks.Schemes())

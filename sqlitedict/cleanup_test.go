@@ -28,9 +28,9 @@ func fillExpired(t *testing.T, d *Dict, n int) {
 	time.Sleep(5 * time.Millisecond)
 }
 
-// TestDeleteExpired: expired rows go and live ones stay; Get ignores an
-// expired row that cleanup has not reached yet.
-func TestDeleteExpired(t *testing.T) {
+// TestDeleteExpiredRemovesOnlyExpiredRows: expired rows go and live ones
+// stay; Get ignores an expired row that cleanup has not reached yet.
+func TestDeleteExpiredRemovesOnlyExpiredRows(t *testing.T) {
 	d, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	fillExpired(t, d, 2500)
 	if added, err := d.Add(ctx, "live", "v", time.Minute); err != nil || !added {
@@ -54,10 +54,10 @@ func TestDeleteExpired(t *testing.T) {
 	}
 }
 
-// TestDeleteExpiredBounded: one cleanup statement deletes at most
-// cleanupLimit rows, so it holds the write lock for a bounded time however
-// many rows have expired.
-func TestDeleteExpiredBounded(t *testing.T) {
+// TestOneCleanupStatementDeletesAtMostCleanupLimitRows: one cleanup
+// statement deletes at most cleanupLimit rows, so it holds the write lock
+// for a bounded time however many rows have expired.
+func TestOneCleanupStatementDeletesAtMostCleanupLimitRows(t *testing.T) {
 	d, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
 	fillExpired(t, d, 2*cleanupLimit+500)
 	for _, want := range []int64{cleanupLimit, cleanupLimit, 500, 0} {
@@ -71,9 +71,9 @@ func TestDeleteExpiredBounded(t *testing.T) {
 	}
 }
 
-// TestCleanupGoroutine: the goroutine deletes expired rows by itself, and
-// has ended when Close returns.
-func TestCleanupGoroutine(t *testing.T) {
+// TestCleanupGoroutineDeletesExpiredRowsAndEndsWithClose: the goroutine
+// deletes expired rows by itself, and has ended when Close returns.
+func TestCleanupGoroutineDeletesExpiredRowsAndEndsWithClose(t *testing.T) {
 	d, ctx := openTest(t, WithCleanupInterval(20*time.Millisecond)), context.Background()
 	if added, err := d.Add(ctx, "k", "v", time.Millisecond); err != nil || !added {
 		t.Fatalf("Add = %v, %v", added, err)

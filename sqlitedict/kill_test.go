@@ -20,9 +20,9 @@ import (
 
 const hammerEnv = "NGXTASKS_SQLITE_HAMMER"
 
-// hammerChild, in a process TestKilledMidClaim started, claims keys k0, k1,
-// ... in turn, alone and in batches, printing each it stored, until it is
-// killed (or a minute passes).
+// hammerChild, in a process TestProcessesKilledMidClaimLeaveTheFileSound
+// started, claims keys k0, k1, ... in turn, alone and in batches, printing
+// each it stored, until it is killed (or a minute passes).
 func hammerChild() {
 	path := os.Getenv(hammerEnv)
 	if path == "" {
@@ -65,11 +65,11 @@ func hammerChild() {
 	os.Exit(0)
 }
 
-// TestKilledMidClaim: processes claiming in one file are killed with
-// SIGKILL again and again, mid-claim. Then the file is not locked (a claim
-// succeeds at once), passes SQLite's integrity check, and no key was stored
-// by two processes.
-func TestKilledMidClaim(t *testing.T) {
+// TestProcessesKilledMidClaimLeaveTheFileSound: processes claiming in one
+// file are killed with SIGKILL again and again, mid-claim. Then the file is
+// not locked (a claim succeeds at once), passes SQLite's integrity check,
+// and no key was stored by two processes.
+func TestProcessesKilledMidClaimLeaveTheFileSound(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "claims.db")
 	// Create the file first, so that children do not race to set it up.
 	d0, err := OpenFile(context.Background(), path, WithCleanupInterval(0))

@@ -26,10 +26,10 @@ func lockFile(t *testing.T, path string) {
 	t.Cleanup(func() { _ = tx.Rollback(); _ = holder.Close() })
 }
 
-// TestLockedFile: a claim waits for another connection's write lock up to
-// the busy timeout, and no longer than its context; so does a batch, whose
-// BEGIN IMMEDIATE is where it waits.
-func TestLockedFile(t *testing.T) {
+// TestLockedFileMakesAClaimWaitUpToTheBusyTimeout: a claim waits for another
+// connection's write lock up to the busy timeout, and no longer than its
+// context; so does a batch, whose BEGIN IMMEDIATE is where it waits.
+func TestLockedFileMakesAClaimWaitUpToTheBusyTimeout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "claims.db")
 	lockFile(t, path)
 	ctx := context.Background()

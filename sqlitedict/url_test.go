@@ -12,7 +12,7 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-func TestParseURL(t *testing.T) {
+func TestParseURLReadsThePathAndParameters(t *testing.T) {
 	for _, c := range []struct {
 		url, path string
 		cfg       config
@@ -47,9 +47,10 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// TestBadURL: every fault is refused before the file is touched, with an
-// error that matches ErrBadConfig and names the part at fault.
-func TestBadURL(t *testing.T) {
+// TestBadURLIsRefusedBeforeTheFileIsTouched: every fault is refused before
+// the file is touched, with an error that matches ErrBadConfig and names the
+// part at fault.
+func TestBadURLIsRefusedBeforeTheFileIsTouched(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ url, want string }{
 		{"sqlite://host/claims.db", `host "host"`},
@@ -96,7 +97,7 @@ func TestBadURL(t *testing.T) {
 	}
 }
 
-func TestOpenDict(t *testing.T) {
+func TestOpenDictOpensTheFileWithItsTable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "claims.db")
 	d, err := ngxtasks.OpenDict(context.Background(), "sqlite://"+path+"?table=other")
 	if err != nil {
