@@ -36,10 +36,10 @@ func (c *counting) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 	return err
 }
 
-// TestBatchedClaims: 10,000 Preemption rules due on the same second, on a
-// real store, are claimed in batches, a few dozen round trips a second
-// rather than 10,000, and all run.
-func TestBatchedClaims(t *testing.T) {
+// TestBatchedClaimsTakeFewRoundTripsAndAllRun: 10,000 Preemption rules due
+// on the same second, on a real store, are claimed in batches, a few dozen
+// round trips a second rather than 10,000, and all run.
+func TestBatchedClaimsTakeFewRoundTripsAndAllRun(t *testing.T) {
 	const rules = 10000
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

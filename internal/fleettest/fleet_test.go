@@ -55,14 +55,15 @@ func fleetFor() time.Duration {
 	return 405 * time.Second
 }
 
-// TestP1_AcrossProcesses: 6 OS processes, 50 Preemption rules with intervals
-// from 200 ms to 2 s, at least 200 slots each: exactly one run per (rule,
-// slot), none missing. Then the same while workers are SIGKILLed and
-// restarted: no slot runs twice; a slot is missed only when its winner died.
+// TestP1_OneWinnerPerSlotAcrossProcesses: 6 OS processes, 50 Preemption
+// rules with intervals from 200 ms to 2 s, at least 200 slots each: exactly
+// one run per (rule, slot), none missing. Then the same while workers are
+// SIGKILLed and restarted: no slot runs twice; a slot is missed only when
+// its winner died.
 //
 // A backend's two fleets run together and backends one after another, so
 // each server carries the same load in every run of the test.
-func TestP1_AcrossProcesses(t *testing.T) {
+func TestP1_OneWinnerPerSlotAcrossProcesses(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Run("plain", func(t *testing.T) {
@@ -98,14 +99,15 @@ func TestP1_AcrossProcesses(t *testing.T) {
 	}
 }
 
-// TestFirstStep: a worker's first drive step claims the current slot of
-// every rule in one batch. Here it is taken just before the shortest
-// rule's slot ends, again and again, each time by a new worker process on
-// a fresh namespace (so no earlier worker holds a claim): every slot in
-// progress at that step must run, but for one whose store answered after
-// it ended; no claim answered in time may be given up as late (it once
-// was, for every claim of a batch whose shortest slot ended first).
-func TestFirstStep(t *testing.T) {
+// TestFirstStepRunsEverySlotInProgressAnsweredInTime: a worker's first drive
+// step claims the current slot of every rule in one batch. Here it is taken
+// just before the shortest rule's slot ends, again and again, each time by a
+// new worker process on a fresh namespace (so no earlier worker holds a
+// claim): every slot in progress at that step must run, but for one whose
+// store answered after it ended; no claim answered in time may be given up
+// as late (it once was, for every claim of a batch whose shortest slot ended
+// first).
+func TestFirstStepRunsEverySlotInProgressAnsweredInTime(t *testing.T) {
 	starts := 12
 	if testing.Short() {
 		starts = 4
@@ -302,10 +304,11 @@ func checkUnanswered(t *testing.T, res *fleettest.Result, checked int) {
 		res.Unanswered, checked, res.Busied, kinds, res.UnansweredBySecond(12))
 }
 
-// TestSkewAlarm: on a store that can tell the time, a worker whose clock is
-// further from it than half the SkewTolerance says so at Error and in
-// Health, without UseStoreClock; one within it says nothing.
-func TestSkewAlarm(t *testing.T) {
+// TestSkewAlarmSaysSoBeyondHalfTheTolerance: on a store that can tell the
+// time, a worker whose clock is further from it than half the SkewTolerance
+// says so at Error and in Health, without UseStoreClock; one within it says
+// nothing.
+func TestSkewAlarmSaysSoBeyondHalfTheTolerance(t *testing.T) {
 	for _, b := range backends {
 		if !b.storeClock {
 			continue

@@ -49,7 +49,7 @@ func check(t *testing.T, h http.Handler, path string, status int) {
 	}
 }
 
-func TestServeMux(t *testing.T) {
+func TestServeMuxMiddlewareRewritesAndKeepsTheStatus(t *testing.T) {
 	for path, status := range map[string]int{"/teapot": http.StatusTeapot, "/nowhere": http.StatusNotFound} {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /teapot", func(w http.ResponseWriter, _ *http.Request) {
