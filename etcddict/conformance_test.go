@@ -17,6 +17,6 @@ func TestConformanceInOneProcess(t *testing.T) {
 	dicttest.Run(t, dicttest.OpenURL(serverURL(t)), dicttest.Options{MinTTL: 2 * time.Second, TTLGrace: 5 * time.Second}) // whole-second leases, 2 s at least
 }
 
-func TestConformanceProcesses(t *testing.T) {
+func TestConformanceAcrossProcessesStoresEachKeyOnce(t *testing.T) {
 	dicttest.RunProcesses(t, serverURL(t), 6)
 }

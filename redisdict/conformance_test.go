@@ -16,6 +16,6 @@ func TestConformanceInOneProcess(t *testing.T) {
 	dicttest.Run(t, dicttest.OpenURL(serverURL(t)), dicttest.Options{})
 }
 
-func TestConformanceProcesses(t *testing.T) {
+func TestConformanceAcrossProcessesStoresEachKeyOnce(t *testing.T) {
 	dicttest.RunProcesses(t, serverURL(t), 6)
 }

@@ -27,6 +27,6 @@ func TestConformanceInOneProcess(t *testing.T) {
 	}, dicttest.Options{})
 }
 
-func TestConformanceProcesses(t *testing.T) {
+func TestConformanceAcrossProcessesStoresEachKeyOnce(t *testing.T) {
 	dicttest.RunProcesses(t, "sqlite://"+filepath.Join(t.TempDir(), "claims.db"), 6)
 }
