@@ -91,6 +91,40 @@
 // contexts a manager passes to its Dict carry its Logger ([LoggerFrom]),
 // for the lines of the dictionary's client library.
 //
+// # How a slot runs
+//
+// One function takes a slot from "due" to "its callback ran", whatever
+// drives the manager: step, in step.go. Start's loop (lifecycle.go) calls
+// it for every chunk of 256 due slots; Run and Middleware call it through
+// drive, once per call or request, when the gate says something is due.
+// For a Preemption rule driven by the timer:
+//
+//  1. Start (lifecycle.go) wakes when the gate of DriveTimer comes, and
+//     calls step with the present.
+//  2. step (step.go) calls take (schedule.go), which pops the rules due
+//     now from the timer's lanes, moves each to its next slot, and hands
+//     out each slot once: the turns.
+//  3. step calls admit on each turn: not while the rule's last run goes on
+//     in this worker, not once closed; the turn now counts as in flight.
+//  4. step hands the admitted turns, a batch, to an executor: start, for
+//     the timer (pooled goroutines), or runHere, for Run and requests (the
+//     caller's goroutine). Either calls exec: settle, then work.
+//  5. settle calls screen on every turn (the filter; the slot still holds
+//     the present), then claim: every claim of the batch in one round trip
+//     to the Dict (AddBatch, or the Adds at once), each answer judged by
+//     judge against its own slot's end. While the claims are in flight,
+//     on a goroutine of their own, the batch's Normal turns run.
+//  6. work takes the turns one by one, each claiming turn once the
+//     answers are in, and calls run: within MaxRunning (room.go), the rule
+//     marked running, its timeout set; call invokes the callback with a
+//     panic recovered, and outcome records how it ended.
+//  7. The last worker of the batch calls retire, and Shutdown, waiting
+//     for the runs in flight, may return.
+//
+// Every stage reports what it did to the rule's slot through emit
+// (event.go): the statistics, the history, the Observer, the watchers and
+// the logger.
+//
 // [README]: https://github.com/ngxtasks/ngxtasks#guarantees
 // [docs/guarantees.md]: https://github.com/ngxtasks/ngxtasks/blob/main/docs/guarantees.md
 package ngxtasks

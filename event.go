@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,11 +70,11 @@ type Event struct {
 	Missed   int64 // for SkipBehind: how many slots, the first being Slot
 }
 
-// emit records an event in the rule's statistics and history and tells
-// the observer, the watchers and the log. It takes
-// the event's parts rather than an Event, and builds one only when someone
-// listens, because every run's goroutine starts on a small stack that a big
-// frame here would make it grow.
+// emit records an event in the rule's statistics and history, then
+// announces it to whoever listens. It takes the event's parts rather than
+// an Event, and builds one only when someone listens, because every run's
+// goroutine starts on a small stack that a big frame here would make it
+// grow.
 func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
 	var msg *string
 	if err != nil {
@@ -87,15 +89,14 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 	if h := m.historyOf(e); h != nil {
 		h.note(kind, s, reason, d, msg, result)
 	}
-	m.tell(e, kind, s, reason, d, err)
+	if level := eventLevel(kind, reason, err); m.heard(level) {
+		m.announce(level, e, kind, s, reason, d, err, 0)
+	}
 }
 
-// tell hands an event to whoever listens: the observer, watchers, logger.
-func (m *Manager) tell(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
-	level := eventLevel(kind, reason, err)
-	if m.Observer != nil || m.watchers.Load() != nil || m.logger.Enabled(context.Background(), level) {
-		m.notify(level, e, kind, s, reason, d, err)
-	}
+// heard says whether anyone listens to an event logged at level.
+func (m *Manager) heard(level slog.Level) bool {
+	return m.Observer != nil || m.watchers.Load() != nil || m.logger.Enabled(context.Background(), level)
 }
 
 // eventLevel is the level an event is logged at. Slots skipped because the
@@ -112,7 +113,8 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 	return slog.LevelDebug
 }
 
-// notify hands an event to the observer, the watchers and the logger.
+// announce hands an event to its sinks: the Observer, the watchers and the
+// logger.
 //
 // The Event comes from a pool rather than the stack: given to watchers
 // (code this package does not know) a stack Event would move to the heap,
@@ -120,10 +122,20 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 // their first stack, which the runtime then copies, at every run.
 //
 //go:noinline
-func (m *Manager) notify(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
+func (m *Manager) announce(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error, missed int64) {
 	ev := m.newEvent()
-	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
-	m.deliver(level, ev)
+	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err, Missed: missed}
+	if m.Observer != nil {
+		m.observe(ev)
+	}
+	if ws := m.watchers.Load(); ws != nil {
+		for _, w := range *ws {
+			w.fn(ev)
+		}
+	}
+	if m.logger.Enabled(context.Background(), level) {
+		m.log(level, ev)
+	}
 	m.freeEvent(ev)
 }
 
@@ -140,27 +152,19 @@ func (m *Manager) freeEvent(ev *Event) {
 	m.events.Put(ev)
 }
 
-// deliver hands a built event to the observer, the watchers and the
-// logger.
-func (m *Manager) deliver(level slog.Level, ev *Event) {
-	if m.Observer != nil {
-		m.observe(ev)
-	}
-	if ws := m.watchers.Load(); ws != nil {
-		for _, w := range *ws {
-			w.fn(ev)
-		}
-	}
-	if m.logger.Enabled(context.Background(), level) {
-		m.log(level, ev)
-	}
-}
-
 // observe calls Observer, which takes the event by value: the copy is made
-// in this frame, not in deliver's, which every watched run goes through.
+// in this frame, not in announce's, which every watched run goes through.
 //
 //go:noinline
 func (m *Manager) observe(ev *Event) { m.Observer(*ev) }
+
+// listeners is the part of a Manager that Watch adds to.
+type listeners struct {
+	watchers atomic.Pointer[[]watcher] // copied on write; nil when none
+	watchMu  sync.Mutex                // serialises Watch and its stops
+	watchSeq uint64
+	events   sync.Pool // *Event, handed to the sinks (see announce)
+}
 
 // watcher is a function given to Watch.
 type watcher struct {
@@ -175,7 +179,6 @@ type watcher struct {
 // be quick and safe for concurrent use, and it must not keep ev, which
 // is reused once fn returns.
 func (m *Manager) Watch(fn func(ev *Event)) (stop func()) {
-	m.once.Do(m.setup)
 	m.watchMu.Lock()
 	defer m.watchMu.Unlock()
 	m.watchSeq++
@@ -224,15 +227,9 @@ func (m *Manager) behind(f *turn) {
 	if h := m.historyOf(e); h != nil {
 		h.behind(&first, f.missed)
 	}
-	level := eventLevel(EventSkipped, SkipBehind, nil)
-	if m.Observer == nil && m.watchers.Load() == nil && !m.logger.Enabled(context.Background(), level) {
-		return
+	if level := eventLevel(EventSkipped, SkipBehind, nil); m.heard(level) {
+		m.announce(level, e, EventSkipped, &first, SkipBehind, 0, nil, f.missed)
 	}
-	ev := m.newEvent()
-	*ev = Event{Kind: EventSkipped, Rule: &e.rule, Slot: first,
-		Worker: m.worker, Time: m.now(), Reason: SkipBehind, Missed: f.missed}
-	m.deliver(level, ev)
-	m.freeEvent(ev)
 }
 
 // log writes an event to the logger. It is a function of its own so that

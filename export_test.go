@@ -37,7 +37,7 @@ func BenchTimerFire(b *testing.B, attach func(*Manager)) {
 			for fired < b.N {
 				clock.t = clock.t.Add(time.Millisecond) // one tick of the loop
 				for {                                   // as Start does
-					n := m.dispatch(clock.t)
+					n, _ := m.step(m.base, DriveTimer, clock.t, nil, chunk)
 					fired += n
 					if n < chunk {
 						break

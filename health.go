@@ -107,7 +107,6 @@ type Health struct {
 
 // Health reports the state of this worker's dictionary and clock.
 func (m *Manager) Health() Health {
-	m.once.Do(m.setup)
 	var h Health
 	m.watch.mu.Lock()
 	h.StoreDown = m.watch.down.Load()

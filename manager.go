@@ -2,16 +2,10 @@ package ngxtasks
 
 import (
 	"cmp"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"math"
-	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -27,11 +21,13 @@ type Clock interface {
 
 // A Manager holds rules and runs them when they fall due, as one worker.
 // Its zero value is ready to use: a private in-process dictionary, the epoch
-// key generator, slog.Default for logs. Set fields before the first call to a
-// method: the first call takes them, and a configuration field changed
-// later (Dict, Keys, Namespace, Worker, SkewTolerance, Clock,
-// UseStoreClock) makes Push, Start and Run return an error, and Middleware
-// log one, rather than be ignored.
+// key generator, slog.Default for logs. Set fields before the first call that
+// acts (Push, Replace, Start, Run, a request, WorkerID, Shutdown): it takes
+// them, and a configuration field changed later (Dict, Keys, Namespace,
+// Worker, SkewTolerance, Clock, UseStoreClock, HistoryLen, MaxRunning)
+// makes Push, Replace, Start and Run return an error, and Middleware log
+// one, rather than be ignored. Calls that only read (Stats, Rules,
+// History, Explain, Health, Watch) may come before.
 //
 // Drive it with Start (a timer loop), with Middleware (every HTTP request is
 // a drive step), with Run (one drive step), or with any mix of them; every
@@ -87,118 +83,15 @@ type Manager struct {
 	// 2 KB a rule at 64. At 100,000 rules that is 200 MB; keep fewer there.
 	HistoryLen int
 
-	once      sync.Once
-	fields    fields // as the first use found them
-	err       error  // configuration error found by setup
-	dict      Dict
-	ownDict   bool
-	keys      KeyGenerator
-	namespace string
-	worker    string
-	tolerance time.Duration
-	history   int // slots kept per rule; 0 for none
-	logger    *slog.Logger
-	clock     Clock
-	epoch     time.Time // gate times count from here
+	once      sync.Once // runs setup at the first call that needs it
+	settings            // the configuration, resolved once (lifecycle.go)
+	schedule            // the rules and when each falls due (schedule.go)
+	lifecycle           // runs in flight, and stopping them (lifecycle.go)
+	listeners           // Watch's functions, and the events handed to them (event.go)
 
 	clk   clockSync  // the store's clock, as measured
 	watch storeWatch // the store's answers, for logs and Health
 	room  room       // the callbacks running, under MaxRunning
-	// firstStep is the present (UnixNano, on the slots' clock) of the
-	// first drive step that took slots; 0 before it. For Health.
-	firstStep atomic.Int64
-
-	// gates[mode] is when, in nanoseconds since epoch, the earliest rule
-	// that drive mode may take falls due. Reading it is the whole cost of
-	// a drive step when nothing is due.
-	gates [numDrives]atomic.Int64
-
-	mu    sync.Mutex      // guards lanes, rules, seq, removed and entries' slot state
-	lanes [numDrives]lane // by Rule.Drive
-	rules map[string]*entry
-	seq   uint64
-	// removed keeps removed rules whose last slot taken has not ended yet,
-	// so that pushing one again does not run that slot again.
-	removed map[string]removedRule
-	pruneAt int // len(removed) at which Remove next drops what has ended
-
-	base      context.Context // parent of every run; cancelled when Shutdown gives up
-	cancel    context.CancelFunc
-	inflight  atomic.Int64 // turns begun and not yet ended
-	closed    atomic.Bool
-	started   atomic.Bool
-	closeOnce sync.Once
-	stop      chan struct{} // closed by Shutdown
-	wake      chan struct{} // the timer loop re-reads the gate
-	idle      chan struct{} // signalled when the last run ends after Shutdown
-	batches   sync.Pool     // of *batch, so a tick of many turns allocates nothing
-	unusable  sync.Once     // logs, once, that Middleware serves requests without rules
-
-	watchers atomic.Pointer[[]watcher] // copied on write; nil when none
-	watchMu  sync.Mutex                // serialises Watch and its stops
-	watchSeq uint64
-	events   sync.Pool // *Event, handed to watchers (see notify)
-}
-
-func (m *Manager) setup() {
-	m.fields = m.fieldsNow()
-	m.clock = m.Clock
-	m.epoch = m.localNow()
-	m.logger = cmp.Or(m.Logger, slog.Default())
-	m.base, m.cancel = context.WithCancel(context.WithValue(context.Background(), loggerKey{}, m.logger))
-	m.rules = make(map[string]*entry)
-	m.stop = make(chan struct{})
-	m.wake = make(chan struct{}, 1)
-	m.idle = make(chan struct{}, 1)
-	m.keys = m.Keys
-	if m.keys == nil {
-		m.keys = EpochKeys{}
-	}
-	m.namespace = cmp.Or(m.Namespace, "ngxtasks")
-	m.worker = cmp.Or(m.Worker, defaultWorker())
-	m.tolerance = cmp.Or(m.SkewTolerance, DefaultSkewTolerance)
-	m.dict = m.Dict
-	if m.dict == nil {
-		m.dict, m.ownDict = NewMemoryDict(), true
-	}
-	switch {
-	case m.HistoryLen == 0:
-		m.history = DefaultHistory
-	case m.HistoryLen > 0:
-		m.history = m.HistoryLen
-	}
-	switch {
-	case m.SkewTolerance < 0:
-		m.err = fmt.Errorf("%w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
-	case m.MaxRunning < 0:
-		m.err = fmt.Errorf("%w: MaxRunning must be >= 0, got %d", ErrInvalidConfig, m.MaxRunning)
-	case m.HistoryLen > maxHistory:
-		m.err = fmt.Errorf("%w: HistoryLen must be at most %d slots per rule, got %d", ErrInvalidConfig, maxHistory, m.HistoryLen)
-	default:
-		m.err = m.checkStoreClock()
-	}
-	for mode := range m.gates {
-		if m.err != nil {
-			m.gates[mode].Store(0) // every drive step takes the slow path and reports err
-		} else {
-			m.gates[mode].Store(math.MaxInt64)
-		}
-	}
-	if m.err != nil {
-		return
-	}
-	m.clk.init(m)
-	m.maybeSyncClock()
-}
-
-func defaultWorker() string {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "worker"
-	}
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // now is the time slots are computed from: the worker's clock, moved to
@@ -230,15 +123,8 @@ func (m *Manager) WorkerID() string {
 // or its identifier is taken; the error is a *RuleError. A pushed rule's
 // current slot is due at once, so a new worker runs it on its next drive step.
 func (m *Manager) Push(rules ...Rule) error {
-	m.once.Do(m.setup)
-	if m.err != nil {
-		return m.err
-	}
-	if err := m.changed(); err != nil {
+	if err := m.ready(); err != nil {
 		return err
-	}
-	if m.closed.Load() {
-		return ErrClosed
 	}
 	if err := validateAll(rules, "Push"); err != nil {
 		return err
@@ -309,7 +195,6 @@ func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 // Remove drops the rule with this identifier and reports whether there was
 // one. A run already going finishes; no new slot of the rule starts.
 func (m *Manager) Remove(identifier string) bool {
-	m.once.Do(m.setup)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.rules[identifier]
@@ -345,7 +230,6 @@ func (m *Manager) drop(e *entry, now time.Time, why uint32) {
 
 // ruleNamed returns the entry of a pushed rule.
 func (m *Manager) ruleNamed(identifier string) (*entry, error) {
-	m.once.Do(m.setup)
 	m.mu.Lock()
 	e := m.rules[identifier]
 	m.mu.Unlock()
@@ -367,7 +251,6 @@ func (m *Manager) Rules() []Rule {
 
 // entries lists the live entries in push order.
 func (m *Manager) entries() []*entry {
-	m.once.Do(m.setup)
 	m.mu.Lock()
 	es := make([]*entry, 0, len(m.rules))
 	for _, e := range m.rules {

@@ -20,13 +20,12 @@ import (
 // echo.WrapMiddleware a rewritten response would go out first, as a 200.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.once.Do(m.setup)
 		if m.sinceEpoch() < m.gates[DriveRequest].Load() {
 			next.ServeHTTP(w, r)
 			return
 		}
 		ex := &Exchange{Request: r, w: w}
-		if err := m.runDue(r.Context(), DriveRequest, ex); err != nil && errors.Is(err, ErrInvalidConfig) { // other failures are reported as events
+		if err := m.drive(r.Context(), DriveRequest, ex); err != nil && errors.Is(err, ErrInvalidConfig) { // other failures are reported as events
 			m.unusable.Do(func() {
 				m.logger.Error("ngxtasks: this manager cannot run rules; requests are served without them", "worker", m.worker, "error", err)
 			})

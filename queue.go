@@ -1,39 +1,5 @@
 package ngxtasks
 
-import "sync/atomic"
-
-// An entry is a pushed rule with its schedule state and statistics.
-type entry struct {
-	rule Rule
-	seq  uint64 // push order
-
-	// Guarded by Manager.mu.
-	// lastEnd is where the last slot taken ended (Unix ns; 0 before the
-	// first). Slots are told apart by time rather than number because a
-	// generator's numbers may restart, as MidnightKeys' do every day.
-	lastEnd int64
-	due     int64 // copy of the queue item's due time, for Stats
-	pushed  int64 // when Push added it, on the gate's time scale (sinceEpoch)
-
-	// runSince is when this worker's run of the rule began (time.Now,
-	// UnixNano), 0 when none is going.
-	runSince atomic.Int64
-	// left is why the entry left the manager (stillPushed while it has
-	// not); the queues drop it when it surfaces.
-	left    atomic.Uint32
-	history atomic.Pointer[history] // made at the first event (see historyOf)
-	stats   counters
-}
-
-// Why an entry left the manager.
-const (
-	stillPushed = iota
-	leftRemoved // by Remove, or by Replace without it: its taken slot is not run
-	// leftReplaced is for a rule Replace gave a new definition: a slot the
-	// old one took still runs, since the new one inherits it as taken.
-	leftReplaced
-)
-
 // queue is a binary min-heap of entries by due time (Unix nanoseconds), so
 // a drive step pops only what is due: its cost follows the due rules, not
 // all rules. Due times sit in the heap's own array, so sifting does not

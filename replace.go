@@ -31,16 +31,9 @@ type Changes struct {
 //
 // Replace checks every rule first and changes nothing if one is invalid.
 func (m *Manager) Replace(rules ...Rule) (Changes, error) {
-	m.once.Do(m.setup)
 	var c Changes
-	if m.err != nil {
-		return c, m.err
-	}
-	if err := m.changed(); err != nil {
+	if err := m.ready(); err != nil {
 		return c, err
-	}
-	if m.closed.Load() {
-		return c, ErrClosed
 	}
 	if err := validateAll(rules, "Replace"); err != nil {
 		return c, err
@@ -106,9 +99,8 @@ func sameDefinition(a, b *Rule) bool {
 // It never moves a rule back: marking a slot before the last one taken
 // does nothing.
 func (m *Manager) MarkRan(identifier string, at time.Time) error {
-	m.once.Do(m.setup)
-	if m.err != nil {
-		return m.err
+	if err := m.ready(); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -308,7 +308,6 @@ func (m *Manager) checkStoreClock() error {
 // whenever their dictionary can tell the time, with or without
 // UseStoreClock (which corrects for it).
 func (m *Manager) ClockOffset() (time.Duration, bool) {
-	m.once.Do(m.setup)
 	if m.clk.measured.Load() == 0 {
 		return 0, false
 	}

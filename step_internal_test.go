@@ -21,17 +21,17 @@ func TestWonSlotWaitsForPreviousRun(t *testing.T) {
 	defer m.Shutdown(context.Background())
 	e := m.rules["p"]
 	s := m.keys.Slot(&e.rule, m.now())
-	fi := &turn{e: e, slot: s}
+	fi := &turn{e: e, slot: s, verdict: runIt}
 
 	e.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
 	time.AfterFunc(5*time.Millisecond, func() { e.runSince.Store(0) })
-	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
+	if err := m.run(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot after a brief previous run: ran %d, err %v", ran, err)
 	}
 
 	e.runSince.Store(time.Now().UnixNano()) // a run that goes on
 	begin := time.Now()
-	if err := m.invoke(context.Background(), fi, nil); err != nil || ran != 1 {
+	if err := m.run(context.Background(), fi, nil); err != nil || ran != 1 {
 		t.Fatalf("won slot during a long previous run: ran %d, err %v", ran, err)
 	}
 	if waited := time.Since(begin); waited < maxOverlapWait || waited > 10*maxOverlapWait {
@@ -59,14 +59,14 @@ func TestNormalSlotWaitsForJustBegunRun(t *testing.T) {
 	}
 	defer m.Shutdown(context.Background())
 	n, p := m.rules["n"], m.rules["p"]
-	fn := &turn{e: n, slot: m.keys.Slot(&n.rule, m.now())}
+	fn := &turn{e: n, slot: m.keys.Slot(&n.rule, m.now()), verdict: runIt}
 
 	n.runSince.Store(time.Now().UnixNano()) // the previous slot's run, just begun
 	time.AfterFunc(5*time.Millisecond, func() { n.runSince.Store(0) })
 	if !m.admit(fn) {
 		t.Fatal("a Normal slot was refused for a run that had just begun")
 	}
-	err = m.invoke(context.Background(), fn, nil)
+	err = m.run(context.Background(), fn, nil)
 	m.retire(1)
 	if err != nil || ran != 1 {
 		t.Fatalf("Normal slot after a run that had just begun: ran %d, err %v", ran, err)
@@ -109,7 +109,7 @@ func TestOvertakenSlotStillRuns(t *testing.T) {
 	clock.t = s.End.Add(time.Millisecond)   // the slot has ended
 	e.runSince.Store(time.Now().UnixNano()) // the next slot's run, begun first
 	time.AfterFunc(5*time.Millisecond, func() { e.runSince.Store(0) })
-	if err := m.invoke(context.Background(), &turn{e: e, slot: s}, nil); err != nil || ran != 1 {
+	if err := m.run(context.Background(), &turn{e: e, slot: s, verdict: runIt}, nil); err != nil || ran != 1 {
 		t.Fatalf("overtaken slot: ran %d, err %v", ran, err)
 	}
 }
