@@ -211,6 +211,9 @@ func TestStatusReadsTheFleetAndReloadAppliesOnlyAGoodFile(t *testing.T) {
 		!strings.Contains(out, "added: tock") || !strings.Contains(out, "removed: tick") {
 		t.Fatalf("ngxtasks reload: %d %q %q", code, out, errOut)
 	}
+	// The master logs it before it answers, but its log reaches this test
+	// through a pipe, on a goroutine of its own.
+	in.waitFor("the reload applied", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: reload applied")) >= 1 })
 	if n := len(in.log.find("ngxtasks: reload applied")); n != 1 {
 		t.Fatalf("%d lines 'reload applied' once ngxtasks reload returned; want 1", n)
 	}

@@ -227,12 +227,12 @@ func (m *Master) answered(seq int64, failed bool) {
 	}
 	if r.waiting--; r.waiting <= 0 {
 		delete(m.pending, seq)
-		close(r.done)
 		level := slog.LevelInfo
 		if r.failed > 0 {
 			level = slog.LevelError
 		}
 		m.log.Log(context.Background(), level, "ngxtasks: reload applied", "seq", seq, "took", time.Since(r.began), "failed_workers", r.failed)
+		close(r.done) // after the line: the answer never comes before it
 	}
 }
 
