@@ -35,26 +35,31 @@ type schedule struct {
 }
 
 // An entry is a pushed rule with its schedule state and statistics.
+//
+// What take reads of an entry comes first: its own fields, then the rule,
+// whose Interval, Offset, Spread and Drive then lie in the object's second
+// cache line. Taking a burst of 100,000 rules waits on memory more than it
+// computes, and the two lines are fetched as a pair.
 type entry struct {
-	rule Rule
-	seq  uint64 // push order
-
 	// Guarded by Manager.mu.
 	// lastEnd is where the last slot taken ended (Unix ns; 0 before the
 	// first). Slots are told apart by time rather than number because a
 	// generator's numbers may restart, as MidnightKeys' do every day.
 	lastEnd int64
 	due     int64 // copy of the queue item's due time, for Stats
-	pushed  int64 // when Push added it, on the gate's time scale (sinceEpoch)
+	// left is why the entry left the manager (stillPushed while it has
+	// not); the queues drop it when it surfaces.
+	left   atomic.Uint32
+	pushed int64 // when Push added it, on the gate's time scale (sinceEpoch)
+
+	rule Rule
+	seq  uint64 // push order
 
 	// runSince is when this worker's run of the rule began (time.Now,
 	// UnixNano), 0 when none is going.
 	runSince atomic.Int64
-	// left is why the entry left the manager (stillPushed while it has
-	// not); the queues drop it when it surfaces.
-	left    atomic.Uint32
-	history atomic.Pointer[history] // made at the first event (see historyOf)
-	stats   counters
+	history  atomic.Pointer[history] // made at the first event (see historyOf)
+	stats    counters
 }
 
 // Why an entry left the manager.
@@ -184,35 +189,56 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 		}
 	}
 	for len(out) < limit {
-		l, q := next(&lanes, nowNs)
-		if q == nil {
-			break
-		}
-		e := (*q)[0].e
-		s := m.keys.Slot(&e.rule, now)
-		if start := s.Start.UnixNano(); start >= e.lastEnd {
+		// Pop what is due, touching only the heaps' own arrays; then read
+		// the entries. Waiting for their cache lines one by one was more
+		// than half the cost of a slot taken at 100,000 rules.
+		from := len(out)
+		for len(out) < limit {
+			_, q := next(&lanes, nowNs)
+			if q == nil {
+				break
+			}
 			if out == nil {
 				out = make([]turn, 0, min(limit, 64))
+			}
+			out = append(out, turn{e: (*q)[0].e})
+			q.pop()
+		}
+		if len(out) == from {
+			break
+		}
+		kept := from
+		for i := from; i < len(out); i++ {
+			if j := i + prefetch; j < len(out) {
+				out[j].e.left.Load() // its lines arrive while this one is read
+			}
+			e := out[i].e
+			if e.left.Load() != stillPushed {
+				continue // removed: it leaves the heaps here
+			}
+			l := &m.lanes[e.rule.Drive]
+			s := m.keys.Slot(&e.rule, now)
+			due := s.End.UnixNano()
+			if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
+				due = nowNs + int64(e.rule.Interval)
+			}
+			e.due = due
+			l.queue.push(item{due, e})
+			if s.Start.UnixNano() < e.lastEnd {
+				continue // taken before
 			}
 			f := turn{e: e, slot: s}
 			if from, n := m.missedBefore(e, s, now, l.freshSeen); n > 0 {
 				f.missedFrom, f.missed = from, n
 			}
 			e.lastEnd = s.End.UnixNano()
-			out = append(out, f)
+			out[kept] = f
+			kept++
 		}
-		due := s.End.UnixNano()
-		if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
-			due = nowNs + int64(e.rule.Interval)
-		}
-		e.due = due
-		if q == &l.fresh {
-			l.fresh.pop()
-			l.queue.push(item{due, e})
-		} else {
-			l.queue[0].due = due
-			l.queue.down(0)
-		}
+		clear(out[kept:])
+		out = out[:kept]
+	}
+	for _, l := range lanes {
 		l.dropRemoved()
 	}
 	for _, l := range lanes {
@@ -223,6 +249,9 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 	m.setGates()
 	return out
 }
+
+// prefetch is how far ahead of the entry take reads it touches the next.
+const prefetch = 8
 
 // missedBefore counts the slots of e that passed untaken before s: since
 // the last slot taken, or, for a rule not taken yet, since the slot that
