@@ -115,8 +115,10 @@ type history struct {
 	mu   sync.Mutex
 	recs []record
 	errs []*string // by index in recs; nil until a slot has an error
-	next int       // where the next record goes, once the ring is full
-	size int
+	// next is where the next record goes, once the ring is full; size is
+	// the most records kept. int32 (size is at most maxHistory): the
+	// history is 64 bytes, a size class, rather than 72 (80).
+	next, size int32
 }
 
 // historyOf returns e's history, making it on the first event; nil when
@@ -125,7 +127,7 @@ func (m *Manager) historyOf(e *entry) *history {
 	if h := e.history.Load(); h != nil || m.history == 0 {
 		return h
 	}
-	e.history.CompareAndSwap(nil, &history{size: m.history})
+	e.history.CompareAndSwap(nil, &history{size: int32(m.history)})
 	return e.history.Load()
 }
 
@@ -146,17 +148,17 @@ func (h *history) at(s *Slot) int {
 		}
 	}
 	var i int
-	if len(h.recs) < h.size {
+	if len(h.recs) < int(h.size) {
 		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), h.size))
+			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), int(h.size)))
 			copy(grown, h.recs)
 			h.recs = grown
 		}
 		h.recs = h.recs[:len(h.recs)+1]
 		i = len(h.recs) - 1
 	} else {
-		i = h.next
-		h.next = (h.next + 1) % len(h.recs)
+		i = int(h.next)
+		h.next = int32((i + 1) % len(h.recs))
 	}
 	h.recs[i] = record{start: start}
 	if h.errs != nil {
@@ -167,10 +169,10 @@ func (h *history) at(s *Slot) int {
 
 // newest is the index of the latest record. Callers hold h.mu.
 func (h *history) newest() int {
-	if len(h.recs) < h.size {
+	if len(h.recs) < int(h.size) {
 		return len(h.recs) - 1
 	}
-	return (h.next - 1 + len(h.recs)) % len(h.recs)
+	return (int(h.next) - 1 + len(h.recs)) % len(h.recs)
 }
 
 // note records an event of slot s; msg is its error's text, if any.
@@ -220,8 +222,8 @@ func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
 	defer h.mu.Unlock()
 	out := make([]SlotRecord, len(h.recs))
 	start := 0
-	if len(h.recs) == h.size {
-		start = h.next
+	if len(h.recs) == int(h.size) {
+		start = int(h.next)
 	}
 	for i := range h.recs {
 		j := (start + i) % len(h.recs)

@@ -56,3 +56,16 @@ func TestRecordSize(t *testing.T) {
 		t.Fatalf("a record is %d bytes, want 32", n)
 	}
 }
+
+// TestEntrySize: a pushed rule's entry and its history stay within the
+// size classes that keep a rule under 400 bytes of heap after Push (256
+// and 64 bytes): a field added to either must make room first, or move to
+// the counters made on first use (rareCounters).
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n > 256 {
+		t.Errorf("an entry is %d bytes, more than 256", n)
+	}
+	if n := unsafe.Sizeof(history{}); n > 64 {
+		t.Errorf("a history is %d bytes, more than 64", n)
+	}
+}
