@@ -163,17 +163,19 @@ func validateAll(rules []Rule, call string) error {
 	return nil
 }
 
-// growLanes makes room in the lanes for rules, so that a big Push does not
-// grow arrays in the middle of a start. Callers hold mu.
+// growLanes makes room in the lanes' fresh heaps for rules, so that a big
+// Push does not grow them an append at a time. The queues, where the rules
+// go once taken, are grown by the first drive step that finds them (see
+// take): until then a pushed rule holds one array's item, not two.
+// Callers hold mu.
 func (m *Manager) growLanes(rules []Rule) {
 	var perLane [numDrives]int
 	for i := range rules {
 		perLane[rules[i].Drive]++
 	}
 	for d, n := range perLane {
-		if l := &m.lanes[d]; n > 0 {
-			l.fresh.grow(n)
-			l.queue.grow(len(l.fresh) + n) // where they go once taken
+		if n > 0 {
+			m.lanes[d].fresh.grow(n)
 		}
 	}
 }
