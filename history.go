@@ -8,8 +8,13 @@ import (
 )
 
 // DefaultHistory is how many recent slots a manager keeps per rule when
-// Manager.HistoryLen is zero.
-const DefaultHistory = 64
+// Manager.HistoryLen is zero. A full ring of 16 is 576 bytes (16 records
+// of 32 and the ring's own 64): a rule that runs holds about 0.9 KB in
+// all, 0.9 GB at a million rules, where 64 slots, the former default, made
+// it 2.5 KB and 2.5 GB. Sixteen slots still hold what Explain and the
+// status page look at, the recent slots (the last 16 s of a 1 s rule, 16
+// min of a 1 min one); set HistoryLen to keep more.
+const DefaultHistory = 16
 
 // maxHistory bounds Manager.HistoryLen: a ring is kept per rule.
 const maxHistory = 1 << 16
@@ -79,10 +84,11 @@ type SlotRecord struct {
 }
 
 // record is a SlotRecord as the ring keeps it: 32 bytes and no pointer,
-// so that a full ring of 64 is 2 KB that the garbage collector never scans
-// (error texts are kept beside it, in history.errs). The slot's number and
-// end come from the key generator, given its start; times are kept in
-// microseconds where that bounds them to 35 minutes (lateness, claims).
+// so that a full ring of 16 (the default) is 512 bytes that the garbage
+// collector never scans (error texts are kept beside it, in history.errs).
+// The slot's number and end come from the key generator, given its start;
+// times are kept in microseconds where that bounds them to 35 minutes
+// (lateness, claims).
 type record struct {
 	start   int64 // the slot's start (Unix ns)
 	dur     int64 // ns, of a run that ended
@@ -107,10 +113,11 @@ func micros(d time.Duration) int32 {
 // history is one rule's ring of recent slot records, made at the rule's
 // first event. Each rule has its own lock: recording never waits for
 // another rule. The ring starts with one record and grows fourfold up to
-// its size (1, 4, 16, 64), so that a rule that runs rarely (a million
-// hourly rules) does not hold a full ring, and a rule that runs often
-// stops allocating after a few slots (doubling cost a 100,000-rule run a
-// tenth of its CPU in copies and allocations for its first minute).
+// its size (1, 4, 16; 64, 256… when HistoryLen asks for more), so that a
+// rule that runs rarely (a million hourly rules) does not hold a full
+// ring, and a rule that runs often stops allocating after a few slots
+// (doubling cost a 100,000-rule run a tenth of its CPU in copies and
+// allocations for its first minute).
 type history struct {
 	mu   sync.Mutex
 	recs []record
