@@ -8,8 +8,13 @@ import (
 )
 
 // DefaultHistory is how many recent slots a manager keeps per rule when
-// Manager.HistoryLen is zero.
-const DefaultHistory = 64
+// Manager.HistoryLen is zero. A full ring of 16 is 576 bytes (16 records
+// of 32 and the ring's own 64): a rule that runs holds about 0.9 KB in
+// all, 0.9 GB at a million rules, where 64 slots, the former default, made
+// it 2.5 KB and 2.5 GB. Sixteen slots still hold what Explain and the
+// status page look at, the recent slots (the last 16 s of a 1 s rule, 16
+// min of a 1 min one); set HistoryLen to keep more.
+const DefaultHistory = 16
 
 // maxHistory bounds Manager.HistoryLen: a ring is kept per rule.
 const maxHistory = 1 << 16
@@ -79,10 +84,11 @@ type SlotRecord struct {
 }
 
 // record is a SlotRecord as the ring keeps it: 32 bytes and no pointer,
-// so that a full ring of 64 is 2 KB that the garbage collector never scans
-// (error texts are kept beside it, in history.errs). The slot's number and
-// end come from the key generator, given its start; times are kept in
-// microseconds where that bounds them to 35 minutes (lateness, claims).
+// so that a full ring of 16 (the default) is 512 bytes that the garbage
+// collector never scans (error texts are kept beside it, in history.errs).
+// The slot's number and end come from the key generator, given its start;
+// times are kept in microseconds where that bounds them to 35 minutes
+// (lateness, claims).
 type record struct {
 	start   int64 // the slot's start (Unix ns)
 	dur     int64 // ns, of a run that ended
@@ -107,16 +113,19 @@ func micros(d time.Duration) int32 {
 // history is one rule's ring of recent slot records, made at the rule's
 // first event. Each rule has its own lock: recording never waits for
 // another rule. The ring starts with one record and grows fourfold up to
-// its size (1, 4, 16, 64), so that a rule that runs rarely (a million
-// hourly rules) does not hold a full ring, and a rule that runs often
-// stops allocating after a few slots (doubling cost a 100,000-rule run a
-// tenth of its CPU in copies and allocations for its first minute).
+// its size (1, 4, 16; 64, 256… when HistoryLen asks for more), so that a
+// rule that runs rarely (a million hourly rules) does not hold a full
+// ring, and a rule that runs often stops allocating after a few slots
+// (doubling cost a 100,000-rule run a tenth of its CPU in copies and
+// allocations for its first minute).
 type history struct {
 	mu   sync.Mutex
 	recs []record
 	errs []*string // by index in recs; nil until a slot has an error
-	next int       // where the next record goes, once the ring is full
-	size int
+	// next is where the next record goes, once the ring is full; size is
+	// the most records kept. int32 (size is at most maxHistory): the
+	// history is 64 bytes, a size class, rather than 72 (80).
+	next, size int32
 }
 
 // historyOf returns e's history, making it on the first event; nil when
@@ -125,7 +134,7 @@ func (m *Manager) historyOf(e *entry) *history {
 	if h := e.history.Load(); h != nil || m.history == 0 {
 		return h
 	}
-	e.history.CompareAndSwap(nil, &history{size: m.history})
+	e.history.CompareAndSwap(nil, &history{size: int32(m.history)})
 	return e.history.Load()
 }
 
@@ -146,17 +155,17 @@ func (h *history) at(s *Slot) int {
 		}
 	}
 	var i int
-	if len(h.recs) < h.size {
+	if len(h.recs) < int(h.size) {
 		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), h.size))
+			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), int(h.size)))
 			copy(grown, h.recs)
 			h.recs = grown
 		}
 		h.recs = h.recs[:len(h.recs)+1]
 		i = len(h.recs) - 1
 	} else {
-		i = h.next
-		h.next = (h.next + 1) % len(h.recs)
+		i = int(h.next)
+		h.next = int32((i + 1) % len(h.recs))
 	}
 	h.recs[i] = record{start: start}
 	if h.errs != nil {
@@ -167,10 +176,10 @@ func (h *history) at(s *Slot) int {
 
 // newest is the index of the latest record. Callers hold h.mu.
 func (h *history) newest() int {
-	if len(h.recs) < h.size {
+	if len(h.recs) < int(h.size) {
 		return len(h.recs) - 1
 	}
-	return (h.next - 1 + len(h.recs)) % len(h.recs)
+	return (int(h.next) - 1 + len(h.recs)) % len(h.recs)
 }
 
 // note records an event of slot s; msg is its error's text, if any.
@@ -220,8 +229,8 @@ func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
 	defer h.mu.Unlock()
 	out := make([]SlotRecord, len(h.recs))
 	start := 0
-	if len(h.recs) == h.size {
-		start = h.next
+	if len(h.recs) == int(h.size) {
+		start = int(h.next)
 	}
 	for i := range h.recs {
 		j := (start + i) % len(h.recs)

@@ -6,11 +6,12 @@ import (
 	"unsafe"
 )
 
-// TestHistoryGrowsThenStopsAllocating: a ring grows by doubling to its
-// size, keeps the newest slots once full, and then records a slot (claim,
-// run, end) without allocating.
+// TestHistoryGrowsThenStopsAllocating: a ring grows fourfold to its size
+// (64 here, as HistoryLen 64 keeps), keeps the newest slots once full, and
+// then records a slot (claim, run, end) without allocating.
 func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
-	h := &history{size: DefaultHistory}
+	const size = 64
+	h := &history{size: size}
 	slot := func(n int64) Slot {
 		start := time.Unix(1_800_000_000+n, 0)
 		return Slot{N: n, Start: start, End: start.Add(time.Second)}
@@ -29,8 +30,8 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 		t.Fatalf("capacities %v, want %v", caps, want)
 	}
 	recs := h.records(EpochKeys{}, &Rule{Interval: time.Second})
-	if len(recs) != DefaultHistory || !recs[0].Slot.Start.Equal(slot(100-DefaultHistory).Start) || !recs[len(recs)-1].Slot.Start.Equal(slot(99).Start) {
-		t.Fatalf("%d records from %v to %v, want the last %d", len(recs), recs[0].Slot.Start, recs[len(recs)-1].Slot.Start, DefaultHistory)
+	if len(recs) != size || !recs[0].Slot.Start.Equal(slot(100-size).Start) || !recs[len(recs)-1].Slot.Start.Equal(slot(99).Start) {
+		t.Fatalf("%d records from %v to %v, want the last %d", len(recs), recs[0].Slot.Start, recs[len(recs)-1].Slot.Start, size)
 	}
 	r := recs[len(recs)-1]
 	if r.Outcome != OutcomeSucceeded || !r.Won || r.Claim != time.Millisecond || r.Lateness != 2*time.Millisecond || r.Duration != time.Millisecond {
@@ -50,9 +51,22 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 }
 
 // TestRecordSize: a slot's record stays 32 bytes, so that the default ring
-// of a rule is 2 KB.
+// of a rule is 512 bytes.
 func TestRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(record{}); n != 32 {
 		t.Fatalf("a record is %d bytes, want 32", n)
+	}
+}
+
+// TestEntrySize: a pushed rule's entry and its history stay within the
+// size classes that keep a rule under 400 bytes of heap after Push (256
+// and 64 bytes): a field added to either must make room first, or move to
+// the counters made on first use (rareCounters).
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n > 256 {
+		t.Errorf("an entry is %d bytes, more than 256", n)
+	}
+	if n := unsafe.Sizeof(history{}); n > 64 {
+		t.Errorf("a history is %d bytes, more than 64", n)
 	}
 }

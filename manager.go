@@ -78,9 +78,11 @@ type Manager struct {
 	// one due at once: the first step of 2,000 rules is 2,000 processes.
 	MaxRunning int
 	// HistoryLen is how many recent slots the manager keeps per rule, for
-	// History and Explain: zero is DefaultHistory (64), negative none. A
-	// rule's ring grows as its slots come (1, 4, 16, 64), 32 bytes a slot:
-	// 2 KB a rule at 64. At 100,000 rules that is 200 MB; keep fewer there.
+	// History and Explain: zero is DefaultHistory (16), negative none, at
+	// most 65,536. A rule's ring grows as its slots come (1, 4, 16, then
+	// fourfold up to HistoryLen), 32 bytes a slot and 64 for the ring: 576
+	// bytes a rule at 16, 58 MB at 100,000 rules and 576 MB at a million;
+	// 2.1 KB a rule at 64, 2.1 GB at a million.
 	HistoryLen int
 
 	once      sync.Once // runs setup at the first call that needs it
@@ -163,17 +165,19 @@ func validateAll(rules []Rule, call string) error {
 	return nil
 }
 
-// growLanes makes room in the lanes for rules, so that a big Push does not
-// grow arrays in the middle of a start. Callers hold mu.
+// growLanes makes room in the lanes' fresh heaps for rules, so that a big
+// Push does not grow them an append at a time. The queues, where the rules
+// go once taken, are grown by the first drive step that finds them (see
+// take): until then a pushed rule holds one array's item, not two.
+// Callers hold mu.
 func (m *Manager) growLanes(rules []Rule) {
 	var perLane [numDrives]int
 	for i := range rules {
 		perLane[rules[i].Drive]++
 	}
 	for d, n := range perLane {
-		if l := &m.lanes[d]; n > 0 {
-			l.fresh.grow(n)
-			l.queue.grow(len(l.fresh) + n) // where they go once taken
+		if n > 0 {
+			m.lanes[d].fresh.grow(n)
 		}
 	}
 }

@@ -176,6 +176,11 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 		if m.firstStep.Load() == 0 && len(l.queue)+len(l.fresh) > 0 {
 			m.firstStep.Store(nowNs)
 		}
+		if len(l.fresh) > 0 {
+			// Room in the queue for every fresh rule, in one allocation,
+			// so that a big start does not grow it an append at a time.
+			l.queue.grow(len(l.fresh))
+		}
 		if len(l.fresh) > 0 && l.freshSeen == 0 {
 			// The first step to find them: order them by when their slot
 			// ends now, not when they were pushed (a million rules take
