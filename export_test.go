@@ -15,7 +15,7 @@ import (
 // pushed and before the timer runs (a watcher, say). The metrics module
 // measures its own cost on the public API (metrics.BenchmarkFireMetrics).
 func BenchTimerFire(b *testing.B, attach func(*Manager)) {
-	for _, n := range []int{10000} {
+	for _, n := range []int{10000, 100000} {
 		b.Run("rules="+strconv.Itoa(n), func(b *testing.B) {
 			clock := &stepClock{t: time.Unix(1_800_000_000, 0)}
 			m := &Manager{Clock: clock, Logger: slog.New(slog.DiscardHandler)}

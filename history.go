@@ -146,11 +146,12 @@ func (m *Manager) historyOf(e *entry) *history {
 func (h *history) at(s *Slot) int {
 	start := s.Start.UnixNano()
 	if k := len(h.recs); k > 0 && h.recs[h.newest()].start >= start {
-		newest := h.newest()
-		for i := range k {
-			j := (newest - i + k) % k
+		for j, i := h.newest(), 0; i < k; i++ { // no division: at runs twice a run
 			if h.recs[j].start == start {
 				return j
+			}
+			if j--; j < 0 {
+				j = k - 1
 			}
 		}
 	}
@@ -165,7 +166,9 @@ func (h *history) at(s *Slot) int {
 		i = len(h.recs) - 1
 	} else {
 		i = int(h.next)
-		h.next = int32((i + 1) % len(h.recs))
+		if h.next++; int(h.next) == len(h.recs) {
+			h.next = 0
+		}
 	}
 	h.recs[i] = record{start: start}
 	if h.errs != nil {
@@ -176,10 +179,10 @@ func (h *history) at(s *Slot) int {
 
 // newest is the index of the latest record. Callers hold h.mu.
 func (h *history) newest() int {
-	if len(h.recs) < int(h.size) {
+	if len(h.recs) < int(h.size) || h.next == 0 {
 		return len(h.recs) - 1
 	}
-	return (int(h.next) - 1 + len(h.recs)) % len(h.recs)
+	return int(h.next) - 1
 }
 
 // note records an event of slot s; msg is its error's text, if any.

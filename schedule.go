@@ -2,6 +2,7 @@ package ngxtasks
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,10 +204,11 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 			if q == nil {
 				break
 			}
-			if out == nil {
-				out = make([]turn, 0, min(limit, 64))
+			if len(out) == cap(out) {
+				out = slices.Grow(out, min(limit, max(len(out), 64)))
 			}
-			out = append(out, turn{e: (*q)[0].e})
+			out = out[:len(out)+1]
+			out[len(out)-1].e = (*q)[0].e // the rest is written below
 			q.pop()
 		}
 		if len(out) == from {

@@ -116,7 +116,7 @@ func (m *Manager) step(ctx context.Context, mode Drive, now time.Time, ex *Excha
 		if !m.admit(f) {
 			continue
 		}
-		if f.e.rule.Background && mode != DriveTimer {
+		if mode != DriveTimer && f.e.rule.Background {
 			m.newBatch().start(m.base, f) // on its own goroutine; the caller does not wait
 			continue
 		}
@@ -187,10 +187,7 @@ type batch struct {
 	ctx   context.Context // ends at shutdown (see bound)
 	ex    *Exchange       // the request driving the step, if one is
 	turns []turn
-	// inline is set for the caller's executor: no worker is started, and
-	// the errors are kept for the caller.
-	inline   bool
-	errs     []error
+	errs     []error        // the caller's executor's, for the caller
 	claimsAt int            // turns from here on wait for their claims' answers
 	claimed  sync.WaitGroup // done once they are answered
 	claimErr error          // their errors, joined
@@ -212,7 +209,7 @@ func (m *Manager) newBatch() *batch {
 
 // release returns an idle batch to the pool, holding nothing.
 func (b *batch) release() {
-	b.ctx, b.ex, b.turns, b.errs, b.claimErr, b.inline = nil, nil, nil, nil, nil, false
+	b.ctx, b.ex, b.turns, b.errs, b.claimErr = nil, nil, nil, nil, nil
 	b.m.batches.Put(b)
 }
 
@@ -231,14 +228,23 @@ func (b *batch) start(ctx context.Context, one *turn) {
 	go b.exec()
 }
 
-// runHere is the caller's executor: it runs the batch's turns on this
-// goroutine, then retires them, releases the batch and returns their
+// runHere is the caller's executor: it settles the batch and runs its
+// turns on this goroutine, in order, each claiming turn once its claim is
+// answered; then it retires them, releases the batch and returns their
 // errors and those of their claims, joined.
 func (b *batch) runHere(ctx context.Context, ex *Exchange) error {
 	n := int64(len(b.turns))
-	b.ctx, b.ex, b.inline = ctx, ex, true
-	b.next.Store(0)
-	b.exec()
+	b.ctx, b.ex = ctx, ex
+	b.settle()
+	for i := range b.turns {
+		if i == b.claimsAt {
+			b.claimed.Wait()
+		}
+		if err := b.m.run(ctx, &b.turns[i], ex); err != nil {
+			b.errs = append(b.errs, err)
+		}
+	}
+	clear(b.turns) // the pooled batch must not hold their entries
 	err := b.claimErr
 	if len(b.errs) > 0 {
 		err = errors.Join(append([]error{err}, b.errs...)...)
@@ -248,7 +254,8 @@ func (b *batch) runHere(ctx context.Context, ex *Exchange) error {
 	return err
 }
 
-// exec settles the batch, then works through it.
+// exec is the timer's first worker: it settles the batch, then works
+// through it.
 func (b *batch) exec() {
 	b.settle()
 	b.work()
@@ -425,9 +432,10 @@ func (m *Manager) judge(f *turn, won bool, err error, now, asked time.Time, rtt 
 	return nil
 }
 
-// work runs the batch's turns, taking the next one free until none is
-// left, each claiming turn once its claim is answered. In the timer's
-// batch the last worker out retires the turns and releases the batch.
+// work is a worker of the timer's batch: it runs the batch's turns,
+// taking the next one free until none is left, each claiming turn once its
+// claim is answered. The last worker out retires the turns and releases
+// the batch.
 func (b *batch) work() {
 	n := int64(len(b.turns))
 	for {
@@ -440,24 +448,15 @@ func (b *batch) work() {
 			// turns that cannot go on before the claims are answered.
 			b.claimed.Wait()
 		}
-		f := b.turns[i]
-		b.turns[i] = turn{} // let the entry go if it is removed meanwhile
-		if b.inline {
-			if err := b.m.run(b.ctx, &f, b.ex); err != nil {
-				b.errs = append(b.errs, err)
-			}
-			continue
-		}
 		if b.spare.Add(-1) == 0 && i+1 < n {
 			b.spare.Add(1)
 			b.workers.Add(1)
 			go b.work()
 		}
+		f := b.turns[i]
+		b.turns[i] = turn{} // let the entry go if it is removed meanwhile
 		_ = b.m.run(b.ctx, &f, nil) // failures are reported as events
 		b.spare.Add(1)
-	}
-	if b.inline {
-		return
 	}
 	b.spare.Add(-1)
 	if b.workers.Add(-1) == 0 { // no one is left to touch b
