@@ -183,10 +183,10 @@ func (m *Manager) admit(f *turn) bool {
 // one boundary, fresh ones were megabytes of garbage a second, and the
 // collections they set off ran in the middle of the burst.
 type batch struct {
-	m     *Manager
-	ctx   context.Context // ends at shutdown (see bound)
-	ex    *Exchange       // the request driving the step, if one is
-	turns []turn
+	m        *Manager
+	ctx      context.Context // ends at shutdown (see bound)
+	ex       *Exchange       // the request driving the step, if one is
+	turns    []turn
 	errs     []error        // the caller's executor's, for the caller
 	claimsAt int            // turns from here on wait for their claims' answers
 	claimed  sync.WaitGroup // done once they are answered
@@ -454,7 +454,7 @@ func (b *batch) work() {
 			go b.work()
 		}
 		f := b.turns[i]
-		b.turns[i] = turn{} // let the entry go if it is removed meanwhile
+		b.turns[i] = turn{}         // let the entry go if it is removed meanwhile
 		_ = b.m.run(b.ctx, &f, nil) // failures are reported as events
 		b.spare.Add(1)
 	}
