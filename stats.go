@@ -161,7 +161,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 		Running:      e.runSince.Load() != 0,
 	}
 	if rc := c.rare.Load(); rc != nil {
-		s.Failed = rc.ended[OutcomeFailed-OutcomeFailed].Load()
+		s.Failed = rc.ended[0].Load() // from OutcomeFailed on
 		s.Panicked = rc.ended[OutcomePanicked-OutcomeFailed].Load()
 		s.TimedOut = rc.ended[OutcomeTimedOut-OutcomeFailed].Load()
 		for r := range rc.skips {
