@@ -62,7 +62,7 @@ func TestHostileFilesAreRefused(t *testing.T) {
 			}
 			err := boundedRun(t, func() error { _, err := Load(rules); return err })
 			got := messages(t, err)
-			if len(got) != 2 || !strings.Contains(got[0], "env_file: cannot read \""+path+"\": "+want) || !strings.Contains(got[1], "exec.env_file: cannot read") {
+			if len(got) != 2 || !strings.Contains(got[0], "env_file: cannot read "+quote(path)+": "+want) || !strings.Contains(got[1], "exec.env_file: cannot read") {
 				t.Errorf("got %q; want both env_files refused with %q", got, want)
 			}
 		})
