@@ -123,6 +123,9 @@ func (m *Manager) step(ctx context.Context, mode Drive, now time.Time, ex *Excha
 		turns = append(turns, *f)
 	}
 	clear(taken[len(turns):]) // the pooled batch must not hold their entries
+	if cap(taken) > 0 && &taken[:1][0] != &b.buf[0] {
+		clear(b.buf[:]) // take outgrew it (Run, a request): what it had is copied
+	}
 	if len(turns) == 0 {
 		b.release()
 		return len(taken), nil
