@@ -477,9 +477,6 @@ func TestNamespaceKeepsFilesApart(t *testing.T) {
 	})
 }
 
-// TestStoreDownAtStartRunsNormalRulesAndWaitsForPreemption: a worker whose
-// dictionary does not open still runs the normal rules, skips the preemption
-// slots (reported), and takes them once the dictionary opens.
 // TestLogsAreJSON: with log format json, every line of the instance is
 // JSON, those of the store's client library too (go-redis reports a
 // closed port by itself).
@@ -559,6 +556,9 @@ func TestMetricsRulesGivesSeriesOnlyToTheRulesItNames(t *testing.T) {
 	}
 }
 
+// TestStoreDownAtStartRunsNormalRulesAndWaitsForPreemption: a worker whose
+// dictionary does not open still runs the normal rules, skips the preemption
+// slots (reported), and takes them once the dictionary opens.
 func TestStoreDownAtStartRunsNormalRulesAndWaitsForPreemption(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
