@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -414,5 +415,55 @@ func TestP4_ClaimsLiveIntervalPlusTolerance(t *testing.T) {
 	}
 	if w, ok, err := behind.Winner(context.Background(), "job", truth.Now()); err != nil || !ok || w == "" {
 		t.Fatalf("Winner: %q %v %v", w, ok, err)
+	}
+}
+
+// laggingDict is a store that takes no batches, whose Add of a key holding
+// slow answers only once the clock has moved on by step.
+type laggingDict struct {
+	inner *ngxtasks.MemoryDict // not embedded: its AddBatch would make this a BatchAdder
+	clock *fakeClock
+	slow  string
+	step  time.Duration
+}
+
+func (d *laggingDict) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if strings.Contains(key, d.slow) {
+		time.Sleep(500 * time.Millisecond) // the other claim is answered meanwhile
+		d.clock.Add(d.step)
+	}
+	return d.inner.Add(ctx, key, value, ttl)
+}
+
+func (d *laggingDict) Get(ctx context.Context, key string) (string, bool, error) {
+	return d.inner.Get(ctx, key)
+}
+
+func (d *laggingDict) Close() error { return d.inner.Close() }
+
+// TestEachClaimIsJudgedWhenItsOwnAnswerCame: on a store without batches a
+// step's claims go out at once, and a claim answered within its slot runs
+// although another claim of the step was answered after that slot ended.
+func TestEachClaimIsJudgedWhenItsOwnAnswerCame(t *testing.T) {
+	clock := newFakeClock(time.Unix(1_800_000_000, 100_000_000))
+	dict := &laggingDict{inner: ngxtasks.NewMemoryDict(), clock: clock, slow: "long", step: time.Second}
+	defer dict.Close()
+	m := &ngxtasks.Manager{Dict: dict, Clock: clock}
+	shutdown(t, m)
+	var ran sync.Map
+	run := func(_ context.Context, f ngxtasks.Firing) error { ran.Store(f.Rule.Identifier, true); return nil }
+	if err := m.Push(
+		ngxtasks.Rule{Identifier: "short", Interval: time.Second, Type: ngxtasks.Preemption, Callback: run},
+		ngxtasks.Rule{Identifier: "long", Interval: time.Hour, Type: ngxtasks.Preemption, Callback: run},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"short", "long"} {
+		if _, ok := ran.Load(id); !ok {
+			t.Errorf("%s did not run; its claim was answered within its slot", id)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,6 +199,7 @@ type batch struct {
 	spare    atomic.Int64   // workers not inside a callback
 	workers  atomic.Int64   // workers not yet returned
 	adds     []Add          // the claims' round trip, reused
+	answers  []answer       // when each of them was answered, reused
 	parked   []turn         // settle's room for the claiming turns, reused
 	buf      [chunk]turn
 }
@@ -361,42 +363,60 @@ func (b *batch) claim() error {
 	for i := range fs {
 		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.worker, TTL: m.claimTTL(fs[i].e)})
 	}
+	answers := slices.Grow(b.answers[:0], len(adds))[:len(adds)]
 	ctx, cancel := context.WithTimeoutCause(b.ctx, deadline.Sub(m.now()), errLate)
 	asked := time.Now()
-	err := m.addAll(ctx, adds)
-	rtt := time.Since(asked)
+	err := m.addAll(ctx, adds, answers, asked)
 	late := context.Cause(ctx) == errLate
 	cancel()
-	now := m.now()
 	var errs []error
 	for i := range fs {
 		err := cmp.Or(err, adds[i].Err)
 		if late {
 			err = lateErr(err)
 		}
-		if err := m.judge(&fs[i], adds[i].Added && err == nil, err, now, asked, rtt); err != nil {
+		if err := m.judge(&fs[i], adds[i].Added && err == nil, err, answers[i].at, asked, answers[i].rtt); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	clear(adds)
-	b.adds = adds[:0]
+	b.adds, b.answers = adds[:0], answers[:0]
 	return errors.Join(errs...)
 }
 
-// addAll makes the adds in one round trip: one AddBatch when the store
-// takes batches, else every Add at once, each but the first on a
-// goroutine of its own.
-func (m *Manager) addAll(ctx context.Context, adds []Add) error {
+// An answer is when a claim was answered: at, on the slots' clock, and
+// rtt after it was asked.
+type answer struct {
+	at  time.Time
+	rtt time.Duration
+}
+
+// addAll makes the adds in one round trip, asked at asked: one AddBatch
+// when the store takes batches, else every Add at once, each but the first
+// on a goroutine of its own. It notes in answers when each was answered,
+// so that each claim is judged by when its own answer came.
+func (m *Manager) addAll(ctx context.Context, adds []Add, answers []answer, asked time.Time) error {
 	if ba, ok := m.dict.(BatchAdder); ok && len(adds) > 1 {
-		return ba.AddBatch(ctx, adds)
+		err := ba.AddBatch(ctx, adds)
+		a := answer{m.now(), time.Since(asked)}
+		for i := range answers {
+			answers[i] = a
+		}
+		return err
 	}
 	var wg sync.WaitGroup
 	for i := 1; i < len(adds); i++ {
-		wg.Go(func() { adds[i].Added, adds[i].Err = m.dict.Add(ctx, adds[i].Key, adds[i].Value, adds[i].TTL) })
+		wg.Go(func() { m.addOne(ctx, &adds[i], &answers[i], asked) })
 	}
-	adds[0].Added, adds[0].Err = m.dict.Add(ctx, adds[0].Key, adds[0].Value, adds[0].TTL)
+	m.addOne(ctx, &adds[0], &answers[0], asked)
 	wg.Wait()
 	return nil
+}
+
+// addOne makes one Add of addAll's.
+func (m *Manager) addOne(ctx context.Context, a *Add, ans *answer, asked time.Time) {
+	a.Added, a.Err = m.dict.Add(ctx, a.Key, a.Value, a.TTL)
+	*ans = answer{m.now(), time.Since(asked)}
 }
 
 // judge gives a claimed turn its verdict from the store's answer, which

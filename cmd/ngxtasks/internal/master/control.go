@@ -123,7 +123,11 @@ func ControlClient(stateDir string) (*http.Client, error) {
 	if pid == 0 {
 		return nil, fmt.Errorf("no ngxtasks master runs with state_dir %s", stateDir)
 	}
-	path := ControlSocket(stateDir)
+	return unixClient(ControlSocket(stateDir)), nil
+}
+
+// unixClient sends every request to the Unix socket at path.
+func unixClient(path string) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -136,7 +140,7 @@ func ControlClient(stateDir string) (*http.Client, error) {
 				return d.DialContext(ctx, "unix", addr)
 			},
 		},
-	}, nil
+	}
 }
 
 // ReloadResult is the answer to a reload asked over the control socket.

@@ -1,9 +1,7 @@
 package master
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,15 +36,7 @@ func TestControlSocketIsPrivateReplacesAStaleFileAndWorksDeep(t *testing.T) {
 		if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
 			t.Fatalf("deep %v: the socket file: %v %v", deep, st.Mode(), err)
 		}
-		client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			addr, release, err := unixAddr(path)
-			if err != nil {
-				return nil, err
-			}
-			defer release()
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", addr)
-		}}}
+		client := unixClient(path)
 		resp, err := client.Get("http://ngxtasks/")
 		if err != nil {
 			t.Fatalf("deep %v: %v", deep, err)
