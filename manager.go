@@ -192,7 +192,7 @@ func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 		delete(m.removed, r.Identifier)
 	}
 	m.rules[r.Identifier] = e
-	m.lanes[r.Drive].fresh.push(item{0, e}) // ordered by the first step that finds them
+	m.lanes[r.Drive].fresh.push(item{0, e.seq, e}) // ordered by the first step that finds them
 	return e
 }
 

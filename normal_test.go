@@ -2,6 +2,7 @@ package ngxtasks_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -242,5 +243,58 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRulesDueTogetherRunInPushOrder: rules whose slots begin at the same
+// instant are run in the order they were pushed, slot after slot, mixed
+// intervals too (the 2 s rules join every other boundary), whatever order
+// the queue held them in before. The first step takes the slots in
+// progress soonest-ending first: the 1 s rules, then the 2 s ones.
+func TestRulesDueTogetherRunInPushOrder(t *testing.T) {
+	clock := newFakeClock(t0)
+	var mu sync.Mutex
+	var ran []string
+	record := func(_ context.Context, f ngxtasks.Firing) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ran = append(ran, f.Rule.Identifier)
+		return nil
+	}
+	m := &ngxtasks.Manager{Clock: clock, Logger: quiet()}
+	shutdown(t, m)
+	var pushed, everyOther, twoSeconds []string
+	for i := range 200 {
+		id := fmt.Sprintf("r%03d", (i*37)%200) // identifiers not in push order
+		iv := time.Second
+		if i%3 == 0 {
+			iv = 2 * time.Second
+			twoSeconds = append(twoSeconds, id)
+		} else {
+			everyOther = append(everyOther, id)
+		}
+		pushed = append(pushed, id)
+		if err := m.Push(ngxtasks.Rule{Identifier: id, Interval: iv, Type: ngxtasks.Normal, Callback: record}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for step := range 6 {
+		if step > 0 {
+			clock.Add(time.Second)
+		}
+		ran = nil
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := pushed
+		switch {
+		case step == 0:
+			want = slices.Concat(everyOther, twoSeconds)
+		case clock.Now().Unix()%2 != 0:
+			want = everyOther
+		}
+		if !slices.Equal(ran, want) {
+			t.Fatalf("step %d ran %d rules in the order %v…, want push order %v…", step, len(ran), ran[:min(8, len(ran))], want[:min(8, len(want))])
+		}
 	}
 }

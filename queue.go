@@ -9,7 +9,13 @@ type queue []item
 
 type item struct {
 	due int64
+	seq uint64 // the entry's: equal due times pop in push order
 	e   *entry
+}
+
+// before orders items by due time, then push order.
+func (a *item) before(b *item) bool {
+	return a.due < b.due || a.due == b.due && a.seq < b.seq
 }
 
 func (q *queue) grow(n int) {
@@ -54,7 +60,7 @@ func (q queue) up(i int) {
 	it := q[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if q[p].due <= it.due {
+		if !it.before(&q[p]) {
 			break
 		}
 		q[i] = q[p]
@@ -70,10 +76,10 @@ func (q queue) down(i int) {
 		if c >= len(q) {
 			break
 		}
-		if r := c + 1; r < len(q) && q[r].due < q[c].due {
+		if r := c + 1; r < len(q) && q[r].before(&q[c]) {
 			c = r
 		}
-		if it.due <= q[c].due {
+		if !q[c].before(&it) {
 			break
 		}
 		q[i] = q[c]

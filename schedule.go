@@ -230,7 +230,7 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 				due = nowNs + int64(e.rule.Interval)
 			}
 			e.due = due
-			l.queue.push(item{due, e})
+			l.queue.push(item{due, e.seq, e})
 			if s.Start.UnixNano() < e.lastEnd {
 				continue // taken before
 			}

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -38,6 +39,7 @@ func main() {
 		mixed    = flag.Bool("mixed", false, "intervals spread from 1s to 1h instead of -interval")
 		runFor   = flag.Duration("for", 15*time.Second, "how long to run")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+		perSlot  = flag.Bool("per-slot", false, "print the lateness of each slot start (with -spread=false: each boundary)")
 		history  = flag.Int("history", 0, "slots of history kept per rule (Manager.HistoryLen: 0 is DefaultHistory, negative none)")
 	)
 	flag.Parse()
@@ -53,7 +55,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rules, *interval, *spread, *mixed, *runFor, *history); err != nil {
+	if err := run(*rules, *interval, *spread, *mixed, *runFor, *history, *perSlot); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
@@ -109,7 +111,7 @@ func (r *recorder) samples() []sample {
 	return all
 }
 
-func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration, history int) error {
+func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration, history int, perSlot bool) error {
 	intervalOf := func(int) time.Duration { return interval }
 	if mixed { // geometric spread from 1 s to 1 h
 		intervalOf = func(i int) time.Duration {
@@ -248,7 +250,31 @@ func run(n int, interval time.Duration, spread, mixed bool, runFor time.Duration
 	fmt.Printf("lateness         p50 %v  p99 %v  max %v\n", pct(0.50), pct(0.99), time.Duration(lastOr(late)))
 	fmt.Printf("gc               %d cycles, GOGC %d; while running: %d cycles, %.0f B allocated per run\n",
 		ms.NumGC, debug.SetGCPercent(-1), ms1.NumGC-ms0.NumGC, float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(max(got, 1)))
+	if perSlot {
+		printPerSlot(rec.samples(), cutoff)
+	}
 	return nil
+}
+
+// printPerSlot prints, for each slot start with 1,000 runs or more (the
+// boundaries of -spread=false), how many ran and their lateness.
+func printPerSlot(all []sample, cutoff time.Time) {
+	bySlot := map[int64][]int64{}
+	for _, r := range all {
+		if r.slotStart <= cutoff.UnixNano() {
+			bySlot[r.slotStart] = append(bySlot[r.slotStart], r.late)
+		}
+	}
+	starts := slices.Sorted(maps.Keys(bySlot))
+	for _, s := range starts {
+		late := bySlot[s]
+		if len(late) < 1000 {
+			continue
+		}
+		slices.Sort(late)
+		fmt.Printf("slot %s  runs %d  p50 %v  p99 %v  max %v\n", time.Unix(0, s).UTC().Format("15:04:05.000"), len(late),
+			time.Duration(late[len(late)/2]), time.Duration(late[len(late)*99/100]), time.Duration(late[len(late)-1]))
+	}
 }
 
 func describe(iv time.Duration, spread, mixed bool) string {
