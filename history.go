@@ -3,8 +3,10 @@ package ngxtasks
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // DefaultHistory is how many recent slots a manager keeps per rule when
@@ -112,20 +114,47 @@ func micros(d time.Duration) int32 {
 
 // history is one rule's ring of recent slot records, made at the rule's
 // first event. Each rule has its own lock: recording never waits for
-// another rule. The ring starts with one record and grows fourfold up to
-// its size (1, 4, 16; 64, 256… when HistoryLen asks for more), so that a
-// rule that runs rarely (a million hourly rules) does not hold a full
-// ring, and a rule that runs often stops allocating after a few slots
-// (doubling cost a 100,000-rule run a tenth of its CPU in copies and
-// allocations for its first minute).
+// another rule.
+//
+// The ring is kept in up to four blocks of blockLen records, each made
+// when the ring first reaches it; the first starts with one record and
+// grows fourfold up to blockLen. So a rule that runs rarely (a million
+// hourly rules) holds one record, a rule that runs often stops allocating
+// after a few slots, and no slot allocates more than a block: 100,000
+// rules on one boundary that grew whole rings at once (16 records, 51 MB
+// of fresh memory) made that boundary half as late again as the others.
+//
+// blocks holds each block's first record, the block being an array of
+// blockLen records (of cap0 for the first while it grows): one pointer a
+// block, where a slice would be three words, keeps the history in 64
+// bytes, a size class that is one cache line.
 type history struct {
-	mu   sync.Mutex
-	recs []record
-	errs []*string // by index in recs; nil until a slot has an error
-	// next is where the next record goes, once the ring is full; size is
-	// the most records kept. int32 (size is at most maxHistory): the
-	// history is 64 bytes, a size class, rather than 72 (80).
-	next, size int32
+	mu     sync.Mutex
+	blocks [ringBlocks]*record
+	errs   map[int]string // by ring index; nil until a slot has an error
+	// size is the most records kept, made how many there are; once the
+	// ring is full, next is where the next record goes. cap0 is the first
+	// block's length.
+	size, made, next, cap0 int32
+}
+
+const ringBlocks = 4
+
+// blockShift is log2 of the blocks' length: the smallest power of two
+// with which four blocks hold size records.
+func (h *history) blockShift() uint {
+	return uint(bits.Len32(uint32(h.size+ringBlocks-1)/ringBlocks - 1))
+}
+
+// rec returns the record at ring index i (below h.made).
+func (h *history) rec(i int) *record {
+	shift := h.blockShift()
+	k, off := i>>shift, i&(1<<shift-1)
+	n := int(h.cap0)
+	if k > 0 {
+		n = min(1<<shift, int(h.size)-k<<shift)
+	}
+	return &unsafe.Slice(h.blocks[k], n)[off]
 }
 
 // historyOf returns e's history, making it on the first event; nil when
@@ -138,16 +167,17 @@ func (m *Manager) historyOf(e *entry) *history {
 	return e.history.Load()
 }
 
-// at returns the index of slot s's record, making one if the ring holds
-// none. Events of a slot come in order (won, fired, finished) and slots
-// come in order, so a slot after the newest record gets a new one at once;
-// otherwise the ring is searched from the newest back (a slot claimed or
-// skipped while the previous one's run goes on). Callers hold h.mu.
+// at returns the ring index of slot s's record, making one if the ring
+// holds none. Events of a slot come in order (won, fired, finished) and
+// slots come in order, so a slot after the newest record gets a new one at
+// once; otherwise the ring is searched from the newest back (a slot
+// claimed or skipped while the previous one's run goes on). Callers hold
+// h.mu.
 func (h *history) at(s *Slot) int {
 	start := s.Start.UnixNano()
-	if k := len(h.recs); k > 0 && h.recs[h.newest()].start >= start {
-		for j, i := h.newest(), 0; i < k; i++ { // no division: at runs twice a run
-			if h.recs[j].start == start {
+	if k := int(h.made); k > 0 && h.rec(h.newest()).start >= start {
+		for j, i := h.newest(), 0; i < k; i++ {
+			if h.rec(j).start == start {
 				return j
 			}
 			if j--; j < 0 {
@@ -156,31 +186,44 @@ func (h *history) at(s *Slot) int {
 		}
 	}
 	var i int
-	if len(h.recs) < int(h.size) {
-		if len(h.recs) == cap(h.recs) {
-			grown := make([]record, len(h.recs), min(max(4*cap(h.recs), 1), int(h.size)))
-			copy(grown, h.recs)
-			h.recs = grown
-		}
-		h.recs = h.recs[:len(h.recs)+1]
-		i = len(h.recs) - 1
+	if h.made < h.size {
+		i = int(h.made)
+		h.extend(i)
+		h.made++
 	} else {
 		i = int(h.next)
-		if h.next++; int(h.next) == len(h.recs) {
+		if h.next++; h.next == h.size {
 			h.next = 0
 		}
 	}
-	h.recs[i] = record{start: start}
+	*h.rec(i) = record{start: start}
 	if h.errs != nil {
-		h.errs[i] = nil
+		delete(h.errs, i)
 	}
 	return i
 }
 
+// extend makes room for ring index i, the next to be made: the first
+// block grows fourfold up to a block's length; a later block is made whole
+// when i is its first index.
+func (h *history) extend(i int) {
+	shift := h.blockShift()
+	switch k, off := i>>shift, i&(1<<shift-1); {
+	case k == 0 && off == int(h.cap0):
+		grown := make([]record, min(max(4*int(h.cap0), 1), 1<<shift, int(h.size)))
+		if h.cap0 > 0 {
+			copy(grown, unsafe.Slice(h.blocks[0], h.cap0))
+		}
+		h.blocks[0], h.cap0 = &grown[0], int32(len(grown))
+	case k > 0 && off == 0:
+		h.blocks[k] = &make([]record, min(1<<shift, int(h.size)-i))[0]
+	}
+}
+
 // newest is the index of the latest record. Callers hold h.mu.
 func (h *history) newest() int {
-	if len(h.recs) < int(h.size) || h.next == 0 {
-		return len(h.recs) - 1
+	if h.made < h.size || h.next == 0 {
+		return int(h.made) - 1
 	}
 	return int(h.next) - 1
 }
@@ -190,7 +233,7 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	i := h.at(s)
-	r := &h.recs[i]
+	r := h.rec(i)
 	switch kind {
 	case EventWon:
 		r.outcome, r.aux = OutcomeWon, micros(d)
@@ -210,9 +253,9 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 	}
 	if msg != nil {
 		if h.errs == nil {
-			h.errs = make([]*string, h.size)
+			h.errs = make(map[int]string)
 		}
-		h.errs[i] = msg
+		h.errs[i] = *msg
 		r.flags |= recErr
 	}
 }
@@ -221,7 +264,7 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 func (h *history) behind(s *Slot, missed int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := &h.recs[h.at(s)]
+	r := h.rec(h.at(s))
 	r.outcome, r.reason, r.aux = OutcomeSkipped, SkipBehind, int32(min(missed, math.MaxInt32))
 }
 
@@ -230,16 +273,17 @@ func (h *history) behind(s *Slot, missed int64) {
 func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]SlotRecord, len(h.recs))
+	out := make([]SlotRecord, h.made)
 	start := 0
-	if len(h.recs) == int(h.size) {
+	if h.made == h.size {
 		start = int(h.next)
 	}
-	for i := range h.recs {
-		j := (start + i) % len(h.recs)
-		out[i] = h.recs[j].public(keys, r)
-		if h.recs[j].flags&recErr != 0 {
-			out[i].Err = *h.errs[j]
+	for i := range out {
+		j := (start + i) % int(h.made)
+		rec := h.rec(j)
+		out[i] = rec.public(keys, r)
+		if rec.flags&recErr != 0 {
+			out[i].Err = h.errs[j]
 		}
 	}
 	return out
