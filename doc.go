@@ -102,8 +102,9 @@
 //  1. Start (lifecycle.go) wakes when the gate of DriveTimer comes, and
 //     calls step with the present.
 //  2. step (step.go) calls take (schedule.go), which pops the rules due
-//     now from the timer's lanes, moves each to its next slot, and hands
-//     out each slot once: the turns.
+//     now from the timer's lanes (those due at the same instant in push
+//     order), moves each to its next slot, and hands out each slot once:
+//     the turns.
 //  3. step calls admit on each turn: not while the rule's last run goes on
 //     in this worker, not once closed; the turn now counts as in flight.
 //  4. step hands the admitted turns, a batch, to an executor: start, for

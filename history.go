@@ -146,15 +146,12 @@ func (h *history) blockShift() uint {
 	return uint(bits.Len32(uint32(h.size+ringBlocks-1)/ringBlocks - 1))
 }
 
-// rec returns the record at ring index i (below h.made).
+// rec returns the record at ring index i (below h.made). Its block holds
+// it: the ring makes indices below made only (see extend).
 func (h *history) rec(i int) *record {
 	shift := h.blockShift()
 	k, off := i>>shift, i&(1<<shift-1)
-	n := int(h.cap0)
-	if k > 0 {
-		n = min(1<<shift, int(h.size)-k<<shift)
-	}
-	return &unsafe.Slice(h.blocks[k], n)[off]
+	return (*record)(unsafe.Add(unsafe.Pointer(h.blocks[k]), uintptr(off)*unsafe.Sizeof(record{})))
 }
 
 // historyOf returns e's history, making it on the first event; nil when
@@ -173,16 +170,19 @@ func (m *Manager) historyOf(e *entry) *history {
 // once; otherwise the ring is searched from the newest back (a slot
 // claimed or skipped while the previous one's run goes on). Callers hold
 // h.mu.
-func (h *history) at(s *Slot) int {
+func (h *history) at(s *Slot) (int, *record) {
 	start := s.Start.UnixNano()
-	if k := int(h.made); k > 0 && h.rec(h.newest()).start >= start {
-		for j, i := h.newest(), 0; i < k; i++ {
-			if h.rec(j).start == start {
-				return j
+	if k := int(h.made); k > 0 {
+		j := h.newest()
+		r := h.rec(j)
+		for i := 0; i < k && r.start >= start; i++ {
+			if r.start == start {
+				return j, r
 			}
 			if j--; j < 0 {
 				j = k - 1
 			}
+			r = h.rec(j)
 		}
 	}
 	var i int
@@ -196,11 +196,12 @@ func (h *history) at(s *Slot) int {
 			h.next = 0
 		}
 	}
-	*h.rec(i) = record{start: start}
+	r := h.rec(i)
+	*r = record{start: start}
 	if h.errs != nil {
 		delete(h.errs, i)
 	}
-	return i
+	return i, r
 }
 
 // extend makes room for ring index i, the next to be made: the first
@@ -232,8 +233,7 @@ func (h *history) newest() int {
 func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Duration, msg *string, result Outcome) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	i := h.at(s)
-	r := h.rec(i)
+	i, r := h.at(s)
 	switch kind {
 	case EventWon:
 		r.outcome, r.aux = OutcomeWon, micros(d)
@@ -264,7 +264,7 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 func (h *history) behind(s *Slot, missed int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.rec(h.at(s))
+	_, r := h.at(s)
 	r.outcome, r.reason, r.aux = OutcomeSkipped, SkipBehind, int32(min(missed, math.MaxInt32))
 }
 

@@ -115,3 +115,16 @@ func TestHistoryOfAnySizeKeepsTheNewest(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHistoryNote is what a run costs the history of a rule with a
+// full ring (the default 16 slots): its fired and finished events.
+func BenchmarkHistoryNote(b *testing.B) {
+	h := &history{size: DefaultHistory}
+	start := time.Unix(1_800_000_000, 0)
+	b.ReportAllocs()
+	for n := range int64(b.N) {
+		s := Slot{N: n, Start: start.Add(time.Duration(n) * time.Second), End: start.Add(time.Duration(n+1) * time.Second)}
+		h.note(EventFired, &s, 0, time.Millisecond, nil, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+	}
+}
