@@ -47,7 +47,9 @@ func (m *Manager) holds(s Slot, now time.Time) error {
 	return nil
 }
 
-func (m *Manager) claimTTL(e *entry) time.Duration { return e.rule.Interval + m.tolerance }
+// claimTTL is how long a claim of slot s lives: as long as the slot, and
+// SkewTolerance, so that it outlives the slot on every worker's clock.
+func (m *Manager) claimTTL(s *Slot) time.Duration { return slotLen(s) + m.tolerance }
 
 // lateErr is the error of a claim answered after its slot ended.
 func lateErr(err error) error {
@@ -65,7 +67,11 @@ func (m *Manager) claimKey(e *entry, s Slot) string {
 	b = append(b, ':')
 	b = append(b, name...)
 	b = append(b, ':')
-	b = strconv.AppendInt(b, s.N, 10)
+	if e.rule.Schedule != nil {
+		b = append(b, e.rule.Schedule.SlotName(s)...)
+	} else {
+		b = strconv.AppendInt(b, s.N, 10)
+	}
 	return string(b)
 }
 
@@ -76,5 +82,5 @@ func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (
 	if err != nil {
 		return "", false, err
 	}
-	return m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.keys.Slot(&e.rule, at)))
+	return m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.slotOf(&e.rule, at)))
 }

@@ -86,6 +86,9 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 		result = resultOf(err)
 	}
 	e.stats.record(kind, s.N, reason, d, msg, result)
+	if kind == EventFinished && e.lastResult.Load() != uint32(result) { // a load is cheaper than a store
+		e.lastResult.Store(uint32(result))
+	}
 	if h := m.historyOf(e); h != nil {
 		h.note(kind, s, reason, d, msg, result)
 	}
@@ -223,7 +226,7 @@ func (m *Manager) setWatchers(ws []watcher) {
 func (m *Manager) behind(f *turn) {
 	e := f.e
 	e.stats.skipped(SkipBehind, f.missed, nil)
-	first := m.keys.Slot(&e.rule, time.Unix(0, f.missedFrom))
+	first := m.slotOf(&e.rule, time.Unix(0, f.missedFrom))
 	if h := m.historyOf(e); h != nil {
 		h.behind(&first, f.missed)
 	}

@@ -35,7 +35,7 @@ func (m *Manager) Explain(ctx context.Context, identifier string, at time.Time) 
 	if err != nil {
 		return Explanation{}, err
 	}
-	s := m.keys.Slot(&e.rule, at)
+	s := m.slotOf(&e.rule, at)
 	x := Explanation{Rule: identifier, Slot: s}
 	now := m.now()
 	if e.rule.Type == Preemption && !s.Start.After(now) {
@@ -65,7 +65,7 @@ func (m *Manager) why(e *entry, x *Explanation, now time.Time) string {
 	}
 	var recs []SlotRecord
 	if h := e.history.Load(); h != nil {
-		recs = h.records(m.keys, &e.rule)
+		recs = h.records(m.slotOf, &e.rule)
 	}
 	for i := range recs {
 		r := &recs[i]

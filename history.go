@@ -270,7 +270,7 @@ func (h *history) behind(s *Slot, missed int64) {
 
 // records returns the ring's records, oldest first, their slots as keys
 // cuts them for rule r.
-func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
+func (h *history) records(slotOf func(*Rule, time.Time) Slot, r *Rule) []SlotRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make([]SlotRecord, h.made)
@@ -281,7 +281,7 @@ func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
 	for i := range out {
 		j := (start + i) % int(h.made)
 		rec := h.rec(j)
-		out[i] = rec.public(keys, r)
+		out[i] = rec.public(slotOf, r)
 		if rec.flags&recErr != 0 {
 			out[i].Err = h.errs[j]
 		}
@@ -289,9 +289,9 @@ func (h *history) records(keys KeyGenerator, r *Rule) []SlotRecord {
 	return out
 }
 
-func (r *record) public(keys KeyGenerator, rule *Rule) SlotRecord {
+func (r *record) public(slotOf func(*Rule, time.Time) Slot, rule *Rule) SlotRecord {
 	p := SlotRecord{
-		Slot:     keys.Slot(rule, time.Unix(0, r.start)),
+		Slot:     slotOf(rule, time.Unix(0, r.start)),
 		Outcome:  r.outcome,
 		Reason:   r.reason,
 		Won:      r.flags&recWon != 0,
@@ -317,7 +317,7 @@ func (m *Manager) History(identifier string) ([]SlotRecord, error) {
 		return nil, err
 	}
 	if h := e.history.Load(); h != nil {
-		return h.records(m.keys, &e.rule), nil
+		return h.records(m.slotOf, &e.rule), nil
 	}
 	return nil, nil
 }

@@ -39,7 +39,7 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 	if want := []shape{{1, 1}, {4, 1}, {16, 1}, {16, 2}, {16, 3}, {16, 4}}; !slices.Equal(grew, want) {
 		t.Fatalf("grew as %v, want %v", grew, want)
 	}
-	recs := h.records(EpochKeys{}, &Rule{Interval: time.Second})
+	recs := h.records(EpochKeys{}.Slot, &Rule{Interval: time.Second})
 	if len(recs) != size || !recs[0].Slot.Start.Equal(slot(100-size).Start) || !recs[len(recs)-1].Slot.Start.Equal(slot(99).Start) {
 		t.Fatalf("%d records from %v to %v, want the last %d", len(recs), recs[0].Slot.Start, recs[len(recs)-1].Slot.Start, size)
 	}
@@ -97,7 +97,7 @@ func TestHistoryOfAnySizeKeepsTheNewest(t *testing.T) {
 			}
 			h.note(EventFired, &s, 0, 0, nil, 0)
 			h.note(EventFinished, &s, 0, time.Duration(n), msg, OutcomeSucceeded)
-			recs := h.records(EpochKeys{}, &Rule{Interval: time.Second})
+			recs := h.records(EpochKeys{}.Slot, &Rule{Interval: time.Second})
 			if want := min(n+1, int64(size)); int64(len(recs)) != want {
 				t.Fatalf("size %d, after slot %d: %d records, want %d", size, n, len(recs), want)
 			}

@@ -12,6 +12,37 @@ type Slot struct {
 	End   time.Time // when the next slot begins; after Start
 }
 
+// A Schedule places a rule's slots on the calendar, where an Interval
+// places them on a grid: package calendar makes one from a cron expression
+// in a time zone. A slot runs from one occurrence to the next. Every worker
+// that shares a dictionary must compute the same slots from a rule's
+// schedule, whatever its own clock's zone. Implementations must be safe for
+// concurrent use.
+type Schedule interface {
+	// Slot returns the slot holding t: from the latest occurrence at or
+	// before t to the next one.
+	Slot(t time.Time) Slot
+	// SlotName is the slot's identity in its claim key, in place of its
+	// number: workers that name a slot alike claim it once. A calendar's
+	// names the local wall time, the zone and, in a repeated hour whose
+	// passes both run, the pass.
+	SlotName(s Slot) string
+	// String is the schedule as written, for people.
+	String() string
+}
+
+// slotOf is the slot of r holding t: its Schedule's, or its grid's as the
+// manager's KeyGenerator counts.
+func (m *Manager) slotOf(r *Rule, t time.Time) Slot {
+	if r.Schedule != nil {
+		return r.Schedule.Slot(t)
+	}
+	return m.keys.Slot(r, t)
+}
+
+// slotLen is how long s lasts: Interval for a rule on a grid.
+func slotLen(s *Slot) time.Duration { return s.End.Sub(s.Start) }
+
 // A KeyGenerator maps a rule and an instant to the slot holding that instant,
 // and a slot to the dictionary name under which it is claimed. It is the
 // original module's replaceable keys(self, task, now). The claim key is made of the
@@ -20,7 +51,8 @@ type Slot struct {
 //
 // Every worker that shares a dictionary must use the same generator with the
 // same settings, or they will not agree on slots. Implementations must be safe
-// for concurrent use.
+// for concurrent use. For a rule with a Schedule, the schedule places the
+// slots and names them; the generator gives the key's name only.
 type KeyGenerator interface {
 	Slot(r *Rule, t time.Time) Slot
 	Name(r *Rule, s Slot) string

@@ -124,7 +124,8 @@ func (m *Manager) WorkerID() string {
 
 // Push adds rules. It checks them all first and adds none if any is invalid
 // or its identifier is taken; the error is a *RuleError. A pushed rule's
-// current slot is due at once, so a new worker runs it on its next drive step.
+// current slot is due at once, so a new worker runs it on its next drive
+// step; a rule with a Schedule starts with its next occurrence instead.
 func (m *Manager) Push(rules ...Rule) error {
 	if err := m.ready(); err != nil {
 		return err
@@ -192,6 +193,12 @@ func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 		e.lastEnd = past.lastEnd // its slot ran here already: not again
 		delete(m.removed, r.Identifier)
 	}
+	if r.Schedule != nil {
+		// A calendar slot is run from its occurrence on, not joined midway:
+		// the slot in progress counts as taken, and a Push (a reload) never
+		// starts a run by itself.
+		e.lastEnd = max(e.lastEnd, r.Schedule.Slot(now).End.UnixNano())
+	}
 	m.rules[r.Identifier] = e
 	m.lanes[r.Drive].fresh.push(item{0, e.seq, e}) // ordered by the first step that finds them
 	return e
@@ -229,7 +236,7 @@ func (m *Manager) drop(e *entry, now time.Time, why uint32) {
 			m.removed = make(map[string]removedRule)
 		}
 		r := &e.rule
-		m.removed[r.Identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, offset: r.Offset, spread: r.Spread, typ: r.Type}
+		m.removed[r.Identifier] = removedRule{lastEnd: e.lastEnd, interval: r.Interval, schedule: r.Schedule, offset: r.Offset, spread: r.Spread, typ: r.Type}
 	}
 }
 
@@ -271,6 +278,7 @@ func (m *Manager) entries() []*entry {
 type removedRule struct {
 	lastEnd          int64
 	interval, offset time.Duration
+	schedule         Schedule
 	spread           bool
 	typ              Type
 }
@@ -287,7 +295,7 @@ func (m *Manager) forgetPast(now time.Time) {
 
 // sameSlots says whether r cuts time into the slots the removed rule did.
 func (p removedRule) sameSlots(r *Rule) bool {
-	return p.interval == r.Interval && p.offset == r.Offset && p.spread == r.Spread && p.typ == r.Type
+	return p.interval == r.Interval && sameSchedule(p.schedule, r.Schedule) && p.offset == r.Offset && p.spread == r.Spread && p.typ == r.Type
 }
 
 // poke wakes the timer loop so it re-reads the gate.

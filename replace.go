@@ -83,9 +83,18 @@ func (m *Manager) Replace(rules ...Rule) (Changes, error) {
 // them.
 func sameDefinition(a, b *Rule) bool {
 	return a.Version != "" && a.Version == b.Version &&
-		a.Name == b.Name && a.Interval == b.Interval && a.Type == b.Type &&
+		a.Name == b.Name && a.Interval == b.Interval && sameSchedule(a.Schedule, b.Schedule) && a.Type == b.Type &&
 		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
 		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning
+}
+
+// sameSchedule says whether two schedules place the same slots: both none,
+// or both written alike (a schedule is parsed anew for each definition).
+func sameSchedule(a, b Schedule) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.String() == b.String()
 }
 
 // MarkRan records that the rule's slot holding at has run already — in the
@@ -108,7 +117,7 @@ func (m *Manager) MarkRan(identifier string, at time.Time) error {
 	if e == nil {
 		return fmt.Errorf("ngxtasks: MarkRan: no rule %q", clip(identifier))
 	}
-	if end := m.keys.Slot(&e.rule, at).End.UnixNano(); end > e.lastEnd {
+	if end := m.slotOf(&e.rule, at).End.UnixNano(); end > e.lastEnd {
 		e.lastEnd = end
 	}
 	return nil

@@ -36,7 +36,7 @@ type roomWaiter struct {
 func (m *Manager) enterRoom(ctx context.Context, f *turn, limit int) bool {
 	// The latest start is on the slots' clock (a store's, a test's); the
 	// wait is on the real one.
-	latest := f.slot.End.Add(-min(f.e.rule.Interval/10, time.Second))
+	latest := f.slot.End.Add(-min(slotLen(&f.slot)/10, time.Second))
 	now := time.Now()
 	if m.room.enter(ctx, limit, now.Add(latest.Sub(m.onSlotClock(now)))) {
 		return true

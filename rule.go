@@ -86,14 +86,20 @@ type Rule struct {
 	Name       string        // free text for people; defaults to Identifier in logs
 	Identifier string        // unique within a manager; names the rule in the dictionary
 	Interval   time.Duration // length of a slot; sub-second works
-	Type       Type          // Normal or Preemption; there is no default
-	Callback   Func          // what to run
-	Filter     Filter        // optional veto, asked before a claim
-	Timeout    time.Duration // optional; cancels the callback's context after this long
+	// Schedule, instead of Interval, places the slots on the calendar:
+	// package calendar makes one from a cron expression in a time zone.
+	// Interval, Offset and Spread are then zero.
+	Schedule Schedule
+	Callback Func          // what to run
+	Filter   Filter        // optional veto, asked before a claim
+	Timeout  time.Duration // optional; cancels the callback's context after this long
 
 	// Offset shifts the slot boundaries: slots begin at base + Offset + k·Interval.
 	// It must be in [0, Interval).
 	Offset time.Duration
+
+	Type Type // Normal or Preemption; there is no default
+
 	// Spread adds an offset derived from Identifier, the same in every worker,
 	// so that many rules with one interval do not all fall due at once.
 	Spread bool
@@ -163,15 +169,21 @@ func (r *Rule) Validate() error {
 		return bad("Identifier", "is not valid UTF-8 (PostgreSQL, for one, cannot store it)")
 	case strings.IndexFunc(r.Identifier, unicode.IsControl) >= 0:
 		return bad("Identifier", fmt.Sprintf("holds a control character (%q): a newline or NUL cannot be stored by every dictionary, nor shown in one log line", clip(r.Identifier)))
-	case r.Interval <= 0:
-		return bad("Interval", fmt.Sprintf("must be > 0, got %v", r.Interval))
+	case r.Schedule != nil && r.Interval != 0:
+		return bad("Interval", fmt.Sprintf("must be 0 with a Schedule, got %v", r.Interval))
+	case r.Schedule != nil && r.Offset != 0:
+		return bad("Offset", "is for Interval rules; a Schedule places its own slots")
+	case r.Schedule != nil && r.Spread:
+		return bad("Spread", "is for Interval rules; a Schedule places its own slots")
+	case r.Schedule == nil && r.Interval <= 0:
+		return bad("Interval", fmt.Sprintf("must be > 0, got %v (or set a Schedule)", r.Interval))
 	case r.Type != Normal && r.Type != Preemption:
 		return bad("Type", fmt.Sprintf("must be Normal or Preemption, got %v", r.Type))
 	case r.Callback == nil:
 		return bad("Callback", "must not be nil")
 	case r.Timeout < 0:
 		return bad("Timeout", fmt.Sprintf("must be >= 0, got %v", r.Timeout))
-	case r.Offset < 0 || r.Offset >= r.Interval:
+	case r.Schedule == nil && (r.Offset < 0 || r.Offset >= r.Interval):
 		return bad("Offset", fmt.Sprintf("must be in [0, Interval=%v), got %v", r.Interval, r.Offset))
 	case r.MaxRunning < 0:
 		return bad("MaxRunning", fmt.Sprintf("must be >= 0, got %d", r.MaxRunning))

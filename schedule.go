@@ -1,6 +1,7 @@
 package ngxtasks
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync"
@@ -50,8 +51,11 @@ type entry struct {
 	due     int64 // copy of the queue item's due time, for Stats
 	// left is why the entry left the manager (stillPushed while it has
 	// not); the queues drop it when it surfaces.
-	left   atomic.Uint32
-	pushed int64 // when Push added it, on the gate's time scale (sinceEpoch)
+	left atomic.Uint32
+	// lastResult is the counters' (stats.go), kept here where it fills
+	// the space left's alignment leaves.
+	lastResult atomic.Uint32
+	pushed     int64 // when Push added it, on the gate's time scale (sinceEpoch)
 
 	rule Rule
 	seq  uint64 // push order
@@ -191,7 +195,7 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 			// since).
 			l.freshSeen = m.sinceEpoch()
 			for i := range l.fresh {
-				l.fresh[i].due = m.keys.Slot(&l.fresh[i].e.rule, now).End.UnixNano()
+				l.fresh[i].due = m.slotOf(&l.fresh[i].e.rule, now).End.UnixNano()
 			}
 			l.fresh.heapify()
 		}
@@ -226,10 +230,10 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 				continue // removed: it leaves the heaps here
 			}
 			l := &m.lanes[e.rule.Drive]
-			s := m.keys.Slot(&e.rule, now)
+			s := m.slotOf(&e.rule, now)
 			due := s.End.UnixNano()
 			if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
-				due = nowNs + int64(e.rule.Interval)
+				due = nowNs + int64(cmp.Or(e.rule.Interval, time.Second))
 			}
 			e.due = due
 			l.queue.push(item{due, e.seq, e})
@@ -271,11 +275,31 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64)
 	from = e.lastEnd
 	if from == 0 {
 		seen := now.Add(-time.Duration(m.sinceEpoch() - max(e.pushed, freshSeen)))
-		from = m.keys.Slot(&e.rule, seen).Start.UnixNano()
+		from = m.slotOf(&e.rule, seen).Start.UnixNano()
 	}
 	gap := s.Start.UnixNano() - from
 	if gap <= 0 {
 		return 0, 0
 	}
+	if e.rule.Schedule != nil {
+		return from, countSlots(e.rule.Schedule, from, s.Start.UnixNano())
+	}
 	return from, (gap + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
+}
+
+// maxCounted bounds countSlots' walk, which take makes under mu.
+const maxCounted = 10000
+
+// countSlots counts the slots of sc that begin in [from, to), stepping
+// from one to the next: at most maxCounted, a count that says "that many
+// or more".
+func countSlots(sc Schedule, from, to int64) (n int64) {
+	for t := from; t < to && n < maxCounted; n++ {
+		end := sc.Slot(time.Unix(0, t)).End.UnixNano()
+		if end <= t {
+			break // a schedule whose slot does not hold t: count no further
+		}
+		t = end
+	}
+	return n
 }

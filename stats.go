@@ -10,7 +10,8 @@ type RuleStats struct {
 	Identifier string
 	Name       string
 	Type       Type
-	Interval   time.Duration
+	Interval   time.Duration // zero for a rule with a Schedule
+	Schedule   string        // the rule's Schedule as written; empty for an Interval rule
 	Drive      Drive
 
 	Runs int64 // runs started
@@ -56,7 +57,6 @@ type counters struct {
 	runs, lastSlot, lastStart atomic.Int64
 	lastLate, lastDur         atomic.Int64
 	lastSuccess               atomic.Int64 // Unix ns
-	lastResult                atomic.Uint32
 	succeeded                 atomic.Int64
 
 	won, lost atomic.Int64
@@ -90,9 +90,6 @@ func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.
 		c.lastLate.Store(int64(d))
 	case EventFinished:
 		c.lastDur.Store(int64(d))
-		if c.lastResult.Load() != uint32(result) { // a load is cheaper than a store
-			c.lastResult.Store(uint32(result))
-		}
 		if result == OutcomeSucceeded {
 			c.succeeded.Add(1)
 		} else if result > OutcomeSucceeded && result < OutcomeSucceeded+numResults {
@@ -156,7 +153,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 		LastSlot:     c.lastSlot.Load(),
 		LastLateness: time.Duration(c.lastLate.Load()),
 		LastDuration: time.Duration(c.lastDur.Load()),
-		LastResult:   Outcome(c.lastResult.Load()),
+		LastResult:   Outcome(e.lastResult.Load()),
 		NextDue:      time.Unix(0, due),
 		Running:      e.runSince.Load() != 0,
 	}
@@ -180,6 +177,9 @@ func (e *entry) statsNow(due int64) RuleStats {
 		if p := rc.lastSkipErr.Load(); p != nil {
 			s.LastSkipError = *p
 		}
+	}
+	if e.rule.Schedule != nil {
+		s.Schedule = e.rule.Schedule.String()
 	}
 	s.Errors = s.Failed + s.Panicked + s.TimedOut
 	if t := c.lastStart.Load(); t != 0 {

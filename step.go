@@ -361,7 +361,7 @@ func (b *batch) claim() error {
 	}
 	adds := b.adds[:0]
 	for i := range fs {
-		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.worker, TTL: m.claimTTL(fs[i].e)})
+		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.worker, TTL: m.claimTTL(&fs[i].slot)})
 	}
 	answers := slices.Grow(b.answers[:0], len(adds))[:len(adds)]
 	ctx, cancel := context.WithTimeoutCause(b.ctx, deadline.Sub(m.now()), errLate)
