@@ -135,13 +135,7 @@ func (r *Rule) Phase() time.Duration {
 	if !r.Spread || r.Interval <= 0 {
 		return r.Offset
 	}
-	// FNV-1a, written out so that it does not allocate.
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(r.Identifier); i++ {
-		h ^= uint64(r.Identifier[i])
-		h *= 1099511628211
-	}
-	return (r.Offset + time.Duration(h%uint64(r.Interval))) % r.Interval
+	return (r.Offset + time.Duration(fnv1a(r.Identifier)%uint64(r.Interval))) % r.Interval
 }
 
 // label is how logs and errors name the rule.

@@ -206,3 +206,89 @@ func TestScheduleRuleReplacedKeepsItsStateOnlyIfWrittenAlike(t *testing.T) {
 		t.Fatalf("runs %v, want slot 4 of the new schedule once more", log.runs)
 	}
 }
+
+// TestJitteredSlotsAgreeAndNeverPassTheNext: jittered slots, made apart as
+// two workers would, are the same; each starts within the bound and before
+// the next occurrence, keeps its number, and is found again from any
+// instant inside it; the starts are spread, not all at the occurrence.
+func TestJitteredSlotsAgreeAndNeverPassTheNext(t *testing.T) {
+	under := unevenSchedule(400)
+	const bound = 3 * time.Second
+	a := ngxtasks.Jittered(under, bound, "nightly")
+	b := ngxtasks.Jittered(listSchedule{at: slices.Clone(under.at)}, bound, "nightly")
+	other := ngxtasks.Jittered(under, bound, "weekly")
+	var moved, differ int
+	for n := 1; n < len(under.at)-3; n++ {
+		occ, next := under.at[n], under.at[n+1]
+		s := a.Slot(next.Add(-time.Nanosecond)) // the slot of occurrence n holds the instant before the next one
+		if s.N != int64(n) {
+			// the next slot's start moved later: then the instant is still in n's
+			t.Fatalf("slot %d: found slot %d from just before the next occurrence", n, s.N)
+		}
+		if s.Start.Before(occ) || !s.Start.Before(occ.Add(bound)) || !s.Start.Before(next) {
+			t.Fatalf("slot %d starts at %v: want within [%v, %v + %v) and before %v", n, s.Start, occ, occ, bound, next)
+		}
+		if got := b.Slot(s.Start); got != s {
+			t.Fatalf("slot %d: %+v in one worker, %+v in another", n, s, got)
+		}
+		for _, at := range []time.Time{s.Start, s.Start.Add((s.End.Sub(s.Start)) / 2), s.End.Add(-time.Nanosecond)} {
+			if got := a.Slot(at); got != s {
+				t.Fatalf("slot %d from %v: %+v, want %+v", n, at, got, s)
+			}
+		}
+		if want := a.Slot(s.End); want.N != int64(n+1) || !want.Start.Equal(s.End) {
+			t.Fatalf("slot %d ends at %v but the next is %+v", n, s.End, want)
+		}
+		if a.SlotName(s) != under.SlotName(under.Slot(occ)) {
+			t.Fatalf("slot %d is named %q, want %q", n, a.SlotName(s), under.SlotName(under.Slot(occ)))
+		}
+		if !s.Start.Equal(occ) {
+			moved++
+		}
+		if !other.Slot(s.Start).Start.Equal(s.Start) {
+			differ++
+		}
+	}
+	if moved < 350 || differ < 350 {
+		t.Fatalf("of 396 slots, %d moved and %d moved differently for another key: the jitter does not spread", moved, differ)
+	}
+	if _, same := ngxtasks.Jittered(under, 0, "x").(listSchedule); !same {
+		t.Fatal("a zero bound should leave the schedule as it is")
+	}
+}
+
+// TestJitteredRuleRunsEachSlotOnceAtItsMovedStart: a rule on a jittered
+// schedule runs each slot once, not before its moved start.
+func TestJitteredRuleRunsEachSlotOnceAtItsMovedStart(t *testing.T) {
+	under := unevenSchedule(60)
+	sched := ngxtasks.Jittered(under, 2*time.Second, "cal")
+	clock := newFakeClock(under.at[1])
+	var mu sync.Mutex
+	ran := map[int64]int{}
+	m := &ngxtasks.Manager{Clock: clock, Logger: quiet()}
+	shutdown(t, m)
+	err := m.Push(ngxtasks.Rule{Identifier: "cal", Schedule: sched, Type: ngxtasks.Normal,
+		Callback: func(_ context.Context, f ngxtasks.Firing) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if now := clock.Now(); now.Before(f.Slot.Start) {
+				t.Errorf("slot %d ran at %v, before its start %v", f.Slot.N, now, f.Slot.Start)
+			}
+			ran[f.Slot.N]++
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for clock.Now().Before(under.at[31]) {
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(100 * time.Millisecond)
+	}
+	for n := int64(1); n < 30; n++ {
+		if ran[n] != 1 {
+			t.Fatalf("slot %d ran %d times: %v", n, ran[n], ran)
+		}
+	}
+}
