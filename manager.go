@@ -188,7 +188,7 @@ func (m *Manager) growLanes(rules []Rule) {
 // lanes' arrays.
 func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 	m.seq++
-	e := &entry{rule: *r, seq: m.seq, due: now.UnixNano(), pushed: pushed}
+	e := &entry{rule: *r, seq: m.seq, pushed: pushed}
 	if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(r) {
 		e.lastEnd = past.lastEnd // its slot ran here already: not again
 		delete(m.removed, r.Identifier)

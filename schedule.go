@@ -48,7 +48,6 @@ type entry struct {
 	// first). Slots are told apart by time rather than number because a
 	// generator's numbers may restart, as MidnightKeys' do every day.
 	lastEnd int64
-	due     int64 // copy of the queue item's due time, for Stats
 	// left is why the entry left the manager (stillPushed while it has
 	// not); the queues drop it when it surfaces.
 	left atomic.Uint32
@@ -235,7 +234,6 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 			if due <= nowNs { // a generator whose slot does not hold now must not spin the loop
 				due = nowNs + int64(cmp.Or(e.rule.Interval, time.Second))
 			}
-			e.due = due
 			l.queue.push(item{due, e.seq, e})
 			if s.Start.UnixNano() < e.lastEnd {
 				continue // taken before

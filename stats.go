@@ -125,10 +125,14 @@ func (c *counters) skipped(reason SkipReason, n int64, msg *string) {
 func (m *Manager) Stats() []RuleStats {
 	es := m.entries()
 	out := make([]RuleStats, len(es))
+	now, since := m.now(), m.sinceEpoch()
 	m.mu.Lock()
 	due := make([]int64, len(es))
 	for i, e := range es {
-		due[i] = e.due
+		due[i] = e.lastEnd // where the next slot begins, once one was taken
+		if due[i] == 0 {
+			due[i] = now.Add(-time.Duration(since - e.pushed)).UnixNano() // due since its Push
+		}
 	}
 	m.mu.Unlock()
 	for i, e := range es {
