@@ -57,6 +57,13 @@ type Add struct {
 	Err        error // set by AddBatch
 }
 
+// Setter is implemented by dictionaries that can store a value whatever the
+// key holds. Rules with CatchUp keep their last run with it, which needs an
+// overwrite that Add, by design, never makes.
+type Setter interface {
+	Set(ctx context.Context, key, value string, ttl time.Duration) error
+}
+
 // StoreClock is implemented by dictionaries whose server can tell the time,
 // for managers that compute slots from the store's clock.
 type StoreClock interface {

@@ -41,10 +41,11 @@ const (
 	SkipBehind                            // the timer loop did not run while the slots lasted (Missed says how many)
 	SkipClockSkewed                       // a Preemption slot: this worker's clock is not known to be within SkewTolerance/2 of the store's
 	SkipBusy                              // MaxRunning callbacks went on until the slot's latest start
+	SkipDown                              // CatchUp: no worker ran it while the fleet was down (Missed says how many), or it began before the window
 	numSkipReasons
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy", "down"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {
@@ -109,7 +110,7 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 	switch {
 	case kind == EventFinished && err != nil:
 		return slog.LevelError
-	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipBehind),
+	case kind == EventSkipped && (reason == SkipOverlap || reason == SkipBehind || reason == SkipDown),
 		kind == EventSkipped && reason == SkipLate && !errors.Is(err, errLate):
 		return slog.LevelWarn
 	}
@@ -218,20 +219,21 @@ func (m *Manager) setWatchers(ws []watcher) {
 	m.watchers.Store(&ws)
 }
 
-// behind reports the slots of a rule that passed while the timer loop did
-// not run: the process was paused, starved of CPU, or its clock jumped.
-// Per-request drive does not report them, as it runs only when requests
-// come. The slots are counted as skips; a Preemption slot may still have
-// run in another worker.
-func (m *Manager) behind(f *turn) {
-	e := f.e
-	e.stats.skipped(SkipBehind, f.missed, nil)
-	first := m.slotOf(&e.rule, time.Unix(0, f.missedFrom))
+// missed reports n slots of a rule that passed unrun, the first beginning
+// at from (Unix ns), as one event: with SkipBehind, those that passed while
+// the timer loop did not run (the process was paused, starved of CPU, or
+// its clock jumped; per-request drive does not report them, as it runs
+// only when requests come); with SkipDown, those no worker ran while the
+// fleet was down (CatchUp). The slots are counted as skips; a Preemption
+// slot may still have run in another worker.
+func (m *Manager) missed(e *entry, reason SkipReason, from, n int64) {
+	e.stats.skipped(reason, n, nil)
+	first := m.slotOf(&e.rule, time.Unix(0, from))
 	if h := m.historyOf(e); h != nil {
-		h.behind(&first, f.missed)
+		h.missed(&first, reason, n)
 	}
-	if level := eventLevel(EventSkipped, SkipBehind, nil); m.heard(level) {
-		m.announce(level, e, EventSkipped, &first, SkipBehind, 0, nil, f.missed)
+	if level := eventLevel(EventSkipped, reason, nil); m.heard(level) {
+		m.announce(level, e, EventSkipped, &first, reason, 0, nil, n)
 	}
 }
 

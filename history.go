@@ -260,12 +260,12 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 	}
 }
 
-// behind records slots missed from s on.
-func (h *history) behind(s *Slot, missed int64) {
+// missed records n slots missed from s on, for reason.
+func (h *history) missed(s *Slot, reason SkipReason, n int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	_, r := h.at(s)
-	r.outcome, r.reason, r.aux = OutcomeSkipped, SkipBehind, int32(min(missed, math.MaxInt32))
+	r.outcome, r.reason, r.aux = OutcomeSkipped, reason, int32(min(n, math.MaxInt32))
 }
 
 // records returns the ring's records, oldest first, their slots as keys
@@ -297,7 +297,7 @@ func (r *record) public(slotOf func(*Rule, time.Time) Slot, rule *Rule) SlotReco
 		Won:      r.flags&recWon != 0,
 		Duration: time.Duration(r.dur),
 	}
-	if r.reason == SkipBehind {
+	if r.reason == SkipBehind || r.reason == SkipDown {
 		p.Missed = int64(r.aux)
 	} else {
 		p.Claim = time.Duration(r.aux) * time.Microsecond

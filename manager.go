@@ -133,6 +133,9 @@ func (m *Manager) Push(rules ...Rule) error {
 	if err := validateAll(rules, "Push"); err != nil {
 		return err
 	}
+	if err := m.refuseCatchUp(rules); err != nil {
+		return err
+	}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -193,10 +196,11 @@ func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 		e.lastEnd = past.lastEnd // its slot ran here already: not again
 		delete(m.removed, r.Identifier)
 	}
-	if r.Schedule != nil {
+	if r.Schedule != nil && (r.CatchUp == 0 || e.lastEnd != 0) {
 		// A calendar slot is run from its occurrence on, not joined midway:
 		// the slot in progress counts as taken, and a Push (a reload) never
-		// starts a run by itself.
+		// starts a run by itself. With CatchUp, the rule's last run in the
+		// dictionary decides (catchup.go).
 		e.lastEnd = max(e.lastEnd, r.Schedule.Slot(now).End.UnixNano())
 	}
 	m.rules[r.Identifier] = e

@@ -101,15 +101,40 @@ func (d *MemoryDict) Add(ctx context.Context, key, value string, ttl time.Durati
 	if expires < now { // a ttl so long it overflows: never
 		expires = math.MaxInt64
 	}
-	added := s.add(h, key, value, now, expires)
+	added := s.add(h, key, value, now, expires, false)
 	s.mu.Unlock()
 	return added, nil
 }
 
-// add stores the entry unless a live one holds its key. Probing stops at
-// the key or at an empty slot; the first expired slot on the way is reused
-// when the key is not there, so expired entries need no tombstones.
-func (s *memShard) add(h uint64, key, value string, now, expires int64) bool {
+// Set implements Setter: it stores the entry whatever the key holds.
+func (d *MemoryDict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := CheckEntry(key, value, ttl); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.once.Do(d.init)
+	s, h := d.locate(key)
+	now := d.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	expires := now + int64(ttl)
+	if expires < now {
+		expires = math.MaxInt64
+	}
+	s.add(h, key, value, now, expires, true)
+	return nil
+}
+
+// add stores the entry unless a live one holds its key, or whatever it
+// holds when overwrite is set. Probing stops at the key or at an empty
+// slot; the first expired slot on the way is reused when the key is not
+// there, so expired entries need no tombstones.
+func (s *memShard) add(h uint64, key, value string, now, expires int64, overwrite bool) bool {
 	if s.used >= len(s.slots)-len(s.slots)/4 {
 		s.makeRoom(now)
 	}
@@ -126,7 +151,7 @@ func (s *memShard) add(h uint64, key, value string, now, expires int64) bool {
 			s.slots[reuse] = memSlot{hash: h, expires: expires, key: key, value: value}
 			return true
 		case sl.hash == h && sl.key == key:
-			if sl.expires > now {
+			if sl.expires > now && !overwrite {
 				return false
 			}
 			*sl = memSlot{hash: h, expires: expires, key: key, value: value}

@@ -38,6 +38,9 @@ func (m *Manager) Replace(rules ...Rule) (Changes, error) {
 	if err := validateAll(rules, "Replace"); err != nil {
 		return c, err
 	}
+	if err := m.refuseCatchUp(rules); err != nil {
+		return c, err
+	}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -115,6 +115,16 @@ type Rule struct {
 	// pass while that mode does not drive are not run.
 	Drive Drive
 
+	// CatchUp, when not zero, runs a slot no worker ran while the fleet was
+	// down (or its dictionary out of reach) if it began within this window
+	// before the worker's first step: the latest such slot only, once
+	// across the fleet for a Preemption rule, once per worker name for a
+	// Normal one. Older missed slots are counted and reported (SkipDown),
+	// never run one by one. The rule's last run is kept in the dictionary
+	// for this, which must be a Setter; a rule with no last run there is
+	// new, and its slot in progress is not run for it.
+	CatchUp time.Duration
+
 	// MaxRunning, when not zero, lets the rule start only while fewer than
 	// this many callbacks of its manager run, instead of the Manager's
 	// MaxRunning: more, for a rule that must get through a busy worker;
@@ -179,6 +189,8 @@ func (r *Rule) Validate() error {
 		return bad("Timeout", fmt.Sprintf("must be >= 0, got %v", r.Timeout))
 	case r.Schedule == nil && (r.Offset < 0 || r.Offset >= r.Interval):
 		return bad("Offset", fmt.Sprintf("must be in [0, Interval=%v), got %v", r.Interval, r.Offset))
+	case r.CatchUp < 0:
+		return bad("CatchUp", fmt.Sprintf("must be >= 0, got %v", r.CatchUp))
 	case r.MaxRunning < 0:
 		return bad("MaxRunning", fmt.Sprintf("must be >= 0, got %d", r.MaxRunning))
 	case r.Drive >= numDrives:

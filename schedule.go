@@ -238,7 +238,7 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 			if s.Start.UnixNano() < e.lastEnd {
 				continue // taken before
 			}
-			f := turn{e: e, slot: s}
+			f := turn{e: e, slot: s, first: e.lastEnd == 0}
 			if from, n := m.missedBefore(e, s, now, l.freshSeen); n > 0 {
 				f.missedFrom, f.missed = from, n
 			}
@@ -280,7 +280,7 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64)
 		return 0, 0
 	}
 	if e.rule.Schedule != nil {
-		return from, countSlots(e.rule.Schedule, from, s.Start.UnixNano())
+		return from, countSlots(e.rule.Schedule, from, s.Start.UnixNano(), maxCounted)
 	}
 	return from, (gap + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
 }
@@ -289,10 +289,10 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64)
 const maxCounted = 10000
 
 // countSlots counts the slots of sc that begin in [from, to), stepping
-// from one to the next: at most maxCounted, a count that says "that many
-// or more".
-func countSlots(sc Schedule, from, to int64) (n int64) {
-	for t := from; t < to && n < maxCounted; n++ {
+// from one to the next: at most limit, a count that says "that many or
+// more".
+func countSlots(sc Schedule, from, to, limit int64) (n int64) {
+	for t := from; t < to && n < limit; n++ {
 		end := sc.Slot(time.Unix(0, t)).End.UnixNano()
 		if end <= t {
 			break // a schedule whose slot does not hold t: count no further

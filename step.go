@@ -58,6 +58,7 @@ type turn struct {
 	e       *entry
 	slot    Slot
 	verdict verdict
+	first   bool // the rule's first slot taken here since its Push
 	// missedFrom and missed describe the slots that passed between the last
 	// slot taken and this one (Unix ns where they began, and how many).
 	missedFrom, missed int64
@@ -112,7 +113,7 @@ func (m *Manager) step(ctx context.Context, mode Drive, now time.Time, ex *Excha
 	for i := range taken {
 		f := &taken[i]
 		if f.missed > 0 && mode == DriveTimer {
-			m.behind(f) // requests and Run come when they come: they miss nothing
+			m.missed(f.e, SkipBehind, f.missedFrom, f.missed) // requests and Run come when they come: they miss nothing
 		}
 		if !m.admit(f) {
 			continue
@@ -320,6 +321,9 @@ func (b *batch) claimsLast() {
 func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 	f.verdict = skipIt
 	e := f.e
+	if f.first && e.rule.CatchUp > 0 && !m.caughtUp(ctx, f) {
+		return false
+	}
 	if e.rule.Filter != nil && !m.filter(ctx, Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}) {
 		m.emit(e, EventSkipped, &f.slot, SkipFiltered, 0, nil)
 		return false
@@ -527,6 +531,9 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 		defer cancel()
 	}
 	e.stats.lastStart.Store(start.UnixNano())
+	if e.rule.CatchUp > 0 {
+		m.noteRun(ctx, e, &f.slot)
+	}
 	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil)
 	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex})
 	return m.outcome(ctx, e, &f.slot, start, err)

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Limits", s.testLimits},
 		{"Bytes", s.testBytes},
 		{"StoreClock", s.testStoreClock},
+		{"Set", s.testSet},
 	} {
 		t.Run(c.name, c.f)
 	}
