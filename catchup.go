@@ -90,6 +90,9 @@ func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 	if missed > 0 {
 		m.missed(e, SkipDown, from, missed)
 	}
+	if within {
+		e.stats.rareOf().caughtUp.Add(1)
+	}
 	return within
 }
 

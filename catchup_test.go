@@ -163,6 +163,9 @@ func TestCatchUpCountsTenThousandSlotsDown(t *testing.T) {
 			f.clock.Set(at(10_002).Add(100 * time.Millisecond))
 			f.start(1)
 			f.drive(at(10_002).Add(200*time.Millisecond), 100*time.Millisecond)
+			if st := f.ms[0].Stats()[0]; st.CaughtUp != 1 || st.SkipsBy[ngxtasks.SkipDown] != 9_999 {
+				t.Errorf("Stats: caught up %d, down %d; want 1 and 9,999", st.CaughtUp, st.SkipsBy[ngxtasks.SkipDown])
+			}
 			f.stop()
 			var slot int64 = 10_002
 			if c.rule.Schedule == nil {

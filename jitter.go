@@ -55,6 +55,18 @@ func (j jittered) SlotName(sl Slot) string { return j.s.SlotName(j.s.Slot(sl.Sta
 // String implements Schedule.
 func (j jittered) String() string { return j.s.String() + " jitter " + j.bound.String() }
 
+// zoneOf is the time zone of a schedule that has one (a calendar's), seen
+// through Jittered; nil otherwise.
+func zoneOf(s Schedule) *time.Location {
+	if j, ok := s.(jittered); ok {
+		s = j.s
+	}
+	if z, ok := s.(interface{ Location() *time.Location }); ok {
+		return z.Location()
+	}
+	return nil
+}
+
 // fnv1a hashes s (FNV-1a), written out so that it does not allocate.
 func fnv1a(s string) uint64 {
 	h := uint64(14695981039346656037)

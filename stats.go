@@ -12,6 +12,9 @@ type RuleStats struct {
 	Type       Type
 	Interval   time.Duration // zero for a rule with a Schedule
 	Schedule   string        // the rule's Schedule as written; empty for an Interval rule
+	// Location is the Schedule's time zone, when it has one (a calendar's
+	// has): NextDue and the slots are shown in it.
+	Location *time.Location
 	Drive      Drive
 
 	Runs int64 // runs started
@@ -24,6 +27,11 @@ type RuleStats struct {
 	SkipsBy map[SkipReason]int64
 	Won     int64 // Preemption slots this worker claimed
 	Lost    int64 // Preemption slots another worker held
+	// CaughtUp counts the slots CatchUp let go on to run (or, for a
+	// Preemption rule, to be claimed): begun before this worker's first
+	// step, when no worker had run them. The slots missed before them are
+	// SkipsBy[SkipDown].
+	CaughtUp int64
 
 	LastSlot     int64 // slot of the last run started
 	LastStart    time.Time
@@ -69,6 +77,7 @@ type rareCounters struct {
 	skips                [numSkipReasons]atomic.Int64 // by reason
 	lastErr, lastSkipErr atomic.Pointer[string]
 	lastSkip             atomic.Uint32
+	caughtUp             atomic.Int64
 }
 
 // rareOf returns c's rare counters, making them the first time.
@@ -174,6 +183,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 				s.Skips += n
 			}
 		}
+		s.CaughtUp = rc.caughtUp.Load()
 		s.LastSkip = SkipReason(rc.lastSkip.Load())
 		if p := rc.lastErr.Load(); p != nil {
 			s.LastError = *p
@@ -183,7 +193,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 		}
 	}
 	if e.rule.Schedule != nil {
-		s.Schedule = e.rule.Schedule.String()
+		s.Schedule, s.Location = e.rule.Schedule.String(), zoneOf(e.rule.Schedule)
 	}
 	s.Errors = s.Failed + s.Panicked + s.TimedOut
 	if t := c.lastStart.Load(); t != 0 {

@@ -64,11 +64,12 @@
 //	peers[]    address, error (absent when the peer answered)
 //	rules[]    one per (rule, worker), sorted by identifier then worker:
 //	           identifier, name, type ("normal", "preemption"), interval,
-//	           interval_text, drive, worker, state, next_due,
+//	           interval_text (a schedule's text), schedule, zone, drive,
+//	           worker, state, next_due, next_due_local (in the zone),
 //	           last_slot {n, start, outcome, reason, won} (the newest
 //	           History record; null without one), last_winner,
 //	           runs, succeeded, failed, panicked, timed_out, errors,
-//	           skips, skips_by {reason: n}, won, lost, last_start,
+//	           skips, skips_by {reason: n}, won, lost, caught_up, last_start,
 //	           last_success, last_result, last_error, last_skip,
 //	           last_skip_error, running (Manager.Stats),
 //	           lateness_p50, lateness_p99

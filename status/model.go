@@ -55,13 +55,17 @@ type Peer struct {
 type Rule struct {
 	Identifier   string  `json:"identifier"`
 	Name         string  `json:"name"`
-	Type         string  `json:"type"`          // "normal" or "preemption"
-	Interval     float64 `json:"interval"`      // seconds
-	IntervalText string  `json:"interval_text"` // "1m", "1h30m", "200ms"
-	Drive        string  `json:"drive"`         // "any", "timer", "request", "run"
+	Type         string  `json:"type"`              // "normal" or "preemption"
+	Interval     float64 `json:"interval"`          // seconds; 0 for a schedule
+	IntervalText string  `json:"interval_text"`     // "1m", "1h30m", "200ms"; a schedule's text
+	Schedule     string  `json:"schedule,omitzero"` // as written, e.g. "0 2 * * 1-5 Europe/Berlin"
+	Zone         string  `json:"zone,omitzero"`     // the schedule's time zone (IANA)
+	Drive        string  `json:"drive"`             // "any", "timer", "request", "run"
 	Worker       string  `json:"worker"`
 	State        string  `json:"state"` // see doc.go: failing, skipping, running, ok, idle
 	NextDue      string  `json:"next_due,omitzero"`
+	// NextDueLocal is NextDue in the schedule's zone, with its offset.
+	NextDueLocal string `json:"next_due_local,omitzero"`
 	// LastSlot is the newest slot of the worker's History, null when it
 	// holds none.
 	LastSlot *LastSlot `json:"last_slot"`
@@ -80,6 +84,7 @@ type Rule struct {
 	SkipsBy   map[string]int64 `json:"skips_by"`
 	Won       int64            `json:"won"`
 	Lost      int64            `json:"lost"`
+	CaughtUp  int64            `json:"caught_up"` // slots CatchUp ran (skips_by.down: those it reported missed)
 
 	LastStart     string `json:"last_start,omitzero"`
 	LastSuccess   string `json:"last_success,omitzero"` // when the last successful run ended

@@ -407,3 +407,44 @@ func TestHistoryListsSlotsWithTheirWinners(t *testing.T) {
 	var e status.Error
 	decode(t, get(t, h, "/history.json"), http.StatusBadRequest, &e)
 }
+
+// hourly is a stand-in for a calendar schedule: every hour on the hour, in
+// Europe/Berlin.
+type hourly struct{ loc *time.Location }
+
+func (h hourly) Slot(t time.Time) ngxtasks.Slot {
+	start := t.Truncate(time.Hour)
+	return ngxtasks.Slot{N: start.Unix() / 3600, Start: start, End: start.Add(time.Hour)}
+}
+func (h hourly) SlotName(s ngxtasks.Slot) string { return s.Start.In(h.loc).Format(time.RFC3339) }
+func (h hourly) String() string                  { return "0 * * * * Europe/Berlin" }
+func (h hourly) Location() *time.Location        { return h.loc }
+
+// TestStatusShowsASchedulesTextZoneAndLocalNextDue: a rule with a Schedule
+// shows the schedule as written where an interval would be, its zone, and
+// its next due time in that zone as well as in UTC.
+func TestStatusShowsASchedulesTextZoneAndLocalNextDue(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
+	clock := &fakeClock{}
+	clock.Set(time.Date(2026, 12, 7, 10, 20, 0, 0, time.UTC))
+	m := &ngxtasks.Manager{Clock: clock, Worker: "w1", Logger: quiet()}
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	err = m.Push(ngxtasks.Rule{Identifier: "cal", Schedule: ngxtasks.Jittered(hourly{berlin}, time.Second, "cal"), Type: ngxtasks.Normal,
+		Callback: func(context.Context, ngxtasks.Firing) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := statusOf(t, status.New(status.Options{}, m), "/status.json")
+	r := doc.Rules[0]
+	next := ngxtasks.Jittered(hourly{berlin}, time.Second, "cal").Slot(clock.Now()).End
+	if r.Schedule != "0 * * * * Europe/Berlin jitter 1s" || r.IntervalText != r.Schedule || r.Interval != 0 || r.Zone != "Europe/Berlin" ||
+		r.NextDue != stamp(next) || r.NextDueLocal != next.In(berlin).Format("2006-01-02T15:04:05.000000Z07:00") {
+		t.Fatalf("row %+v", r)
+	}
+	if !strings.HasSuffix(r.NextDueLocal, "+01:00") {
+		t.Fatalf("next_due_local %q, want Berlin's winter offset", r.NextDueLocal)
+	}
+}

@@ -133,6 +133,7 @@ func ruleOf(worker string, s *ngxtasks.RuleStats, recs []ngxtasks.SlotRecord, la
 		SkipsBy:       make(map[string]int64, len(s.SkipsBy)),
 		Won:           s.Won,
 		Lost:          s.Lost,
+		CaughtUp:      s.CaughtUp,
 		LastStart:     stamp(s.LastStart),
 		LastSuccess:   stamp(s.LastSuccess),
 		LastError:     s.LastError,
@@ -141,6 +142,15 @@ func ruleOf(worker string, s *ngxtasks.RuleStats, recs []ngxtasks.SlotRecord, la
 	}
 	if s.NextDue.Unix() > 0 {
 		r.NextDue = stamp(s.NextDue)
+	}
+	if s.Schedule != "" {
+		r.Schedule, r.IntervalText = s.Schedule, s.Schedule
+	}
+	if s.Location != nil {
+		r.Zone = s.Location.String()
+		if s.NextDue.Unix() > 0 {
+			r.NextDueLocal = s.NextDue.In(s.Location).Format(timeLayout)
+		}
 	}
 	if s.LastResult != 0 {
 		r.LastResult = s.LastResult.String()
