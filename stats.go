@@ -15,7 +15,7 @@ type RuleStats struct {
 	// Location is the Schedule's time zone, when it has one (a calendar's
 	// has): NextDue and the slots are shown in it.
 	Location *time.Location
-	Drive      Drive
+	Drive    Drive
 
 	Runs int64 // runs started
 	// Succeeded, Failed, Panicked and TimedOut count the runs that ended,
