@@ -56,6 +56,7 @@ func TestSuiteCatchesEveryInjectedFault(t *testing.T) {
 		{"sticky", "Expiry", "still taken"},
 		{"eager", "Expiry", "before its TTL"},
 		{"deaf", "Context", "want not stored"},
+		{"deafset", "Context", "Set = <nil>; want an error matching"},
 		{"unclosable", "Closed", "want ErrClosed"},
 		{"cstrings", "Bytes", "want stored"},
 		{"processes", "", "stored by 3 processes"},
@@ -137,6 +138,13 @@ func (b *broken) Get(ctx context.Context, key string) (string, bool, error) {
 		key, _, _ = strings.Cut(key, "\x00")
 	}
 	return b.MemoryDict.Get(ctx, key)
+}
+
+func (b *broken) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if b.fault == "deafset" { // Set alone ignores the context
+		ctx = context.Background()
+	}
+	return b.MemoryDict.Set(ctx, key, value, ttl)
 }
 
 func (b *broken) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {

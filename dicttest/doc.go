@@ -35,6 +35,10 @@
 //     their refusal) come back exactly as given, each key its own.
 //   - StoreClock, when implemented: the store's time is close to ours and
 //     does not go back.
+//   - Set (ngxtasks.Setter), when implemented: Set stores whatever the key
+//     holds (a live value, an expired one, none), Add still refuses a key Set
+//     made, and a value Set stores expires with its TTL. Context, Closed and
+//     Limits hold Set to what they hold Add to.
 //
 // RunProcesses checks atomicity where it matters most, across OS processes:
 // copies of the test binary open the same URL with ngxtasks.OpenDict and

@@ -48,7 +48,12 @@ func (s *suite) testContext(t *testing.T) {
 				}
 			}
 		}
-		for _, k := range []string{k, k + ":b1", k + ":b2"} {
+		if set, ok := d.(ngxtasks.Setter); ok {
+			if err := set.Set(c.ctx, k+":set", "v", ttl); !errors.Is(err, c.want) {
+				t.Errorf("%s: Set = %v; want an error matching %v", c.name, err, c.want)
+			}
+		}
+		for _, k := range []string{k, k + ":b1", k + ":b2", k + ":set"} {
 			if v, ok, err := d.Get(live, k); err != nil || ok {
 				t.Errorf("%s: Get(%q) after the refused call = %q, %v, %v; want not stored", c.name, k, v, ok, err)
 			}
@@ -94,9 +99,31 @@ func (s *suite) testContext(t *testing.T) {
 			}
 		}
 	}
+	// The same for Set.
+	if set, ok := d.(ngxtasks.Setter); ok {
+		for i, timeout := range []time.Duration{time.Microsecond, 50 * time.Microsecond, 500 * time.Microsecond, 2 * time.Millisecond} {
+			c, cancel := context.WithTimeout(context.Background(), timeout)
+			start := time.Now()
+			err := set.Set(c, s.key(t, "short set"+strconv.Itoa(i)), "v", ttl)
+			took := time.Since(start)
+			cancel()
+			if took > timeout+5*time.Second {
+				t.Errorf("Set with a %v deadline took %v", timeout, took)
+			}
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Set with a %v deadline = %v; want success or an error matching context.DeadlineExceeded", timeout, err)
+			}
+		}
+	}
 	// The handle still works after calls cut short.
 	if added, err := add(t, d, live, s.key(t, "after"), "v", ttl); err != nil || !added {
 		t.Errorf("Add after cancelled calls = %v, %v; want stored", added, err)
+	}
+	if set, ok := d.(ngxtasks.Setter); ok {
+		if err := set.Set(live, s.key(t, "after"), "set", ttl); err != nil {
+			t.Errorf("Set after cancelled calls = %v; want stored", err)
+		}
+		checkGet(t, d, live, s.key(t, "after"), "set")
 	}
 }
 
@@ -130,6 +157,11 @@ func (s *suite) testClosed(t *testing.T) {
 	if sc, ok := d.(ngxtasks.StoreClock); ok {
 		if _, err := sc.Now(c); !errors.Is(err, ngxtasks.ErrClosed) {
 			t.Errorf("Now after Close = %v; want ErrClosed", err)
+		}
+	}
+	if set, ok := d.(ngxtasks.Setter); ok {
+		if err := set.Set(c, k, "set after close", ttl); !errors.Is(err, ngxtasks.ErrClosed) {
+			t.Errorf("Set after Close = %v; want ErrClosed", err)
 		}
 	}
 	if err := d.Close(); err != nil && !errors.Is(err, ngxtasks.ErrClosed) {
@@ -275,9 +307,14 @@ func (s *suite) testLimits(t *testing.T) {
 		if added, err := add(t, d, c, e.key, e.value, e.ttl); added || !errors.Is(err, e.want) {
 			t.Errorf("%s: Add = %v, %v; want an error matching %v", e.name, added, err, e.want)
 		}
+		if set, ok := d.(ngxtasks.Setter); ok {
+			if err := set.Set(c, e.key, e.value, e.ttl); !errors.Is(err, e.want) {
+				t.Errorf("%s: Set = %v; want an error matching %v", e.name, err, e.want)
+			}
+		}
 		if e.key != "" && len(e.key) <= ngxtasks.MaxKeyLen {
 			if v, ok, err := d.Get(c, e.key); err != nil || ok {
-				t.Errorf("%s: Get after the refused Add = %q, %v, %v; want not stored", e.name, v, ok, err)
+				t.Errorf("%s: Get after the refused Add and Set = %q, %v, %v; want not stored", e.name, v, ok, err)
 			}
 		}
 	}
@@ -296,6 +333,26 @@ func (s *suite) testLimits(t *testing.T) {
 	// Below any store's resolution, but > 0: rounded up, never refused.
 	if added, err := add(t, d, c, base+"tiny ttl", "v", time.Nanosecond); err != nil || !added {
 		t.Errorf("Add with a TTL of 1ns = %v, %v; want stored", added, err)
+	}
+	set, ok := d.(ngxtasks.Setter)
+	if !ok {
+		return
+	}
+	// Set is held to the same: the limits round trip over a live key, an
+	// empty value is stored, and a TTL of a nanosecond is valid.
+	otherValue := s.filler(ngxtasks.MaxValueLen-1) + "z"
+	if err := set.Set(c, longKey, otherValue, ttl); err != nil {
+		t.Errorf("Set at the size limits = %v; want stored", err)
+	} else if v, ok, err := d.Get(c, longKey); err != nil || !ok || v != otherValue {
+		t.Errorf("Get after Set at the size limits = %d bytes, %v, %v; want the %d bytes set", len(v), ok, err, len(otherValue))
+	}
+	if err := set.Set(c, base+"empty value", "", ttl); err != nil {
+		t.Errorf("Set of an empty value = %v; want stored", err)
+	} else if v, ok, err := d.Get(c, base+"empty value"); err != nil || !ok || v != "" {
+		t.Errorf("Get after Set of an empty value = %q, %v, %v; want \"\", true", v, ok, err)
+	}
+	if err := set.Set(c, base+"tiny ttl set", "v", time.Nanosecond); err != nil {
+		t.Errorf("Set with a TTL of 1ns = %v; want stored", err)
 	}
 }
 
@@ -327,13 +384,30 @@ func (s *suite) testBytes(t *testing.T) {
 	for _, k := range keys {
 		checkGet(t, d, c, s.key(t, k), value(k))
 	}
+	// Set over each, the same bytes: still each key its own.
+	if set, ok := d.(ngxtasks.Setter); ok {
+		for _, k := range keys {
+			if err := set.Set(c, s.key(t, k), value(k)+" set", ttl); err != nil {
+				t.Errorf("Set(%q) = %v; want stored", k, err)
+			}
+		}
+		for _, k := range keys {
+			checkGet(t, d, c, s.key(t, k), value(k)+" set")
+		}
+	}
 	if !s.opts.TextOnly {
 		return
 	}
+	set, setter := d.(ngxtasks.Setter)
 	for _, k := range binary {
 		key := s.key(t, k)
 		if added, err := add(t, d, c, key, "v", ttl); added || !errors.Is(err, ngxtasks.ErrInvalidEntry) {
 			t.Errorf("TextOnly: Add(%q) = %v, %v; want ErrInvalidEntry", k, added, err)
+		}
+		if setter {
+			if err := set.Set(c, key, "v", ttl); !errors.Is(err, ngxtasks.ErrInvalidEntry) {
+				t.Errorf("TextOnly: Set(%q) = %v; want ErrInvalidEntry", k, err)
+			}
 		}
 		if v, ok, err := d.Get(c, key); ok || (err != nil && !errors.Is(err, ngxtasks.ErrInvalidEntry)) {
 			t.Errorf("TextOnly: Get(%q) = %q, %v, %v; want not found or ErrInvalidEntry", k, v, ok, err)
@@ -341,6 +415,11 @@ func (s *suite) testBytes(t *testing.T) {
 		valid := s.key(t, "value "+strconv.Quote(k))
 		if added, err := add(t, d, c, valid, k, ttl); added || !errors.Is(err, ngxtasks.ErrInvalidEntry) {
 			t.Errorf("TextOnly: Add of value %q = %v, %v; want ErrInvalidEntry", k, added, err)
+		}
+		if setter {
+			if err := set.Set(c, valid, k, ttl); !errors.Is(err, ngxtasks.ErrInvalidEntry) {
+				t.Errorf("TextOnly: Set of value %q = %v; want ErrInvalidEntry", k, err)
+			}
 		}
 		if v, ok, err := d.Get(c, valid); err != nil || ok {
 			t.Errorf("TextOnly: Get after the refused value %q = %q, %v, %v; want not stored", k, v, ok, err)

@@ -138,7 +138,7 @@ func (d *Dict) chunkLeases(ctx context.Context, adds []ngxtasks.Add, idx []int) 
 // answer could no longer prove that every key lives its ttl.
 func (d *Dict) chunkTxn(ctx context.Context, adds []ngxtasks.Add, idx []int, leases []*lease) (*clientv3.TxnResponse, error) {
 	ops := make([]clientv3.Op, len(idx))
-	deadline := leases[0].expires.Add(-adds[idx[0]].TTL)
+	deadline := leases[0].answerBy(adds[idx[0]].TTL)
 	for j, i := range idx {
 		a := &adds[i]
 		k := d.prefix + a.Key
@@ -146,7 +146,7 @@ func (d *Dict) chunkTxn(ctx context.Context, adds []ngxtasks.Add, idx []int, lea
 			[]clientv3.Cmp{absent(k)},
 			[]clientv3.Op{clientv3.OpPut(k, a.Value, clientv3.WithLease(leases[j].id))},
 			nil)
-		if end := leases[j].expires.Add(-a.TTL); end.Before(deadline) {
+		if end := leases[j].answerBy(a.TTL); end.Before(deadline) {
 			deadline = end
 		}
 	}

@@ -12,9 +12,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Dict is an ngxtasks dictionary in etcd. It implements ngxtasks.Dict and
-// ngxtasks.BatchAdder (not ngxtasks.StoreClock: see the package
-// documentation). It is safe for concurrent use.
+// Dict is an ngxtasks dictionary in etcd. It implements ngxtasks.Dict,
+// ngxtasks.BatchAdder and ngxtasks.Setter (not ngxtasks.StoreClock: see the
+// package documentation). It is safe for concurrent use.
 type Dict struct {
 	client    *clientv3.Client
 	prefix    string
@@ -38,6 +38,7 @@ type Dict struct {
 var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
+	_ ngxtasks.Setter     = (*Dict)(nil)
 )
 
 // New returns a dictionary that keeps its keys in client's etcd under
@@ -87,27 +88,56 @@ func (d *Dict) Add(ctx context.Context, key, value string, ttl time.Duration) (b
 	}
 	ctx, done := d.callCtx(ctx)
 	defer done()
+	return d.withLease(ctx, "add", key, ttl, func(l *lease) (bool, error) {
+		return d.claim(ctx, l, key, value, ttl)
+	})
+}
+
+// Set implements ngxtasks.Setter with a Put of prefix+key with a shared
+// lease that surely outlives ttl, taken as Add takes its leases: it stores
+// the key whatever it holds, and the key moves to the new lease. A lease the
+// server no longer knows fails the Put, storing nothing, so Set then forgets
+// it and tries once more with a new one.
+func (d *Dict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := checkEntry(key, value, ttl); err != nil {
+		return err
+	}
+	if err := d.ready(ctx); err != nil {
+		return err
+	}
+	ctx, done := d.callCtx(ctx)
+	defer done()
+	_, err := d.withLease(ctx, "set", key, ttl, func(l *lease) (bool, error) {
+		return true, d.put(ctx, l, key, value, ttl)
+	})
+	return err
+}
+
+// withLease calls write with a lease that surely outlives ttl, and once more
+// with a new lease if the server no longer knows the first: write returns
+// rpctypes.ErrLeaseNotFound as it is for that, and any other error already
+// described by fail (as op of key).
+func (d *Dict) withLease(ctx context.Context, op, key string, ttl time.Duration, write func(*lease) (bool, error)) (bool, error) {
 	for range 2 {
 		l, err := d.leases.get(ctx, ttl)
 		if err != nil {
-			return false, d.fail("add", key, err)
+			return false, d.fail(op, key, err)
 		}
-		added, err := d.claim(ctx, l, key, value, ttl)
+		stored, err := write(l)
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			d.leases.drop(l)
 			continue
 		}
-		return added, err
+		return stored, err
 	}
-	return false, d.fail("add", key, rpctypes.ErrLeaseNotFound)
+	return false, d.fail(op, key, rpctypes.ErrLeaseNotFound)
 }
 
 // claim sends one Add's transaction. It gives up when an answer could no
-// longer prove that the key lives ttl, which is also when the lease would
-// end too soon after the put.
+// longer prove that the key lives ttl (l.answerBy).
 func (d *Dict) claim(ctx context.Context, l *lease, key, value string, ttl time.Duration) (bool, error) {
 	k := d.prefix + key
-	cctx, cancel := context.WithDeadline(ctx, l.expires.Add(-ttl))
+	cctx, cancel := context.WithDeadline(ctx, l.answerBy(ttl))
 	defer cancel()
 	resp, err := d.client.Txn(cctx).
 		If(absent(k)).
@@ -126,6 +156,22 @@ func (d *Dict) claim(ctx context.Context, l *lease, key, value string, ttl time.
 		return false, d.fail("add", key, err)
 	}
 	return true, nil
+}
+
+// put sends one Set's Put, giving up and checking the answer as claim does.
+func (d *Dict) put(ctx context.Context, l *lease, key, value string, ttl time.Duration) error {
+	cctx, cancel := context.WithDeadline(ctx, l.answerBy(ttl))
+	defer cancel()
+	if _, err := d.client.Put(cctx, d.prefix+key, value, clientv3.WithLease(l.id)); err != nil {
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return err
+		}
+		return d.fail("set", key, err)
+	}
+	if err := outlives(l, ttl, time.Now()); err != nil {
+		return d.fail("set", key, err)
+	}
+	return nil
 }
 
 // absent is the comparison of every claim: the key has no live revision.

@@ -39,6 +39,35 @@ func TestAddStoresOnceUnderThePrefixWithALease(t *testing.T) {
 	}
 }
 
+// TestSetReplacesTheKeyAndItsLease: Set stores over a live claim, under the
+// prefix, on a lease that outlives its own ttl rather than the claim's.
+func TestSetReplacesTheKeyAndItsLease(t *testing.T) {
+	d := openTest(t, "")
+	ctx := ctxT(t)
+	raw := rawClient(t)
+	if ok, err := d.Add(ctx, "k", "claim", time.Hour); !ok || err != nil {
+		t.Fatalf("Add = %v, %v; want true", ok, err)
+	}
+	claimLease := leaseOf(t, raw, d.Prefix()+"k")
+	if err := d.Set(ctx, "k", "set", 10*time.Second); err != nil {
+		t.Fatalf("Set over a live claim = %v", err)
+	}
+	if v, ok, err := d.Get(ctx, "k"); v != "set" || !ok || err != nil {
+		t.Fatalf("Get = %q, %v, %v; want set", v, ok, err)
+	}
+	id := leaseOf(t, raw, d.Prefix()+"k")
+	if id == clientv3.NoLease || id == claimLease {
+		t.Fatalf("Set's key has lease %x (the claim's was %x); want one of its own ttl", int64(id), int64(claimLease))
+	}
+	resp, err := raw.TimeToLive(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Duration(resp.TTL) * time.Second; left < 10*time.Second || left > time.Minute {
+		t.Errorf("Set of ttl 10s: its lease has %v left", left)
+	}
+}
+
 func TestInvalidOrOversizedEntriesAreRefused(t *testing.T) {
 	d := openTest(t, "")
 	ctx := ctxT(t)

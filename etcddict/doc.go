@@ -24,6 +24,14 @@
 //     nested Txn succeeds or not on its own comparison, so one taken key
 //     does not fail the others, and each claim gets its own answer.
 //
+//   - Set (ngxtasks.Setter) is Add's Put without the comparison:
+//
+//     Put(prefix+key, value, WithLease(lease))
+//
+//     with a lease taken as Add takes its own, so it stores the key whatever
+//     it holds, and the key moves to that lease and lives as a claim of the
+//     same ttl would.
+//
 //   - Lease Grant, to make the shared leases below. Nothing is ever revoked
 //     or kept alive.
 //
@@ -51,12 +59,12 @@
 // still within the lease: a key the server put before now then surely lives
 // ttl. If the answer came too late for that, or the request outlived that
 // deadline, Add returns an error (the key may be stored but could vanish
-// early, so the slot must not run).
+// early, so the slot must not run); so does Set.
 //
 // So, writing m for the server's minimum lease TTL (etcd 3.4 raises shorter
 // requests to ceil(1.5 × election timeout): 2 s with default settings), a
-// key that Add or AddBatch reports stored lives, from the moment the server
-// applied the put:
+// key that Add or AddBatch reports stored, or Set stored without an error,
+// lives, from the moment the server applied the put:
 //
 //	at least ttl
 //	at most  max(ttl + A + W + 1s, m) + one Grant round trip + deletion delay
@@ -79,8 +87,9 @@
 // or an invalid entry, stored nothing. The client's own retries are safe: a
 // retried transaction that finds the key its first try stored answers "not
 // stored", never a second "stored". A lease the server no longer knows
-// fails the whole transaction before anything is stored; Add and AddBatch
-// then forget it and try once more with a new lease.
+// fails the whole transaction (or Set's Put) before anything is stored; Add,
+// AddBatch and Set then forget it and try once more with a new lease. A Set
+// that returns an error may or may not have stored, as an Add.
 //
 // # Logs
 //

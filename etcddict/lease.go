@@ -24,6 +24,11 @@ type lease struct {
 // remaining is how long the lease surely lives after now.
 func (l *lease) remaining(now time.Time) time.Duration { return l.expires.Sub(now) }
 
+// answerBy is the last moment at which the answer to a put of a key with
+// the lease can still prove that the key lives ttl: past it, the lease may
+// end too soon after the put.
+func (l *lease) answerBy(ttl time.Duration) time.Time { return l.expires.Add(-ttl) }
+
 // grantCall is one Grant in flight, which every claim needing a lease of the
 // same TTL waits for instead of granting its own.
 type grantCall struct {

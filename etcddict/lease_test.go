@@ -214,6 +214,19 @@ func TestRevokedLeaseIsReplacedOnTheNextClaim(t *testing.T) {
 	if err := checkBatch(t, d, batchOf("c", 10, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	// And by Set, whose Put fails the same way.
+	if l, err = d.leases.get(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Revoke(ctx, l.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set(ctx, "s", "v", 10*time.Second); err != nil {
+		t.Fatalf("Set after revoke = %v", err)
+	}
+	if id := leaseOf(t, raw, d.prefix+"s"); id == l.id || id == clientv3.NoLease {
+		t.Fatalf("Set's key has lease %x; want a new one, not the revoked %x", int64(id), int64(l.id))
+	}
 }
 
 // TestOutlivesAcceptsAnExactFitAndNoLater checks the check made after each

@@ -159,6 +159,9 @@ func TestOpenDictGivesABatchAdderThatIsNoStoreClock(t *testing.T) {
 	if _, ok := d.(ngxtasks.BatchAdder); !ok {
 		t.Error("not a BatchAdder")
 	}
+	if _, ok := d.(ngxtasks.Setter); !ok {
+		t.Error("not a Setter")
+	}
 	if _, ok := d.(ngxtasks.StoreClock); ok {
 		t.Error("a StoreClock, which etcd cannot be")
 	}

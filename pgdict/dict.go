@@ -16,7 +16,8 @@ import (
 )
 
 // Dict is an ngxtasks dictionary in a PostgreSQL table. It also implements
-// ngxtasks.BatchAdder and ngxtasks.StoreClock. It is safe for concurrent use.
+// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.StoreClock. It is safe
+// for concurrent use.
 type Dict struct {
 	pool   *pgxpool.Pool
 	own    bool // the pool was made by Open: Close closes it
@@ -31,6 +32,7 @@ type Dict struct {
 var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
+	_ ngxtasks.Setter     = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
 )
 
@@ -148,6 +150,22 @@ func (d *Dict) Add(ctx context.Context, key, value string, ttl time.Duration) (b
 	default:
 		return false, d.fail("claim", key, err)
 	}
+}
+
+// Set implements ngxtasks.Setter with Add's INSERT, whose ON CONFLICT
+// updates the row whatever it holds. The expiry is Add's: ttl rounded up to
+// a microsecond from now, by the server's clock.
+func (d *Dict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := checkAdd(key, value, ttl); err != nil {
+		return err
+	}
+	if err := d.ready(ctx); err != nil {
+		return err
+	}
+	if _, err := d.pool.Exec(ctx, d.sql.set, key, value, micros(ttl)); err != nil {
+		return d.fail("set", key, err)
+	}
+	return nil
 }
 
 // Get implements ngxtasks.Dict.

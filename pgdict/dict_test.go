@@ -47,6 +47,14 @@ func TestTTLStoredInMicrosecondsRoundedUp(t *testing.T) {
 	if err != nil || left <= 59*time.Minute || left > time.Hour {
 		t.Fatalf("claim of ttl 1h expires in %v (%v)", left, err)
 	}
+	// Set stores the same expiry, and replaces the row's as well as its value.
+	if err := d.Set(ctx, k, "v2", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err = d.pool.QueryRow(ctx, "SELECT expires_at - clock_timestamp() FROM "+d.sql.table+" WHERE key = $1", k).Scan(&left)
+	if err != nil || left <= 0 || left > 2*time.Second {
+		t.Fatalf("Set of ttl 2s over a claim of 1h expires in %v (%v)", left, err)
+	}
 }
 
 // race runs racers goroutines that each Add every key once, and returns how

@@ -46,6 +46,10 @@
 // stored. Keys are sent sorted, so that concurrent batches lock rows in one
 // order and cannot deadlock each other.
 //
+// Set (ngxtasks.Setter) is Add's statement with the conflict clause's WHERE
+// and RETURNING left out: it stores the key whatever its row holds, with the
+// same expiry, by the server's clock.
+//
 // Now (ngxtasks.StoreClock) is SELECT clock_timestamp().
 //
 // Expired rows are deleted by a goroutine that Close stops, every minute by
@@ -55,8 +59,8 @@
 //
 // # What an error means
 //
-// An Add that returns an error may or may not have stored: the connection may
-// have failed after the server committed. The manager then does not run the
+// An Add (or a Set) that returns an error may or may not have stored: the
+// connection may have failed after the server committed. The manager then does not run the
 // slot (it fails closed). A cancelled context cancels the statement on the
 // server. Errors never contain the password.
 //

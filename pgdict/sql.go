@@ -25,6 +25,7 @@ type statements struct {
 	create  string
 	claim   string
 	batch   string
+	set     string
 	get     string
 	cleanup string
 }
@@ -57,13 +58,27 @@ func isIdentifier(s string) bool {
 	return true
 }
 
+// expiresAt is the expiry of an entry whose ttl, in microseconds, is the
+// bigint micros: ttl from now by the server's clock. Add, AddBatch and Set
+// store it.
+func expiresAt(micros string) string {
+	return `clock_timestamp() + ` + micros + ` * interval '1 microsecond'`
+}
+
+// overwrite is the conflict clause of Set: the row takes the new value and
+// expiry whatever it held.
+const overwrite = `
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+
 // The claim's conflict clause, shared by Add and AddBatch: take the row over
 // only if its claim has expired, by the server's clock.
-const takeOver = `
-ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+const takeOver = overwrite + `
 WHERE c.expires_at <= clock_timestamp()`
 
 func newStatements(table string) statements {
+	// One entry, $1 key, $2 value, $3 ttl in microseconds: Add's and Set's.
+	insert := `INSERT INTO ` + table + ` AS c (key, value, expires_at)
+VALUES ($1, $2, ` + expiresAt(`$3::bigint`) + `)`
 	return statements{
 		table: table,
 		// The "C" collation compares keys as bytes: equality is all a claim
@@ -74,13 +89,13 @@ func newStatements(table string) statements {
 	value      text NOT NULL,
 	expires_at timestamptz NOT NULL
 )`,
-		claim: `INSERT INTO ` + table + ` AS c (key, value, expires_at)
-VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')` + takeOver + `
+		claim: insert + takeOver + `
 RETURNING true`,
 		batch: `INSERT INTO ` + table + ` AS c (key, value, expires_at)
-SELECT b.k, b.v, clock_timestamp() + b.t * interval '1 microsecond'
+SELECT b.k, b.v, ` + expiresAt(`b.t`) + `
 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS b(k, v, t)` + takeOver + `
 RETURNING c.key`,
+		set: insert + overwrite,
 		get: `SELECT value FROM ` + table + ` WHERE key = $1 AND expires_at > clock_timestamp()`,
 		// SKIP LOCKED leaves rows that a takeover is updating; the outer
 		// condition is checked again on the row as it is when deleted.

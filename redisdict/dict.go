@@ -13,7 +13,8 @@ import (
 )
 
 // Dict is an ngxtasks dictionary in Redis. It also implements
-// ngxtasks.BatchAdder and ngxtasks.StoreClock. It is safe for concurrent use.
+// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.StoreClock. It is safe
+// for concurrent use.
 type Dict struct {
 	client redis.UniversalClient
 	own    bool // the client was made by Open: Close closes it
@@ -24,6 +25,7 @@ type Dict struct {
 var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
+	_ ngxtasks.Setter     = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
 )
 
@@ -49,16 +51,21 @@ func New(client redis.UniversalClient) (*Dict, error) {
 // Client returns the client the dictionary uses.
 func (d *Dict) Client() redis.UniversalClient { return d.client }
 
-// setNX builds SET key value PX ms NX, the whole claim, with ttl rounded up
-// to a millisecond so that a claim never lives less than asked.
-// The reply is read as a status, "OK" or nil, rather than a bool, whose false
-// could not tell "not stored" from "no reply".
-func setNX(ctx context.Context, key, value string, ttl time.Duration) *redis.StatusCmd {
+// px is ttl in whole milliseconds, for SET's PX, rounded up so that an
+// entry never lives less than asked.
+func px(ttl time.Duration) int64 {
 	ms := int64(ttl / time.Millisecond)
 	if ttl%time.Millisecond != 0 {
 		ms++
 	}
-	return redis.NewStatusCmd(ctx, "set", key, value, "px", ms, "nx")
+	return ms
+}
+
+// setNX builds SET key value PX ms NX, the whole claim.
+// The reply is read as a status, "OK" or nil, rather than a bool, whose false
+// could not tell "not stored" from "no reply".
+func setNX(ctx context.Context, key, value string, ttl time.Duration) *redis.StatusCmd {
+	return redis.NewStatusCmd(ctx, "set", key, value, "px", px(ttl), "nx")
 }
 
 // Add implements ngxtasks.Dict with SET key value NX PX ttl.
@@ -94,6 +101,28 @@ func (d *Dict) added(cmd *redis.StatusCmd, key string, cause error) (bool, error
 	default:
 		return false, d.fail("SET NX", key, err)
 	}
+}
+
+// Set implements ngxtasks.Setter with SET key value PX ttl, the claim
+// without NX: it stores whatever the key holds, with ttl rounded up to a
+// millisecond as Add's.
+func (d *Dict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := ngxtasks.CheckEntry(key, value, ttl); err != nil {
+		return err
+	}
+	if err := d.ready(ctx); err != nil {
+		return err
+	}
+	cmd := redis.NewStatusCmd(ctx, "set", key, value, "px", px(ttl))
+	_ = d.client.Process(ctx, cmd)
+	status, err := cmd.Result()
+	switch {
+	case err != nil:
+		return d.fail("SET", key, err)
+	case status != "OK":
+		return d.fail("SET", key, fmt.Errorf("unexpected reply %q", status))
+	}
+	return nil
 }
 
 // Get implements ngxtasks.Dict with GET.

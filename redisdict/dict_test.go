@@ -31,6 +31,14 @@ func TestTTLIsRoundedUpToTheMillisecond(t *testing.T) {
 	if err != nil || pttl <= 59*time.Minute || pttl > time.Hour {
 		t.Fatalf("PTTL after Add(ttl 1h) = %v, %v", pttl, err)
 	}
+	// Set sends the same PX, and replaces the key's TTL as well as its value.
+	if err := d.Set(ctx, k, "v2", 1500*time.Microsecond+time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pttl, err = d.client.PTTL(ctx, k).Result()
+	if err != nil || pttl <= 0 || pttl > 1002*time.Millisecond {
+		t.Fatalf("PTTL after Set(ttl 1.0015s) over a key of 1h = %v, %v; want at most 1002ms", pttl, err)
+	}
 }
 
 func TestExpiryFreesTheKeyForANewClaim(t *testing.T) {

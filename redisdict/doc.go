@@ -16,6 +16,8 @@
 //   - AddBatch sends one SET NX PX per element in a single pipeline: one
 //     round trip, each element decided on its own (not a transaction). A key
 //     repeated in a batch is stored by its first occurrence at most.
+//   - Set (ngxtasks.Setter) is SET key value PX ttl: Add's command without
+//     NX, so it stores whatever the key holds, with the same rounding.
 //   - Now (ngxtasks.StoreClock) is the server's TIME.
 //
 // # What an error means
@@ -25,7 +27,9 @@
 // manager then does not run the slot (it fails closed), which loses at most
 // that slot. Retries by the client (go-redis retries network errors,
 // MaxRetries) are safe: a retried SET NX that finds the key its first try
-// stored answers "not stored", never a second "stored".
+// stored answers "not stored", never a second "stored". A Set that returns
+// an error may or may not have stored either, and a retried SET stores the
+// same value again.
 //
 // A Dict opened from a URL cancels a command when its context ends
 // (ContextTimeoutEnabled); a client passed to New should enable it too, or a

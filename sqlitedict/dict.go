@@ -12,8 +12,9 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// Dict is a dictionary in a SQLite file. It is safe for concurrent use, and
-// any number of processes on the host may open the same file.
+// Dict is a dictionary in a SQLite file. It also implements
+// ngxtasks.BatchAdder and ngxtasks.Setter. It is safe for concurrent use,
+// and any number of processes on the host may open the same file.
 type Dict struct {
 	path   string
 	w      *sql.DB // one connection: claims and cleanup
@@ -25,6 +26,12 @@ type Dict struct {
 	stopCleanup context.CancelFunc
 	cleanupDone sync.WaitGroup
 }
+
+var (
+	_ ngxtasks.Dict       = (*Dict)(nil)
+	_ ngxtasks.BatchAdder = (*Dict)(nil)
+	_ ngxtasks.Setter     = (*Dict)(nil)
+)
 
 // Path returns the file's path.
 func (d *Dict) Path() string { return d.path }
@@ -47,6 +54,21 @@ func (d *Dict) Add(ctx context.Context, key, value string, ttl time.Duration) (b
 		return false, d.fail(ctx, "add", err)
 	}
 	return n == 1, nil
+}
+
+// Set implements ngxtasks.Setter with Add's statement less its WHERE: it
+// stores the entry whatever the key holds, expiring as Add's would.
+func (d *Dict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := ngxtasks.CheckEntry(key, value, ttl); err != nil {
+		return fmt.Errorf("sqlitedict: set: %w", err)
+	}
+	if err := d.ready(ctx); err != nil {
+		return err
+	}
+	if _, err := d.w.ExecContext(ctx, d.sql.set, key, value, expiry(time.Now().UnixNano(), ttl)); err != nil {
+		return d.fail(ctx, "set", err)
+	}
+	return nil
 }
 
 // expiry is now + ttl in Unix nanoseconds, saturating rather than wrapping

@@ -35,6 +35,9 @@
 // and a writing statement reads the table under that lock, so of concurrent
 // Adds of one key, from any process, exactly one stores.
 //
+// Set (ngxtasks.Setter) is the same statement without its WHERE: it stores
+// the entry whatever the key holds, with ?3 = now + ttl as Add's.
+//
 // Get selects the value of a row whose expires_at is still ahead.
 //
 // AddBatch (ngxtasks.BatchAdder) runs the same statement for every element
@@ -80,9 +83,9 @@
 //
 // # What an error means
 //
-// An Add that returns an error did not store, unless the error came from the
-// commit itself (a disk failure), in which case SQLite rolled it back. The
-// manager does not run the slot either way (it fails closed).
+// An Add (or a Set) that returns an error did not store, unless the error
+// came from the commit itself (a disk failure), in which case SQLite rolled
+// it back. The manager does not run the slot either way (it fails closed).
 //
 // # URLs
 //
