@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/calendar"
 )
 
 // File is a loaded rule file: the master's settings and its rules, with
@@ -59,6 +60,11 @@ type Rule struct {
 	ID       string
 	Name     string
 	Interval time.Duration
+	// Schedule, instead of Interval: a calendar (schedule:, with zone:,
+	// gap: and repeat:), its starts moved by up to Jitter.
+	Schedule *calendar.Schedule
+	Jitter   time.Duration
+	CatchUp  time.Duration // catch_up:, see ngxtasks.Rule.CatchUp
 	Type     ngxtasks.Type
 	Timeout  time.Duration // 0: none
 	Offset   time.Duration
@@ -83,7 +89,7 @@ type Rule struct {
 // command adds the one that runs Exec or HTTP. Timeout is the rule's;
 // exec and http apply their own limits within it.
 func (r *Rule) Core() ngxtasks.Rule {
-	return ngxtasks.Rule{
+	c := ngxtasks.Rule{
 		Identifier: r.ID,
 		Name:       r.Name,
 		Interval:   r.Interval,
@@ -91,7 +97,12 @@ func (r *Rule) Core() ngxtasks.Rule {
 		Timeout:    r.Timeout,
 		Offset:     r.Offset,
 		Spread:     r.Spread,
+		CatchUp:    r.CatchUp,
 	}
+	if r.Schedule != nil {
+		c.Schedule = ngxtasks.Jittered(r.Schedule, r.Jitter, r.ID)
+	}
+	return c
 }
 
 // Exec runs a program. Argv is run directly (argv[0] looked up in PATH

@@ -15,10 +15,17 @@ import (
 // hundred thousand rules need one buffer, not one each.
 func fingerprint(r *Rule, buf []byte) (string, []byte) {
 	f := &fp{b: buf[:0]}
-	f.str("rulefile/v2")
+	f.str("rulefile/v3")
 	f.str(r.ID)
 	f.str(r.Name)
 	f.dur(r.Interval)
+	if r.Schedule != nil {
+		f.str(r.Schedule.String()) // the zone and any policy not the default included
+	} else {
+		f.str("")
+	}
+	f.dur(r.Jitter)
+	f.dur(r.CatchUp)
 	f.num(int64(r.Type))
 	f.dur(r.Timeout)
 	f.dur(r.Offset)

@@ -10,7 +10,7 @@ import (
 )
 
 func ruleKeys() []string {
-	return []string{"id", "name", "interval", "type", "timeout", "offset", "spread", "max_running", "exec", "http"}
+	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "timeout", "offset", "spread", "max_running", "exec", "http"}
 }
 
 // ruleHints place keys of exec: and http: written directly in the rule.
@@ -104,8 +104,14 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	} else if s, ok := d.oneOf(e.val, pl.field("type"), "normal", "preemption"); ok {
 		r.Type, _ = ngxtasks.ParseType(s)
 	}
-	if e, ok := keys.get("interval"); !ok {
-		d.atPos(r.Pos, pl.field("interval"), "required (e.g. interval: 30s)")
+	sched, hasSched := keys.get("schedule")
+	if e, ok := keys.get("interval"); hasSched {
+		if ok {
+			d.at(e.key, pl, "has both interval: and schedule:; a rule has one of them")
+		}
+		d.schedule(&r, sched, keys, pl)
+	} else if d.scheduleOnly(keys, pl); !ok {
+		d.atPos(r.Pos, pl.field("interval"), `required (e.g. interval: 30s), or a schedule: (e.g. schedule: "0 2 * * 1-5")`)
 	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
 		switch {
 		case v <= 0:
@@ -121,7 +127,17 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 			r.Timeout = v
 		}
 	}
-	if e, ok := keys.get("offset"); ok {
+	for _, k := range []string{"offset", "spread"} {
+		if e, ok := keys.get(k); ok && hasSched {
+			d.at(e.key, pl.field(k), "is for interval: rules; a schedule: places its own slots")
+		}
+	}
+	if e, ok := keys.get("catch_up"); ok {
+		if v, ok := d.nonNegativeDuration(e.val, pl.field("catch_up")); ok {
+			r.CatchUp = v
+		}
+	}
+	if e, ok := keys.get("offset"); ok && !hasSched {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("offset")); ok {
 			if r.Interval > 0 && v >= r.Interval {
 				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
@@ -130,7 +146,7 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 			}
 		}
 	}
-	if e, ok := keys.get("spread"); ok {
+	if e, ok := keys.get("spread"); ok && !hasSched {
 		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
 	}
 
