@@ -23,14 +23,15 @@ type fields struct {
 	domOnly bool // the day of the week is *: only the day of the month counts
 }
 
+// newFields keeps the bits of values each field can take.
 func newFields(s *cron.SpecSchedule) fields {
 	return fields{
-		sec:     s.Second &^ starBit,
-		min:     s.Minute &^ starBit,
-		hour:    s.Hour &^ starBit,
-		dom:     s.Dom &^ starBit,
-		month:   s.Month &^ starBit,
-		dow:     s.Dow &^ starBit,
+		sec:     s.Second & (1<<60 - 1),
+		min:     s.Minute & (1<<60 - 1),
+		hour:    s.Hour & (1<<24 - 1),
+		dom:     s.Dom & (1<<32 - 2),
+		month:   s.Month & (1<<13 - 2),
+		dow:     s.Dow & (1<<7 - 1),
 		either:  s.Dom&starBit == 0 && s.Dow&starBit == 0,
 		domOnly: s.Dom&starBit == 0 && s.Dow&starBit != 0,
 	}

@@ -95,6 +95,9 @@ var descriptors = map[string]string{
 
 var fieldNames = [6]string{"second", "minute", "hour", "day-of-month", "month", "day-of-week"}
 
+// bounds are the values each field can name; Sunday is 0 or 7.
+var bounds = [6][2]int{{0, 59}, {0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
+
 // Parse reads a cron expression to be read in the zone and with the
 // policies of o. It accepts five fields (minute hour day-of-month month
 // day-of-week), six with seconds first, or a descriptor (@hourly, @daily,
@@ -208,6 +211,17 @@ var dayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 // subset accepted here: the extensions it would otherwise refuse in terms
 // of its own options, and its hash and zone syntax.
 func checkField(i int, x string) error {
+	if strings.HasPrefix(x, ",") || strings.HasSuffix(x, ",") || strings.Contains(x, ",,") {
+		return fmt.Errorf("%s field %s: an empty value in the list", fieldNames[i], x)
+	}
+	for _, item := range strings.Split(x, ",") {
+		rng, _, _ := strings.Cut(item, "/")
+		for _, v := range strings.Split(rng, "-") {
+			if n, err := strconv.Atoi(v); err == nil && (n < bounds[i][0] || n > bounds[i][1]) {
+				return fmt.Errorf("%s field %s: %d is not in %d-%d", fieldNames[i], x, n, bounds[i][0], bounds[i][1])
+			}
+		}
+	}
 	for j := 0; j < len(x); j++ {
 		c := x[j]
 		switch {
@@ -234,6 +248,8 @@ func checkName(i int, x, name string) error {
 	switch {
 	case i == 4 && contains(monthNames, name), i == 5 && contains(dayNames, name):
 		return nil
+	case (name == "l" || name == "lw") && i == 5:
+		return fmt.Errorf("%s field %s: L (last weekday of the month) is not supported", fieldNames[i], x)
 	case name == "l" || name == "lw":
 		return fmt.Errorf("%s field %s: L (last day) is not supported", fieldNames[i], x)
 	case name == "w" && i == 3:
@@ -282,5 +298,11 @@ func readFields(six [6]string) (fields, error) {
 	if !ok {
 		return fields{}, fmt.Errorf("not a cron expression")
 	}
-	return newFields(spec), nil
+	f := newFields(spec)
+	for i, m := range [6]uint64{f.sec, f.min, f.hour, f.dom, f.month, f.dow} {
+		if m == 0 {
+			return fields{}, fmt.Errorf("%s field %s: names no value", fieldNames[i], six[i])
+		}
+	}
+	return f, nil
 }
