@@ -51,20 +51,16 @@ func (f *fields) occurs() bool {
 	return false
 }
 
-func (f *fields) day(d int, wd time.Weekday) bool {
-	dom, dow := f.dom&(1<<d) != 0, f.dow&(1<<wd) != 0
-	if f.either {
-		return dom || dow
-	}
-	return dom && dow
+// dayOf returns the date and weekday of day n since 1970-01-01.
+func dayOf(n int64) (y int, m time.Month, d int, wd int) {
+	t := time.Unix(n*secsPerDay, 0).UTC()
+	y, m, d = t.Date()
+	return y, m, d, int(t.Weekday())
 }
 
-// dayOf returns the month, day, weekday and days left in the month of day n
-// since 1970-01-01.
-func dayOf(n int64) (m time.Month, d int, wd time.Weekday, left int) {
-	t := time.Unix(n*secsPerDay, 0).UTC()
-	y, m, d := t.Date()
-	return m, d, t.Weekday(), daysIn(y, m) - d
+// dayNumber returns the number since 1970-01-01 of day d of month m of y.
+func dayNumber(y int, m time.Month, d int) int64 {
+	return floorDiv(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(), secsPerDay)
 }
 
 func daysIn(y int, m time.Month) int {
@@ -80,12 +76,48 @@ func daysIn(y int, m time.Month) int {
 	return 31
 }
 
+// nextDay returns the first matching day of a month at or after day d,
+// a weekday wd, if it is at most last; 0 if none.
+func (f *fields) nextDay(d, wd, last int) int {
+	dom := int(above(f.dom, int64(d)))
+	if dom < 0 || dom > last {
+		dom = 0
+	}
+	dow := d + int(above(f.dow|f.dow<<7, int64(wd))) - wd // the week's mask twice: it wraps
+	if dow > last {
+		dow = 0
+	}
+	switch {
+	case f.domOnly:
+		return dom
+	case !f.either:
+		return dow
+	case dom == 0 || dow != 0 && dow < dom:
+		return dow
+	}
+	return dom
+}
+
+// prevDay returns the last matching day of a month at or before day d, a
+// weekday wd; 0 if none.
+func (f *fields) prevDay(d, wd int) int {
+	dom := max(int(below(f.dom, int64(d))), 0)
+	dow := max(d-(wd+7-int(below(f.dow|f.dow<<7, int64(wd+7)))), 0)
+	switch {
+	case f.domOnly:
+		return dom
+	case !f.either:
+		return dow
+	}
+	return max(dom, dow)
+}
+
 // matches reports whether wall time w matches.
 func (f *fields) matches(w int64) bool {
 	n := floorDiv(w, secsPerDay)
 	s := w - n*secsPerDay
-	m, d, wd, _ := dayOf(n)
-	return f.month&(1<<m) != 0 && f.day(d, wd) &&
+	y, m, d, wd := dayOf(n)
+	return f.month&(1<<m) != 0 && f.nextDay(d, wd, daysIn(y, m)) == d &&
 		f.hour&(1<<(s/3600)) != 0 && f.min&(1<<(s/60%60)) != 0 && f.sec&(1<<(s%60)) != 0
 }
 
@@ -94,18 +126,29 @@ func (f *fields) next(w, limit int64) (int64, bool) {
 	n := floorDiv(w, secsPerDay)
 	s := w - n*secsPerDay
 	for n*secsPerDay < limit {
-		m, d, wd, left := dayOf(n)
+		y, m, d, wd := dayOf(n)
 		if f.month&(1<<m) == 0 {
-			n, s = n+int64(left)+1, 0
+			nm := above(f.month, int64(m)+1)
+			if nm < 0 {
+				y, nm = y+1, above(f.month, 1)
+			}
+			n, s = dayNumber(y, time.Month(nm), 1), 0
 			continue
 		}
-		if f.day(d, wd) {
-			if t := f.nextInDay(s); t >= 0 {
-				if r := n*secsPerDay + t; r < limit {
-					return r, true
-				}
-				return 0, false
+		last := daysIn(y, m)
+		dd := f.nextDay(d, wd, last)
+		if dd == 0 {
+			n, s = n+int64(last-d+1), 0
+			continue
+		}
+		if dd != d {
+			n, s = n+int64(dd-d), 0
+		}
+		if t := f.nextInDay(s); t >= 0 {
+			if r := n*secsPerDay + t; r < limit {
+				return r, true
 			}
+			return 0, false
 		}
 		n, s = n+1, 0
 	}
@@ -117,18 +160,28 @@ func (f *fields) prev(w, floor int64) (int64, bool) {
 	n := floorDiv(w, secsPerDay)
 	s := w - n*secsPerDay
 	for (n+1)*secsPerDay > floor {
-		m, d, wd, _ := dayOf(n)
+		y, m, d, wd := dayOf(n)
 		if f.month&(1<<m) == 0 {
+			pm := below(f.month, int64(m)-1)
+			if pm < 0 {
+				y, pm = y-1, below(f.month, 12)
+			}
+			n, s = dayNumber(y, time.Month(pm), daysIn(y, time.Month(pm))), secsPerDay-1
+			continue
+		}
+		dd := f.prevDay(d, wd)
+		if dd == 0 {
 			n, s = n-int64(d), secsPerDay-1
 			continue
 		}
-		if f.day(d, wd) {
-			if t := f.prevInDay(s); t >= 0 {
-				if r := n*secsPerDay + t; r >= floor {
-					return r, true
-				}
-				return 0, false
+		if dd != d {
+			n, s = n-int64(d-dd), secsPerDay-1
+		}
+		if t := f.prevInDay(s); t >= 0 {
+			if r := n*secsPerDay + t; r >= floor {
+				return r, true
 			}
+			return 0, false
 		}
 		n, s = n-1, secsPerDay-1
 	}
