@@ -37,6 +37,10 @@ func (o Occurrence) ID() int64 { return o.Wall.Unix()*4 + int64(o.Pass) }
 // run past the dates the zone data knows.
 const searchSpan = 100 * 366 * secsPerDay
 
+// searchable reports whether instant u is far enough from the ends of
+// int64 for the search's arithmetic on it, its wall times and its horizon.
+func searchable(u int64) bool { return farPast/2 < u && u < farFuture/2 }
+
 // occ is an occurrence in seconds; ok is false for none.
 type occ struct {
 	at, wall     int64
@@ -59,24 +63,34 @@ func (s *Schedule) occurrence(o occ) Occurrence {
 
 func (o occ) id() int64 { return o.wall*4 + int64(o.pass) }
 
-// Next returns the first occurrence strictly after t; the zero Occurrence
-// if none comes within a century (only near the ends of time).
+// Next returns the first occurrence strictly after t. It returns the zero
+// Occurrence when none comes within a century, which happens only tens of
+// billions of years away.
 func (s *Schedule) Next(t time.Time) Occurrence {
 	a := t.Unix() + 1 // occurrences fall on whole seconds
+	if !searchable(a) {
+		return Occurrence{}
+	}
 	return s.occurrence(s.next(a, spanAt(s.loc, a)))
 }
 
-// Prev returns the latest occurrence at or before t; the zero Occurrence
-// if none came within a century.
+// Prev returns the latest occurrence at or before t, or the zero
+// Occurrence as Next does.
 func (s *Schedule) Prev(t time.Time) Occurrence {
 	b := t.Unix()
+	if !searchable(b) {
+		return Occurrence{}
+	}
 	return s.occurrence(s.prev(b, spanAt(s.loc, b)))
 }
 
 // Slot returns the slot holding t: from Prev(t) to Next(t), numbered by
-// Prev(t)'s identity.
+// Prev(t)'s identity; the zero Slot where Prev or Next is zero.
 func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 	b := t.Unix()
+	if !searchable(b) || !searchable(b+1) {
+		return ngxtasks.Slot{}
+	}
 	p := spanAt(s.loc, b)
 	prev := s.prev(b, p)
 	q := p
@@ -84,6 +98,9 @@ func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 		q = after(s.loc, p)
 	}
 	next := s.next(b+1, q)
+	if !prev.ok || !next.ok {
+		return ngxtasks.Slot{}
+	}
 	return ngxtasks.Slot{
 		N:     prev.id(),
 		Start: time.Unix(prev.at, 0).In(s.loc),
@@ -203,6 +220,7 @@ func (s *Schedule) gapRun(p, q span) (occ, bool) {
 // Location returns the schedule's zone.
 func (s *Schedule) Location() *time.Location { return s.loc }
 
-// String returns the expression as written, fields separated by one space,
-// then the zone's name.
+// String returns the expression as written, fields separated by one
+// space, then the zone's name and the policies that are not the default:
+// two schedules with the same String have the same occurrences.
 func (s *Schedule) String() string { return s.text }

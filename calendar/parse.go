@@ -141,8 +141,15 @@ func Parse(spec string, o Options) (*Schedule, error) {
 	if o.Repeat != FirstPass && o.Repeat != LastPass && o.Repeat != BothPasses {
 		return nil, &Error{Field: "repeat", Value: o.Repeat.String(), Problem: "unknown repeat policy"}
 	}
+	text := strings.Join(written, " ") + " " + loc.String()
+	if o.Gap != RunAtTransition {
+		text += " " + o.Gap.String()
+	}
+	if o.Repeat != FirstPass {
+		text += " " + o.Repeat.String()
+	}
 	return &Schedule{
-		text:   strings.Join(written, " ") + " " + loc.String(),
+		text:   text,
 		loc:    loc,
 		f:      f,
 		fixed:  !strings.ContainsAny(fields[2], "*?/"),

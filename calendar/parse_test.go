@@ -120,6 +120,26 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
+func TestStringNamesPolicies(t *testing.T) {
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Zone: "Europe/Berlin"}, "30 2 * * * Europe/Berlin"},
+		{Options{Zone: "Europe/Berlin", Gap: SkipGap}, "30 2 * * * Europe/Berlin skip-gap"},
+		{Options{Repeat: LastPass}, "30 2 * * * UTC last-pass"},
+		{Options{Gap: SkipGap, Repeat: BothPasses}, "30 2 * * * UTC skip-gap both-passes"},
+	} {
+		s, err := Parse("30 2 * * *", c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.String(); got != c.want {
+			t.Errorf("%+v: String() = %q, want %q", c.o, got, c.want)
+		}
+	}
+}
+
 func TestErrorNamesWhatIsRefused(t *testing.T) {
 	_, err := Parse("0 0 30 2 *", Options{Zone: "Europe/Berlin"})
 	want := `schedule "0 0 30 2 *": never occurs: no month named has any of the days of the month named`
