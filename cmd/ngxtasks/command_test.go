@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -98,6 +99,53 @@ func TestNextPrintsTheComingSlotsOfARule(t *testing.T) {
 	}
 	if code, _, errOut := ngxtasks(t, "next", "-c", path, "nope"); code != 2 || !strings.Contains(errOut, `no rule "nope"`) {
 		t.Fatalf("next of an unknown rule: %d %q", code, errOut)
+	}
+}
+
+// TestNextShowsASchedulesStartsAcrossTheChanges: next lists a schedule's
+// starts in its zone and in UTC from the instant given, marking the start
+// the spring gap moved and the two passes of the autumn's repeated hour,
+// as text and as JSON.
+func TestNextShowsASchedulesStartsAcrossTheChanges(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, path, "rules:\n"+
+		"  - {id: nightly, schedule: '30 2 * * *', zone: Europe/Berlin, type: preemption, exec: {argv: [\"true\"]}}\n"+
+		"  - {id: halfhour, schedule: '*/30 * * * *', zone: Europe/Berlin, type: normal, exec: {argv: [\"true\"]}}\n")
+	code, out, errOut := ngxtasks(t, "next", "-c", path, "-n", "2", "--from", "2027-03-28T00:00:00+01:00", "nightly")
+	if code != 0 {
+		t.Fatalf("next: %d %q", code, errOut)
+	}
+	for _, want := range []string{
+		"nightly  preemption  2027-03-28T03:00:00+02:00  2027-03-28T01:00:00Z  2h0m0s    gap: 2027-03-28 02:30:00 does not exist, run at the change",
+		"nightly  preemption  2027-03-29T02:30:00+02:00  2027-03-29T00:30:00Z  25h30m0s",
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("next printed\n%s\nwant a line %q", out, want)
+		}
+	}
+	code, out, errOut = ngxtasks(t, "next", "-c", path, "-n", "4", "--json", "--from", "2027-10-31T01:45:00+02:00", "halfhour")
+	if code != 0 {
+		t.Fatalf("next --json: %d %q", code, errOut)
+	}
+	var got []struct {
+		Start, UTC string
+		Pass       int
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("next --json printed %q: %v", out, err)
+	}
+	want := []struct {
+		Start, UTC string
+		Pass       int
+	}{
+		{"2027-10-31T02:00:00+02:00", "2027-10-31T00:00:00Z", 1},
+		{"2027-10-31T02:30:00+02:00", "2027-10-31T00:30:00Z", 1},
+		{"2027-10-31T02:00:00+01:00", "2027-10-31T01:00:00Z", 2},
+		{"2027-10-31T02:30:00+01:00", "2027-10-31T01:30:00Z", 2},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("next --json: %+v, want %+v", got, want)
 	}
 }
 

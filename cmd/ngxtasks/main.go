@@ -6,7 +6,7 @@
 //
 //	ngxtasks run -c rules.yaml [--workers N] [--dict URL] [--listen ADDR]
 //	ngxtasks validate -c rules.yaml
-//	ngxtasks next -c rules.yaml [RULE] [-n 5]
+//	ngxtasks next -c rules.yaml [RULE] [-n 5] [--from TIME] [--json]
 //	ngxtasks status -c rules.yaml [--json]
 //	ngxtasks reload -c rules.yaml
 //	ngxtasks version
@@ -22,6 +22,7 @@ package main
 
 import (
 	"os"
+	_ "time/tzdata" // every zone a schedule: names, also in a container without /usr/share/zoneinfo
 
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/cli"
 )

@@ -21,7 +21,7 @@ worker, preemption rules in exactly one worker of all that share the dictionary.
 Usage:
   ngxtasks run -c rules.yaml [--workers N] [--dict URL] [--listen ADDR|off]
   ngxtasks validate -c rules.yaml
-  ngxtasks next -c rules.yaml [-n 5] [RULE]
+  ngxtasks next -c rules.yaml [-n 5] [--from TIME] [--json] [RULE]
   ngxtasks status -c rules.yaml [--listen ADDR] [--json]
   ngxtasks reload -c rules.yaml
   ngxtasks version

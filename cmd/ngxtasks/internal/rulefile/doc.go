@@ -119,17 +119,37 @@
 //     control characters — and is unique in the file (a duplicate is
 //     reported with the position of the first).
 //   - name: free text.
-//   - interval: required; Go duration syntax (300ms, 2s, 1m30s), at least
-//     100ms (MinInterval): each slot starts a program or a request in every
-//     worker, and logs it. The library takes any positive interval; the
-//     command does not. A bare number is refused: 5 could mean seconds or
-//     milliseconds.
+//   - interval: required unless schedule: is given; Go duration syntax
+//     (300ms, 2s, 1m30s), at least 100ms (MinInterval): each slot starts a
+//     program or a request in every worker, and logs it. The library takes
+//     any positive interval; the command does not. A bare number is
+//     refused: 5 could mean seconds or milliseconds.
+//   - schedule: instead of interval, a cron expression (package
+//     calendar): 5 fields, 6 with seconds first, or @hourly, @daily,
+//     @weekly, @monthly, @yearly. Quote it: YAML reads `*` and `@`.
+//     Day-of-month and day-of-week, both restricted, match either.
+//   - zone: the schedule's IANA time zone (Europe/Berlin); default UTC.
+//     The command carries the zone database, so every zone is known.
+//   - gap: run (default) or skip: a fixed time the clock skips (spring
+//     forward) runs at the change, or not that day.
+//   - repeat: first (default), last or both: which pass of a repeated hour
+//     (fall back) runs a fixed time. An expression with * or a step in its
+//     hour field keeps its real cadence through both passes.
+//   - jitter: ≥ 0; moves each start of a schedule later by up to this
+//     much, by a hash of the id and the slot: the same in every worker,
+//     never past the next occurrence.
+//   - catch_up: ≥ 0; runs the slot in progress at a worker's start if no
+//     worker ran it while the fleet was down and it began within this
+//     window; the slots before it are reported missed (ngxtasks.Rule's
+//     CatchUp).
 //   - type: required; normal (every worker runs each slot) or preemption
 //     (one worker of all that share the dictionary does).
 //   - timeout: ≥ 0; cancels a run after this long. Default 0: none.
-//   - offset: in [0, interval); shifts the slot boundaries.
+//   - offset: in [0, interval); shifts the slot boundaries. Interval
+//     rules only.
 //   - spread: true or false (yes/no are text in YAML 1.2 and refused). It
 //     adds a phase hashed from the id to the offset; both may be set.
+//     Interval rules only.
 //   - max_running: the rule starts only while fewer than this many runs
 //     go on in its worker, 1 to 4096. Default: the file's max_running. It
 //     may be higher than the file's, to let an important rule through a

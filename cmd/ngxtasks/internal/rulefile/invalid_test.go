@@ -54,6 +54,32 @@ var invalidFiles = []struct {
 	{"duplicate top key", "workers: 2\nworkers: 3\nrules: []\n", []string{
 		"rules.yaml:2:1: duplicate field `workers` (first at line 1)",
 	}},
+	{"schedule and interval", "rules:\n  - {id: a, interval: 1s, schedule: '@daily', type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:13: rules[0] (a): has both interval: and schedule:; a rule has one of them`,
+	}},
+	{"schedule not cron", "rules:\n  - {id: a, schedule: 'every day', type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:23: rules[0] (a): schedule: 2 fields: want 5 (minute hour day-of-month month day-of-week) or 6 with seconds first`,
+	}},
+	{"schedule looks like a year", "rules:\n  - {id: a, schedule: '0 0 12 1 1 2027', type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:23: rules[0] (a): schedule: 6 fields are read as seconds first, and the last one, 2027, looks like a year: years are not supported`,
+	}},
+	{"schedule zone unknown", "rules:\n  - {id: a, schedule: '@daily', zone: Europe/Berlln, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:39: rules[0] (a): zone: "Europe/Berlln": unknown time zone (an IANA name, e.g. Europe/Berlin or UTC)`,
+	}},
+	{"schedule keys without one", "rules:\n  - {id: a, interval: 1s, zone: UTC, jitter: 1s, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:27: rules[0] (a): zone: is for a schedule: rule (e.g. schedule: "0 2 * * *" with zone: Europe/Berlin)`,
+		`rules.yaml:2:38: rules[0] (a): jitter: is for a schedule: rule (e.g. schedule: "0 2 * * *" with zone: Europe/Berlin)`,
+	}},
+	{"schedule with offset", "rules:\n  - {id: a, schedule: '@daily', offset: 1s, spread: true, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:33: rules[0] (a): offset: is for interval: rules; a schedule: places its own slots`,
+		`rules.yaml:2:45: rules[0] (a): spread: is for interval: rules; a schedule: places its own slots`,
+	}},
+	{"schedule gap word", "rules:\n  - {id: a, schedule: '@daily', gap: later, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:38: rules[0] (a): gap: "later" is not one of run, skip`,
+	}},
+	{"catch_up negative", "rules:\n  - {id: a, interval: 1s, catch_up: -1m, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:37: rules[0] (a): catch_up: must not be negative, got -1m0s`,
+	}},
 	{"workers zero", "workers: 0\nrules: []\n", []string{
 		`rules.yaml:1:10: workers: must be between 1 and 1024, got 0`,
 	}},
@@ -130,7 +156,7 @@ var invalidFiles = []struct {
 	{"rule empty mapping", "rules:\n  - {}\n", []string{
 		`rules.yaml:2:5: rules[0].id: required`,
 		`rules.yaml:2:5: rules[0].type: required (normal: every worker runs it; preemption: one worker of the fleet does)`,
-		`rules.yaml:2:5: rules[0].interval: required (e.g. interval: 30s)`,
+		`rules.yaml:2:5: rules[0].interval: required (e.g. interval: 30s), or a schedule: (e.g. schedule: "0 2 * * 1-5")`,
 		`rules.yaml:2:5: rules[0]: needs exec: (run a program) or http: (send a request)`,
 	}},
 	{"rule not a mapping", "rules:\n  - 5\n  -\n", []string{
@@ -245,7 +271,7 @@ var invalidFiles = []struct {
 		`rules.yaml:2:12: rules[0] (a): YAML anchors (&base) are not supported: write each rule out in full`,
 		`rules.yaml:3:5: rules[1] (b): YAML merge keys (<<) are not supported: write each rule out in full`,
 		`rules.yaml:3:5: rules[1] (b): type: required (normal: every worker runs it; preemption: one worker of the fleet does)`,
-		`rules.yaml:3:5: rules[1] (b): interval: required (e.g. interval: 30s)`,
+		`rules.yaml:3:5: rules[1] (b): interval: required (e.g. interval: 30s), or a schedule: (e.g. schedule: "0 2 * * 1-5")`,
 		`rules.yaml:3:5: rules[1] (b): needs exec: (run a program) or http: (send a request)`,
 		`rules.yaml:5:23: rules[2] (c): interval: YAML tags (!!str) are not supported: quote a value to make it text`,
 	}},

@@ -51,7 +51,7 @@ func (d *decoder) schedule(r *Rule, sched entry, keys fieldSet, pl place) {
 	var ce *calendar.Error
 	switch {
 	case errors.As(err, &ce) && ce.Field == "zone" && hasZone:
-		d.at(zone.val, pl.field("zone"), "%s", ce.Problem)
+		d.at(zone.val, pl.field("zone"), "%s: %s (an IANA name, e.g. Europe/Berlin or UTC)", quote(ce.Value), ce.Problem)
 	case errors.As(err, &ce):
 		d.at(sched.val, pl.field("schedule"), "%s", ce.Problem)
 	case err != nil:
