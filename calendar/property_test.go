@@ -159,6 +159,9 @@ func changes(loc *time.Location, from, to time.Time) []time.Time {
 		if end.IsZero() || !end.Before(to) {
 			return out
 		}
+		if !end.After(t) { // go.dev/issue/81583, as in spanAt
+			end = t.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		}
 		_, a := end.Add(-time.Second).Zone()
 		if _, b := end.Zone(); a != b {
 			out = append(out, end)

@@ -28,11 +28,21 @@ func spanAt(loc *time.Location, u int64) span {
 	_, off := t.Zone()
 	a, b := t.ZoneBounds()
 	p := span{start: farPast, end: farFuture, off: int64(off)}
-	if !a.IsZero() && a.Unix() <= u {
-		p.start = a.Unix()
+	if !a.IsZero() {
+		p.start = min(a.Unix(), u)
 	}
-	if !b.IsZero() && b.Unix() > u {
+	if !b.IsZero() {
 		p.end = b.Unix()
+	}
+	if p.end <= u {
+		// Past a zone's last listed change, where its TZ rule string
+		// serves, the last day of a leap year is given an end at its
+		// start (go.dev/issue/81583). The offset holds to the year's end,
+		// the next UTC midnight; else to the next second.
+		p.end = (floorDiv(u, secsPerDay) + 1) * secsPerDay
+		if _, o := time.Unix(p.end-1, 0).In(loc).Zone(); int64(o) != p.off {
+			p.end = u + 1
+		}
 	}
 	return p
 }
