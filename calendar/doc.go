@@ -71,6 +71,8 @@
 // time within 30 hours of a span's edge is checked against the spans
 // nearby: the instants reading it are the wall time minus each nearby
 // offset that is in force at the result; none is a gap, two a repeat.
-// [Schedule.Prev] is the same walk backwards. Nothing is cached: a
-// Schedule is immutable and a call allocates nothing.
+// [Schedule.Prev] is the same walk backwards. Parse keeps a table of the
+// zone's spans from a year before it to three years after (two dozen at
+// most); outside it the location is asked. A Schedule is immutable, and a
+// call allocates nothing.
 package calendar

@@ -104,6 +104,11 @@ var bounds = [6][2]int{{0, 59}, {0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
 // day-of-week), six with seconds first, or a descriptor (@hourly, @daily,
 // @midnight, @weekly, @monthly, @yearly, @annually). Errors are *Error.
 func Parse(spec string, o Options) (*Schedule, error) {
+	return parse(spec, o, time.Now().Unix())
+}
+
+// parse is Parse with the zone's table made around instant now.
+func parse(spec string, o Options, now int64) (*Schedule, error) {
 	bad := func(format string, a ...any) error {
 		return &Error{Field: "schedule", Value: spec, Problem: fmt.Sprintf(format, a...)}
 	}
@@ -151,7 +156,7 @@ func Parse(spec string, o Options) (*Schedule, error) {
 	}
 	return &Schedule{
 		text:   text,
-		loc:    loc,
+		z:      newZone(loc, now-tableBefore, now+tableAfter),
 		f:      f,
 		fixed:  !strings.ContainsAny(fields[2], "*?/"),
 		gap:    o.Gap,

@@ -75,7 +75,7 @@ func TestRuleOnlyZones(t *testing.T) {
 					t.Fatal(err)
 				}
 				s := *full
-				s.loc = rule
+				s.z = newZone(rule, tableAnchor-tableBefore, tableAnchor+tableAfter)
 				walk(t, &s, propertyFrom, propertyTo)
 				a, b := full.Next(propertyFrom), s.Next(propertyFrom)
 				for a.At.Before(propertyTo) {
@@ -97,8 +97,15 @@ func TestLeapYearEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.loc = rule
 	at := time.Date(2028, 12, 31, 12, 30, 0, 0, time.UTC)
+	for _, z := range []zone{{loc: rule}, newZone(rule, at.Unix()-tableBefore, at.Unix()+tableAfter)} {
+		s.z = z
+		leapYearEnd(t, s, at)
+	}
+}
+
+func leapYearEnd(t *testing.T, s *Schedule, at time.Time) {
+	t.Helper()
 	sl := s.Slot(at)
 	if want := "2028-12-31T13:00:00@Europe/Berlin"; s.SlotName(sl) != want || !sl.Start.Equal(at.Add(-30*time.Minute)) || sl.End.Sub(sl.Start) != time.Hour {
 		t.Errorf("Slot(%v) = %v %s, want the hour from 12:00Z, %s", at, sl, s.SlotName(sl), want)
@@ -111,8 +118,45 @@ func TestLeapYearEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	july.loc = rule
+	july.z = s.z
 	if o := july.Next(at); o.At.UTC() != time.Date(2029, 7, 1, 10, 0, 0, 0, time.UTC) {
 		t.Errorf("Next(%v) = %v, want 2029-07-01T12:00+02:00", at, o.At)
+	}
+}
+
+// TestZoneTable checks that a zone's table is contiguous, that each span
+// has the zone's offset throughout, and that a span from the table and one
+// from the location agree.
+func TestZoneTable(t *testing.T) {
+	from, to := propertyFrom.Unix(), propertyTo.Unix()
+	offAt := func(loc *time.Location, u int64) int64 {
+		_, o := time.Unix(u, 0).In(loc).Zone()
+		return int64(o)
+	}
+	for _, name := range propertyZones {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := newZone(loc, from, to)
+		if len(z.table) == 0 || len(z.table) > tableSpans {
+			t.Fatalf("%s: %d spans", name, len(z.table))
+		}
+		for i, p := range z.table {
+			if i > 0 && p.start != z.table[i-1].end {
+				t.Errorf("%s: span %d starts at %d, the one before ends at %d", name, i, p.start, z.table[i-1].end)
+			}
+			for _, u := range []int64{max(p.start, farPast/2), min(p.end, farFuture/2) - 1} {
+				if o := offAt(loc, u); o != p.off {
+					t.Errorf("%s: span %d has offset %d, the zone %d at %d", name, i, p.off, o, u)
+				}
+			}
+		}
+		for u := from - 400*secsPerDay; u < to+400*secsPerDay; u += 3 * 3607 {
+			p, q := z.at(u), spanAt(loc, u)
+			if p.off != q.off || p.start > u || u >= p.end || q.start > u || u >= q.end {
+				t.Fatalf("%s at %d: table %+v, location %+v", name, u, p, q)
+			}
+		}
 	}
 }
