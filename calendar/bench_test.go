@@ -15,14 +15,18 @@ var typical = []struct{ name, spec string }{
 	{"yearly", "0 0 1 1 *"},
 }
 
-// instants are spread over 2026-2030, so a call may be near a change of
-// offset as often as the calendar has them.
+// benchAnchor stands for the time of Parse, fixed so that the figures do
+// not depend on the day they are taken.
+var benchAnchor = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+
+// instants are spread over the four years of the zone's table, so a call
+// may be near a change of offset as often as the calendar has them.
 func instants() []time.Time {
 	r := rand.New(rand.NewPCG(3, 4))
-	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	from := benchAnchor - tableBefore + secsPerDay
 	ts := make([]time.Time, 1024)
 	for i := range ts {
-		ts[i] = time.Unix(from+r.Int64N(5*365*secsPerDay), r.Int64N(1e9))
+		ts[i] = time.Unix(from+r.Int64N(tableBefore+tableAfter-2*secsPerDay), r.Int64N(1e9))
 	}
 	return ts
 }
@@ -32,7 +36,7 @@ var sinkOcc Occurrence
 func benchSchedules(b *testing.B, f func(b *testing.B, s *Schedule, ts []time.Time)) {
 	ts := instants()
 	for _, c := range typical {
-		s, err := Parse(c.spec, Options{Zone: "Europe/Berlin"})
+		s, err := parse(c.spec, Options{Zone: "Europe/Berlin"}, benchAnchor)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -48,6 +52,20 @@ func BenchmarkNext(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			sinkOcc = s.Next(ts[i&1023])
+			i++
+		}
+	})
+}
+
+// BenchmarkNextUntabled is BenchmarkNext with every span from the
+// location, as for instants outside the table.
+func BenchmarkNextUntabled(b *testing.B) {
+	benchSchedules(b, func(b *testing.B, s *Schedule, ts []time.Time) {
+		u := *s
+		u.z.table = nil
+		i := 0
+		for b.Loop() {
+			sinkOcc = u.Next(ts[i&1023])
 			i++
 		}
 	})
@@ -80,11 +98,11 @@ func BenchmarkSlot(b *testing.B) {
 func BenchmarkNextAtChange(b *testing.B) {
 	loc, _ := time.LoadLocation("Europe/Berlin")
 	var ts []time.Time
-	for _, c := range changes(loc, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	for _, c := range changes(loc, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		ts = append(ts, c.Add(-50*time.Minute))
 	}
 	for _, spec := range []string{"30 2 * * *", "*/15 * * * *"} {
-		s, err := Parse(spec, Options{Zone: "Europe/Berlin"})
+		s, err := parse(spec, Options{Zone: "Europe/Berlin"}, benchAnchor)
 		if err != nil {
 			b.Fatal(err)
 		}

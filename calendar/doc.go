@@ -11,11 +11,12 @@
 // @yearly and @annually (0 0 1 1 *). A field is a list of values, ranges
 // (which may wrap: 22-2, fri-mon) and steps (*/15, 10-50/20); months and
 // weekdays may be named (jan, mon), and Sunday is 0 or 7. The fields are
-// read by github.com/netresearch/go-cron's parser; its extensions are
-// refused, as are expressions that never occur (0 0 30 2 *): L, W, #,
-// hashed values (H), a year field, a TZ= prefix and @every (an interval is
-// a rule's Interval, not a calendar). A sixth field that looks like a year
-// (0 0 12 1 1 2027) is refused rather than read as a weekday.
+// read by github.com/netresearch/go-cron's parser, and the rest of its
+// grammar is refused, each by name: L, W, #, hashed values (H), a year
+// field, a TZ= prefix, and @every (an interval is a rule's Interval, not a
+// calendar). So are a value outside its field's range, an expression that
+// never occurs (0 0 30 2 *), and a sixth field that looks like a year
+// (0 0 12 1 1 2027), which would otherwise be read as a weekday.
 //
 // # Day of month and day of week
 //
@@ -60,14 +61,18 @@
 // # How the search works
 //
 // The fields are bitmasks. A zone is a sequence of spans of instants, each
-// with one UTC offset, found with [time.Time.ZoneBounds]; in a span, wall
-// time is instant plus offset, both ways. [Schedule.Next] walks the spans
+// with one UTC offset, found with [time.Time.ZoneBounds] (whose end for the
+// last day of a leap year, past a zone's listed changes, is set right:
+// go.dev/issue/81583); in a span, wall time is instant plus offset, both
+// ways. [Schedule.Next] walks the spans
 // forward from its instant and, in each, the matching wall times that span
 // reads, by bit arithmetic on the time of day and day steps on the date;
 // between two spans that skip wall times it looks for a gap's run. A wall
 // time within 30 hours of a span's edge is checked against the spans
 // nearby: the instants reading it are the wall time minus each nearby
 // offset that is in force at the result; none is a gap, two a repeat.
-// [Schedule.Prev] is the same walk backwards. Nothing is cached: a
-// Schedule is immutable and a call allocates nothing.
+// [Schedule.Prev] is the same walk backwards. Parse keeps a table of the
+// zone's spans from a year before it to three years after (two dozen at
+// most); outside it the location is asked. A Schedule is immutable, and a
+// call allocates nothing.
 package calendar

@@ -22,6 +22,6 @@ func (s *Schedule) SlotName(sl ngxtasks.Slot) string {
 		b = strconv.AppendInt(b, pass, 10)
 	}
 	b = append(b, '@')
-	b = append(b, s.loc.String()...)
+	b = append(b, s.z.loc.String()...)
 	return string(b)
 }

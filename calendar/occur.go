@@ -10,7 +10,7 @@ import (
 // policies. It is immutable, so safe for concurrent use.
 type Schedule struct {
 	text   string
-	loc    *time.Location
+	z      zone
 	f      fields
 	fixed  bool // the hour field names hours: gaps move or drop, repeats run once
 	gap    GapPolicy
@@ -53,7 +53,7 @@ func (s *Schedule) occurrence(o occ) Occurrence {
 		return Occurrence{}
 	}
 	return Occurrence{
-		At:     time.Unix(o.at, 0).In(s.loc),
+		At:     time.Unix(o.at, 0).In(s.z.loc),
 		Wall:   time.Unix(o.wall, 0).UTC(),
 		Pass:   o.pass,
 		Moved:  o.merged > 0,
@@ -71,7 +71,7 @@ func (s *Schedule) Next(t time.Time) Occurrence {
 	if !searchable(a) {
 		return Occurrence{}
 	}
-	return s.occurrence(s.next(a, spanAt(s.loc, a)))
+	return s.occurrence(s.next(a, s.z.at(a)))
 }
 
 // Prev returns the latest occurrence at or before t, or the zero
@@ -81,7 +81,7 @@ func (s *Schedule) Prev(t time.Time) Occurrence {
 	if !searchable(b) {
 		return Occurrence{}
 	}
-	return s.occurrence(s.prev(b, spanAt(s.loc, b)))
+	return s.occurrence(s.prev(b, s.z.at(b)))
 }
 
 // Slot returns the slot holding t: from Prev(t) to Next(t), numbered by
@@ -91,11 +91,11 @@ func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 	if !searchable(b) || !searchable(b+1) {
 		return ngxtasks.Slot{}
 	}
-	p := spanAt(s.loc, b)
+	p := s.z.at(b)
 	prev := s.prev(b, p)
 	q := p
 	if b+1 >= p.end {
-		q = after(s.loc, p)
+		q = s.z.after(p)
 	}
 	next := s.next(b+1, q)
 	if !prev.ok || !next.ok {
@@ -103,8 +103,8 @@ func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 	}
 	return ngxtasks.Slot{
 		N:     prev.id(),
-		Start: time.Unix(prev.at, 0).In(s.loc),
-		End:   time.Unix(next.at, 0).In(s.loc),
+		Start: time.Unix(prev.at, 0).In(s.z.loc),
+		End:   time.Unix(next.at, 0).In(s.z.loc),
 	}
 }
 
@@ -113,7 +113,7 @@ func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 // reads; between two spans it looks for a gap's run at the transition.
 func (s *Schedule) next(a int64, p span) occ {
 	if a == p.start {
-		if o, ok := s.gapRun(before(s.loc, p), p); ok {
+		if o, ok := s.gapRun(s.z.before(p), p); ok {
 			return o
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Schedule) next(a int64, p span) occ {
 		if limit == horizon || p.end >= farFuture {
 			return occ{}
 		}
-		q := after(s.loc, p)
+		q := s.z.after(p)
 		if o, ok := s.gapRun(p, q); ok {
 			return o
 		}
@@ -151,7 +151,7 @@ func (s *Schedule) prev(b int64, p span) occ {
 		if first < floor || p.start <= farPast {
 			return occ{}
 		}
-		q := before(s.loc, p)
+		q := s.z.before(p)
 		if o, ok := s.gapRun(q, p); ok {
 			return o
 		}
@@ -172,7 +172,7 @@ func (s *Schedule) runs(p span, w int64) (pass int, ok bool) {
 	if u-p.start >= reach && p.end-u > reach {
 		return 0, true // no other span is near enough to read w
 	}
-	z := around(s.loc, p, u-reach, u+reach)
+	z := s.z.around(p, u-reach, u+reach)
 	at, k := z.instants(w)
 	if k <= 1 {
 		return 0, true
@@ -204,7 +204,7 @@ func (s *Schedule) gapRun(p, q span) (occ, bool) {
 	o := occ{at: t, ok: true}
 	for w, ok := s.f.next(lo, hi); ok; w, ok = s.f.next(w+1, hi) {
 		if z.n == 0 {
-			z = around(s.loc, q, t-reach, t+reach)
+			z = s.z.around(q, t-reach, t+reach)
 		}
 		if _, k := z.instants(w); k > 0 {
 			continue // read in another span: not skipped after all
@@ -218,7 +218,7 @@ func (s *Schedule) gapRun(p, q span) (occ, bool) {
 }
 
 // Location returns the schedule's zone.
-func (s *Schedule) Location() *time.Location { return s.loc }
+func (s *Schedule) Location() *time.Location { return s.z.loc }
 
 // String returns the expression as written, fields separated by one
 // space, then the zone's name and the policies that are not the default:

@@ -15,7 +15,7 @@ type GapPolicy int
 
 const (
 	// RunAtTransition runs it at the first instant after the gap: the day
-	// still gets its run, as Vixie cron and systemd do.
+	// still gets its run, as in Vixie cron.
 	RunAtTransition GapPolicy = iota
 	// SkipGap drops it: the time written never came that day.
 	SkipGap
@@ -26,7 +26,8 @@ const (
 type RepeatPolicy int
 
 const (
-	// FirstPass runs it when the clock first reads its time.
+	// FirstPass runs it when the clock first reads its time, as Vixie
+	// cron does.
 	FirstPass RepeatPolicy = iota
 	// LastPass runs it when the clock reads its time the last time, that
 	// is in standard time.
@@ -98,11 +99,16 @@ var fieldNames = [6]string{"second", "minute", "hour", "day-of-month", "month", 
 // bounds are the values each field can name; Sunday is 0 or 7.
 var bounds = [6][2]int{{0, 59}, {0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
 
-// Parse reads a cron expression to be read in the zone and with the
-// policies of o. It accepts five fields (minute hour day-of-month month
+// Parse reads a cron expression, whose wall times are read in o's zone
+// under o's policies. It accepts five fields (minute hour day-of-month month
 // day-of-week), six with seconds first, or a descriptor (@hourly, @daily,
 // @midnight, @weekly, @monthly, @yearly, @annually). Errors are *Error.
 func Parse(spec string, o Options) (*Schedule, error) {
+	return parse(spec, o, time.Now().Unix())
+}
+
+// parse is Parse with the zone's table made around instant now.
+func parse(spec string, o Options, now int64) (*Schedule, error) {
 	bad := func(format string, a ...any) error {
 		return &Error{Field: "schedule", Value: spec, Problem: fmt.Sprintf(format, a...)}
 	}
@@ -127,9 +133,9 @@ func Parse(spec string, o Options) (*Schedule, error) {
 
 	loc := time.UTC
 	if o.Zone != "" {
-		if o.Zone == "Local" {
+		if o.Zone == "Local" || o.Zone == "localtime" {
 			// The machine's zone would differ between workers.
-			return nil, &Error{Field: "zone", Value: o.Zone, Problem: "Local is the machine's own zone; name an IANA zone"}
+			return nil, &Error{Field: "zone", Value: o.Zone, Problem: "this is the machine's own zone; name an IANA zone"}
 		}
 		if loc, err = time.LoadLocation(o.Zone); err != nil {
 			return nil, &Error{Field: "zone", Value: o.Zone, Problem: "unknown time zone"}
@@ -150,7 +156,7 @@ func Parse(spec string, o Options) (*Schedule, error) {
 	}
 	return &Schedule{
 		text:   text,
-		loc:    loc,
+		z:      newZone(loc, now-tableBefore, now+tableAfter),
 		f:      f,
 		fixed:  !strings.ContainsAny(fields[2], "*?/"),
 		gap:    o.Gap,
@@ -163,7 +169,7 @@ func Parse(spec string, o Options) (*Schedule, error) {
 func splitFields(w []string) ([6]string, error) {
 	var six [6]string
 	if strings.HasPrefix(w[0], "@") {
-		if w[0] == "@every" || strings.HasPrefix(w[0], "@every") {
+		if strings.HasPrefix(w[0], "@every") {
 			return six, fmt.Errorf("@every is an interval, not a calendar: give the rule an Interval instead")
 		}
 		d, ok := descriptors[w[0]]

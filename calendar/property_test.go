@@ -26,6 +26,7 @@ var propertyZones = []string{
 var (
 	propertyFrom = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	propertyTo   = time.Date(2034, 1, 1, 0, 0, 0, 0, time.UTC)
+	tableAnchor  = time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 )
 
 type specOptions struct {
@@ -51,7 +52,8 @@ func TestPropertyTenYears(t *testing.T) {
 			n := 0
 			for _, c := range specs {
 				c.o.Zone = zone
-				s, err := Parse(c.spec, c.o)
+				// The zone's table covers 2028-2031: the walk goes in and out.
+				s, err := parse(c.spec, c.o, tableAnchor)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -129,7 +131,7 @@ func TestPropertyAgainstOracle(t *testing.T) {
 			from, to := tr.Add(-6*time.Hour).Unix(), tr.Add(6*time.Hour).Unix()
 			for _, c := range specs {
 				c.o.Zone = zone
-				s, err := Parse(c.spec, c.o)
+				s, err := parse(c.spec, c.o, tableAnchor)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -158,6 +160,9 @@ func changes(loc *time.Location, from, to time.Time) []time.Time {
 		_, end := t.ZoneBounds()
 		if end.IsZero() || !end.Before(to) {
 			return out
+		}
+		if !end.After(t) { // go.dev/issue/81583, as in spanAt
+			end = t.Truncate(24 * time.Hour).Add(24 * time.Hour)
 		}
 		_, a := end.Add(-time.Second).Zone()
 		if _, b := end.Zone(); a != b {
@@ -192,7 +197,7 @@ func (r ref) String() string {
 // the zone's offsets at single instants only.
 func oracle(s *Schedule, fixed bool, from, to int64) []ref {
 	offAt := func(u int64) int64 {
-		_, o := time.Unix(u, 0).In(s.loc).Zone()
+		_, o := time.Unix(u, 0).In(s.z.loc).Zone()
 		return int64(o)
 	}
 	var offs []int64

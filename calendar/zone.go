@@ -14,7 +14,51 @@ const (
 	// maxPasses bounds the instants one wall time can have. No zone has
 	// more than two; the identity keeps two bits for the pass.
 	maxPasses = 3
+	// tableBefore and tableAfter are the reach of a zone's table from the
+	// time of Parse; tableSpans bounds its size.
+	tableBefore = 366 * secsPerDay
+	tableAfter  = 3 * 366 * secsPerDay
+	tableSpans  = 24
 )
+
+// A zone is a location with a table of its spans over a few years: a span
+// from the table takes a binary search of a dozen entries, one from the
+// location two lookups, each of which parses the zone's TZ rule string
+// where the tz data lists no changes (Go's embedded data, past a zone's
+// last change of rules). The table is made once and only read.
+type zone struct {
+	loc   *time.Location
+	table []span // contiguous, in order
+}
+
+// newZone returns loc with a table of the spans that overlap [from, to).
+func newZone(loc *time.Location, from, to int64) zone {
+	z := zone{loc: loc}
+	p := spanAt(loc, from)
+	z.table = append(z.table, p)
+	for p.end < to && p.end < farFuture && len(z.table) < tableSpans {
+		p = z.after(p)
+		z.table = append(z.table, p)
+	}
+	return z
+}
+
+// at returns the span holding instant u.
+func (z *zone) at(u int64) span {
+	t := z.table
+	if len(t) == 0 || u < t[0].start || u >= t[len(t)-1].end {
+		return spanAt(z.loc, u)
+	}
+	lo, hi := 0, len(t)-1
+	for lo < hi { // the first span ending after u
+		if m := int(uint(lo+hi) >> 1); t[m].end <= u {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return t[lo]
+}
 
 // A span is an interval of instants [start, end), in Unix seconds, in which
 // the zone's UTC offset is off seconds: wall time = instant + off.
@@ -28,25 +72,35 @@ func spanAt(loc *time.Location, u int64) span {
 	_, off := t.Zone()
 	a, b := t.ZoneBounds()
 	p := span{start: farPast, end: farFuture, off: int64(off)}
-	if !a.IsZero() && a.Unix() <= u {
-		p.start = a.Unix()
+	if !a.IsZero() {
+		p.start = min(a.Unix(), u)
 	}
-	if !b.IsZero() && b.Unix() > u {
+	if !b.IsZero() {
 		p.end = b.Unix()
+	}
+	if p.end <= u {
+		// Past a zone's last listed change, where its TZ rule string
+		// serves, the last day of a leap year is given an end at its
+		// start (go.dev/issue/81583). The offset holds to the year's end,
+		// the next UTC midnight; else to the next second.
+		p.end = (floorDiv(u, secsPerDay) + 1) * secsPerDay
+		if _, o := time.Unix(p.end-1, 0).In(loc).Zone(); int64(o) != p.off {
+			p.end = u + 1
+		}
 	}
 	return p
 }
 
 // after and before return the spans that follow and precede p, made to
 // touch it.
-func after(loc *time.Location, p span) span {
-	q := spanAt(loc, p.end)
+func (z *zone) after(p span) span {
+	q := z.at(p.end)
 	q.start = p.end
 	return q
 }
 
-func before(loc *time.Location, p span) span {
-	q := spanAt(loc, p.start-1)
+func (z *zone) before(p span) span {
+	q := z.at(p.start - 1)
 	q.end = p.start
 	return q
 }
@@ -58,25 +112,25 @@ type nearby struct {
 }
 
 // around returns the spans overlapping [lo, hi], p among them.
-func around(loc *time.Location, p span, lo, hi int64) nearby {
+func (z *zone) around(p span, lo, hi int64) nearby {
 	var back [3]span
 	nb := 0
 	for c := p; c.start > lo && c.start > farPast && nb < len(back); nb++ {
-		c = before(loc, c)
+		c = z.before(c)
 		back[nb] = c
 	}
-	var z nearby
+	var out nearby
 	for i := nb - 1; i >= 0; i-- {
-		z.s[z.n] = back[i]
-		z.n++
+		out.s[out.n] = back[i]
+		out.n++
 	}
-	z.s[z.n] = p
-	z.n++
-	for c := p; c.end <= hi && c.end < farFuture && z.n < len(z.s); z.n++ {
-		c = after(loc, c)
-		z.s[z.n] = c
+	out.s[out.n] = p
+	out.n++
+	for c := p; c.end <= hi && c.end < farFuture && out.n < len(out.s); out.n++ {
+		c = z.after(c)
+		out.s[out.n] = c
 	}
-	return z
+	return out
 }
 
 // instants returns the instants at which the clock reads wall time w,
