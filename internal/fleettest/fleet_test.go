@@ -273,12 +273,13 @@ var outageBackends = []struct {
 // at 1%.
 func checkNormal(t *testing.T, res *fleettest.Result) {
 	t.Helper()
-	n, behind := res.CheckNormal(t)
-	// Slots reported missed (behind) are the library's to report, not a
-	// failure: a loaded machine starves workers. Every other slot ran
-	// (CheckNormal).
+	n, excused := res.CheckNormal(t)
+	// Slots reported skipped as N2 allows (behind: a starved timer loop;
+	// overlap: a run slowed past its slot) are the library's to report,
+	// not a failure: a loaded machine starves workers. Every other slot
+	// ran (CheckNormal).
 	if res.Config.Normal > 0 {
-		t.Logf("Normal rules: %d (worker, slot) pairs checked from each worker's first drive step, %d missed by a starved worker", n, behind)
+		t.Logf("Normal rules: %d (worker, slot) pairs checked from each worker's first drive step, %d reported missed by a starved or slowed worker", n, excused)
 	}
 }
 
