@@ -340,3 +340,44 @@ ngxtasks_worker_rules{type="preemption",worker="w"} 0
 		t.Errorf("successful normal runs after b's removal: %v, want one series of 2", ms)
 	}
 }
+
+// tokyo is a stand-in for a calendar schedule: every hour, in Asia/Tokyo.
+type tokyo struct{ loc *time.Location }
+
+func (z tokyo) Slot(t time.Time) ngxtasks.Slot {
+	start := t.Truncate(time.Hour)
+	return ngxtasks.Slot{N: start.Unix() / 3600, Start: start, End: start.Add(time.Hour)}
+}
+func (z tokyo) SlotName(s ngxtasks.Slot) string { return s.Start.In(z.loc).Format(time.RFC3339) }
+func (z tokyo) String() string                  { return "@hourly Asia/Tokyo" }
+func (z tokyo) Location() *time.Location        { return z.loc }
+
+// TestRuleInfoNamesAScheduleAndItsZone: a rule on a schedule has its text
+// and zone in rule_info, and no interval series; a rule on an interval has
+// them empty.
+func TestRuleInfoNamesAScheduleAndItsZone(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip(err)
+	}
+	m := newManager(t, "w1", nil, newFakeClock(time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)),
+		ngxtasks.Rule{Identifier: "cal", Schedule: tokyo{loc}, Type: ngxtasks.Normal, Callback: succeed},
+		ngxtasks.Rule{Identifier: "iv", Interval: time.Minute, Type: ngxtasks.Normal, Callback: succeed},
+	)
+	mfs := gather(t, newCollector(t, metrics.Options{AllRules: true}, m))
+	for rule, want := range map[string]map[string]string{
+		"cal": {"schedule": "@hourly Asia/Tokyo", "zone": "Asia/Tokyo"},
+		"iv":  {"schedule": "", "zone": ""},
+	} {
+		want["rule"] = rule
+		if got := find(mfs["ngxtasks_rule_info"], want); len(got) != 1 {
+			t.Errorf("rule_info of %s with %v: %d series", rule, want, len(got))
+		}
+	}
+	if got := find(mfs["ngxtasks_rule_interval_seconds"], map[string]string{"rule": "cal"}); len(got) != 0 {
+		t.Errorf("a rule on a schedule has %d interval series, want none", len(got))
+	}
+	if got := find(mfs["ngxtasks_rule_interval_seconds"], map[string]string{"rule": "iv"}); len(got) != 1 {
+		t.Errorf("a rule on an interval has %d interval series, want one", len(got))
+	}
+}

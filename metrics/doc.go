@@ -91,9 +91,12 @@
 //	    ended; both by the wall clock, and absent until there is one.
 //	ngxtasks_next_due_timestamp_seconds{rule,worker}  when the rule next falls due,
 //	    on the clock slots follow (the store's, with UseStoreClock).
-//	ngxtasks_rule_info{rule,worker,type,drive,name}   1 for every rule pushed; type is
-//	    normal or preemption, drive any, timer, request or run, name the Rule's Name.
-//	ngxtasks_rule_interval_seconds{rule,worker}       the rule's interval.
+//	ngxtasks_rule_info{rule,worker,type,drive,name,schedule,zone}  1 for every rule
+//	    pushed; type is normal or preemption, drive any, timer, request or run, name
+//	    the Rule's Name, schedule and zone a Schedule's text and time zone (empty
+//	    for an interval).
+//	ngxtasks_rule_interval_seconds{rule,worker}       the rule's interval (none for a
+//	    rule on a schedule).
 //
 // and for every worker, whatever is selected:
 //

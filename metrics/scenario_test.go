@@ -107,16 +107,16 @@ ngxtasks_next_due_timestamp_seconds{rule="ok",worker="alpha"} 1.800000002e+09
 ngxtasks_next_due_timestamp_seconds{rule="panics",worker="alpha"} 1.800000002e+09
 ngxtasks_next_due_timestamp_seconds{rule="slow",worker="alpha"} 1.800000002e+09
 ngxtasks_next_due_timestamp_seconds{rule="vetoed",worker="alpha"} 1.800000002e+09
-# HELP ngxtasks_rule_info A rule pushed to this worker, always 1: its type (normal or preemption), drive mode (any, timer, request or run) and name.
+# HELP ngxtasks_rule_info A rule pushed to this worker, always 1: its type (normal or preemption), drive mode (any, timer, request or run), name, and for a rule on a schedule the schedule as written and its time zone (empty for an interval).
 # TYPE ngxtasks_rule_info gauge
-ngxtasks_rule_info{drive="any",name="",rule="fails",type="normal",worker="alpha"} 1
-ngxtasks_rule_info{drive="any",name="",rule="leader",type="preemption",worker="alpha"} 1
-ngxtasks_rule_info{drive="any",name="",rule="leader",type="preemption",worker="beta"} 1
-ngxtasks_rule_info{drive="any",name="",rule="ok",type="normal",worker="alpha"} 1
-ngxtasks_rule_info{drive="any",name="",rule="panics",type="normal",worker="alpha"} 1
-ngxtasks_rule_info{drive="any",name="",rule="vetoed",type="normal",worker="alpha"} 1
-ngxtasks_rule_info{drive="run",name="waits for its timeout",rule="slow",type="normal",worker="alpha"} 1
-# HELP ngxtasks_rule_interval_seconds The rule's interval: the length of its slots.
+ngxtasks_rule_info{drive="any",name="",rule="fails",schedule="",type="normal",worker="alpha",zone=""} 1
+ngxtasks_rule_info{drive="any",name="",rule="leader",schedule="",type="preemption",worker="alpha",zone=""} 1
+ngxtasks_rule_info{drive="any",name="",rule="leader",schedule="",type="preemption",worker="beta",zone=""} 1
+ngxtasks_rule_info{drive="any",name="",rule="ok",schedule="",type="normal",worker="alpha",zone=""} 1
+ngxtasks_rule_info{drive="any",name="",rule="panics",schedule="",type="normal",worker="alpha",zone=""} 1
+ngxtasks_rule_info{drive="any",name="",rule="vetoed",schedule="",type="normal",worker="alpha",zone=""} 1
+ngxtasks_rule_info{drive="run",name="waits for its timeout",rule="slow",schedule="",type="normal",worker="alpha",zone=""} 1
+# HELP ngxtasks_rule_interval_seconds The rule's interval: the length of its slots; absent for a rule on a schedule (rule_info has the schedule).
 # TYPE ngxtasks_rule_interval_seconds gauge
 ngxtasks_rule_interval_seconds{rule="fails",worker="alpha"} 1
 ngxtasks_rule_interval_seconds{rule="leader",worker="alpha"} 1
@@ -417,7 +417,7 @@ ngxtasks_runs_total{result="error",rule="ok",worker="alpha"} 0
 ngxtasks_runs_total{result="success",rule="leader",worker="alpha"} 2
 ngxtasks_runs_total{result="success",rule="leader",worker="beta"} 0
 ngxtasks_runs_total{result="success",rule="ok",worker="alpha"} 2
-# HELP ngxtasks_rule_interval_seconds The rule's interval: the length of its slots.
+# HELP ngxtasks_rule_interval_seconds The rule's interval: the length of its slots; absent for a rule on a schedule (rule_info has the schedule).
 # TYPE ngxtasks_rule_interval_seconds gauge
 ngxtasks_rule_interval_seconds{rule="leader",worker="alpha"} 1
 ngxtasks_rule_interval_seconds{rule="leader",worker="beta"} 1

@@ -17,7 +17,9 @@ import (
 type schema struct {
 	fams [numFamilies]familySpec
 
-	ruleName, nameName *string // "rule" and "name", for the pairs made per rule
+	ruleName, nameName     *string // "rule" and "name", for the pairs made per rule
+	scheduleName, zoneName *string // "schedule" and "zone", for rule_info
+	empty                  *string // "", the zone of a rule on an interval
 
 	runResults   [numRunResults]*dto.LabelPair
 	claimResults [numClaimResults]*dto.LabelPair
@@ -110,7 +112,7 @@ func reasonNames() [numReasons]string {
 
 func newSchema() schema {
 	const counter, gauge = dto.MetricType_COUNTER, dto.MetricType_GAUGE
-	s := schema{ruleName: new("rule"), nameName: new("name")}
+	s := schema{ruleName: new("rule"), nameName: new("name"), scheduleName: new("schedule"), zoneName: new("zone"), empty: new("")}
 	s.fams = [numFamilies]familySpec{
 		famRuns: newFamily(counter, "ngxtasks_runs_total",
 			"Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
@@ -130,10 +132,10 @@ func newSchema() schema {
 		famNextDue: newFamily(gauge, "ngxtasks_next_due_timestamp_seconds",
 			"When the rule next falls due in this worker, on the clock its slots follow (Unix time).", "rule", "worker"),
 		famInterval: newFamily(gauge, "ngxtasks_rule_interval_seconds",
-			"The rule's interval: the length of its slots.", "rule", "worker"),
+			"The rule's interval: the length of its slots; absent for a rule on a schedule (rule_info has the schedule).", "rule", "worker"),
 		famInfo: newFamily(gauge, "ngxtasks_rule_info",
-			"A rule pushed to this worker, always 1: its type (normal or preemption), drive mode (any, timer, request or run) and name.",
-			"rule", "worker", "type", "drive", "name"),
+			"A rule pushed to this worker, always 1: its type (normal or preemption), drive mode (any, timer, request or run), name, and for a rule on a schedule the schedule as written and its time zone (empty for an interval).",
+			"rule", "worker", "type", "drive", "name", "schedule", "zone"),
 		famStoreUp: newFamily(gauge, "ngxtasks_store_up",
 			"0 while this worker's dictionary fails or answers claims after their slot ended, else 1.", "worker"),
 		famClockOffset: newFamily(gauge, "ngxtasks_clock_offset_seconds",

@@ -119,7 +119,9 @@ func (c *Collector) readSeries(a *arena, out sink) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		out.add(famInterval, r.ruleWorker, r.st.Interval.Seconds())
+		if r.st.Schedule == "" {
+			out.add(famInterval, r.ruleWorker, r.st.Interval.Seconds())
+		}
 	}
 
 	// rule_info sorts by drive and name first.
@@ -135,7 +137,12 @@ func (c *Collector) readSeries(a *arena, out sink) {
 	})
 	for i := range rows {
 		r := &rows[i]
-		info := a.labels(s.driveLabel(r.st.Drive), a.pair(s.nameName, &r.st.Name), r.rule, s.typeLabel(r.st.Type), r.worker)
+		zone := s.empty
+		if r.st.Location != nil {
+			zone = new(r.st.Location.String()) // rules on a schedule only
+		}
+		info := a.labels(s.driveLabel(r.st.Drive), a.pair(s.nameName, &r.st.Name), r.rule,
+			a.pair(s.scheduleName, &r.st.Schedule), s.typeLabel(r.st.Type), r.worker, a.pair(s.zoneName, zone))
 		out.add(famInfo, info, 1)
 	}
 }
