@@ -81,9 +81,8 @@ type Manager struct {
 	// History and Explain: zero is DefaultHistory (16), negative none, at
 	// most 65,536. A rule's ring grows as its slots come, a quarter at a
 	// time (at 16: 1, 4, 8, 12, 16 slots), 32 bytes a slot and 64 for the
-	// ring: 576
-	// bytes a rule at 16, 58 MB at 100,000 rules and 576 MB at a million;
-	// 2.1 KB a rule at 64, 2.1 GB at a million.
+	// ring: 576 bytes a rule at 16, 58 MB at 100,000 rules and 576 MB at a
+	// million; 2.1 KB a rule at 64, 2.1 GB at a million.
 	HistoryLen int
 
 	once      sync.Once // runs setup at the first call that needs it

@@ -167,8 +167,9 @@ func (m *Manager) setGates() {
 // Rules whose time has come go first, in due order and those due at the
 // same instant in push order (their entries' order in memory, so a burst
 // of 100,000 walks them front to back rather than at random), then rules
-// pushed and not yet taken, soonest-ending slot first: a start with a million rules to catch up on
-// must not keep a one-second rule waiting until it has missed its slot.
+// pushed and not yet taken, soonest-ending slot first: a start with a
+// million rules to catch up on must not keep a one-second rule waiting
+// until it has missed its slot.
 func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn {
 	nowNs := now.UnixNano()
 	m.mu.Lock()
