@@ -82,7 +82,7 @@ func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 		return false // it ran
 	}
 	from := m.slotOf(&e.rule, time.Unix(0, last)).End.UnixNano()
-	missed := m.slotsBetween(e, from, f.slot.Start.UnixNano())
+	missed := slotsBetween(&e.rule, from, f.slot.Start.UnixNano(), maxCaughtUp)
 	within := m.now().Sub(f.slot.Start) <= e.rule.CatchUp
 	if !within {
 		missed++
@@ -94,17 +94,6 @@ func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 		e.stats.rareOf().caughtUp.Add(1)
 	}
 	return within
-}
-
-// slotsBetween counts the slots of e that begin in [from, to).
-func (m *Manager) slotsBetween(e *entry, from, to int64) int64 {
-	switch {
-	case to <= from:
-		return 0
-	case e.rule.Schedule != nil:
-		return countSlots(e.rule.Schedule, from, to, maxCaughtUp)
-	}
-	return (to - from + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
 }
 
 // noteRun records that the slot s of e runs, for catch-up. A failure is

@@ -276,25 +276,25 @@ func (m *Manager) missedBefore(e *entry, s Slot, now time.Time, freshSeen int64)
 		seen := now.Add(-time.Duration(m.sinceEpoch() - max(e.pushed, freshSeen)))
 		from = m.slotOf(&e.rule, seen).Start.UnixNano()
 	}
-	gap := s.Start.UnixNano() - from
-	if gap <= 0 {
-		return 0, 0
-	}
-	if e.rule.Schedule != nil {
-		return from, countSlots(e.rule.Schedule, from, s.Start.UnixNano(), maxCounted)
-	}
-	return from, (gap + int64(e.rule.Interval) - 1) / int64(e.rule.Interval)
+	return from, slotsBetween(&e.rule, from, s.Start.UnixNano(), maxCounted)
 }
 
-// maxCounted bounds countSlots' walk, which take makes under mu.
+// maxCounted bounds the slots of a Schedule missedBefore counts, stepping
+// from one to the next under mu.
 const maxCounted = 10000
 
-// countSlots counts the slots of sc that begin in [from, to), stepping
-// from one to the next: at most limit, a count that says "that many or
-// more".
-func countSlots(sc Schedule, from, to, limit int64) (n int64) {
+// slotsBetween counts the slots of r that begin in [from, to): by division
+// for an Interval, stepping from one to the next for a Schedule, at most
+// limit of those (a count that says "that many or more").
+func slotsBetween(r *Rule, from, to, limit int64) (n int64) {
+	switch {
+	case to <= from:
+		return 0
+	case r.Schedule == nil:
+		return (to - from + int64(r.Interval) - 1) / int64(r.Interval)
+	}
 	for t := from; t < to && n < limit; n++ {
-		end := sc.Slot(time.Unix(0, t)).End.UnixNano()
+		end := r.Schedule.Slot(time.Unix(0, t)).End.UnixNano()
 		if end <= t {
 			break // a schedule whose slot does not hold t: count no further
 		}

@@ -104,50 +104,23 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	} else if s, ok := d.oneOf(e.val, pl.field("type"), "normal", "preemption"); ok {
 		r.Type, _ = ngxtasks.ParseType(s)
 	}
-	sched, hasSched := keys.get("schedule")
-	if e, ok := keys.get("interval"); hasSched {
-		if ok {
-			d.at(e.key, pl, "has both interval: and schedule:; a rule has one of them")
+	if sched, ok := keys.get("schedule"); ok {
+		if iv, ok := keys.get("interval"); ok {
+			d.at(iv.key, pl, "has both interval: and schedule:; a rule has one of them")
 		}
 		d.schedule(&r, sched, keys, pl)
-	} else if d.scheduleOnly(keys, pl); !ok {
-		d.atPos(r.Pos, pl.field("interval"), `required (e.g. interval: 30s), or a schedule: (e.g. schedule: "0 2 * * 1-5")`)
-	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
-		switch {
-		case v <= 0:
-			d.at(e.val, pl.field("interval"), "must be more than 0, got %v", v)
-		case v < MinInterval:
-			d.at(e.val, pl.field("interval"), "must be at least %v, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, v)
-		default:
-			r.Interval = v
-		}
+	} else {
+		d.interval(&r, keys, pl)
 	}
 	if e, ok := keys.get("timeout"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("timeout")); ok {
 			r.Timeout = v
 		}
 	}
-	for _, k := range []string{"offset", "spread"} {
-		if e, ok := keys.get(k); ok && hasSched {
-			d.at(e.key, pl.field(k), "is for interval: rules; a schedule: places its own slots")
-		}
-	}
 	if e, ok := keys.get("catch_up"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("catch_up")); ok {
 			r.CatchUp = v
 		}
-	}
-	if e, ok := keys.get("offset"); ok && !hasSched {
-		if v, ok := d.nonNegativeDuration(e.val, pl.field("offset")); ok {
-			if r.Interval > 0 && v >= r.Interval {
-				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
-			} else {
-				r.Offset = v
-			}
-		}
-	}
-	if e, ok := keys.get("spread"); ok && !hasSched {
-		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
 	}
 
 	if e, ok := keys.get("max_running"); ok {

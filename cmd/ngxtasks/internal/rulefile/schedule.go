@@ -6,13 +6,15 @@ import (
 	"github.com/ngxtasks/ngxtasks/calendar"
 )
 
-// scheduleKeys are the keys that belong to a schedule: rule.
-var scheduleKeys = []string{"zone", "gap", "repeat", "jitter"}
-
 // schedule decodes a rule's schedule: and the keys that go with it. A
 // mistake is reported at the key it is about: the zone at zone:, the
-// expression at schedule:.
+// expression at schedule:. An interval's keys are refused.
 func (d *decoder) schedule(r *Rule, sched entry, keys fieldSet, pl place) {
+	for _, k := range []string{"offset", "spread"} {
+		if e, ok := keys.get(k); ok {
+			d.at(e.key, pl.field(k), "is for interval: rules; a schedule: places its own slots")
+		}
+	}
 	spec, ok := d.str(sched.val, pl.field("schedule"))
 	if !ok {
 		return
@@ -61,11 +63,36 @@ func (d *decoder) schedule(r *Rule, sched entry, keys fieldSet, pl place) {
 	}
 }
 
-// scheduleOnly reports the keys of a schedule: in a rule that has none.
-func (d *decoder) scheduleOnly(keys fieldSet, pl place) {
-	for _, k := range scheduleKeys {
+// interval decodes a rule's interval: and the keys that go with it. A
+// schedule's keys are refused.
+func (d *decoder) interval(r *Rule, keys fieldSet, pl place) {
+	for _, k := range []string{"zone", "gap", "repeat", "jitter"} {
 		if e, ok := keys.get(k); ok {
 			d.at(e.key, pl.field(k), "is for a schedule: rule (e.g. schedule: \"0 2 * * *\" with zone: Europe/Berlin)")
 		}
+	}
+	if e, ok := keys.get("interval"); !ok {
+		d.atPos(r.Pos, pl.field("interval"), `required (e.g. interval: 30s), or a schedule: (e.g. schedule: "0 2 * * 1-5")`)
+	} else if v, ok := d.duration(e.val, pl.field("interval")); ok {
+		switch {
+		case v <= 0:
+			d.at(e.val, pl.field("interval"), "must be more than 0, got %v", v)
+		case v < MinInterval:
+			d.at(e.val, pl.field("interval"), "must be at least %v, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, v)
+		default:
+			r.Interval = v
+		}
+	}
+	if e, ok := keys.get("offset"); ok {
+		if v, ok := d.nonNegativeDuration(e.val, pl.field("offset")); ok {
+			if r.Interval > 0 && v >= r.Interval {
+				d.at(e.val, pl.field("offset"), "must be less than the interval (%v), got %v", r.Interval, v)
+			} else {
+				r.Offset = v
+			}
+		}
+	}
+	if e, ok := keys.get("spread"); ok {
+		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
 	}
 }
