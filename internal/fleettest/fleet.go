@@ -29,8 +29,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones of Config.Zones and of calendar rules, on any host
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/calendar"
 )
 
 // Config describes one fleet.
@@ -57,10 +59,27 @@ type Config struct {
 	// Margin is how long before the fleet stops a slot must end to be
 	// checked; default 1 s.
 	Margin time.Duration
+	// Calendar lists Preemption rules on calendar schedules, besides.
+	Calendar []CalendarRule
+	// Shift sets every worker's clock this far from the real one: a fake
+	// clock that the whole fleet shares, placed where the test wants it
+	// (just before a daylight-saving change, say). The store's own clock,
+	// months away from it, is hidden from the workers, which would
+	// otherwise skip their Preemption slots for the skew. Not with Kill.
+	Shift time.Duration
+	// Zones, if set, runs worker i with TZ set to Zones[i % len(Zones)]:
+	// its local time, in which its clock reads.
+	Zones []string
 	// During, if set, runs in the test's goroutine while the fleet works,
 	// e.g. to stop the store for a while; it returns the instant the store
 	// was back, or the zero time.
 	During func(t *testing.T) (back time.Time) `json:"-"`
+}
+
+// A CalendarRule is a Preemption rule on a calendar schedule.
+type CalendarRule struct {
+	ID, Spec string
+	Options  calendar.Options
 }
 
 // A Jump steps worker Worker's clock by By, At after the worker started (a
@@ -87,6 +106,25 @@ func (c Config) NormalOf(i int) ngxtasks.Rule {
 	return ngxtasks.Rule{Identifier: fmt.Sprintf("normal-%02d", i), Interval: c.NormalEvery, Type: ngxtasks.Normal, Spread: true}
 }
 
+// CalendarOf returns the i-th calendar rule of a fleet (callback left
+// out), its expression parsed anew, as each worker process parses its own.
+func (c Config) CalendarOf(i int) (ngxtasks.Rule, error) {
+	cr := c.Calendar[i]
+	s, err := calendar.Parse(cr.Spec, cr.Options)
+	if err != nil {
+		return ngxtasks.Rule{}, fmt.Errorf("calendar rule %s: %w", cr.ID, err)
+	}
+	return ngxtasks.Rule{Identifier: cr.ID, Schedule: s, Type: ngxtasks.Preemption}, nil
+}
+
+// zoneOf is worker i's TZ, or "" to leave the environment's.
+func (c Config) zoneOf(i int) string {
+	if len(c.Zones) == 0 {
+		return ""
+	}
+	return c.Zones[i%len(c.Zones)]
+}
+
 // skewOf is worker i's clock offset: the extremes, then spread between.
 func (c Config) skewOf(i int) time.Duration {
 	if c.Skew == 0 || c.Workers < 2 {
@@ -107,7 +145,8 @@ type Result struct {
 	Start   time.Time // all workers up
 	End     time.Time // workers told to stop
 	Ran     map[Key][]int
-	Won     map[Key][]int // pid
+	RanAt   map[Key][]time.Time // when each run began, on its worker's clock
+	Won     map[Key][]int       // pid
 	Killed  map[int]time.Time
 	Back    time.Time        // from During
 	Crashed []string         // workers that exited badly other than by our SIGKILL
@@ -176,26 +215,38 @@ func (s *skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s.of
 // closes, reporting each claim won and each run on standard output.
 func runChild(c childSpec) error {
 	ctx := context.Background()
+	if tz := c.Config.zoneOf(c.Index); tz != "" && time.Local.String() != tz {
+		return fmt.Errorf("TZ=%s: the local time is %s", tz, time.Local)
+	}
 	d, err := ngxtasks.OpenDict(ctx, c.Config.Dict)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	var dict ngxtasks.Dict = d
+	if c.Config.Shift != 0 {
+		if dict, err = withoutClock(d); err != nil {
+			return err
+		}
+	}
 	var mu sync.Mutex
 	say := func(kind string, f ngxtasks.Event) {
 		if f.Rule.Type == ngxtasks.Normal {
 			kind = "n" + kind
 		}
 		line := fmt.Sprintf("%s %s %d %d\n", kind, f.Rule.Identifier, f.Slot.N, os.Getpid())
-		if kind == "late" { // how long before its slot ended it was given up
+		switch kind {
+		case "late": // how long before its slot ended it was given up
 			line = fmt.Sprintf("late %s %d %d %d\n", f.Rule.Identifier, f.Slot.N, os.Getpid(), f.Slot.End.Sub(f.Time))
+		case "ran": // when, on the worker's clock
+			line = fmt.Sprintf("ran %s %d %d %d\n", f.Rule.Identifier, f.Slot.N, os.Getpid(), f.Time.UnixNano())
 		}
 		mu.Lock()
 		_, _ = io.WriteString(os.Stdout, line) // unbuffered: survives a SIGKILL once written
 		mu.Unlock()
 	}
 	m := &ngxtasks.Manager{
-		Dict:          d,
+		Dict:          dict,
 		Namespace:     c.Config.Namespace,
 		Worker:        fmt.Sprintf("w%d-%d", c.Index, os.Getpid()),
 		UseStoreClock: c.Config.StoreClock,
@@ -228,9 +279,9 @@ func runChild(c childSpec) error {
 			}
 		},
 	}
-	if skew := c.Config.skewOf(c.Index); skew != 0 || len(c.Config.Jumps) > 0 {
+	if off := c.Config.skewOf(c.Index) + c.Config.Shift; off != 0 || len(c.Config.Jumps) > 0 {
 		clock := &skewedClock{}
-		clock.off.Store(int64(skew))
+		clock.off.Store(int64(off))
 		m.Clock = clock
 		for _, j := range c.Config.Jumps {
 			if j.Worker == c.Index {
@@ -250,6 +301,14 @@ func runChild(c childSpec) error {
 	}
 	for i := range c.Config.Normal {
 		r := c.Config.NormalOf(i)
+		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
+		rules = append(rules, r)
+	}
+	for i := range c.Config.Calendar {
+		r, err := c.Config.CalendarOf(i)
+		if err != nil {
+			return err
+		}
 		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
 		rules = append(rules, r)
 	}
@@ -283,7 +342,7 @@ func runChild(c childSpec) error {
 	}
 	// The step's instant on the clock the worker's slots follow: its own,
 	// moved to the store's with UseStoreClock.
-	frame := c.Config.skewOf(c.Index)
+	frame := c.Config.skewOf(c.Index) + c.Config.Shift
 	if off, ok := m.ClockOffset(); ok && c.Config.StoreClock {
 		frame += off
 	}
@@ -304,6 +363,21 @@ func runChild(c childSpec) error {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return m.Shutdown(sctx)
+}
+
+// withoutClock hides a store's clock (ngxtasks.StoreClock) from workers
+// whose clocks are shifted, keeping what else it offers the fleet.
+func withoutClock(d ngxtasks.Dict) (ngxtasks.Dict, error) {
+	ba, ok1 := d.(ngxtasks.BatchAdder)
+	set, ok2 := d.(ngxtasks.Setter)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("a shifted clock needs a store that adds in batches and sets: %T", d)
+	}
+	return struct {
+		ngxtasks.Dict
+		ngxtasks.BatchAdder
+		ngxtasks.Setter
+	}{d, ba, set}, nil
 }
 
 // worker is a running child process.
@@ -360,7 +434,7 @@ func newFleet(t *testing.T, c Config) *fleet {
 	if c.Margin == 0 {
 		c.Margin = time.Second
 	}
-	res := &Result{Config: c, Ran: map[Key][]int{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{},
+	res := &Result{Config: c, Ran: map[Key][]int{}, RanAt: map[Key][]time.Time{}, Won: map[Key][]int{}, Killed: map[int]time.Time{}, Failed: map[Key][]string{},
 		Drive: map[int]time.Time{}, Heard: map[int]time.Time{}, Frame: map[int]time.Duration{}, Normal: map[Key]map[int][]string{}, Skewed: map[int]int{}}
 	return &fleet{t: t, c: c, res: res, ready: make(chan struct{}, 1024)}
 }
@@ -390,6 +464,9 @@ func (f *fleet) start(i int) *worker {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	if tz := f.c.zoneOf(i); tz != "" {
+		cmd.Env = append(cmd.Env, "TZ="+tz)
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -491,7 +568,7 @@ func (f *fleet) stopWorkers() {
 // slot).
 func (f *fleet) record(line string) {
 	fs := strings.Fields(line)
-	if len(fs) != 4 && (len(fs) != 5 || fs[0] != "late") {
+	if len(fs) != 4 && (len(fs) != 5 || fs[0] != "late" && fs[0] != "ran") {
 		return
 	}
 	slot, err1 := strconv.ParseInt(fs[2], 10, 64)
@@ -520,6 +597,11 @@ func (f *fleet) record(line string) {
 		res.Won[k] = append(res.Won[k], pid)
 	case "ran":
 		res.Ran[k] = append(res.Ran[k], pid)
+		if len(fs) == 5 {
+			if at, err := strconv.ParseInt(fs[4], 10, 64); err == nil {
+				res.RanAt[k] = append(res.RanAt[k], time.Unix(0, at))
+			}
+		}
 	case "err", "late", "behind":
 		res.Errors++
 		res.Failed[k] = append(res.Failed[k], fs[0])
@@ -544,8 +626,10 @@ func (f *fleet) record(line string) {
 // (P1); no worker crashes; no claim answered before its slot ended is
 // given up as late (P2); and every slot from the one in progress at the
 // fleet's first drive step (as the worker's Health reports it) to the
-// last that ended Margin before the fleet stopped ran, unless excused says
-// otherwise. It returns the number of slots checked.
+// last that ended Margin before the fleet stopped ran (for a calendar
+// rule, from the next one: a schedule is joined at its next occurrence),
+// unless excused says otherwise. Slots are on the fleet's clock, Shift
+// from the real one. It returns the number of slots checked.
 func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) int {
 	t.Helper()
 	for _, c := range r.Crashed {
@@ -564,10 +648,18 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 		t.Errorf("P2 broken: %s", e)
 	}
 	checked, missing := 0, 0
-	from, to := r.FirstDrive(), r.End.Add(-r.Config.Margin)
-	for i := range r.Config.Rules {
-		rule := r.Config.RuleOf(i)
-		for s := (ngxtasks.EpochKeys{}).Slot(&rule, from); !s.End.After(to); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
+	// On the fleet's clock, Shift from the real one.
+	from, to := r.FirstDrive().Add(r.Config.Shift), r.End.Add(r.Config.Shift-r.Config.Margin)
+	rules, err := r.Config.preemption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range rules {
+		s := slotOf(&rule, from)
+		if rule.Schedule != nil { // joined at its next occurrence, not midway
+			s = slotOf(&rule, s.End)
+		}
+		for ; !s.End.After(to); s = slotOf(&rule, s.End) {
 			k := Key{rule.Identifier, s.N}
 			checked++
 			if len(r.Ran[k]) == 0 && (excused == nil || !excused(k, s)) {
@@ -583,6 +675,30 @@ func (r *Result) Check(t *testing.T, excused func(k Key, s ngxtasks.Slot) bool) 
 		t.Errorf("... %d slots missing in all", missing)
 	}
 	return checked
+}
+
+// preemption returns the fleet's Preemption rules (callbacks left out).
+func (c Config) preemption() ([]ngxtasks.Rule, error) {
+	rules := make([]ngxtasks.Rule, 0, c.Rules+len(c.Calendar))
+	for i := range c.Rules {
+		rules = append(rules, c.RuleOf(i))
+	}
+	for i := range c.Calendar {
+		r, err := c.CalendarOf(i)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+	}
+	return rules, nil
+}
+
+// slotOf is the slot of r holding t, by its Schedule or on the fleet's grid.
+func slotOf(r *ngxtasks.Rule, t time.Time) ngxtasks.Slot {
+	if r.Schedule != nil {
+		return r.Schedule.Slot(t)
+	}
+	return ngxtasks.EpochKeys{}.Slot(r, t)
 }
 
 // FirstDrive is when the first worker of the fleet took its first drive
