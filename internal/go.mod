@@ -14,6 +14,8 @@ require (
 	github.com/ngxtasks/ngxtasks/sqlitedict v0.0.0-00010101000000-000000000000
 )
 
+require github.com/netresearch/go-cron v0.15.1 // indirect
+
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/coreos/go-semver v0.3.0 // indirect
