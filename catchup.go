@@ -27,6 +27,15 @@ import (
 //
 // A Preemption slot that passes still needs its claim: the first worker
 // back wins it, the others find it claimed.
+//
+// The store may fail while the workers stay up. A CatchUp rule whose
+// claim (or record) the store did not settle owes a screen (owe): its next
+// turn reads the record as a first turn does, so the slots lost meanwhile
+// are reported, and a slot the timer took is tried again, backing off,
+// while it lasts: the slot in progress when the store is back runs once
+// across the fleet, as after a restart. Each worker has already reported
+// the slots whose claims failed (claim error); the screen reports them
+// again as the fleet's (down), the same slots seen from the record.
 
 // lastRunTTL bounds how long a record outlives its rule's last run: long
 // enough to count the slots of a long outage, at least a week.
@@ -74,10 +83,13 @@ func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 	}
 	switch {
 	case err != nil:
-		m.logger.Warn("ngxtasks: catch-up: the rule's last run could not be read; it is taken as new", "rule", e.rule.Identifier, "error", err)
-		return e.rule.Schedule == nil
-	case !ok:
-		return e.rule.Schedule == nil
+		if !f.retry {
+			m.logger.Warn("ngxtasks: catch-up: the rule's last run could not be read; the slot waits for the store", "rule", e.rule.Identifier, "slot", f.slot.N, "error", err)
+		}
+		m.owe(f)
+		return false
+	case !ok: // the rule is new, unless its slot was taken at its start
+		return e.rule.Schedule == nil || !f.first
 	case last >= f.slot.Start.UnixNano():
 		return false // it ran
 	}
@@ -94,6 +106,44 @@ func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 		e.stats.rareOf().caughtUp.Add(1)
 	}
 	return within
+}
+
+// owe makes e's next turn screen for catch-up (the store did not settle
+// turn f), and, if the timer took f, tries f's slot again after a delay
+// that doubles from retryFirst to retryMax, while the slot lasts. A slot
+// taken by Run or a request is not tried again: its callback runs where
+// its caller called.
+func (m *Manager) owe(f *turn) {
+	f.e.stats.rareOf().owed.Store(true)
+	delay := min(retryFirst<<min(f.attempt, 8), retryMax)
+	if !f.timer || !m.now().Add(delay).Before(f.slot.End) {
+		return
+	}
+	g := turn{e: f.e, slot: f.slot, first: f.first, timer: true, retry: true, attempt: f.attempt + 1}
+	time.AfterFunc(delay, func() { m.retry(&g) })
+}
+
+// Delays between tries of a slot whose claim failed (owe).
+const (
+	retryFirst = 250 * time.Millisecond
+	retryMax   = 8 * time.Second
+)
+
+// owing reports, once, whether e owes a screen (owe).
+func (m *Manager) owing(e *entry) bool {
+	rc := e.stats.rare.Load()
+	return rc != nil && rc.owed.Swap(false)
+}
+
+// retry tries a slot again (owe), unless the manager closed, the rule
+// left, or the slot passed meanwhile.
+func (m *Manager) retry(f *turn) {
+	if m.closed.Load() || f.e.left.Load() != stillPushed || m.holds(f.slot, m.now()) != nil {
+		return
+	}
+	if m.admit(f) {
+		m.newBatch().start(m.base, f)
+	}
 }
 
 // noteRun records that the slot s of e runs, for catch-up. A failure is

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,3 +232,169 @@ func TestCatchUpNeedsADictionaryThatCanSet(t *testing.T) {
 
 // addOnly hides every method of a Dict but the interface's own.
 type addOnly struct{ ngxtasks.Dict }
+
+// outage is a dictionary that fails every call while down is set, as a
+// store that cannot be reached does.
+type outage struct {
+	d    *ngxtasks.MemoryDict
+	down atomic.Bool
+}
+
+var errUnreachable = errors.New("store unreachable")
+
+func (o *outage) Add(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if o.down.Load() {
+		return false, errUnreachable
+	}
+	return o.d.Add(ctx, key, value, ttl)
+}
+
+func (o *outage) Get(ctx context.Context, key string) (string, bool, error) {
+	if o.down.Load() {
+		return "", false, errUnreachable
+	}
+	return o.d.Get(ctx, key)
+}
+
+func (o *outage) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if o.down.Load() {
+		return errUnreachable
+	}
+	return o.d.Set(ctx, key, value, ttl)
+}
+
+func (o *outage) Close() error { return o.d.Close() }
+
+// TestCatchUpAfterTheStoreFailedWhileWorkersRan: three workers stay up
+// while the store cannot be reached for slots 10 and 11 of a Preemption
+// rule, driven by Run. Back for slot 12, the fleet runs it once and every
+// worker reports the two slots before it missed (down) besides its failed
+// claims (the first to screen, at least). Down again from slot 14's start to its middle: a slot taken by
+// Run is not tried again (its callback runs where Run was called), so 14
+// is lost, and at slot 15 the fleet reports it missed and runs 15 once.
+func TestCatchUpAfterTheStoreFailedWhileWorkersRan(t *testing.T) {
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	o := &outage{d: &ngxtasks.MemoryDict{}}
+	f := &downFleet{t: t, d: o, clock: newFakeClock(at(8).Add(time.Millisecond)), log: newRunLog(),
+		rule: ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Preemption, CatchUp: time.Minute}}
+	o.d.Clock = f.clock
+	f.rule.Callback = f.log.callback
+	f.start(3)
+	f.drive(at(10), 100*time.Millisecond) // 8 and 9 run
+	o.down.Store(true)
+	f.drive(at(12), 100*time.Millisecond)
+	o.down.Store(false)
+	f.drive(at(14), 100*time.Millisecond)
+	o.down.Store(true)
+	f.drive(at(14).Add(500*time.Millisecond), 100*time.Millisecond)
+	o.down.Store(false)
+	f.drive(at(16), 100*time.Millisecond)
+	f.stop()
+	slot := func(n int) int64 { return ngxtasks.EpochKeys{}.Slot(&f.rule, at(n)).N }
+	for n, want := range map[int]int{8: 1, 9: 1, 10: 0, 11: 0, 12: 1, 13: 1, 14: 0, 15: 1} {
+		if got := f.log.count("r", slot(n)); got != want {
+			t.Errorf("slot %d ran %d times, want %d", n, got, want)
+		}
+	}
+	if got, want := reportedDown(t, f.log), []int64{slot(10), slot(11), slot(14)}; !slices.Equal(got, want) {
+		t.Errorf("the fleet reported slots %v missed while the store was away, want %v", got, want)
+	}
+}
+
+// reportedDown returns the slots the fleet reported missed (SkipDown),
+// in order. A worker reports what it finds missing when it screens, so
+// the worker that runs the catch-up reports them, and any other that
+// screens before that run is recorded; each worker reports a slot once.
+func reportedDown(t *testing.T, log *runLog) []int64 {
+	t.Helper()
+	by := map[int64]map[string]bool{}
+	for _, ev := range log.kinds(ngxtasks.EventSkipped) {
+		if ev.Reason != ngxtasks.SkipDown {
+			continue
+		}
+		for i := range ev.Missed {
+			n := ev.Slot.N + i
+			if by[n] == nil {
+				by[n] = map[string]bool{}
+			}
+			if by[n][ev.Worker] {
+				t.Errorf("%s reported slot %d missed twice", ev.Worker, n)
+			}
+			by[n][ev.Worker] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(by))
+}
+
+// TestCatchUpRetriesTheSlotTheTimerTookWhileItLasts: three workers' timer
+// loops run a Preemption rule every second on the real clock. The store
+// goes away 300 ms before slot n+1 and comes back 400 ms into slot n+3:
+// n+1 and n+2 never run, and n+3, whose claims failed at its start, is
+// tried again while it lasts and runs once across the fleet, after the
+// store came back; the fleet reports n+1 and n+2 missed. On a machine
+// too loaded for the tries to land within n+3, n+3 must instead be
+// reported missed with them. No slot runs twice.
+func TestCatchUpRetriesTheSlotTheTimerTookWhileItLasts(t *testing.T) {
+	o := &outage{d: &ngxtasks.MemoryDict{}}
+	log := newRunLog()
+	rule := ngxtasks.Rule{Identifier: "r", Interval: time.Second, Type: ngxtasks.Preemption, CatchUp: time.Minute, Callback: log.callback}
+	var ms []*ngxtasks.Manager
+	ctx, cancel := context.WithCancel(context.Background())
+	var loops sync.WaitGroup
+	for i := range 3 {
+		m := &ngxtasks.Manager{Dict: o, Worker: fmt.Sprintf("w%d", i), Logger: quiet(), Observer: log.observe}
+		if err := m.Push(rule); err != nil {
+			t.Fatal(err)
+		}
+		loops.Go(func() { _ = m.Start(ctx) })
+		ms = append(ms, m)
+	}
+	slotAt := func(at time.Time) ngxtasks.Slot { return ngxtasks.EpochKeys{}.Slot(&rule, at) }
+	n := slotAt(time.Now().Add(1500 * time.Millisecond)) // slot n: the fleet runs from before it
+	sleepUntil := func(at time.Time) { time.Sleep(time.Until(at)) }
+	sleepUntil(n.End.Add(-300 * time.Millisecond))
+	o.down.Store(true)
+	back := n.End.Add(2*time.Second + 400*time.Millisecond)
+	sleepUntil(back)
+	o.down.Store(false)
+	sleepUntil(n.End.Add(5*time.Second + 200*time.Millisecond)) // n+5 has begun
+	cancel()
+	loops.Wait()
+	for _, m := range ms {
+		if err := m.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, c := range log.runs {
+		if c > 1 {
+			t.Errorf("slot %d ran %d times", k.slot, c)
+		}
+	}
+	for _, i := range []int64{1, 2} {
+		if c := log.count("r", n.N+i); c != 0 {
+			t.Errorf("slot n+%d ran while the store was away", i)
+		}
+	}
+	skipped := log.skipped()
+	caught := log.count("r", n.N+3) == 1
+	want := []int64{n.N + 1, n.N + 2}
+	if !caught {
+		want = append(want, n.N+3)
+	}
+	if got := reportedDown(t, log); !slices.Equal(got, want) {
+		t.Errorf("the fleet reported slots %v missed, want %v (slot n+3 caught up: %v)", got, want, caught)
+	}
+	if caught {
+		for _, ev := range log.kinds(ngxtasks.EventFired) {
+			if ev.Slot.N == n.N+3 && ev.Time.Before(back) {
+				t.Errorf("slot n+3 ran at %v, before the store was back at %v", ev.Time, back)
+			}
+		}
+	}
+	for i := int64(4); i <= 4; i++ { // n+5 may still be claiming at shutdown
+		if log.count("r", n.N+i) != 1 && len(skipped[runKey{"r", n.N + i}]) == 0 {
+			t.Errorf("slot n+%d did not run, and no worker said why", i)
+		}
+	}
+	t.Logf("slot n+3, whose claims failed at its start, caught up within it: %v", caught)
+}

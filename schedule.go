@@ -239,7 +239,7 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 			if s.Start.UnixNano() < e.lastEnd {
 				continue // taken before
 			}
-			f := turn{e: e, slot: s, first: e.lastEnd == 0}
+			f := turn{e: e, slot: s, first: e.lastEnd == 0, timer: mode == DriveTimer}
 			if from, n := m.missedBefore(e, s, now, l.freshSeen); n > 0 {
 				f.missedFrom, f.missed = from, n
 			}

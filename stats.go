@@ -78,6 +78,9 @@ type rareCounters struct {
 	lastErr, lastSkipErr atomic.Pointer[string]
 	lastSkip             atomic.Uint32
 	caughtUp             atomic.Int64
+	// owed is set when the store did not settle a CatchUp rule's slot:
+	// its next turn asks caughtUp first (catchup.go).
+	owed atomic.Bool
 }
 
 // rareOf returns c's rare counters, making them the first time.

@@ -59,6 +59,9 @@ type turn struct {
 	slot    Slot
 	verdict verdict
 	first   bool // the rule's first slot taken here since its Push
+	timer   bool // taken by the timer loop, which may try it again (owe)
+	retry   bool // a CatchUp slot tried again after its claim failed
+	attempt uint8
 	// missedFrom and missed describe the slots that passed between the last
 	// slot taken and this one (Unix ns where they began, and how many).
 	missedFrom, missed int64
@@ -321,8 +324,10 @@ func (b *batch) claimsLast() {
 func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 	f.verdict = skipIt
 	e := f.e
-	if f.first && e.rule.CatchUp > 0 && !m.caughtUp(ctx, f) {
-		return false
+	if e.rule.CatchUp > 0 {
+		if owed := m.owing(e); (f.first || f.retry || owed) && !m.caughtUp(ctx, f) {
+			return false
+		}
 	}
 	if e.rule.Filter != nil && !m.filter(ctx, Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}) {
 		m.emit(e, EventSkipped, &f.slot, SkipFiltered, 0, nil)
@@ -436,8 +441,15 @@ func (m *Manager) judge(f *turn, won bool, err error, now, asked time.Time, rtt 
 		err = errLate
 	}
 	if err != nil {
-		if !errors.Is(err, context.Canceled) { // a request gone, a shutdown: not the store's doing
+		canceled := errors.Is(err, context.Canceled) // a request gone, a shutdown: not the store's doing
+		if !canceled {
 			m.watch.failed(m, e, &f.slot, asked, err)
+		}
+		if e.rule.CatchUp > 0 && !canceled {
+			m.owe(f)
+		}
+		if f.retry {
+			return nil // reported when the slot was first tried
 		}
 		if errors.Is(err, errLate) {
 			m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, err)

@@ -66,7 +66,7 @@ func TestCalendarAcrossProcessesInManyZonesThroughBothChanges(t *testing.T) {
 				}
 				cfg := fleettest.Config{Dict: url(t, b.env), Namespace: fmt.Sprintf("cal-%s-%s-%s", b.name, ch.name, time.Now().Format("150405.000")),
 					Workers: 4, Zones: zones, Calendar: rules, For: 50 * time.Second,
-					Shift: ch.at.Add(-30 * time.Second).Sub(time.Now())}
+					Shift: time.Until(ch.at.Add(-30 * time.Second))}
 				res := fleettest.Run(t, cfg)
 				n := res.Check(t, func(k fleettest.Key, s ngxtasks.Slot) bool { return res.StoreFailed(k, s) || res.Busy(k, s) })
 				checkUnanswered(t, res, n)
