@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,8 +18,9 @@ import (
 // step, as an Interval rule always is; screen then reads the record
 // (caughtUp) before the slot may run or be claimed:
 //
-//	no record        the rule is new: an Interval rule runs its slot as
-//	                 any would, a Schedule's is not joined midway
+//	no record, or    the rule is new to its slots: an Interval rule runs
+//	one made under   its slot as any would, a Schedule's is not joined
+//	other slots      midway
 //	this slot or     it ran: not again
 //	a later one
 //	an earlier one   the slots in between are reported missed (SkipDown),
@@ -77,18 +79,17 @@ func (m *Manager) refuseCatchUp(rules []Rule) error {
 func (m *Manager) caughtUp(ctx context.Context, f *turn) bool {
 	e := f.e
 	value, ok, err := m.dict.Get(ctx, m.lastRunKey(e))
-	var last int64
-	if err == nil && ok {
-		last, err = strconv.ParseInt(value, 10, 64)
-	}
-	switch {
-	case err != nil:
+	if err != nil {
 		if !f.retry {
 			m.logger.Warn("ngxtasks: catch-up: the rule's last run could not be read; the slot waits for the store", "rule", e.rule.Identifier, "slot", f.slot.N, "error", err)
 		}
 		m.owe(f)
 		return false
-	case !ok: // the rule is new, unless its slot was taken at its start
+	}
+	last, slots, whole := readLastRun(value)
+	same := ok && whole && slots == slotsHash(&e.rule)
+	switch {
+	case !ok || !same: // the rule is new to its slots, unless its slot was taken at its start
 		return e.rule.Schedule == nil || !f.first
 	case last >= f.slot.Start.UnixNano():
 		return false // it ran
@@ -146,12 +147,36 @@ func (m *Manager) retry(f *turn) {
 	}
 }
 
+// The record of a rule's last run is where its slot began (Unix ns), a
+// space, and a hash of what places the rule's slots: a record made under
+// other slots (a reload or a restart changed the schedule or the interval)
+// is not this rule's, which is new to its slots, so the change never
+// starts a run by itself.
+
+// readLastRun reads a record: its slot's start and hash, and whether it
+// is whole.
+func readLastRun(value string) (start int64, slots string, ok bool) {
+	num, slots, found := strings.Cut(value, " ")
+	start, err := strconv.ParseInt(num, 10, 64)
+	return start, slots, found && err == nil
+}
+
+// slotsHash hashes what places r's slots, for its record.
+func slotsHash(r *Rule) string {
+	what := r.Interval.String() + " " + r.Offset.String() + " " + strconv.FormatBool(r.Spread)
+	if r.Schedule != nil {
+		what = r.Schedule.String()
+	}
+	return strconv.FormatUint(fnv1a(what), 36)
+}
+
 // noteRun records that the slot s of e runs, for catch-up. A failure is
 // logged, and the run goes on: the worst it does is a slot caught up twice
 // in a worker, or reported missed though it ran.
 func (m *Manager) noteRun(ctx context.Context, e *entry, s *Slot) {
 	set := m.dict.(Setter) // refuseCatchUp made sure
-	err := set.Set(ctx, m.lastRunKey(e), strconv.FormatInt(s.Start.UnixNano(), 10), lastRunTTL(&e.rule, s))
+	value := strconv.FormatInt(s.Start.UnixNano(), 10) + " " + slotsHash(&e.rule)
+	err := set.Set(ctx, m.lastRunKey(e), value, lastRunTTL(&e.rule, s))
 	if err != nil {
 		m.logger.Warn("ngxtasks: catch-up: the rule's last run could not be stored", "rule", e.rule.Identifier, "slot", s.N, "error", err)
 	}

@@ -398,3 +398,55 @@ func TestCatchUpRetriesTheSlotTheTimerTookWhileItLasts(t *testing.T) {
 	}
 	t.Logf("slot n+3, whose claims failed at its start, caught up within it: %v", caught)
 }
+
+// TestCatchUpChangedScheduleStartsAtItsNextOccurrence: the record of a
+// last run made under other slots is not the rule's. Restarted with a
+// changed schedule, or reloaded to one (Replace), a CatchUp rule neither
+// runs the new schedule's slot in progress nor reports the old one's
+// slots missed: it runs from its next occurrence. (A Normal rule, run by
+// two workers: no claim stands in the way, the record alone decides.)
+func TestCatchUpChangedScheduleStartsAtItsNextOccurrence(t *testing.T) {
+	sched := unevenSchedule(40)
+	shifted := func(by time.Duration, extra int) listSchedule { // String differs by extra
+		l := listSchedule{at: slices.Clone(sched.at)}
+		for i := range l.at {
+			l.at[i] = l.at[i].Add(by)
+		}
+		for range extra {
+			l.at = append(l.at, l.at[len(l.at)-1].Add(time.Hour))
+		}
+		return l
+	}
+	moved, later := shifted(time.Millisecond, 1), shifted(200*time.Millisecond, 2)
+	f := &downFleet{t: t, clock: newFakeClock(sched.at[1].Add(time.Millisecond)), log: newRunLog(),
+		rule: ngxtasks.Rule{Identifier: "cal", Schedule: sched, Type: ngxtasks.Normal, CatchUp: time.Hour, Version: "v1"}}
+	f.rule.Callback = f.log.callback
+	f.start(2)
+	f.drive(sched.at[6], 100*time.Millisecond) // slots 2..5 run
+	f.stop()
+
+	// Restarted in slot 8 with a changed schedule: its record says slot 5.
+	f.rule.Schedule, f.rule.Version = moved, "v2"
+	f.clock.Set(sched.at[8].Add(300 * time.Millisecond))
+	f.start(2)
+	f.drive(moved.at[12].Add(300*time.Millisecond), 100*time.Millisecond)
+
+	// Reloaded 300 ms into slot 12, whose run the record holds, to a
+	// schedule whose slot 12 began 200 ms in: after that run.
+	f.rule.Schedule, f.rule.Version = later, "v3"
+	for _, m := range f.ms {
+		if _, err := m.Replace(f.rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.drive(later.at[14], 100*time.Millisecond)
+	f.stop()
+	for n, want := range map[int64]int{5: 2, 6: 0, 7: 0, 8: 0, 9: 2, 11: 2, 12: 2, 13: 2} {
+		if got := f.log.count("cal", n); got != want {
+			t.Errorf("slot %d ran %d times in two workers, want %d", n, got, want)
+		}
+	}
+	if got := reportedDown(t, f.log); len(got) > 0 {
+		t.Errorf("slots %v reported missed: a changed schedule missed nothing", got)
+	}
+}
