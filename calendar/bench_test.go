@@ -61,8 +61,9 @@ func BenchmarkNext(b *testing.B) {
 // location, as for instants outside the table.
 func BenchmarkNextUntabled(b *testing.B) {
 	benchSchedules(b, func(b *testing.B, s *Schedule, ts []time.Time) {
-		u := *s
-		u.z.table = nil
+		z := s.z
+		z.table = nil
+		u := s.withZone(z)
 		i := 0
 		for b.Loop() {
 			sinkOcc = u.Next(ts[i&1023])

@@ -26,3 +26,8 @@ func slotOf(o, next Occurrence) ngxtasks.Slot {
 func sameSlot(a, b ngxtasks.Slot) bool {
 	return a.N == b.N && a.Start.Equal(b.Start) && a.End.Equal(b.End)
 }
+
+// withZone is s read from other zone data (its memo left behind).
+func (s *Schedule) withZone(z zone) *Schedule {
+	return &Schedule{text: s.text, z: z, f: s.f, fixed: s.fixed, gap: s.gap, repeat: s.repeat}
+}

@@ -7,7 +7,8 @@ import (
 )
 
 // A Schedule is a parsed expression read in a zone under gap and repeat
-// policies. It is immutable, so safe for concurrent use.
+// policies. It is immutable but for a memo of the last slot found, so safe
+// for concurrent use, and meant to be shared by the rules that have it.
 type Schedule struct {
 	text   string
 	z      zone
@@ -15,6 +16,7 @@ type Schedule struct {
 	fixed  bool // the hour field names hours: gaps move or drop, repeats run once
 	gap    GapPolicy
 	repeat RepeatPolicy
+	last   memo // of Slot
 }
 
 // An Occurrence is one run of a schedule.
@@ -88,8 +90,20 @@ func (s *Schedule) Prev(t time.Time) Occurrence {
 // Prev(t)'s identity; the zero Slot where Prev or Next is zero.
 func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 	b := t.Unix()
+	n, start, end, ok := s.last.load(b)
+	if !ok {
+		if n, start, end, ok = s.slot(b); !ok {
+			return ngxtasks.Slot{}
+		}
+		s.last.store(n, start, end)
+	}
+	return ngxtasks.Slot{N: n, Start: time.Unix(start, 0).In(s.z.loc), End: time.Unix(end, 0).In(s.z.loc)}
+}
+
+// slot finds the slot holding instant b: its number, and its bounds.
+func (s *Schedule) slot(b int64) (n, start, end int64, ok bool) {
 	if !searchable(b) || !searchable(b+1) {
-		return ngxtasks.Slot{}
+		return 0, 0, 0, false
 	}
 	p := s.z.at(b)
 	prev := s.prev(b, p)
@@ -99,13 +113,9 @@ func (s *Schedule) Slot(t time.Time) ngxtasks.Slot {
 	}
 	next := s.next(b+1, q)
 	if !prev.ok || !next.ok {
-		return ngxtasks.Slot{}
+		return 0, 0, 0, false
 	}
-	return ngxtasks.Slot{
-		N:     prev.id(),
-		Start: time.Unix(prev.at, 0).In(s.z.loc),
-		End:   time.Unix(next.at, 0).In(s.z.loc),
-	}
+	return prev.id(), prev.at, next.at, true
 }
 
 // next returns the first occurrence at or after instant a, which p holds.

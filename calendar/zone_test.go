@@ -3,6 +3,8 @@ package calendar
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,9 +76,8 @@ func TestRuleOnlyZones(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s := *full
-				s.z = newZone(rule, tableAnchor-tableBefore, tableAnchor+tableAfter)
-				walk(t, &s, propertyFrom, propertyTo)
+				s := full.withZone(newZone(rule, tableAnchor-tableBefore, tableAnchor+tableAfter))
+				walk(t, s, propertyFrom, propertyTo)
 				a, b := full.Next(propertyFrom), s.Next(propertyFrom)
 				for a.At.Before(propertyTo) {
 					if !a.At.Equal(b.At) || a.ID() != b.ID() {
@@ -159,4 +160,31 @@ func TestZoneTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSlotMemoAgreesUnderConcurrentUse: goroutines asking one Schedule for
+// the slots of instants at random, across a daylight-saving change, get
+// from its memo what the search finds.
+func TestSlotMemoAgreesUnderConcurrentUse(t *testing.T) {
+	s, err := Parse("*/7 * * * * *", Options{Zone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2027, 10, 31, 0, 59, 0, 0, time.UTC).Unix()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 20000 {
+				b := from + rnd.Int64N(120)
+				got := s.Slot(time.Unix(b, int64(rnd.IntN(1e9))))
+				n, start, end, ok := s.slot(b)
+				if !ok || got.N != n || got.Start.Unix() != start || got.End.Unix() != end {
+					t.Errorf("at %d: Slot %v, the search %d %d %d", b, got, n, start, end)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -10,8 +10,9 @@
 //	go run ./bench/scale -rules 1000000 -mixed -for 15s
 //
 // With -schedule SPEC (and -zone, UTC by default) every rule gets
-// calendar.Parse(SPEC) instead of an Interval, parsed per rule as the
-// command's rule file loader does, so heap per rule includes a Schedule.
+// calendar.Parse(SPEC) instead of an Interval, one Schedule shared by all
+// as the command's rule file loader shares one among the rules that write
+// it alike.
 // The core runs such a rule from its next occurrence, not from the slot in
 // progress at its Push, so the first step runs nothing; when the next
 // occurrence is near, the program pushes just after it, so that none comes
@@ -98,7 +99,7 @@ type config struct {
 	history       int
 	perSlot       bool
 
-	sched *calendar.Schedule // spec parsed once, for the program's own counts
+	sched *calendar.Schedule // spec parsed once, for every rule
 }
 
 // check refuses flags that do not go together, and parses -schedule.
@@ -230,11 +231,7 @@ func run(c *config) error {
 			rs[i].Interval, rs[i].Spread = intervalOf(i), c.spread
 			continue
 		}
-		s, err := calendar.Parse(c.spec, calendar.Options{Zone: c.zone})
-		if err != nil {
-			return err
-		}
-		rs[i].Schedule = s
+		rs[i].Schedule = c.sched
 	}
 	if c.sched != nil {
 		// A Schedule rule takes no slot that begins between its Push and the
@@ -432,7 +429,7 @@ func printPerSlot(all []sample, cutoff time.Time, settled int64) {
 func (c *config) describe() string {
 	switch {
 	case c.sched != nil:
-		return "schedule " + strconv.Quote(c.sched.String()) + ", parsed per rule, all on its occurrences"
+		return "schedule " + strconv.Quote(c.sched.String()) + ", one Schedule shared, all on its occurrences"
 	case c.mixed:
 		return "intervals 1s..1h, phases spread"
 	case c.spread:

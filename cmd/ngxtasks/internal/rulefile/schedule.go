@@ -49,6 +49,10 @@ func (d *decoder) schedule(r *Rule, sched entry, keys fieldSet, pl place) {
 			return
 		}
 	}
+	if s, ok := d.schedules[scheduleKey{spec, o}]; ok {
+		r.Schedule = s
+		return
+	}
 	s, err := calendar.Parse(spec, o)
 	var ce *calendar.Error
 	switch {
@@ -60,7 +64,17 @@ func (d *decoder) schedule(r *Rule, sched entry, keys fieldSet, pl place) {
 		d.at(sched.val, pl.field("schedule"), "%v", err)
 	default:
 		r.Schedule = s
+		if d.schedules == nil {
+			d.schedules = map[scheduleKey]*calendar.Schedule{}
+		}
+		d.schedules[scheduleKey{spec, o}] = s
 	}
+}
+
+// scheduleKey is a schedule as written: expression and options.
+type scheduleKey struct {
+	spec string
+	o    calendar.Options
 }
 
 // interval decodes a rule's interval: and the keys that go with it. A

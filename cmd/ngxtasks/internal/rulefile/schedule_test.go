@@ -61,3 +61,32 @@ func TestScheduleRulesCarryTheirCalendarToCore(t *testing.T) {
 		t.Errorf("b's policies are not in its schedule's text %q", got)
 	}
 }
+
+// TestRulesWrittenAlikeShareTheirSchedule: rules whose schedule, zone and
+// policies are written alike share one parsed Schedule (whose memo of the
+// last slot then serves them all); any difference parses another.
+func TestRulesWrittenAlikeShareTheirSchedule(t *testing.T) {
+	const src = "rules:\n" +
+		"  - {id: a, schedule: '* * * * *', zone: Europe/Berlin, type: normal, exec: {argv: [true]}}\n" +
+		"  - {id: b, schedule: '* * * * *', zone: Europe/Berlin, type: preemption, exec: {argv: [true]}}\n" +
+		"  - {id: c, schedule: '* * * * *', zone: Europe/Berlin, gap: skip, type: normal, exec: {argv: [true]}}\n" +
+		"  - {id: d, schedule: '* * * * *', type: normal, exec: {argv: [true]}}\n" +
+		"  - {id: e, schedule: '* * * * *', zone: Europe/Berlin, jitter: 10s, type: normal, exec: {argv: [true]}}\n"
+	f, err := Parse("/etc/ngxtasks/rules.yaml", []byte(src), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := map[string]any{}
+	for _, r := range f.Rules {
+		s[r.ID] = r.Schedule
+	}
+	if s["a"] != s["b"] {
+		t.Error("a and b, written alike, do not share their schedule")
+	}
+	if s["a"] == s["c"] || s["a"] == s["d"] || s["c"] == s["d"] {
+		t.Error("rules whose schedules differ share one")
+	}
+	if s["e"] != s["a"] {
+		t.Error("e, jittered, does not share the schedule its jitter moves")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/ngxtasks/ngxtasks/calendar"
 )
 
 // decoder walks one rule file's syntax tree, turning nodes into values and
@@ -25,6 +27,10 @@ type decoder struct {
 	errs              collector
 	pieces            *pieces // the rules list, when the file is parsed in pieces
 	fpBuf             []byte  // scratch space for fingerprints
+	// schedules holds each schedule parsed, for the rules written alike to
+	// share: a Schedule keeps its last slot, so rules that share one
+	// compute a boundary's slot once between them.
+	schedules map[scheduleKey]*calendar.Schedule
 }
 
 // place is where in the file's structure a value sits, for messages.
