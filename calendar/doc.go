@@ -73,6 +73,10 @@
 // offset that is in force at the result; none is a gap, two a repeat.
 // [Schedule.Prev] is the same walk backwards. Parse keeps a table of the
 // zone's spans from a year before it to three years after (two dozen at
-// most); outside it the location is asked. A Schedule is immutable, and a
-// call allocates nothing.
+// most); outside it the location is asked. A call allocates nothing.
+//
+// A Schedule is immutable but for a memo of the slot [Schedule.Slot] found
+// last, and safe for concurrent use: rules with the same schedule should
+// share one. They fall due together, and the first to ask computes the
+// boundary's slot, which the others read from the memo.
 package calendar
