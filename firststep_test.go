@@ -331,9 +331,18 @@ func (*refusingDict) Add(ctx context.Context, _, _ string, _ time.Duration) (boo
 func TestUnreachableStoreIsAnError(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
-	m := &ngxtasks.Manager{Dict: &refusingDict{}, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))}
+	// The step comes 1 ms into a 50 ms slot on a clock that stands still,
+	// so its claim is always made and waits out the slot's 49 ms however
+	// loaded the machine is (on the real clock the slot could end before
+	// the claim, which was then skipped as late and never reached the
+	// store). The store's clock is the same one: no skew to skip for.
+	clock := newFakeClock(t0.Add(time.Millisecond))
+	m := &ngxtasks.Manager{Dict: &refusingDict{ngxtasks.MemoryDict{Clock: clock}}, Clock: clock,
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))}
 	shutdown(t, m)
-	if err := m.Push(preemptionRules(1, func(int) time.Duration { return 50 * time.Millisecond }, noop)...); err != nil {
+	rs := preemptionRules(1, func(int) time.Duration { return 50 * time.Millisecond }, noop)
+	rs[0].Spread = false
+	if err := m.Push(rs...); err != nil {
 		t.Fatal(err)
 	}
 	_ = m.Run(context.Background())
