@@ -27,6 +27,7 @@ var (
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // New returns a dictionary that uses client, which may be a *redis.Client,
