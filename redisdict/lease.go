@@ -42,7 +42,10 @@ return 0
 )
 
 // counterKey names the token counter of the lease on key, on key's Cluster
-// slot: Redis hashes only a key's {tag} when it has a non-empty one.
+// slot: Redis hashes only a key's {tag} when it has a non-empty one, and
+// "{key}:token" hashes as key does when key has no '}'. A key with a '}'
+// but no tag ("a}b", "{}x") gets a counter on another slot: on a Cluster
+// its Lease fails with CROSSSLOT.
 func counterKey(key string) string {
 	if i := strings.IndexByte(key, '{'); i >= 0 && strings.IndexByte(key[i+1:], '}') > 0 {
 		return key + ":token"
@@ -69,7 +72,7 @@ func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 	}
 	reply, err := leaseScript.Run(ctx, d.client, keys, args...).Result()
 	if redis.HasErrorPrefix(err, "CROSSSLOT") {
-		return d.fail("lease", req.Key, fmt.Errorf("its keys %q are on different Cluster slots: give the claim the lease's {hash tag}: %w", keys, err))
+		return d.fail("lease", req.Key, fmt.Errorf("its keys %q are not on one Cluster slot (the lease key needs a {hash tag}, or no braces, and the claim the same tag): %w", keys, err))
 	}
 	if err != nil {
 		return d.fail("lease", req.Key, err)
