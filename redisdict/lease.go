@@ -23,12 +23,12 @@ local held = v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. ':'
 var (
 	// KEYS: lease, counter[, claim]. ARGV: holder, lease ms[, claim value,
 	// claim ms]. Returns the held lease's value, 0 when the claim is taken,
-	// or the new token.
+	// or the new token. %d, since Lua's numbers print as 1e+14 from there.
 	leaseScript = redis.NewScript(`local v = redis.call('GET', KEYS[1])
 if v then return v end
 if KEYS[3] and not redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return 0 end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[1], string.format('%d', token) .. ':' .. ARGV[1], 'PX', ARGV[2])
 return token
 `)
 	// KEYS: lease. ARGV: token, ms. Returns 1 when renewed.
