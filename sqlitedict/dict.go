@@ -31,6 +31,7 @@ var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // Path returns the file's path.
