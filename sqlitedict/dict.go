@@ -21,6 +21,8 @@ type Dict struct {
 	r      *sql.DB // a few connections: Get
 	sql    queries
 	closed atomic.Bool
+	// Lease's statements, prepared on w.
+	take, claimPrep *sql.Stmt
 
 	closeOnce   sync.Once
 	stopCleanup context.CancelFunc
@@ -110,7 +112,7 @@ func (d *Dict) Close() error {
 			d.stopCleanup()
 		}
 		d.cleanupDone.Wait()
-		err = errors.Join(d.w.Close(), d.r.Close())
+		err = errors.Join(d.take.Close(), d.claimPrep.Close(), d.w.Close(), d.r.Close())
 	})
 	return err
 }

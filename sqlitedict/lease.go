@@ -27,7 +27,9 @@ func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 	var holder string
 	now := time.Now().UnixNano()
 	_, err := d.inTx(ctx, func(tx *sql.Tx) (bool, error) {
-		err := tx.QueryRowContext(ctx, d.sql.leaseTake, req.Key, req.Holder, expiry(now, req.TTL), now).Scan(&token)
+		// Prepared once (OpenFile): parsing each statement anew cost
+		// more than their steps.
+		err := tx.StmtContext(ctx, d.take).QueryRowContext(ctx, req.Key, req.Holder, expiry(now, req.TTL), now).Scan(&token)
 		if errors.Is(err, sql.ErrNoRows) { // held: say by whom
 			return false, tx.QueryRowContext(ctx, d.sql.leaseHeld, req.Key).Scan(&holder, &token)
 		}
@@ -35,7 +37,7 @@ func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 			return err == nil, err
 		}
 		exec := func(ctx context.Context, args ...any) (sql.Result, error) {
-			return tx.ExecContext(ctx, d.sql.claim, args...)
+			return tx.StmtContext(ctx, d.claimPrep).ExecContext(ctx, args...)
 		}
 		if err := claimOne(ctx, exec, &req.Claim, now); err != nil {
 			return false, err
