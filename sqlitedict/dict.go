@@ -13,8 +13,18 @@ import (
 )
 
 // Dict is a dictionary in a SQLite file. It also implements
-// ngxtasks.BatchAdder and ngxtasks.Setter. It is safe for concurrent use,
-// and any number of processes on the host may open the same file.
+// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.Leaser. It is safe for
+// concurrent use, and any number of processes on the host may open the same
+// file.
+//
+// Its leases rest on SQLite's write lock: Lease takes the lease and adds
+// the claim in one BEGIN IMMEDIATE transaction. Each key's fencing token
+// is a column of its row in the leases table (the claims table's name plus
+// "_leases"), a row kept after the lease ends so the count goes on. Expiry
+// is judged by the local clock, which all processes of the host share.
+// Leases and tokens are in the file, so they outlive the processes; an
+// operating system crash or power loss may forget the last commits
+// (synchronous=NORMAL), and so hand out a token again.
 type Dict struct {
 	path   string
 	w      *sql.DB // one connection: claims and cleanup
