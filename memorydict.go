@@ -3,7 +3,6 @@ package ngxtasks
 import (
 	"context"
 	"hash/maphash"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +29,9 @@ type MemoryDict struct {
 	base   time.Time
 	closed atomic.Bool
 	shards [memShards]memShard
+
+	leaseMu sync.Mutex
+	leases  map[string]*memLease // see memlease.go
 }
 
 const (
@@ -97,11 +99,7 @@ func (d *MemoryDict) Add(ctx context.Context, key, value string, ttl time.Durati
 	if now >= s.nextSweep {
 		s.sweep(now)
 	}
-	expires := now + int64(ttl)
-	if expires < now { // a ttl so long it overflows: never
-		expires = math.MaxInt64
-	}
-	added := s.add(h, key, value, now, expires, false)
+	added := s.add(h, key, value, now, expiry(now, ttl), false)
 	s.mu.Unlock()
 	return added, nil
 }
@@ -122,11 +120,7 @@ func (d *MemoryDict) Set(ctx context.Context, key, value string, ttl time.Durati
 	if d.closed.Load() {
 		return ErrClosed
 	}
-	expires := now + int64(ttl)
-	if expires < now {
-		expires = math.MaxInt64
-	}
-	s.add(h, key, value, now, expires, true)
+	s.add(h, key, value, now, expiry(now, ttl), true)
 	return nil
 }
 
@@ -313,9 +307,13 @@ func (d *MemoryDict) Len() int {
 	return n
 }
 
-// Close implements Dict: it drops every entry; later calls return ErrClosed.
+// Close implements Dict: it drops every entry and lease; later calls
+// return ErrClosed.
 func (d *MemoryDict) Close() error {
 	d.closed.Store(true)
+	d.leaseMu.Lock()
+	d.leases = nil
+	d.leaseMu.Unlock()
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 	s := &suite{open: open, opts: opts, prefix: "dicttest:" + randomHex() + ":"}
 	var expiry sync.WaitGroup
 	expiry.Go(func() { t.Run("Expiry", s.testExpiry) })
+	expiry.Go(func() { t.Run("LeaseExpiry", s.testLeaseExpiry) })
 	for _, c := range []struct {
 		name string
 		f    func(*testing.T)
@@ -69,6 +70,10 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Bytes", s.testBytes},
 		{"StoreClock", s.testStoreClock},
 		{"Set", s.testSet},
+		{"Lease", s.testLease},
+		{"LeaseClaim", s.testLeaseClaim},
+		{"LeaseRace", s.testLeaseRace},
+		{"LeaseRenewBatch", s.testLeaseRenewBatch},
 	} {
 		t.Run(c.name, c.f)
 	}

@@ -39,6 +39,18 @@
 //     holds (a live value, an expired one, none), Add still refuses a key Set
 //     made, and a value Set stores expires with its TTL. Context, Closed and
 //     Limits hold Set to what they hold Add to.
+//   - Lease (ngxtasks.Leaser), when implemented: one holder at a time,
+//     through two handles; the other told who holds it under which token; a
+//     renewal or release by a token not the holder's changes nothing; the
+//     holder's work, and the next taking has a higher token. LeaseExpiry:
+//     three holders in turn "crash" holding it, each next one takes it
+//     after the TTL under a higher token, the dead holder can neither renew
+//     nor release, and a renewal moves the end. LeaseClaim: a slot's claim
+//     made with a lease is added only with it, and the lease taken only
+//     with the claim. LeaseRace: 16 holders on four handles race for a
+//     free lease, five times: one wins each time, under a higher token.
+//     LeaseRenewBatch: one Renew of 200 leases renews the holders' tokens
+//     and no others, an invalid renewal failing alone.
 //
 // RunProcesses checks atomicity where it matters most, across OS processes:
 // copies of the test binary open the same URL with ngxtasks.OpenDict and

@@ -13,8 +13,20 @@ import (
 )
 
 // Dict is an ngxtasks dictionary in etcd. It implements ngxtasks.Dict,
-// ngxtasks.BatchAdder and ngxtasks.Setter (not ngxtasks.StoreClock: see the
-// package documentation). It is safe for concurrent use.
+// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.Leaser (not
+// ngxtasks.StoreClock: see the package documentation). It is safe for
+// concurrent use.
+//
+// A lease (ngxtasks.Leaser) is a key put by a transaction that compares its
+// CreateRevision with 0, with its claim's key if one is asked for, so both
+// are added atomically or neither is. Its token is that transaction's
+// revision, the key's CreateRevision: etcd's revision counter, which only
+// grows, cluster-wide, so no counter key is needed. The key holds an etcd
+// lease of its own, whose TTL the etcd leader counts down (whole seconds):
+// the server's clock decides expiry. Keys, revisions and leases are in
+// etcd's Raft log, so a lease, its token order and its remaining TTL survive
+// a server restart (a restarted or new leader renews every etcd lease to its
+// full TTL: a lease may then last longer, never shorter).
 type Dict struct {
 	client    *clientv3.Client
 	prefix    string
@@ -39,6 +51,7 @@ var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // New returns a dictionary that keeps its keys in client's etcd under

@@ -32,8 +32,44 @@
 //     it holds, and the key moves to that lease and lives as a claim of the
 //     same ttl would.
 //
-//   - Lease Grant, to make the shared leases below. Nothing is ever revoked
-//     or kept alive.
+//   - Lease Grant, to make the shared leases below. These are never
+//     revoked or kept alive.
+//
+//   - Lease (ngxtasks.Leaser) grants an etcd lease of ceil(TTL) seconds for
+//     the lease key alone, then sends one transaction:
+//
+//     If(CreateRevision(lk) == 0 [, CreateRevision(ck) == 0])
+//     Then(Put(lk, holder, WithLease(own)) [, Put(ck, value, WithLease(pooled))])
+//     Else(Get(lk))
+//
+//     so the lease and its slot's claim (ck) are added together or not at
+//     all, atomically as Add's one key. The token is the transaction's
+//     revision, lk's CreateRevision. A refused Lease revokes the etcd lease
+//     it granted. The Grant must precede the transaction, which names the
+//     lease: a taking costs two round trips where a claim costs one, and a
+//     refusal three (the Revoke).
+//
+//   - Renew reads every renewal's key in one transaction of Gets (per
+//     WithMaxTxnOps keys), compares its CreateRevision with the token, and
+//     then sends a KeepAliveOnce for each key's etcd lease, all at once.
+//     etcd has no request that renews several leases: each KeepAliveOnce is
+//     a gRPC stream of its own, multiplexed on the client's one connection,
+//     so a batch of renewals takes two round-trip times, not one request.
+//     KeepAliveOnce restores a lease's granted TTL, which cannot change: a
+//     renewal longer than that grants a new etcd lease and moves the key to
+//     it (a Put that keeps its value, so its CreateRevision, the token),
+//     revoking the old one.
+//
+//   - Release is one transaction, If(CreateRevision(lk) == token)
+//     Then(Get(lk), Delete(lk)), then a Revoke of the key's etcd lease, best
+//     effort (an error is logged to ngxtasks.LoggerFrom, and the lease ends
+//     with its TTL).
+//
+//     A lease lives whole seconds, at least the server's minimum lease TTL
+//     (2 s by default; see m below): a shorter TTL, or a renewal shorter
+//     than the lease was granted, lasts that long. Its TTL counts from the
+//     Grant, applied before the key is put; so a lease lives at least TTL
+//     after Lease was called, plus the server's deletion delay below.
 //
 // # Leases and how long a key lives
 //
@@ -108,6 +144,14 @@
 // not lost by a leader change or a member's crash, and a restarted server
 // keeps its leases (and renews them). Claims are lost only with the data:
 // a cluster rebuilt from an old snapshot, or a wiped data directory.
+//
+// A lease rests on the same: the transaction's comparison makes taking it
+// (with its claim) atomic; its token is etcd's revision, a counter of the
+// whole store that never goes back, not even across restarts, so tokens
+// increase per key across expiries, releases and crashes with no key to
+// keep them; its expiry is the etcd leader's countdown of the key's own
+// etcd lease. After a restart or a leader change the lease is renewed to
+// its full TTL: it may outlive its TTL then, by up to that TTL.
 //
 // # No store clock
 //

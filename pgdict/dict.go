@@ -11,13 +11,21 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ngxtasks/ngxtasks"
 )
 
 // Dict is an ngxtasks dictionary in a PostgreSQL table. It also implements
-// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.StoreClock. It is safe
-// for concurrent use.
+// ngxtasks.BatchAdder, ngxtasks.Setter, ngxtasks.StoreClock and
+// ngxtasks.Leaser. It is safe for concurrent use.
+//
+// Its leases live in a second table beside the claims'. A lease is taken,
+// with its claim, by one statement whose INSERT ... ON CONFLICT on the
+// leases' primary key makes it atomic; the token counter is the lease's row,
+// never deleted while the dictionary is in use; expiry is decided by the
+// server's clock_timestamp(); leases and tokens are committed rows, so they
+// survive a server restart as the claims do.
 type Dict struct {
 	pool   *pgxpool.Pool
 	own    bool // the pool was made by Open: Close closes it
@@ -34,6 +42,7 @@ var (
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // New returns a dictionary that keeps its claims in pool's database,
@@ -63,39 +72,57 @@ func settings(opts []Option) (statements, time.Duration, error) {
 	if err != nil {
 		return statements{}, 0, err
 	}
-	return newStatements(table), c.cleanup, nil
+	return newStatements(c.table, table), c.cleanup, nil
 }
 
 func newDict(ctx context.Context, pool *pgxpool.Pool, own bool, sql statements, cleanup time.Duration) (*Dict, error) {
 	d := &Dict{pool: pool, own: own, sql: sql}
-	if err := d.createTable(ctx); err != nil {
+	if err := d.createTables(ctx); err != nil {
 		return nil, err
 	}
 	d.startCleanup(cleanup)
 	return d, nil
 }
 
-// createTable creates the table unless it exists. The check comes first so
+// createTables creates the claims' table, and the leases' beside it, unless
+// they exist. A role that may not create the leases' table (one set up
+// before there were leases) keeps its claims: lease calls then say why.
+func (d *Dict) createTables(ctx context.Context) error {
+	if err := d.createTable(ctx, d.sql.table, d.sql.create); err != nil {
+		return err
+	}
+	if d.sql.noLeases != nil {
+		return nil
+	}
+	err := d.createTable(ctx, d.sql.leases, d.sql.createLease)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		d.sql.noLeases = fmt.Errorf("pgdict: no leases: %w", err)
+		return nil
+	}
+	return err
+}
+
+// createTable creates a table unless it exists. The check comes first so
 // that a role without CREATE can use a table made for it; the advisory lock
 // keeps workers that start together from creating it at once, which
 // CREATE TABLE IF NOT EXISTS alone does not survive.
-func (d *Dict) createTable(ctx context.Context) error {
+func (d *Dict) createTable(ctx context.Context, table, create string) error {
 	var exists bool
-	if err := d.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, d.sql.table).Scan(&exists); err != nil {
-		return fmt.Errorf("pgdict: look for table %s: %w", d.sql.table, err)
+	if err := d.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil {
+		return fmt.Errorf("pgdict: look for table %s: %w", table, err)
 	}
 	if exists {
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ngxtasks table ' || $1::text))`, d.sql.table); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ngxtasks table ' || $1::text))`, table); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, d.sql.create)
+		_, err := tx.Exec(ctx, create)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("pgdict: create table %s: %w", d.sql.table, err)
+		return fmt.Errorf("pgdict: create table %s: %w", table, err)
 	}
 	return nil
 }

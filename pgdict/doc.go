@@ -54,8 +54,54 @@
 //
 // Expired rows are deleted by a goroutine that Close stops, every minute by
 // default (WithCleanupInterval), in statements of 1,000 rows until none is left
-// or 5 s have passed, so the table holds about the live claims. Deleting an expired row changes
+// or 5 s have passed, so the table holds about the live claims. Lease rows are
+// never deleted (see Leases). Deleting an expired row changes
 // nothing that Add or Get can observe.
+//
+// # Leases
+//
+// Dict implements ngxtasks.Leaser with a second table, named after the
+// claims' with "_leases" appended, in the same schema, and created the same
+// way (so a role without CREATE needs it made too; without it, or with a
+// claims' table name too long to take the suffix, claims work and lease
+// calls return an error saying why):
+//
+//	CREATE TABLE IF NOT EXISTS ngxtasks_claims_leases (
+//		key     text COLLATE "C" PRIMARY KEY,
+//		holder  text NOT NULL,
+//		token   bigint NOT NULL,
+//		expires timestamptz NOT NULL
+//	)
+//
+// Lease is one statement, so one round trip and one implicit transaction:
+// its lease is the INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
+// expires <= clock_timestamp() RETURNING token of Add, on the leases' table,
+// setting token = token + 1 on takeover, and its claim is Add's INSERT,
+// made from the lease's returned row. The primary key makes it atomic as it
+// does Add: of sessions racing for a missing row one inserts and the others
+// wait and find it live; of sessions racing for an expired row the first
+// locks it and the others re-check the WHERE on its new version. A claim
+// found live in the statement's snapshot stops the lease before it is
+// taken; a claim added after the snapshot makes the statement raise an
+// error that undoes it, so the lease is never taken without its claim, nor
+// the claim added without the lease. A refusal names the holder the
+// snapshot saw; one that took the lease after the snapshot is asked for in a
+// second, read-only round trip, only then.
+//
+// The token counter is the lease's row: Release sets its expires to
+// '-infinity' (and its holder to ""), and the cleanup deletes only the
+// claims' table, so a key's row lives as long as the table, one row per
+// lease key ever taken (one per rule). Tokens are bigint: they run from 1 to
+// 2^63-1, after which taking that key fails with an error rather than
+// wrapping round. Expiry, like the claims', is by the server's
+// clock_timestamp(). Leases and tokens are committed rows: they survive a
+// server restart, with the durability caveats below, and a lease held
+// across a restart is held until its TTL.
+//
+// Renew is one UPDATE ... FROM unnest of the keys, tokens and ttls, matched
+// on key and token while the lease lives: one statement for the whole
+// batch. Release is UPDATE ... WHERE key = $1 AND token = $2 AND expires >
+// clock_timestamp().
 //
 // # What an error means
 //

@@ -39,7 +39,8 @@ func prefix(t testing.TB) string {
 	return "test:" + t.Name() + ":" + randomHex(6) + ":"
 }
 
-// tempTable names a table of the test's own, dropped when the test ends.
+// tempTable names a table of the test's own, dropped with its leases'
+// table when the test ends.
 func tempTable(t testing.TB) string {
 	t.Helper()
 	name := "ngxtasks_test_" + randomHex(6)
@@ -51,7 +52,7 @@ func tempTable(t testing.TB) string {
 			return
 		}
 		defer d.Close()
-		if _, err := d.pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+name); err != nil {
+		if _, err := d.pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+name+", "+name+leaseSuffix); err != nil {
 			t.Error(err)
 		}
 	})

@@ -28,7 +28,22 @@ type statements struct {
 	set     string
 	get     string
 	cleanup string
+
+	// Leases (lease.go), in a table of their own named after the claims'.
+	// noLeases, when set, is why there are none: every lease call returns
+	// it, and claims work as before.
+	leases      string // quoted
+	createLease string
+	lease       string
+	holder      string
+	renew       string
+	release     string
+	noLeases    error
 }
+
+// leaseSuffix names the leases' table after the claims': "claims" keeps its
+// leases in "claims_leases", in the same schema.
+const leaseSuffix = "_leases"
 
 // quoteTable checks a table name, "name" or "schema.name", and quotes it.
 // Only plain identifiers are accepted, so that the name cannot change the
@@ -75,11 +90,13 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.ex
 const takeOver = overwrite + `
 WHERE c.expires_at <= clock_timestamp()`
 
-func newStatements(table string) statements {
+// newStatements returns the statements of the quoted table; name is the
+// table's name as given, from which the leases' table is named.
+func newStatements(name, table string) statements {
 	// One entry, $1 key, $2 value, $3 ttl in microseconds: Add's and Set's.
 	insert := `INSERT INTO ` + table + ` AS c (key, value, expires_at)
 VALUES ($1, $2, ` + expiresAt(`$3::bigint`) + `)`
-	return statements{
+	st := statements{
 		table: table,
 		// The "C" collation compares keys as bytes: equality is all a claim
 		// needs, and the primary key's comparisons cost less than under a
@@ -104,4 +121,14 @@ RETURNING c.key`,
 	LIMIT ` + fmt.Sprint(cleanupLimit) + ` FOR UPDATE SKIP LOCKED
 ) AND expires_at <= clock_timestamp()`,
 	}
+	leases, err := quoteTable(name + leaseSuffix)
+	if err != nil {
+		// A name that was fine for claims but too long to take the suffix
+		// must not stop a worker that does not lease.
+		st.noLeases = fmt.Errorf("pgdict: no leases: the table name %q is too long to name its leases' table %q after it (at most %d characters): %w",
+			name, name+leaseSuffix, 63-len(leaseSuffix), err)
+		return st
+	}
+	st.leaseStatements(leases)
+	return st
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/dicttest"
 )
 
@@ -14,6 +15,32 @@ import (
 
 func BenchmarkClaim(b *testing.B) {
 	b.Run("redis", func(b *testing.B) { dicttest.BenchClaim(b, openTest(b)) })
+}
+
+// BenchmarkLeaseClaim is BenchmarkClaim's claim made with a lease, as a
+// leased rule's run makes it: one script call (GET, SET NX PX, INCR, SET PX).
+// Each op claims a fresh slot; the release that frees the lease for the
+// next op is not timed.
+func BenchmarkLeaseClaim(b *testing.B) {
+	b.Run("redis", func(b *testing.B) {
+		d, ctx := openTest(b), context.Background()
+		tag := "{" + prefix(b) + "}"
+		lease := tag + ":lease"
+		b.Cleanup(func() { d.client.Del(ctx, counterKey(lease)) }) // the counter has no TTL
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			req := ngxtasks.LeaseRequest{Key: lease, Holder: "worker", TTL: 10 * time.Second,
+				Claim: ngxtasks.Add{Key: tag + strconv.Itoa(i), Value: "worker", TTL: 10 * time.Second}}
+			if err := d.Lease(ctx, &req); err != nil || !req.Acquired {
+				b.Fatalf("Lease = %+v, %v", req, err)
+			}
+			b.StopTimer()
+			if ok, err := d.Release(ctx, lease, req.Token); err != nil || !ok {
+				b.Fatalf("Release = %v, %v", ok, err)
+			}
+			b.StartTimer()
+		}
+	})
 }
 
 // BenchmarkRawAddIfAbsent is the same claim made with go-redis directly: the

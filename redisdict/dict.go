@@ -13,8 +13,15 @@ import (
 )
 
 // Dict is an ngxtasks dictionary in Redis. It also implements
-// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.StoreClock. It is safe
-// for concurrent use.
+// ngxtasks.BatchAdder, ngxtasks.Setter, ngxtasks.StoreClock and
+// ngxtasks.Leaser. It is safe for concurrent use.
+//
+// A lease is one Lua script, which Redis runs whole with no other command
+// in between: the lease key (holding "token:holder", with PX its TTL, so
+// Redis's clock ends it) is read, the claim stored with SET NX PX, the
+// token counter incremented and the lease key set. The counter is a key
+// without a TTL on the lease key's Cluster slot; tokens restart only if it
+// is lost (see the package documentation).
 type Dict struct {
 	client redis.UniversalClient
 	own    bool // the client was made by Open: Close closes it
@@ -27,6 +34,7 @@ var (
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
 	_ ngxtasks.StoreClock = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // New returns a dictionary that uses client, which may be a *redis.Client,

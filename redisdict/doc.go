@@ -19,6 +19,17 @@
 //   - Set (ngxtasks.Setter) is SET key value PX ttl: Add's command without
 //     NX, so it stores whatever the key holds, with the same rounding.
 //   - Now (ngxtasks.StoreClock) is the server's TIME.
+//   - Lease (ngxtasks.Leaser) is one Lua script, atomic as a script is:
+//     if the lease key exists it answers its holder and token; else, with
+//     a claim asked, SET claim NX PX ttl, refusing if the claim is there;
+//     then INCR of the token counter and SET of the lease key to
+//     "token:holder" with PX ttl. The counter, with no TTL, is the lease
+//     key plus ":token" when the key has a {hash tag}, else "{key}:token":
+//     on the lease's Cluster slot either way. A claim must carry the lease
+//     key's tag; one on another slot is refused with an error naming both.
+//   - Renew is one script per lease (the stored token compared, then
+//     PEXPIRE), all in one pipeline: one round trip, per node on a Cluster.
+//     Release is a script too: the token compared, then DEL.
 //
 // # What an error means
 //
@@ -29,7 +40,10 @@
 // MaxRetries) are safe: a retried SET NX that finds the key its first try
 // stored answers "not stored", never a second "stored". A Set that returns
 // an error may or may not have stored either, and a retried SET stores the
-// same value again.
+// same value again. So may a Lease, Release or renewal that fails have
+// applied; a retried Lease whose first try took the lease answers
+// that the lease is held, by the request's own Holder under its token
+// (which Release can end), and its claim not added: that slot is not run.
 //
 // A Dict opened from a URL cancels a command when its context ends
 // (ContextTimeoutEnabled); a client passed to New should enable it too, or a
@@ -60,6 +74,14 @@
 //
 // Expiry follows the server's wall clock: if it jumps forward, claims expire
 // early. TTL precision is one millisecond.
+//
+// Leases rest on the same ground, the primary's clock deciding when one
+// ends. Their fencing tokens increase only while the counter keys are kept:
+// a server restarted with its data (appendonly fsync'd) keeps them, and
+// leases keep their absolute expiry times; one restarted without data, or
+// a replica promoted before it had the last INCR, counts from an older
+// number, so a token can be handed out twice and a resource fenced by the
+// highest token seen refuses the new holders until the count passes it.
 //
 // # URLs
 //

@@ -43,6 +43,7 @@ func exercise(t *testing.T, d *Dict) {
 	if now, err := d.Now(ctx); err != nil || time.Since(now).Abs() > time.Second {
 		t.Fatalf("Now = %v, %v", now, err)
 	}
+	exerciseLeases(t, d)
 }
 
 // TestSentinelFindsThePrimaryAndClaimsThere finds the primary through a

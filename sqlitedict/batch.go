@@ -2,6 +2,7 @@ package sqlitedict
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -32,26 +33,14 @@ func (d *Dict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 	if valid == 0 {
 		return nil
 	}
-	tx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		err = d.fail(ctx, "batch", err)
-		for i := range adds {
-			if adds[i].Err == nil {
-				adds[i].Err = err
-			}
+	began, err := d.inTx(ctx, func(tx *sql.Tx) (bool, error) {
+		stmt, err := tx.PrepareContext(ctx, d.sql.claim)
+		if err != nil {
+			return false, err
 		}
-		return err
-	}
-	stmt, err := tx.PrepareContext(ctx, d.sql.claim)
-	if err == nil {
-		err = d.claimAll(ctx, stmt.ExecContext, adds)
-		_ = stmt.Close()
-	}
-	if err == nil {
-		err = tx.Commit()
-	} else {
-		_ = tx.Rollback()
-	}
+		defer stmt.Close()
+		return true, d.claimAll(ctx, stmt.ExecContext, adds)
+	})
 	if err != nil {
 		err = d.fail(ctx, "batch", err)
 		for i := range adds {
@@ -59,8 +48,29 @@ func (d *Dict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 				adds[i].Added, adds[i].Err = false, err
 			}
 		}
+		if !began {
+			return err
+		}
 	}
 	return nil
+}
+
+// inTx runs fn in a write transaction, which BEGIN IMMEDIATE starts by
+// taking the file's write lock (see openDB), and commits it if fn returns
+// true and no error, rolling it back otherwise. began reports whether the
+// transaction started, so whether anything was attempted.
+func (d *Dict) inTx(ctx context.Context, fn func(*sql.Tx) (commit bool, err error)) (began bool, err error) {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	commit, err := fn(tx)
+	if err == nil && commit {
+		err = tx.Commit()
+	} else {
+		_ = tx.Rollback()
+	}
+	return true, err
 }
 
 // claimAll runs the claim for every element without an Err, recording
@@ -68,19 +78,26 @@ func (d *Dict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 func (d *Dict) claimAll(ctx context.Context, exec execFunc, adds []ngxtasks.Add) error {
 	now := time.Now().UnixNano()
 	for i := range adds {
-		a := &adds[i]
-		if a.Err != nil {
+		if adds[i].Err != nil {
 			continue
 		}
-		res, err := exec(ctx, a.Key, a.Value, expiry(now, a.TTL), now)
-		if err != nil {
+		if err := claimOne(ctx, exec, &adds[i], now); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		a.Added = n == 1
 	}
+	return nil
+}
+
+// claimOne runs the claim statement (exec) for a at now, setting a.Added.
+func claimOne(ctx context.Context, exec execFunc, a *ngxtasks.Add, now int64) error {
+	res, err := exec(ctx, a.Key, a.Value, expiry(now, a.TTL), now)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	a.Added = n == 1
 	return nil
 }

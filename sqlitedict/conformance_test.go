@@ -13,6 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	dicttest.Child()
 	hammerChild()
+	leaseChild()
 	os.Exit(m.Run())
 }
 

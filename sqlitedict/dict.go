@@ -13,14 +13,26 @@ import (
 )
 
 // Dict is a dictionary in a SQLite file. It also implements
-// ngxtasks.BatchAdder and ngxtasks.Setter. It is safe for concurrent use,
-// and any number of processes on the host may open the same file.
+// ngxtasks.BatchAdder, ngxtasks.Setter and ngxtasks.Leaser. It is safe for
+// concurrent use, and any number of processes on the host may open the same
+// file.
+//
+// Its leases rest on SQLite's write lock: Lease takes the lease and adds
+// the claim in one BEGIN IMMEDIATE transaction. Each key's fencing token
+// is a column of its row in the leases table (the claims table's name plus
+// "_leases"), a row kept after the lease ends so the count goes on. Expiry
+// is judged by the local clock, which all processes of the host share.
+// Leases and tokens are in the file, so they outlive the processes; an
+// operating system crash or power loss may forget the last commits
+// (synchronous=NORMAL), and so hand out a token again.
 type Dict struct {
 	path   string
 	w      *sql.DB // one connection: claims and cleanup
 	r      *sql.DB // a few connections: Get
 	sql    queries
 	closed atomic.Bool
+	// Lease's statements, prepared on w.
+	take, claimPrep *sql.Stmt
 
 	closeOnce   sync.Once
 	stopCleanup context.CancelFunc
@@ -31,6 +43,7 @@ var (
 	_ ngxtasks.Dict       = (*Dict)(nil)
 	_ ngxtasks.BatchAdder = (*Dict)(nil)
 	_ ngxtasks.Setter     = (*Dict)(nil)
+	_ ngxtasks.Leaser     = (*Dict)(nil)
 )
 
 // Path returns the file's path.
@@ -109,7 +122,7 @@ func (d *Dict) Close() error {
 			d.stopCleanup()
 		}
 		d.cleanupDone.Wait()
-		err = errors.Join(d.w.Close(), d.r.Close())
+		err = errors.Join(d.take.Close(), d.claimPrep.Close(), d.w.Close(), d.r.Close())
 	})
 	return err
 }

@@ -19,7 +19,15 @@
 //	) WITHOUT ROWID;
 //	CREATE INDEX IF NOT EXISTS ngxtasks_claims_expires ON ngxtasks_claims (expires_at);
 //
-// The file and the table are created when missing.
+//	CREATE TABLE IF NOT EXISTS ngxtasks_claims_leases (
+//		key        TEXT PRIMARY KEY,
+//		holder     TEXT NOT NULL,
+//		token      INTEGER NOT NULL,  -- the key's fencing token
+//		expires_at INTEGER NOT NULL   -- Unix nanoseconds; 0 once released
+//	) WITHOUT ROWID;
+//
+// The file and the tables are created when missing; the leases table is
+// named after the claims table (WithTable).
 //
 // # Store operations
 //
@@ -45,14 +53,44 @@
 // the batch. A key repeated in a batch is stored by its first occurrence at
 // most; the later ones see it live.
 //
+// # Leases
+//
+// Dict implements ngxtasks.Leaser. Lease is one BEGIN IMMEDIATE
+// transaction, so under the file's write lock, against every process:
+//
+//	INSERT INTO l (key, holder, token, expires_at) VALUES (?1, ?2, 1, ?3)
+//	ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, token = l.token + 1,
+//		expires_at = excluded.expires_at
+//	WHERE l.expires_at <= ?4
+//	RETURNING token
+//
+// then, when a claim is asked for, Add's statement; if the claim is refused
+// the transaction rolls back, the take with it, so neither the lease nor the
+// claim is stored without the other. When no row comes back another holds
+// the lease, and a SELECT in the same transaction says who, under which
+// token. Renew runs one UPDATE per renewal (key, token, not expired) in one
+// transaction, one lock and one commit for all; Release is one UPDATE that
+// sets expires_at to 0, by the holder's token only.
+//
+// A lease row is never deleted: its token column is the key's counter, so
+// tokens go on increasing across expiries, releases and the crashes of
+// holders, and survive every process, being in the file. The cleanup
+// deletes claims only; the leases table holds one row per key ever leased,
+// a rule's, not a slot's. Tokens are SQLite integers, int64: 2^63-1
+// takings of one key, beyond any use; a token above that, or 0, holds
+// nothing. As with claims, an operating system crash or power loss may
+// forget the last commits (see below), and with them the last tokens
+// handed out, which the next holder would then get again.
+//
 // Expired rows are deleted by a goroutine that Close stops (every 10 s by
 // default, WithCleanupInterval), in transactions of at most 1,000 rows so that
 // claims are not held up, until none is left or 5 s have passed.
 //
 // # Clocks
 //
-// Expiry is judged by the clock of the process that writes: all processes of
-// one host read the same system clock, so their claims agree. Dict does not
+// Expiry, of claims and leases, is judged by the clock of the process that
+// writes: all processes of one host read the same system clock, so their
+// claims and leases agree. A step of that clock moves every expiry with it. Dict does not
 // implement ngxtasks.StoreClock, as there is no other clock to ask.
 //
 // # Locking, crashes and the file's home
@@ -83,9 +121,9 @@
 //
 // # What an error means
 //
-// An Add (or a Set) that returns an error did not store, unless the error
-// came from the commit itself (a disk failure), in which case SQLite rolled
-// it back. The manager does not run the slot either way (it fails closed).
+// An Add (or a Set, a Lease, a Renew, a Release) that returns an error did
+// not store, unless the error came from the commit itself (a disk failure),
+// in which case SQLite rolled it back. The manager does not run the slot either way (it fails closed).
 //
 // # URLs
 //

@@ -163,6 +163,17 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
 		_ = r.Close()
 		return nil, err
 	}
+	if d.take, err = w.PrepareContext(ctx, d.sql.leaseTake); err == nil {
+		d.claimPrep, err = w.PrepareContext(ctx, d.sql.claim)
+	}
+	if err != nil {
+		if d.take != nil {
+			_ = d.take.Close()
+		}
+		_ = w.Close()
+		_ = r.Close()
+		return nil, fmt.Errorf("sqlitedict: %s: prepare: %w", path, err)
+	}
 	d.startCleanup(cfg.cleanup)
 	return d, nil
 }

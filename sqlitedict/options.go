@@ -27,7 +27,9 @@ func defaults() config {
 
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// WithTable sets the table's name: letters, digits and underscores.
+// WithTable sets the table's name: letters, digits and underscores. The
+// leases go in the table of that name plus "_leases", which no other
+// dictionary's table should be named.
 func WithTable(name string) Option {
 	return func(c *config) error {
 		if !tableName.MatchString(name) {
