@@ -59,16 +59,19 @@ func (m *Manager) lastRunKey(e *entry) string {
 	return k
 }
 
-// refuseCatchUp refuses rules with CatchUp when the dictionary cannot keep
-// their last run.
-func (m *Manager) refuseCatchUp(rules []Rule) error {
-	if _, ok := m.dict.(Setter); ok {
-		return nil
-	}
+// refuseUnable refuses rules that ask what the dictionary cannot do: keep
+// a CatchUp rule's last run, or lease a rule.
+func (m *Manager) refuseUnable(rules []Rule) error {
+	_, setter := m.dict.(Setter)
+	_, leaser := m.dict.(Leaser)
 	for i := range rules {
-		if rules[i].CatchUp > 0 {
-			return &RuleError{Rule: rules[i].label(), Field: "CatchUp",
+		switch r := &rules[i]; {
+		case r.CatchUp > 0 && !setter:
+			return &RuleError{Rule: r.label(), Field: "CatchUp",
 				Problem: fmt.Sprintf("needs a dictionary that can keep the rule's last run (a Setter); %T is not one", m.dict)}
+		case r.leases() && !leaser:
+			return &RuleError{Rule: r.label(), Field: "Overlap",
+				Problem: fmt.Sprintf("%v needs a dictionary that leases (a Leaser); %T is not one", r.Overlap, m.dict)}
 		}
 	}
 	return nil
@@ -174,7 +177,7 @@ func slotsHash(r *Rule) string {
 // logged, and the run goes on: the worst it does is a slot caught up twice
 // in a worker, or reported missed though it ran.
 func (m *Manager) noteRun(ctx context.Context, e *entry, s *Slot) {
-	set := m.dict.(Setter) // refuseCatchUp made sure
+	set := m.dict.(Setter) // refuseUnable made sure
 	value := strconv.FormatInt(s.Start.UnixNano(), 10) + " " + slotsHash(&e.rule)
 	err := set.Set(ctx, m.lastRunKey(e), value, lastRunTTL(&e.rule, s))
 	if err != nil {

@@ -21,10 +21,11 @@ type fields struct {
 	useStoreClock bool
 	history       int
 	maxRunning    int
+	leaseTTL      time.Duration
 }
 
 func (m *Manager) fieldsNow() fields {
-	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock, m.HistoryLen, m.MaxRunning}
+	return fields{m.Dict, m.Keys, m.Namespace, m.Worker, m.SkewTolerance, m.Clock, m.UseStoreClock, m.HistoryLen, m.MaxRunning, m.LeaseTTL}
 }
 
 // changed reports a configuration field set after the manager's first use.
@@ -50,6 +51,8 @@ func (m *Manager) changed() error {
 		name = "HistoryLen"
 	case was.maxRunning != now.maxRunning:
 		name = "MaxRunning"
+	case was.leaseTTL != now.leaseTTL:
+		name = "LeaseTTL"
 	default:
 		return nil
 	}

@@ -17,6 +17,10 @@ var (
 	ErrInvalidConfig = errors.New("ngxtasks: invalid manager configuration")
 	// ErrTimeout is recorded for a run whose Rule.Timeout passed.
 	ErrTimeout = errors.New("ngxtasks: rule timeout")
+	// ErrLeaseLost is recorded for a run cancelled because its lease
+	// (Rule.Overlap) passed, or could have passed, to another worker: the
+	// store refused its renewal, or no renewal was answered in time.
+	ErrLeaseLost = errors.New("ngxtasks: lease lost")
 	// ErrClosed is returned by a dictionary after Close, and by a Manager's
 	// Start, Run and Push after Shutdown.
 	ErrClosed = errors.New("ngxtasks: closed")
@@ -25,6 +29,17 @@ var (
 	// ErrUnknownType is matched by ParseType's error.
 	ErrUnknownType = errors.New("ngxtasks: unknown rule type")
 )
+
+// A HeldError names the run that holds a rule's lease elsewhere: it is the
+// Err of a slot skipped with SkipElsewhere.
+type HeldError struct {
+	Holder string // the worker whose run holds the lease
+	Token  uint64 // its token
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("running elsewhere: %s holds the lease under token %d", clip(e.Holder), e.Token)
+}
 
 // RuleError refuses a rule, naming it and the offending field.
 type RuleError struct {

@@ -42,10 +42,11 @@ const (
 	SkipClockSkewed                       // a Preemption slot: this worker's clock is not known to be within SkewTolerance/2 of the store's
 	SkipBusy                              // MaxRunning callbacks went on until the slot's latest start
 	SkipDown                              // CatchUp: no worker ran it while the fleet was down (Missed says how many), or it began before the window
+	SkipElsewhere                         // a run of the rule holds its lease in another worker (Err, a *HeldError, names it)
 	numSkipReasons
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy", "down"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy", "down", "running elsewhere"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {
@@ -67,7 +68,7 @@ type Event struct {
 	// clock); for EventWon, EventLost and skips for a claim error or a late
 	// answer, the claim's round trip.
 	Duration time.Duration
-	Err      error // for EventFinished, and for SkipClaimError
+	Err      error // for EventFinished, SkipClaimError and SkipElsewhere
 	Missed   int64 // for SkipBehind: how many slots, the first being Slot
 }
 

@@ -118,6 +118,8 @@ func recordPart(r *SlotRecord) string {
 		return "skipped here: MaxRunning callbacks of this worker went on until the slot's latest start (a tenth of its interval, at most a second, before it ended)"
 	case SkipBehind:
 		return fmt.Sprintf("missed here: the timer loop did not run while it lasted (%d slots missed from slot %d)", r.Missed, r.Slot.N)
+	case SkipElsewhere:
+		return "skipped: a run of the rule held its lease in another worker (Overlap skip): " + r.Err
 	case SkipDown:
 		if r.Missed > 1 {
 			return fmt.Sprintf("missed: no worker ran it while the fleet was down (%d slots missed from this one); CatchUp runs the latest slot only, if it began within the window", r.Missed)

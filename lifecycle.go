@@ -47,6 +47,7 @@ type settings struct {
 	worker    string
 	tolerance time.Duration
 	history   int // slots kept per rule; 0 for none
+	leaseTTL  time.Duration
 	logger    *slog.Logger
 	clock     Clock
 	epoch     time.Time // gate times count from here
@@ -93,6 +94,7 @@ func (m *Manager) setup() {
 	m.namespace = cmp.Or(m.Namespace, "ngxtasks")
 	m.worker = cmp.Or(m.Worker, defaultWorker())
 	m.tolerance = cmp.Or(m.SkewTolerance, DefaultSkewTolerance)
+	m.leaseTTL = cmp.Or(m.LeaseTTL, DefaultLeaseTTL)
 	m.dict = m.Dict
 	if m.dict == nil {
 		m.dict, m.ownDict = NewMemoryDict(), true
@@ -106,6 +108,8 @@ func (m *Manager) setup() {
 	switch {
 	case m.SkewTolerance < 0:
 		m.err = fmt.Errorf("%w: SkewTolerance must be >= 0, got %v", ErrInvalidConfig, m.SkewTolerance)
+	case m.LeaseTTL < 0:
+		m.err = fmt.Errorf("%w: LeaseTTL must be >= 0, got %v", ErrInvalidConfig, m.LeaseTTL)
 	case m.MaxRunning < 0:
 		m.err = fmt.Errorf("%w: MaxRunning must be >= 0, got %d", ErrInvalidConfig, m.MaxRunning)
 	case m.HistoryLen > maxHistory:

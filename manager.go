@@ -13,6 +13,10 @@ import (
 // Preemption rules tolerate when a Manager leaves SkewTolerance zero.
 const DefaultSkewTolerance = 5 * time.Second
 
+// DefaultLeaseTTL is how long a run's lease lives unrenewed when a Manager
+// leaves LeaseTTL zero.
+const DefaultLeaseTTL = 15 * time.Second
+
 // A Clock tells the time. Slots are computed from it; the timer loop still
 // sleeps on real timers. Inject one to test slot logic without sleeping.
 type Clock interface {
@@ -24,7 +28,8 @@ type Clock interface {
 // key generator, slog.Default for logs. Set fields before the first call that
 // acts (Push, Replace, Start, Run, a request, WorkerID, Shutdown): it takes
 // them, and a configuration field changed later (Dict, Keys, Namespace,
-// Worker, SkewTolerance, Clock, UseStoreClock, HistoryLen, MaxRunning)
+// Worker, SkewTolerance, Clock, UseStoreClock, HistoryLen, MaxRunning,
+// LeaseTTL)
 // makes Push, Replace, Start and Run return an error, and Middleware log
 // one, rather than be ignored. Calls that only read (Stats, Rules,
 // History, Explain, Health, Watch) may come before.
@@ -84,6 +89,14 @@ type Manager struct {
 	// ring: 576 bytes a rule at 16, 58 MB at 100,000 rules and 576 MB at a
 	// million; 2.1 KB a rule at 64, 2.1 GB at a million.
 	HistoryLen int
+	// LeaseTTL is how long a run's lease (Rule.Overlap) lives without being
+	// renewed; zero is DefaultLeaseTTL. The worker renews its leases every
+	// third of it, all in one round trip, and cancels a run whose lease it
+	// could not renew before LeaseTTL·4/5 had passed since its last
+	// renewal was sent: the lease may pass on at LeaseTTL. So it bounds
+	// how long a rule waits after its holder died, and how long a run may
+	// go on unrenewed. Negative is refused.
+	LeaseTTL time.Duration
 
 	once      sync.Once // runs setup at the first call that needs it
 	settings            // the configuration, resolved once (lifecycle.go)
@@ -94,6 +107,7 @@ type Manager struct {
 	clk   clockSync  // the store's clock, as measured
 	watch storeWatch // the store's answers, for logs and Health
 	room  room       // the callbacks running, under MaxRunning
+	held  heldLeases // the leases of the runs going on
 }
 
 // now is the time slots are computed from: the worker's clock, moved to
@@ -132,7 +146,7 @@ func (m *Manager) Push(rules ...Rule) error {
 	if err := validateAll(rules, "Push"); err != nil {
 		return err
 	}
-	if err := m.refuseCatchUp(rules); err != nil {
+	if err := m.refuseUnable(rules); err != nil {
 		return err
 	}
 	now := m.now()

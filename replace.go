@@ -38,7 +38,7 @@ func (m *Manager) Replace(rules ...Rule) (Changes, error) {
 	if err := validateAll(rules, "Replace"); err != nil {
 		return c, err
 	}
-	if err := m.refuseCatchUp(rules); err != nil {
+	if err := m.refuseUnable(rules); err != nil {
 		return c, err
 	}
 	now := m.now()
@@ -88,7 +88,8 @@ func sameDefinition(a, b *Rule) bool {
 	return a.Version != "" && a.Version == b.Version &&
 		a.Name == b.Name && a.Interval == b.Interval && sameSchedule(a.Schedule, b.Schedule) && a.Type == b.Type &&
 		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
-		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning
+		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning &&
+		a.Overlap == b.Overlap
 }
 
 // sameSchedule says whether two schedules place the same slots: both none,

@@ -115,6 +115,12 @@ type Rule struct {
 	// pass while that mode does not drive are not run.
 	Drive Drive
 
+	// Overlap says what a Preemption rule's slot does while a run of the
+	// rule goes on elsewhere in the fleet; see Overlap. Normal rules leave
+	// it zero: their runs overlap only within a worker, which never starts
+	// a rule's run while its last one goes on there.
+	Overlap Overlap
+
 	// CatchUp, when not zero, runs a slot no worker ran while the fleet was
 	// down (or its dictionary out of reach) if it began within this window
 	// before the worker's first step: the latest such slot only, once
@@ -195,6 +201,10 @@ func (r *Rule) Validate() error {
 		return bad("MaxRunning", fmt.Sprintf("must be >= 0, got %d", r.MaxRunning))
 	case r.Drive >= numDrives:
 		return bad("Drive", fmt.Sprintf("must be DriveAny, DriveTimer, DriveRequest or DriveRun, got %v", r.Drive))
+	case r.Overlap >= numOverlaps:
+		return bad("Overlap", fmt.Sprintf("must be OverlapDefault, OverlapSkip or OverlapAllow, got %v", r.Overlap))
+	case r.Overlap != OverlapDefault && r.Type != Preemption:
+		return bad("Overlap", "is for Preemption rules: a Normal rule's runs overlap only within a worker, which never starts one while the last goes on")
 	case r.Drive == DriveRequest && r.Background:
 		return bad("Background", "cannot be set with Drive DriveRequest: a background run has no request")
 	}
@@ -213,4 +223,10 @@ type Firing struct {
 	// for timer-driven runs, Run calls and Background rules. A rule whose
 	// Drive is DriveRequest always has one.
 	Exchange *Exchange
+	// Token is the fencing token of the run's lease (Rule.Overlap), 0 when
+	// the rule holds none. Tokens of a rule strictly increase from run to
+	// run across the fleet: a resource that keeps the highest it has seen
+	// and refuses writes under a lower one cannot be written by a run whose
+	// lease has passed on, however late it wakes.
+	Token uint64
 }

@@ -62,6 +62,13 @@ type turn struct {
 	timer   bool // taken by the timer loop, which may try it again (owe)
 	retry   bool // a CatchUp slot tried again after its claim failed
 	attempt uint8
+	held    bool // runHolding keeps the lease
+	marked  bool // the run marked the rule running (runSince); runHolding clears it
+	// token is the fencing token of the lease the claim took with the
+	// slot (Rule.Overlap), 0 for none; leasedAt is when that claim was
+	// sent (time.Now, Unix ns): the lease lives LeaseTTL from after it.
+	token    uint64
+	leasedAt int64
 	// missedFrom and missed describe the slots that passed between the last
 	// slot taken and this one (Unix ns where they began, and how many).
 	missedFrom, missed int64
@@ -203,6 +210,7 @@ type batch struct {
 	spare    atomic.Int64   // workers not inside a callback
 	workers  atomic.Int64   // workers not yet returned
 	adds     []Add          // the claims' round trip, reused
+	leases   []LeaseRequest // the claims that take a lease as well, reused
 	answers  []answer       // when each of them was answered, reused
 	parked   []turn         // settle's room for the claiming turns, reused
 	buf      [chunk]turn
@@ -373,9 +381,21 @@ func (b *batch) claim() error {
 		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.worker, TTL: m.claimTTL(&fs[i].slot)})
 	}
 	answers := slices.Grow(b.answers[:0], len(adds))[:len(adds)]
+	var leases []LeaseRequest
+	for i := range fs {
+		if fs[i].e.rule.leases() {
+			leases = slices.Grow(b.leases[:0], len(fs))[:len(fs)]
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeoutCause(b.ctx, deadline.Sub(m.now()), errLate)
 	asked := time.Now()
-	err := m.addAll(ctx, adds, answers, asked)
+	var err error
+	if leases == nil {
+		err = m.addAll(ctx, adds, answers, asked)
+	} else {
+		err = m.leaseAll(ctx, fs, adds, leases, answers, asked)
+	}
 	late := context.Cause(ctx) == errLate
 	cancel()
 	var errs []error
@@ -384,12 +404,21 @@ func (b *batch) claim() error {
 		if late {
 			err = lateErr(err)
 		}
+		if leases != nil && leases[i].Key != "" {
+			if m.leaseAnswered(&fs[i], &leases[i], err, asked, answers[i]) {
+				continue
+			}
+		}
 		if err := m.judge(&fs[i], adds[i].Added && err == nil, err, answers[i].at, asked, answers[i].rtt); err != nil {
 			errs = append(errs, err)
 		}
+		if leases != nil && leases[i].Acquired {
+			m.leaseJudged(&fs[i], &leases[i], asked)
+		}
 	}
 	clear(adds)
-	b.adds, b.answers = adds[:0], answers[:0]
+	clear(leases)
+	b.adds, b.answers, b.leases = adds[:0], answers[:0], leases[:0]
 	return errors.Join(errs...)
 }
 
@@ -517,6 +546,9 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 	if f.verdict != runIt {
 		return nil
 	}
+	if f.token != 0 && !f.held {
+		return m.runHolding(ctx, f, ex)
+	}
 	e := f.e
 	limit := cmp.Or(e.rule.MaxRunning, m.fields.maxRunning)
 	if limit > 0 {
@@ -536,7 +568,11 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 		start = time.Now()
 		e.runSince.Store(start.UnixNano())
 	}
-	defer e.runSince.Store(0)
+	if f.held {
+		f.marked = true // runHolding clears the mark
+	} else {
+		defer e.runSince.Store(0)
+	}
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
@@ -547,7 +583,7 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 		m.noteRun(ctx, e, &f.slot)
 	}
 	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil)
-	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex})
+	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.token})
 	return m.outcome(ctx, e, &f.slot, start, err)
 }
 
@@ -613,11 +649,11 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry) bool {
 
 // outcome records and reports how a run ended, a timeout included.
 func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, err error) error {
-	if e.rule.Timeout > 0 && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
+	if cause := context.Cause(ctx); (errors.Is(cause, ErrTimeout) || errors.Is(cause, ErrLeaseLost)) && !errors.Is(err, cause) {
 		if err == nil {
-			err = ErrTimeout
+			err = cause
 		} else {
-			err = fmt.Errorf("%w: %w", ErrTimeout, err)
+			err = fmt.Errorf("%w: %w", cause, err)
 		}
 	}
 	d := time.Since(start)

@@ -363,6 +363,10 @@ ngxtasks_worker_skips_total{reason="down",type="normal",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="down",type="normal",worker="beta"} 0
 ngxtasks_worker_skips_total{reason="down",type="preemption",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="down",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="running_elsewhere",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="running_elsewhere",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="running_elsewhere",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="running_elsewhere",type="preemption",worker="beta"} 0
 ngxtasks_worker_skips_total{reason="closed",type="normal",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="closed",type="normal",worker="beta"} 0
 ngxtasks_worker_skips_total{reason="closed",type="preemption",worker="alpha"} 0

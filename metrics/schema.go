@@ -89,7 +89,7 @@ const (
 
 // The ranges of the core's enumerations, for the tables indexed by them.
 const (
-	numReasons = int(ngxtasks.SkipDown) + 1
+	numReasons = int(ngxtasks.SkipElsewhere) + 1
 	numTypes   = int(ngxtasks.Preemption) + 1
 	numDrives  = int(ngxtasks.DriveRun) + 1
 )
@@ -107,6 +107,7 @@ func reasonNames() [numReasons]string {
 	n[ngxtasks.SkipClockSkewed] = "clock_skewed"
 	n[ngxtasks.SkipBusy] = "busy"
 	n[ngxtasks.SkipDown] = "down"
+	n[ngxtasks.SkipElsewhere] = "running_elsewhere"
 	return n
 }
 

@@ -12,6 +12,10 @@ type Firing struct {
 	Scheduled time.Time // slot start
 	Worker    string
 	RunID     string // unique per run
+	// Token is the fencing token of the run's lease (a rule with overlap:
+	// skip), 0 for none: a resource the run writes to can refuse a token
+	// lower than the highest it has seen.
+	Token uint64
 
 	// Started, when set, learns the process group of an exec's program
 	// as soon as it runs, for a supervisor to kill should the worker die
@@ -39,5 +43,6 @@ func (f Firing) environ() []string {
 		"NGXTASKS_SCHEDULED=" + f.Scheduled.UTC().Format(time.RFC3339Nano),
 		"NGXTASKS_WORKER=" + f.Worker,
 		"NGXTASKS_RUN_ID=" + f.RunID,
+		"NGXTASKS_TOKEN=" + strconv.FormatUint(f.Token, 10),
 	}
 }

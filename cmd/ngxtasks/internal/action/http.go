@@ -17,6 +17,11 @@ import (
 // apart and match its logs with the worker's.
 const RunIDHeader = "Ngxtasks-Run-Id"
 
+// TokenHeader carries Firing.Token, the fencing token of the run's lease,
+// when the rule holds one: the receiver can refuse a token lower than the
+// highest it has seen, and so a run whose lease passed to another.
+const TokenHeader = "Ngxtasks-Token"
+
 // userAgent is sent unless the rule sets its own.
 const userAgent = "ngxtasks"
 
@@ -95,6 +100,9 @@ func newRequest(ctx context.Context, h *rulefile.HTTP, f Firing) (*http.Request,
 		req.Header.Set(hd.Name, hd.Value.Expanded())
 	}
 	req.Header.Set(RunIDHeader, f.RunID)
+	if f.Token != 0 {
+		req.Header.Set(TokenHeader, strconv.FormatUint(f.Token, 10))
+	}
 	return req, nil
 }
 

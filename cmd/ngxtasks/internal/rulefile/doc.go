@@ -144,6 +144,12 @@
 //     CatchUp).
 //   - type: required; normal (every worker runs each slot) or preemption
 //     (one worker of all that share the dictionary does).
+//   - overlap: preemption rules only; skip or allow (default, for now).
+//     skip: the run holds a lease on the rule, renewed while it goes on,
+//     and a slot that comes meanwhile is skipped in every worker (running
+//     elsewhere, naming the holder); the run learns its fencing token
+//     (NGXTASKS_TOKEN, the Ngxtasks-Token header). allow: a slot starts
+//     whatever runs elsewhere.
 //   - timeout: ≥ 0; cancels a run after this long. Default 0: none.
 //   - offset: in [0, interval); shifts the slot boundaries. Interval
 //     rules only.

@@ -66,9 +66,12 @@ type Rule struct {
 	Jitter   time.Duration
 	CatchUp  time.Duration // catch_up:, see ngxtasks.Rule.CatchUp
 	Type     ngxtasks.Type
-	Timeout  time.Duration // 0: none
-	Offset   time.Duration
-	Spread   bool
+	// Overlap: skip makes a preemption rule's run hold a lease, so that no
+	// slot of it starts anywhere while a run goes on (ngxtasks.Rule.Overlap).
+	Overlap ngxtasks.Overlap
+	Timeout time.Duration // 0: none
+	Offset  time.Duration
+	Spread  bool
 	// MaxRunning: the rule starts only while fewer than this many runs go
 	// on in its worker. Never 0: the file's MaxRunning when left out.
 	MaxRunning int
@@ -98,6 +101,7 @@ func (r *Rule) Core() ngxtasks.Rule {
 		Offset:     r.Offset,
 		Spread:     r.Spread,
 		CatchUp:    r.CatchUp,
+		Overlap:    r.Overlap,
 	}
 	if r.Schedule != nil {
 		c.Schedule = ngxtasks.Jittered(r.Schedule, r.Jitter, r.ID)

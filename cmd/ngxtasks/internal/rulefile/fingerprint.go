@@ -15,7 +15,7 @@ import (
 // hundred thousand rules need one buffer, not one each.
 func fingerprint(r *Rule, buf []byte) (string, []byte) {
 	f := &fp{b: buf[:0]}
-	f.str("rulefile/v3")
+	f.str("rulefile/v4")
 	f.str(r.ID)
 	f.str(r.Name)
 	f.dur(r.Interval)
@@ -27,6 +27,7 @@ func fingerprint(r *Rule, buf []byte) (string, []byte) {
 	f.dur(r.Jitter)
 	f.dur(r.CatchUp)
 	f.num(int64(r.Type))
+	f.num(int64(r.Overlap))
 	f.dur(r.Timeout)
 	f.dur(r.Offset)
 	f.flag(r.Spread)

@@ -10,7 +10,7 @@ import (
 )
 
 func ruleKeys() []string {
-	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "timeout", "offset", "spread", "max_running", "exec", "http"}
+	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "overlap", "timeout", "offset", "spread", "max_running", "exec", "http"}
 }
 
 // ruleHints place keys of exec: and http: written directly in the rule.
@@ -120,6 +120,12 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	if e, ok := keys.get("catch_up"); ok {
 		if v, ok := d.nonNegativeDuration(e.val, pl.field("catch_up")); ok {
 			r.CatchUp = v
+		}
+	}
+
+	if e, ok := keys.get("overlap"); ok {
+		if s, ok := d.oneOf(e.val, pl.field("overlap"), "skip", "allow"); ok {
+			r.Overlap, _ = ngxtasks.ParseOverlap(s)
 		}
 	}
 

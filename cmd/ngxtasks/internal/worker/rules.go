@@ -40,7 +40,7 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 	return func(ctx context.Context, f ngxtasks.Firing) error {
 		w.runs.Add(1)
 		defer w.runs.Done()
-		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID()}
+		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID(), Token: f.Token}
 		start := time.Now()
 		var res action.Result
 		var err error
