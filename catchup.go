@@ -142,7 +142,7 @@ func (m *Manager) owing(e *entry) bool {
 // retry tries a slot again (owe), unless the manager closed, the rule
 // left, or the slot passed meanwhile.
 func (m *Manager) retry(f *turn) {
-	if m.closed.Load() || f.e.left.Load() != stillPushed || m.holds(f.slot, m.now()) != nil {
+	if m.closed.Load() || f.e.leftWhy() != stillPushed || m.holds(f.slot, m.now()) != nil {
 		return
 	}
 	if m.admit(f) {

@@ -21,6 +21,9 @@ var (
 	// (Rule.Overlap) passed, or could have passed, to another worker: the
 	// store refused its renewal, or no renewal was answered in time.
 	ErrLeaseLost = errors.New("ngxtasks: lease lost")
+	// ErrSlotEnded is recorded for a retry (Rule.Retry) cancelled at the
+	// end of its slot.
+	ErrSlotEnded = errors.New("ngxtasks: the slot ended")
 	// ErrClosed is returned by a dictionary after Close, and by a Manager's
 	// Start, Run and Push after Shutdown.
 	ErrClosed = errors.New("ngxtasks: closed")

@@ -70,6 +70,9 @@ type Event struct {
 	Duration time.Duration
 	Err      error // for EventFinished, SkipClaimError and SkipElsewhere
 	Missed   int64 // for SkipBehind: how many slots, the first being Slot
+	// Retry numbers the tries of a slot's run (Rule.Retry), for EventFired
+	// and EventFinished: 0 for the first, 1 for the first retry, and so on.
+	Retry int
 }
 
 // emit records an event in the rule's statistics and history, then
@@ -77,7 +80,7 @@ type Event struct {
 // an Event, and builds one only when someone listens, because every run's
 // goroutine starts on a small stack that a big frame here would make it
 // grow.
-func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error) {
+func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error, try uint8) {
 	var msg *string
 	if err != nil {
 		text := clipTo(err.Error(), maxErrorText)
@@ -87,15 +90,15 @@ func (m *Manager) emit(e *entry, kind EventKind, s *Slot, reason SkipReason, d t
 	if kind == EventFinished {
 		result = resultOf(err)
 	}
-	e.stats.record(kind, s.N, reason, d, msg, result)
-	if kind == EventFinished && e.lastResult.Load() != uint32(result) { // a load is cheaper than a store
-		e.lastResult.Store(uint32(result))
+	e.stats.record(kind, s.N, reason, d, msg, result, try)
+	if kind == EventFinished {
+		e.noteResult(result)
 	}
 	if h := m.historyOf(e); h != nil {
-		h.note(kind, s, reason, d, msg, result)
+		h.note(kind, s, reason, d, msg, result, try)
 	}
 	if level := eventLevel(kind, reason, err); m.heard(level) {
-		m.announce(level, e, kind, s, reason, d, err, 0)
+		m.announce(level, e, kind, s, reason, d, err, int64(try))
 	}
 }
 
@@ -127,9 +130,14 @@ func eventLevel(kind EventKind, reason SkipReason, err error) slog.Level {
 // their first stack, which the runtime then copies, at every run.
 //
 //go:noinline
-func (m *Manager) announce(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error, missed int64) {
+func (m *Manager) announce(level slog.Level, e *entry, kind EventKind, s *Slot, reason SkipReason, d time.Duration, err error, n int64) {
 	ev := m.newEvent()
-	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err, Missed: missed}
+	*ev = Event{Kind: kind, Rule: &e.rule, Slot: *s, Worker: m.worker, Time: m.now(), Reason: reason, Duration: d, Err: err}
+	if kind == EventSkipped {
+		ev.Missed = n
+	} else {
+		ev.Retry = int(n)
+	}
 	if m.Observer != nil {
 		m.observe(ev)
 	}
@@ -254,6 +262,9 @@ func (m *Manager) log(level slog.Level, ev *Event) {
 	}
 	if ev.Reason == SkipBehind {
 		attrs = append(attrs, slog.Int64("missed", ev.Missed))
+	}
+	if ev.Retry > 0 {
+		attrs = append(attrs, slog.Int("retry", ev.Retry))
 	}
 	if ev.Kind == EventFinished {
 		attrs = append(attrs, slog.Duration("duration", ev.Duration))

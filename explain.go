@@ -95,9 +95,9 @@ func recordPart(r *SlotRecord) string {
 	case OutcomeRunning:
 		return fmt.Sprintf("running here since %s (%v late)", stamp(r.Start), r.Lateness)
 	case OutcomeSucceeded:
-		return fmt.Sprintf("ran here at %s (%v late), succeeded in %v", stamp(r.Start), r.Lateness, r.Duration)
+		return fmt.Sprintf("ran here at %s (%v late), succeeded in %v%s", stamp(r.Start), r.Lateness, r.Duration, tries(r))
 	case OutcomeFailed, OutcomePanicked, OutcomeTimedOut:
-		return fmt.Sprintf("ran here at %s (%v late) and %s after %v: %s", stamp(r.Start), r.Lateness, r.Outcome, r.Duration, r.Err)
+		return fmt.Sprintf("ran here at %s (%v late) and %s after %v%s: %s", stamp(r.Start), r.Lateness, r.Outcome, r.Duration, tries(r), r.Err)
 	case OutcomeLost:
 		return fmt.Sprintf("another worker claimed it first (claim answered in %v)", r.Claim)
 	}
@@ -127,6 +127,15 @@ func recordPart(r *SlotRecord) string {
 		return "missed: no worker ran it while the fleet was down, and it began before the CatchUp window"
 	}
 	return "unknown outcome"
+}
+
+// tries words a run's retries, if it had any: its last try is the one
+// the outcome tells.
+func tries(r *SlotRecord) string {
+	if r.Tries <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (the last of %d tries)", r.Tries)
 }
 
 // fleetPart words who holds the claim of a Preemption slot that has begun.

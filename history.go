@@ -81,8 +81,11 @@ type SlotRecord struct {
 	// to the microsecond.
 	Start    time.Time
 	Lateness time.Duration
-	Duration time.Duration // of a run that ended
+	Duration time.Duration // of a run that ended: its last try's
 	Err      string        // the run's or the claim's error, cut to maxErrorText bytes
+	// Tries is how many times the slot's run was tried: 1, and one more
+	// for each retry (Rule.Retry); 0 when it did not run.
+	Tries int
 }
 
 // record is a SlotRecord as the ring keeps it: 32 bytes and no pointer,
@@ -99,6 +102,7 @@ type record struct {
 	outcome Outcome
 	reason  SkipReason
 	flags   uint8
+	tries   uint8 // of a run: 1, and one more for each retry (Rule.Retry)
 }
 
 const (
@@ -230,7 +234,7 @@ func (h *history) newest() int {
 }
 
 // note records an event of slot s; msg is its error's text, if any.
-func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Duration, msg *string, result Outcome) {
+func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Duration, msg *string, result Outcome, try uint8) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	i, r := h.at(s)
@@ -246,7 +250,10 @@ func (h *history) note(kind EventKind, s *Slot, reason SkipReason, d time.Durati
 			r.aux = micros(d)
 		}
 	case EventFired:
-		r.outcome, r.late = OutcomeRunning, micros(d) // d is the run's lateness
+		r.outcome, r.tries = OutcomeRunning, try+1
+		if try == 0 {
+			r.late = micros(d) // d is the run's lateness; a retry's is not the slot's
+		}
 		r.flags |= recRan
 	case EventFinished:
 		r.outcome, r.dur = result, int64(d)
@@ -303,6 +310,7 @@ func (r *record) public(slotOf func(*Rule, time.Time) Slot, rule *Rule) SlotReco
 		p.Claim = time.Duration(r.aux) * time.Microsecond
 	}
 	if r.flags&recRan != 0 {
+		p.Tries = int(r.tries)
 		p.Lateness = time.Duration(r.late) * time.Microsecond
 		p.Start = p.Slot.Start.Add(p.Lateness)
 	}

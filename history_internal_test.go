@@ -23,9 +23,9 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 	var grew []shape
 	for n := range int64(100) {
 		s := slot(n)
-		h.note(EventWon, &s, 0, time.Millisecond, nil, 0)
-		h.note(EventFired, &s, 0, 2*time.Millisecond, nil, 0)
-		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+		h.note(EventWon, &s, 0, time.Millisecond, nil, 0, 0)
+		h.note(EventFired, &s, 0, 2*time.Millisecond, nil, 0, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded, 0)
 		now := shape{int(h.cap0), 0}
 		for _, b := range h.blocks {
 			if b != nil {
@@ -50,9 +50,9 @@ func TestHistoryGrowsThenStopsAllocating(t *testing.T) {
 	n := int64(100)
 	allocs := testing.AllocsPerRun(1000, func() {
 		s := slot(n)
-		h.note(EventWon, &s, 0, time.Millisecond, nil, 0)
-		h.note(EventFired, &s, 0, 0, nil, 0)
-		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+		h.note(EventWon, &s, 0, time.Millisecond, nil, 0, 0)
+		h.note(EventFired, &s, 0, 0, nil, 0, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded, 0)
 		n++
 	})
 	if allocs != 0 {
@@ -95,8 +95,8 @@ func TestHistoryOfAnySizeKeepsTheNewest(t *testing.T) {
 				text := "failed in " + strconv.FormatInt(n, 10)
 				msg = &text
 			}
-			h.note(EventFired, &s, 0, 0, nil, 0)
-			h.note(EventFinished, &s, 0, time.Duration(n), msg, OutcomeSucceeded)
+			h.note(EventFired, &s, 0, 0, nil, 0, 0)
+			h.note(EventFinished, &s, 0, time.Duration(n), msg, OutcomeSucceeded, 0)
 			recs := h.records(EpochKeys{}.Slot, &Rule{Interval: time.Second})
 			if want := min(n+1, int64(size)); int64(len(recs)) != want {
 				t.Fatalf("size %d, after slot %d: %d records, want %d", size, n, len(recs), want)
@@ -124,7 +124,7 @@ func BenchmarkHistoryNote(b *testing.B) {
 	b.ReportAllocs()
 	for n := range int64(b.N) {
 		s := Slot{N: n, Start: start.Add(time.Duration(n) * time.Second), End: start.Add(time.Duration(n+1) * time.Second)}
-		h.note(EventFired, &s, 0, time.Millisecond, nil, 0)
-		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded)
+		h.note(EventFired, &s, 0, time.Millisecond, nil, 0, 0)
+		h.note(EventFinished, &s, 0, time.Millisecond, nil, OutcomeSucceeded, 0)
 	}
 }

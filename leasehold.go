@@ -223,7 +223,7 @@ func (m *Manager) leaseAnswered(f *turn, r *LeaseRequest, err error, asked time.
 		return false
 	}
 	m.watch.answered(m, asked.Add(a.rtt))
-	m.emit(f.e, EventSkipped, &f.slot, SkipElsewhere, a.rtt, &HeldError{Holder: r.HeldBy, Token: r.Token})
+	m.emit(f.e, EventSkipped, &f.slot, SkipElsewhere, a.rtt, &HeldError{Holder: r.HeldBy, Token: r.Token}, 0)
 	return true
 }
 

@@ -241,7 +241,7 @@ func (m *Manager) Remove(identifier string) bool {
 // lane's top and set the gates.
 func (m *Manager) drop(e *entry, now time.Time, why uint32) {
 	delete(m.rules, e.rule.Identifier)
-	e.left.Store(why)
+	e.leave(why)
 	// Pushed again with the same slots before its slot ends, the rule must
 	// not run that slot a second time in this worker.
 	if len(m.removed) >= m.pruneAt { // amortised: removing n rules costs O(n), not O(n²)

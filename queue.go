@@ -9,7 +9,7 @@ type queue []item
 
 type item struct {
 	due int64
-	seq uint64 // the entry's: equal due times pop in push order
+	seq uint32 // the entry's: equal due times pop in push order
 	e   *entry
 }
 
@@ -51,7 +51,7 @@ func (q *queue) pop() {
 
 // dropRemoved pops removed entries off the top, so the top is live.
 func (q *queue) dropRemoved() {
-	for len(*q) > 0 && (*q)[0].e.left.Load() != stillPushed {
+	for len(*q) > 0 && (*q)[0].e.leftWhy() != stillPushed {
 		q.pop()
 	}
 }

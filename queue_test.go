@@ -24,7 +24,7 @@ func TestQueueOrder(t *testing.T) {
 	find := func(it item) int {
 		return slices.IndexFunc(model, func(m item) bool { return m.due == it.due && m.seq == it.seq })
 	}
-	var seq uint64
+	var seq uint32
 	for op := range 20000 {
 		switch {
 		case len(q) == 0 || rng.IntN(3) == 0:

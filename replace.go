@@ -89,7 +89,12 @@ func sameDefinition(a, b *Rule) bool {
 		a.Name == b.Name && a.Interval == b.Interval && sameSchedule(a.Schedule, b.Schedule) && a.Type == b.Type &&
 		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
 		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning &&
-		a.Overlap == b.Overlap
+		a.Overlap == b.Overlap && sameRetry(a.Retry, b.Retry)
+}
+
+// sameRetry says whether two retry policies are alike: both none, or equal.
+func sameRetry(a, b *Retry) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }
 
 // sameSchedule says whether two schedules place the same slots: both none,

@@ -45,7 +45,7 @@ func (m *Manager) enterRoom(ctx context.Context, f *turn, limit int) bool {
 	if ctx.Err() != nil {
 		reason = SkipClosed
 	}
-	m.emit(f.e, EventSkipped, &f.slot, reason, 0, nil)
+	m.emit(f.e, EventSkipped, &f.slot, reason, 0, nil, 0)
 	return false
 }
 

@@ -137,6 +137,10 @@ type Rule struct {
 	// fewer, for one that should yield. Negative is refused.
 	MaxRunning int
 
+	// Retry, when set, tries a failed run again within its slot; see
+	// Retry. Rules may share one.
+	Retry *Retry
+
 	// Version names this definition of the rule for Replace, which keeps a
 	// rule's state (its callback, history and counters included) when the
 	// rule replacing it has the same Version and settings. Empty means no
@@ -208,6 +212,11 @@ func (r *Rule) Validate() error {
 	case r.Drive == DriveRequest && r.Background:
 		return bad("Background", "cannot be set with Drive DriveRequest: a background run has no request")
 	}
+	if r.Retry != nil {
+		if field, problem := r.Retry.problem(); field != "" {
+			return bad(field, problem)
+		}
+	}
 	return nil
 }
 
@@ -229,4 +238,7 @@ type Firing struct {
 	// and refuses writes under a lower one cannot be written by a run whose
 	// lease has passed on, however late it wakes.
 	Token uint64
+	// Retry numbers the tries of the slot's run (Rule.Retry): 0 for the
+	// first, 1 for the first retry, and so on.
+	Retry int
 }

@@ -21,7 +21,7 @@ type schedule struct {
 	mu    sync.Mutex      // guards lanes, rules, seq, removed and entries' slot state
 	lanes [numDrives]lane // by Rule.Drive
 	rules map[string]*entry
-	seq   uint64
+	seq   uint32
 	// removed keeps removed rules whose last slot taken has not ended yet,
 	// so that pushing one again does not run that slot again.
 	removed map[string]removedRule
@@ -48,22 +48,46 @@ type entry struct {
 	// first). Slots are told apart by time rather than number because a
 	// generator's numbers may restart, as MidnightKeys' do every day.
 	lastEnd int64
-	// left is why the entry left the manager (stillPushed while it has
-	// not); the queues drop it when it surfaces.
-	left atomic.Uint32
-	// lastResult is the counters' (stats.go), kept here where it fills
-	// the space left's alignment leaves.
-	lastResult atomic.Uint32
-	pushed     int64 // when Push added it, on the gate's time scale (sinceEpoch)
+	// state holds, in its low byte, why the entry left the manager
+	// (stillPushed while it has not; the queues drop it when it
+	// surfaces), and in the next, the counters' last result (stats.go):
+	// two small values in one word, beside seq, keep an entry in its size
+	// class.
+	state atomic.Uint32
+	// seq is the push order. It wraps after 2^32 pushes, which can only
+	// reorder rules due at the same instant.
+	seq    uint32
+	pushed int64 // when Push added it, on the gate's time scale (sinceEpoch)
 
 	rule Rule
-	seq  uint64 // push order
 
 	// runSince is when this worker's run of the rule began (time.Now,
 	// UnixNano), 0 when none is going.
 	runSince atomic.Int64
 	history  atomic.Pointer[history] // made at the first event (see historyOf)
 	stats    counters
+}
+
+// leftWhy is why the entry left the manager, stillPushed while it has not.
+func (e *entry) leftWhy() uint32 { return e.state.Load() & 0xff }
+
+// leave records why the entry left the manager.
+func (e *entry) leave(why uint32) {
+	for s := e.state.Load(); !e.state.CompareAndSwap(s, s&^0xff|why); s = e.state.Load() {
+	}
+}
+
+// lastResult is how the rule's last run here ended (0 before one did).
+func (e *entry) lastResult() Outcome { return Outcome(e.state.Load() >> 8 & 0xff) }
+
+// noteResult records how a run ended, writing only when that changed: a
+// load is cheaper than a store.
+func (e *entry) noteResult(o Outcome) {
+	for s := e.state.Load(); Outcome(s>>8&0xff) != o; s = e.state.Load() {
+		if e.state.CompareAndSwap(s, s&^0xff00|uint32(o)<<8) {
+			return
+		}
+	}
 }
 
 // Why an entry left the manager.
@@ -223,10 +247,10 @@ func (m *Manager) take(mode Drive, now time.Time, out []turn, limit int) []turn 
 		kept := from
 		for i := from; i < len(out); i++ {
 			if j := i + prefetch; j < len(out) {
-				out[j].e.left.Load() // its lines arrive while this one is read
+				out[j].e.state.Load() // its lines arrive while this one is read
 			}
 			e := out[i].e
-			if e.left.Load() != stillPushed {
+			if e.leftWhy() != stillPushed {
 				continue // removed: it leaves the heaps here
 			}
 			l := &m.lanes[e.rule.Drive]

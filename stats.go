@@ -17,7 +17,9 @@ type RuleStats struct {
 	Location *time.Location
 	Drive    Drive
 
-	Runs int64 // runs started
+	Runs int64 // runs started, retries included
+	// Retries counts the runs that were a failed run's retry (Rule.Retry).
+	Retries int64
 	// Succeeded, Failed, Panicked and TimedOut count the runs that ended,
 	// by how; Errors is the sum of the last three.
 	Succeeded, Failed, Panicked, TimedOut int64
@@ -78,6 +80,7 @@ type rareCounters struct {
 	lastErr, lastSkipErr atomic.Pointer[string]
 	lastSkip             atomic.Uint32
 	caughtUp             atomic.Int64
+	retries              atomic.Int64
 	// owed is set when the store did not settle a CatchUp rule's slot:
 	// its next turn asks caughtUp first (catchup.go).
 	owed atomic.Bool
@@ -94,10 +97,14 @@ func (c *counters) rareOf() *rareCounters {
 
 // record counts an event; msg is its error's text, if any, and result how
 // a run ended.
-func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.Duration, msg *string, result Outcome) {
+func (c *counters) record(kind EventKind, slot int64, reason SkipReason, d time.Duration, msg *string, result Outcome, try uint8) {
 	switch kind {
 	case EventFired:
 		c.runs.Add(1)
+		if try > 0 {
+			c.rareOf().retries.Add(1)
+			break // the slot's lateness is its first try's
+		}
 		c.lastSlot.Store(slot)
 		c.lastLate.Store(int64(d))
 	case EventFinished:
@@ -169,7 +176,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 		LastSlot:     c.lastSlot.Load(),
 		LastLateness: time.Duration(c.lastLate.Load()),
 		LastDuration: time.Duration(c.lastDur.Load()),
-		LastResult:   Outcome(e.lastResult.Load()),
+		LastResult:   e.lastResult(),
 		NextDue:      time.Unix(0, due),
 		Running:      e.runSince.Load() != 0,
 	}
@@ -187,6 +194,7 @@ func (e *entry) statsNow(due int64) RuleStats {
 			}
 		}
 		s.CaughtUp = rc.caughtUp.Load()
+		s.Retries = rc.retries.Load()
 		s.LastSkip = SkipReason(rc.lastSkip.Load())
 		if p := rc.lastErr.Load(); p != nil {
 			s.LastError = *p

@@ -168,17 +168,17 @@ func (m *Manager) step(ctx context.Context, mode Drive, now time.Time, ex *Excha
 // Preemption rule's slot is left to the other workers at once.
 func (m *Manager) admit(f *turn) bool {
 	e := f.e
-	if e.left.Load() == leftRemoved {
+	if e.leftWhy() == leftRemoved {
 		return false
 	}
 	if since := e.runSince.Load(); since != 0 && (e.rule.Type == Preemption || time.Now().UnixNano()-since >= int64(maxOverlapWait)) {
-		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
+		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil, 0)
 		return false
 	}
 	m.inflight.Add(1)
 	if m.closed.Load() {
 		m.retire(1)
-		m.emit(e, EventSkipped, &f.slot, SkipClosed, 0, nil)
+		m.emit(e, EventSkipped, &f.slot, SkipClosed, 0, nil, 0)
 		return false
 	}
 	return true
@@ -338,7 +338,7 @@ func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 		}
 	}
 	if e.rule.Filter != nil && !m.filter(ctx, Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex}) {
-		m.emit(e, EventSkipped, &f.slot, SkipFiltered, 0, nil)
+		m.emit(e, EventSkipped, &f.slot, SkipFiltered, 0, nil, 0)
 		return false
 	}
 	if e.rule.Type != Preemption {
@@ -346,7 +346,7 @@ func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
 		return false
 	}
 	if err := m.holds(f.slot, m.now()); err != nil { // taken too long ago, or the clock moved
-		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, stale(err))
+		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, stale(err), 0)
 		return false
 	}
 	f.verdict = claiming
@@ -372,7 +372,7 @@ func (b *batch) claim() error {
 	if err := m.clockVouched(b.ctx, deadline); err != nil {
 		for i := range fs {
 			fs[i].verdict = skipIt
-			m.emit(fs[i].e, EventSkipped, &fs[i].slot, SkipClockSkewed, 0, err)
+			m.emit(fs[i].e, EventSkipped, &fs[i].slot, SkipClockSkewed, 0, err, 0)
 		}
 		return nil
 	}
@@ -481,20 +481,20 @@ func (m *Manager) judge(f *turn, won bool, err error, now, asked time.Time, rtt 
 			return nil // reported when the slot was first tried
 		}
 		if errors.Is(err, errLate) {
-			m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, err)
+			m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, err, 0)
 			return nil
 		}
-		m.emit(e, EventSkipped, &f.slot, SkipClaimError, rtt, err)
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, rtt, err, 0)
 		return err
 	}
 	m.watch.answered(m, asked.Add(rtt))
 	switch {
 	case !won:
-		m.emit(e, EventLost, &f.slot, 0, rtt, nil)
+		m.emit(e, EventLost, &f.slot, 0, rtt, nil, 0)
 	case m.holds(f.slot, now) != nil: // the clock moved back while we asked
-		m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, errNotCurrent)
+		m.emit(e, EventSkipped, &f.slot, SkipLate, rtt, errNotCurrent, 0)
 	default:
-		m.emit(e, EventWon, &f.slot, 0, rtt, nil)
+		m.emit(e, EventWon, &f.slot, 0, rtt, nil, 0)
 		f.verdict = runIt
 	}
 	return nil
@@ -562,7 +562,7 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 	start := time.Now()
 	if !e.runSince.CompareAndSwap(0, start.UnixNano()) {
 		if !m.awaitIdle(ctx, e) {
-			m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil)
+			m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil, 0)
 			return nil
 		}
 		start = time.Now()
@@ -573,18 +573,29 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 	} else {
 		defer e.runSince.Store(0)
 	}
+	e.stats.lastStart.Store(start.UnixNano())
+	if e.rule.CatchUp > 0 {
+		m.noteRun(ctx, e, &f.slot)
+	}
+	err := m.try(ctx, f, ex, start, 0)
+	if err != nil && e.rule.Retry != nil {
+		err = m.retryRun(ctx, f, ex, err)
+	}
+	return err
+}
+
+// try calls a turn's callback once, under the rule's timeout: the run's
+// first try (0) or a retry (retry.go).
+func (m *Manager) try(ctx context.Context, f *turn, ex *Exchange, start time.Time, n uint8) error {
+	e := f.e
 	if e.rule.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
 		defer cancel()
 	}
-	e.stats.lastStart.Store(start.UnixNano())
-	if e.rule.CatchUp > 0 {
-		m.noteRun(ctx, e, &f.slot)
-	}
-	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil)
-	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.token})
-	return m.outcome(ctx, e, &f.slot, start, err)
+	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil, n)
+	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.token, Retry: int(n)})
+	return m.outcome(ctx, e, &f.slot, start, err, n)
 }
 
 // retire counts n admitted turns as ended. Batches retire all their
@@ -648,8 +659,8 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry) bool {
 }
 
 // outcome records and reports how a run ended, a timeout included.
-func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, err error) error {
-	if cause := context.Cause(ctx); (errors.Is(cause, ErrTimeout) || errors.Is(cause, ErrLeaseLost)) && !errors.Is(err, cause) {
+func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, err error, try uint8) error {
+	if cause := context.Cause(ctx); ours(cause) && !errors.Is(err, cause) {
 		if err == nil {
 			err = cause
 		} else {
@@ -660,6 +671,13 @@ func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Tim
 	if err == nil {
 		e.stats.lastSuccess.Store(start.Add(d).UnixNano())
 	}
-	m.emit(e, EventFinished, s, 0, d, err)
+	m.emit(e, EventFinished, s, 0, d, err, try)
 	return err
+}
+
+// ours says whether a run's context ended for a reason of the manager's
+// that its outcome must name: the rule's timeout, a lost lease, the end
+// of a retry's slot.
+func ours(cause error) bool {
+	return errors.Is(cause, ErrTimeout) || errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrSlotEnded)
 }

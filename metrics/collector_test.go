@@ -252,7 +252,7 @@ func TestStoreDownCountsClaimErrorsAndStoreUpIsZero(t *testing.T) {
 ngxtasks_claims_total{result="error",rule="p",worker="w"} 1
 ngxtasks_claims_total{result="lost",rule="p",worker="w"} 0
 ngxtasks_claims_total{result="won",rule="p",worker="w"} 0
-# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down).
+# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).
 # TYPE ngxtasks_skips_total counter
 ngxtasks_skips_total{reason="claim_error",rule="p",worker="w"} 1
 # HELP ngxtasks_store_up 0 while this worker's dictionary fails or answers claims after their slot ended, else 1.
@@ -379,5 +379,28 @@ func TestRuleInfoNamesAScheduleAndItsZone(t *testing.T) {
 	}
 	if got := find(mfs["ngxtasks_rule_interval_seconds"], map[string]string{"rule": "iv"}); len(got) != 1 {
 		t.Errorf("a rule on an interval has %d interval series, want one", len(got))
+	}
+}
+
+func TestRetriesAreCountedApartAndInTheRuns(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0))
+	if err := m.Push(ngxtasks.Rule{Identifier: "flaky", Interval: time.Hour, Type: ngxtasks.Normal,
+		Retry:    &ngxtasks.Retry{Attempts: 2, Backoff: time.Millisecond},
+		Callback: func(context.Context, ngxtasks.Firing) error { return errors.New("fails") }}); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
+	_ = m.Run(context.Background())
+	want := `
+# HELP ngxtasks_retries_total Runs of the rule in this worker that were a failed run's retry (its Retry policy); runs_total counts them too. Absent until the first retry.
+# TYPE ngxtasks_retries_total counter
+ngxtasks_retries_total{rule="flaky",worker="w"} 2
+# HELP ngxtasks_runs_total Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).
+# TYPE ngxtasks_runs_total counter
+ngxtasks_runs_total{result="error",rule="flaky",worker="w"} 3
+ngxtasks_runs_total{result="success",rule="flaky",worker="w"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_retries_total", "ngxtasks_runs_total"); err != nil {
+		t.Error(err)
 	}
 }

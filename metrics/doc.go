@@ -59,7 +59,8 @@
 //	    the type that ended, by result: success, error, panic, timeout.
 //	ngxtasks_worker_skips_total{worker,type,reason}  due slots not run, by reason:
 //	    overlap, filtered, claim_error, late, closed, behind (each slot of the
-//	    run of slots the timer loop missed), clock_skewed, busy.
+//	    run of slots the timer loop missed), clock_skewed, busy, down,
+//	    running_elsewhere (a run holds the rule's lease in another worker).
 //	ngxtasks_worker_claims_total{worker,result}      claims of Preemption slots:
 //	    won, lost, error (the dictionary failed).
 //	ngxtasks_worker_running{worker,type}             runs going on.
@@ -80,10 +81,12 @@
 //	    success, error (the callback returned one), panic, timeout.
 //	    success and error are always there; panic and timeout once nonzero.
 //	ngxtasks_skips_total{rule,worker,reason}          due slots not run here, by reason:
-//	    overlap, filtered, claim_error, late, closed, behind, clock_skewed, busy.
-//	    Only nonzero ones.
+//	    overlap, filtered, claim_error, late, closed, behind, clock_skewed, busy,
+//	    down, running_elsewhere. Only nonzero ones.
 //	ngxtasks_claims_total{rule,worker,result}         Preemption rules only: won, lost
 //	    (always there) and error (the dictionary failed; once nonzero).
+//	ngxtasks_retries_total{rule,worker}               runs that were a failed run's
+//	    retry (Rule.Retry; runs_total counts them too); absent until one.
 //	ngxtasks_running{rule,worker}                     1 while a run goes on; absent
 //	    otherwise (count by (worker) (ngxtasks_running) is the runs in flight).
 //	ngxtasks_last_run_timestamp_seconds{rule,worker}     when the last run began,

@@ -36,6 +36,7 @@ const (
 	famRuns family = iota
 	famSkips
 	famClaims
+	famRetries
 	famRunning
 	famLastRun
 	famLastSuccess
@@ -119,11 +120,14 @@ func newSchema() schema {
 			"Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
 			"rule", "worker", "result"),
 		famSkips: newFamily(counter, "ngxtasks_skips_total",
-			"Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down).",
+			"Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).",
 			"rule", "worker", "reason"),
 		famClaims: newFamily(counter, "ngxtasks_claims_total",
 			"Claims of the Preemption rule's slots by this worker, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).",
 			"rule", "worker", "result"),
+		famRetries: newFamily(counter, "ngxtasks_retries_total",
+			"Runs of the rule in this worker that were a failed run's retry (its Retry policy); runs_total counts them too. Absent until the first retry.",
+			"rule", "worker"),
 		famRunning: newFamily(gauge, "ngxtasks_running",
 			"1 while a run of the rule goes on in this worker; absent otherwise.", "rule", "worker"),
 		famLastRun: newFamily(gauge, "ngxtasks_last_run_timestamp_seconds",
@@ -145,7 +149,7 @@ func newSchema() schema {
 			"Runs of every rule of the type in this worker that ended since the collector began, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
 			"result", "type", "worker"),
 		famWorkerSkips: newFamily(counter, "ngxtasks_worker_skips_total",
-			"Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down).",
+			"Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).",
 			"reason", "type", "worker"),
 		famWorkerClaims: newFamily(counter, "ngxtasks_worker_claims_total",
 			"Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).",

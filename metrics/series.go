@@ -99,6 +99,11 @@ func (c *Collector) readSeries(a *arena, out sink) {
 
 	// Families labelled by rule and worker alone.
 	for i := range rows {
+		if r := &rows[i]; r.st.Retries > 0 {
+			out.add(famRetries, r.ruleWorker, float64(r.st.Retries))
+		}
+	}
+	for i := range rows {
 		if r := &rows[i]; r.st.Running {
 			out.add(famRunning, r.ruleWorker, 1)
 		}

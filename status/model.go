@@ -85,6 +85,7 @@ type Rule struct {
 	Won       int64            `json:"won"`
 	Lost      int64            `json:"lost"`
 	CaughtUp  int64            `json:"caught_up"` // slots CatchUp ran (skips_by.down: those it reported missed)
+	Retries   int64            `json:"retries"`   // runs that were a failed run's retry (counted in runs too)
 
 	LastStart     string `json:"last_start,omitzero"`
 	LastSuccess   string `json:"last_success,omitzero"` // when the last successful run ended
@@ -145,7 +146,8 @@ type SlotRecord struct {
 	// RunStart minus Start.
 	RunStart string  `json:"run_start,omitzero"`
 	Lateness float64 `json:"lateness"`
-	Duration float64 `json:"duration"` // of a run that ended
+	Duration float64 `json:"duration"`       // of a run that ended
+	Tries    int     `json:"tries,omitzero"` // of a run: 1, and one more for each retry
 	Err      string  `json:"err,omitzero"`
 	// Winner, for a lost slot, is the worker that won it when the view
 	// knows: another worker of the view recorded it won, or the

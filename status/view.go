@@ -134,6 +134,7 @@ func ruleOf(worker string, s *ngxtasks.RuleStats, recs []ngxtasks.SlotRecord, la
 		Won:           s.Won,
 		Lost:          s.Lost,
 		CaughtUp:      s.CaughtUp,
+		Retries:       s.Retries,
 		LastStart:     stamp(s.LastStart),
 		LastSuccess:   stamp(s.LastSuccess),
 		LastError:     s.LastError,
@@ -330,6 +331,7 @@ func slotOf(rec *ngxtasks.SlotRecord) SlotRecord {
 		RunStart: stamp(rec.Start),
 		Lateness: seconds(rec.Lateness),
 		Duration: seconds(rec.Duration),
+		Tries:    rec.Tries,
 		Err:      rec.Err,
 	}
 	if rec.Outcome == ngxtasks.OutcomeSkipped {

@@ -86,3 +86,49 @@ rules:
 		t.Errorf("no slot was logged skipped for running elsewhere while the long runs went on; log:\n%s", in.log)
 	}
 }
+
+// TestRetryRunsAFailedProgramAgainWithinItsSlot: a rule whose program
+// fails twice, then succeeds, with retry: {attempts: 3}: its run lines
+// show the three tries of one slot, numbered, the last ok, and the
+// program saw NGXTASKS_RETRY count up.
+func TestRetryRunsAFailedProgramAgainWithinItsSlot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tries := filepath.Join(dir, "tries")
+	config := filepath.Join(dir, "retry.yaml")
+	writeFile(t, config, fmt.Sprintf(`rules:
+  - id: flaky
+    interval: 1h
+    type: normal
+    retry: {attempts: 3, backoff: 50ms}
+    exec:
+      shell: true
+      command: 'echo "$NGXTASKS_SLOT $NGXTASKS_RETRY" >> %[1]s; [ "$NGXTASKS_RETRY" -ge 2 ]'
+`, tries))
+	in := start(t, config, 1)
+	in.waitFor("the third try", 20*time.Second, func() bool {
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["result"] == "ok" {
+				return true
+			}
+		}
+		return false
+	})
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	var results []string
+	for _, l := range in.log.find("ngxtasks: run") {
+		retry, _ := l["retry"].(float64)
+		results = append(results, fmt.Sprintf("%v@%v", l["result"], retry))
+	}
+	if got := strings.Join(results, " "); got != "failed@0 failed@1 ok@2" {
+		t.Errorf("runs: %s; want failed@0 failed@1 ok@2", got)
+	}
+	data, _ := os.ReadFile(tries)
+	lines := strings.Fields(strings.ReplaceAll(string(data), "\n", " "))
+	if len(lines) != 6 || lines[1] != "0" || lines[3] != "1" || lines[5] != "2" || lines[0] != lines[2] || lines[2] != lines[4] {
+		t.Errorf("the program saw %q; want one slot, retries 0, 1, 2", data)
+	}
+}

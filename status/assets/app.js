@@ -190,7 +190,7 @@
         const body = t.createTBody();
         for (const s of w.slots) {
           body.append(row([
-            s.n, clock(s.start), td(s.outcome, "outcome-" + s.outcome.replace(" ", "-")),
+            s.n, clock(s.start), td(s.tries > 1 ? s.outcome + " (" + s.tries + " tries)" : s.outcome, "outcome-" + s.outcome.replace(" ", "-")),
             td(slotDetail(s), "detail"),
             td(s.run_start ? secs(s.lateness) : "—", "num"),
             td(s.run_start && s.outcome !== "running" ? secs(s.duration) : "—", "num"),

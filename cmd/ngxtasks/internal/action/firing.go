@@ -16,6 +16,9 @@ type Firing struct {
 	// skip), 0 for none: a resource the run writes to can refuse a token
 	// lower than the highest it has seen.
 	Token uint64
+	// Retry numbers the tries of the slot's run: 0 for the first, 1 for
+	// the first retry (a rule with retry:).
+	Retry int
 
 	// Started, when set, learns the process group of an exec's program
 	// as soon as it runs, for a supervisor to kill should the worker die
@@ -44,5 +47,6 @@ func (f Firing) environ() []string {
 		"NGXTASKS_WORKER=" + f.Worker,
 		"NGXTASKS_RUN_ID=" + f.RunID,
 		"NGXTASKS_TOKEN=" + strconv.FormatUint(f.Token, 10),
+		"NGXTASKS_RETRY=" + strconv.Itoa(f.Retry),
 	}
 }

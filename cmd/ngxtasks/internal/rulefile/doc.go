@@ -150,7 +150,14 @@
 //     elsewhere, naming the holder); the run learns its fencing token
 //     (NGXTASKS_TOKEN, the Ngxtasks-Token header). allow: a slot starts
 //     whatever runs elsewhere.
-//   - timeout: ≥ 0; cancels a run after this long. Default 0: none.
+//   - retry: {attempts: 1 to 100, backoff: d, max_backoff: d}; tries a
+//     failed run (an exit status other than 0, a refused request, a
+//     timeout) again within its slot, after a wait drawn at random below
+//     a bound that starts at backoff (default 1s) and doubles up to
+//     max_backoff (default: no cap but the slot's end). A retry never runs
+//     into the next slot: it is cut at the slot's end. Each try is logged
+//     and counted; NGXTASKS_RETRY tells the program which try it is.
+//   - timeout: ≥ 0; cancels a run after this long (each try). Default 0: none.
 //   - offset: in [0, interval); shifts the slot boundaries. Interval
 //     rules only.
 //   - spread: true or false (yes/no are text in YAML 1.2 and refused). It

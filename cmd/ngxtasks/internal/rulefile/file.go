@@ -69,6 +69,9 @@ type Rule struct {
 	// Overlap: skip makes a preemption rule's run hold a lease, so that no
 	// slot of it starts anywhere while a run goes on (ngxtasks.Rule.Overlap).
 	Overlap ngxtasks.Overlap
+	// Retry tries a failed run again within its slot (retry:); nil for
+	// none. Rules written alike may share one: the library only reads it.
+	Retry   *ngxtasks.Retry
 	Timeout time.Duration // 0: none
 	Offset  time.Duration
 	Spread  bool
@@ -102,6 +105,7 @@ func (r *Rule) Core() ngxtasks.Rule {
 		Spread:     r.Spread,
 		CatchUp:    r.CatchUp,
 		Overlap:    r.Overlap,
+		Retry:      r.Retry,
 	}
 	if r.Schedule != nil {
 		c.Schedule = ngxtasks.Jittered(r.Schedule, r.Jitter, r.ID)

@@ -28,6 +28,15 @@ func fingerprint(r *Rule, buf []byte) (string, []byte) {
 	f.dur(r.CatchUp)
 	f.num(int64(r.Type))
 	f.num(int64(r.Overlap))
+	if r.Retry != nil {
+		f.num(int64(r.Retry.Attempts))
+		f.dur(r.Retry.Backoff)
+		f.dur(r.Retry.MaxBackoff)
+	} else {
+		f.num(0)
+		f.dur(0)
+		f.dur(0)
+	}
 	f.dur(r.Timeout)
 	f.dur(r.Offset)
 	f.flag(r.Spread)

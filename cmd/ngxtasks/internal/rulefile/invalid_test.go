@@ -77,6 +77,25 @@ var invalidFiles = []struct {
 	{"schedule gap word", "rules:\n  - {id: a, schedule: '@daily', gap: later, type: normal, exec: {argv: [true]}}\n", []string{
 		`rules.yaml:2:38: rules[0] (a): gap: "later" is not one of run, skip`,
 	}},
+	{"overlap unknown", "rules:\n  - {id: a, interval: 1s, overlap: never, type: preemption, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:36: rules[0] (a): overlap: "never" is not one of skip, allow`,
+	}},
+	{"overlap on a normal rule", "rules:\n  - {id: a, interval: 1s, overlap: skip, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:6: rules[0] (a): ngxtasks refuses the rule: ngxtasks: rule "a": Overlap is for Preemption rules: a Normal rule's runs overlap only within a worker, which never starts one while the last goes on`,
+	}},
+	{"retry without attempts", "rules:\n  - {id: a, interval: 1s, retry: {backoff: 1s}, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:35: rules[0] (a): retry: needs attempts: (how many times a failed run is tried again, 1 to 100)`,
+	}},
+	{"retry attempts out of range", "rules:\n  - {id: a, interval: 1s, retry: {attempts: 0}, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:45: rules[0] (a): retry.attempts: must be between 1 and 100, got 0`,
+	}},
+	{"retry max_backoff below backoff", "rules:\n  - {id: a, interval: 1s, retry: {attempts: 2, backoff: 2s, max_backoff: 1s}, type: normal, exec: {argv: [true]}}\n", []string{
+		`rules.yaml:2:6: rules[0] (a): ngxtasks refuses the rule: ngxtasks: rule "a": Retry.MaxBackoff must be at least Backoff (2s), got 1s`,
+	}},
+	{"retry unknown key", "rules:\n  - {id: a, interval: 1s, retry: {tries: 2}, type: normal, exec: {argv: [true]}}\n", []string{
+		"rules.yaml:2:35: rules[0] (a): retry: unknown field `tries`",
+		`rules.yaml:2:35: rules[0] (a): retry: needs attempts: (how many times a failed run is tried again, 1 to 100)`,
+	}},
 	{"catch_up negative", "rules:\n  - {id: a, interval: 1s, catch_up: -1m, type: normal, exec: {argv: [true]}}\n", []string{
 		`rules.yaml:2:37: rules[0] (a): catch_up: must not be negative, got -1m0s`,
 	}},

@@ -10,7 +10,7 @@ import (
 )
 
 func ruleKeys() []string {
-	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "overlap", "timeout", "offset", "spread", "max_running", "exec", "http"}
+	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "overlap", "retry", "timeout", "offset", "spread", "max_running", "exec", "http"}
 }
 
 // ruleHints place keys of exec: and http: written directly in the rule.
@@ -127,6 +127,10 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 		if s, ok := d.oneOf(e.val, pl.field("overlap"), "skip", "allow"); ok {
 			r.Overlap, _ = ngxtasks.ParseOverlap(s)
 		}
+	}
+
+	if e, ok := keys.get("retry"); ok {
+		r.Retry = d.retry(e.val, pl.field("retry"))
 	}
 
 	if e, ok := keys.get("max_running"); ok {

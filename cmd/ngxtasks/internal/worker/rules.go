@@ -40,7 +40,7 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 	return func(ctx context.Context, f ngxtasks.Firing) error {
 		w.runs.Add(1)
 		defer w.runs.Done()
-		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID(), Token: f.Token}
+		af := action.Firing{Rule: fr.ID, Slot: f.Slot.N, Scheduled: f.Slot.Start, Worker: f.Worker, RunID: runID(), Token: f.Token, Retry: f.Retry}
 		start := time.Now()
 		var res action.Result
 		var err error
@@ -72,6 +72,12 @@ func (w *worker) logRun(fr *rulefile.Rule, af action.Firing, d time.Duration, re
 		slog.String("worker", af.Worker),
 		slog.String("run", af.RunID),
 		slog.Duration("duration", d),
+	}
+	if af.Retry > 0 {
+		attrs = append(attrs, slog.Int("retry", af.Retry))
+	}
+	if af.Token != 0 {
+		attrs = append(attrs, slog.Uint64("token", af.Token))
 	}
 	level, result := slog.LevelInfo, "ok"
 	if err != nil {
