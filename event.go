@@ -43,10 +43,11 @@ const (
 	SkipBusy                              // MaxRunning callbacks went on until the slot's latest start
 	SkipDown                              // CatchUp: no worker ran it while the fleet was down (Missed says how many), or it began before the window
 	SkipElsewhere                         // a run of the rule holds its lease in another worker (Err, a *HeldError, names it)
+	SkipPaused                            // the rule is paused (Err, a *PausedError, says by whom, until when and why)
 	numSkipReasons
 )
 
-var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy", "down", "running elsewhere"}
+var skipNames = [...]string{"", "overlap", "filtered", "claim error", "late", "closed", "behind", "clock skewed", "busy", "down", "running elsewhere", "paused"}
 
 func (r SkipReason) String() string {
 	if int(r) < len(skipNames) {
@@ -68,7 +69,7 @@ type Event struct {
 	// clock); for EventWon, EventLost and skips for a claim error or a late
 	// answer, the claim's round trip.
 	Duration time.Duration
-	Err      error // for EventFinished, SkipClaimError and SkipElsewhere
+	Err      error // for EventFinished, SkipClaimError, SkipElsewhere and SkipPaused
 	Missed   int64 // for SkipBehind: how many slots, the first being Slot
 	// Retry numbers the tries of a slot's run (Rule.Retry), for EventFired
 	// and EventFinished: 0 for the first, 1 for the first retry, and so on.

@@ -118,6 +118,8 @@ func recordPart(r *SlotRecord) string {
 		return "skipped here: MaxRunning callbacks of this worker went on until the slot's latest start (a tenth of its interval, at most a second, before it ended)"
 	case SkipBehind:
 		return fmt.Sprintf("missed here: the timer loop did not run while it lasted (%d slots missed from slot %d)", r.Missed, r.Slot.N)
+	case SkipPaused:
+		return "skipped: the rule was " + r.Err
 	case SkipElsewhere:
 		return "skipped: a run of the rule held its lease in another worker (Overlap skip): " + r.Err
 	case SkipDown:

@@ -320,7 +320,7 @@ func TestLeaseTakenOverCancelsTheRunAtTheNextRenewal(t *testing.T) {
 // one worker have their leases renewed together, one round trip per
 // renewal period, each carrying all of them.
 func TestLeaseRenewalsOfManyRunsInOneRoundTrip(t *testing.T) {
-	const rules, ttl = 1000, 300 * time.Millisecond
+	const rules, ttl = 1000, time.Second
 	d := &flakyLeaser{MemoryDict: ngxtasks.NewMemoryDict()}
 	defer d.Close()
 	m := &ngxtasks.Manager{Dict: d, Logger: quiet(), LeaseTTL: ttl}

@@ -108,6 +108,7 @@ type Manager struct {
 	watch storeWatch // the store's answers, for logs and Health
 	room  room       // the callbacks running, under MaxRunning
 	held  heldLeases // the leases of the runs going on
+	ctl   controls   // the pauses, as last read (control.go)
 }
 
 // now is the time slots are computed from: the worker's clock, moved to
@@ -165,6 +166,7 @@ func (m *Manager) Push(rules ...Rule) error {
 	}
 	m.setGates()
 	m.poke()
+	m.forgetControls() // the new rules may be paused
 	return nil
 }
 

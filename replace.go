@@ -78,6 +78,7 @@ func (m *Manager) Replace(rules ...Rule) (Changes, error) {
 	}
 	m.setGates()
 	m.poke()
+	m.forgetControls() // the new rules may be paused
 	return c, nil
 }
 

@@ -55,15 +55,16 @@ const (
 
 // A turn is one rule's slot taken by a drive step.
 type turn struct {
-	e       *entry
-	slot    Slot
-	verdict verdict
-	first   bool // the rule's first slot taken here since its Push
-	timer   bool // taken by the timer loop, which may try it again (owe)
-	retry   bool // a CatchUp slot tried again after its claim failed
-	attempt uint8
-	held    bool // runHolding keeps the lease
-	marked  bool // the run marked the rule running (runSince); runHolding clears it
+	e         *entry
+	slot      Slot
+	verdict   verdict
+	first     bool // the rule's first slot taken here since its Push
+	timer     bool // taken by the timer loop, which may try it again (owe)
+	retry     bool // a CatchUp slot tried again after its claim failed
+	attempt   uint8
+	triggered bool // by Trigger: settled already
+	held      bool // runHolding keeps the lease
+	marked    bool // the run marked the rule running (runSince); runHolding clears it
 	// token is the fencing token of the lease the claim took with the
 	// slot (Rule.Overlap), 0 for none; leasedAt is when that claim was
 	// sent (time.Now, Unix ns): the lease lives LeaseTTL from after it.
@@ -284,6 +285,7 @@ func (b *batch) exec() {
 // on a goroutine of their own, the claiming turns moved after the others
 // so that those run meanwhile: Normal rules never wait for the store.
 func (b *batch) settle() {
+	b.m.freshControls(b.ctx, b.turns)
 	claims := 0
 	for i := range b.turns {
 		if b.m.screen(b.ctx, &b.turns[i], b.ex) {
@@ -330,8 +332,18 @@ func (b *batch) claimsLast() {
 // Preemption rule the check that its slot still holds the present. It
 // reports whether the turn is left to claim.
 func (m *Manager) screen(ctx context.Context, f *turn, ex *Exchange) bool {
+	if f.triggered {
+		f.verdict = runIt
+		return false
+	}
 	f.verdict = skipIt
 	e := f.e
+	if m.ctl.any.Load() {
+		if p, ok := m.pausedAt(e, &f.slot); ok {
+			m.emit(e, EventSkipped, &f.slot, SkipPaused, 0, &PausedError{Pause: p}, 0)
+			return false
+		}
+	}
 	if e.rule.CatchUp > 0 {
 		if owed := m.owing(e); (f.first || f.retry || owed) && !m.caughtUp(ctx, f) {
 			return false

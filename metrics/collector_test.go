@@ -186,9 +186,9 @@ func TestFreshRulesHaveOnlyTheDocumentedZeroSeries(t *testing.T) {
 		"ngxtasks_store_up/": 1,
 		// normal and preemption for runs; the one store for claims
 		"ngxtasks_run_duration_seconds/": 2, "ngxtasks_run_lateness_seconds/": 2, "ngxtasks_claim_duration_seconds/": 1,
-		// the aggregates: 4 results and 10 reasons by 2 types, 3 claim
+		// the aggregates: 4 results and 11 reasons by 2 types, 3 claim
 		// results, 2 types
-		"ngxtasks_worker_runs_total/": 8, "ngxtasks_worker_skips_total/": 20, "ngxtasks_worker_claims_total/": 3,
+		"ngxtasks_worker_runs_total/": 8, "ngxtasks_worker_skips_total/": 22, "ngxtasks_worker_claims_total/": 3,
 		"ngxtasks_worker_running/": 2, "ngxtasks_worker_rules/": 2,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -252,7 +252,7 @@ func TestStoreDownCountsClaimErrorsAndStoreUpIsZero(t *testing.T) {
 ngxtasks_claims_total{result="error",rule="p",worker="w"} 1
 ngxtasks_claims_total{result="lost",rule="p",worker="w"} 0
 ngxtasks_claims_total{result="won",rule="p",worker="w"} 0
-# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).
+# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker), paused (Pause).
 # TYPE ngxtasks_skips_total counter
 ngxtasks_skips_total{reason="claim_error",rule="p",worker="w"} 1
 # HELP ngxtasks_store_up 0 while this worker's dictionary fails or answers claims after their slot ended, else 1.

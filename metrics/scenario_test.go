@@ -217,7 +217,7 @@ ngxtasks_runs_total{result="success",rule="panics",worker="alpha"} 0
 ngxtasks_runs_total{result="success",rule="slow",worker="alpha"} 0
 ngxtasks_runs_total{result="success",rule="vetoed",worker="alpha"} 0
 ngxtasks_runs_total{result="timeout",rule="slow",worker="alpha"} 2
-# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).
+# HELP ngxtasks_skips_total Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker), paused (Pause).
 # TYPE ngxtasks_skips_total counter
 ngxtasks_skips_total{reason="filtered",rule="vetoed",worker="alpha"} 2
 # HELP ngxtasks_store_up 0 while this worker's dictionary fails or answers claims after their slot ended, else 1.
@@ -341,7 +341,7 @@ ngxtasks_worker_runs_total{result="timeout",type="normal",worker="alpha"} 2
 ngxtasks_worker_runs_total{result="timeout",type="normal",worker="beta"} 0
 ngxtasks_worker_runs_total{result="timeout",type="preemption",worker="alpha"} 0
 ngxtasks_worker_runs_total{result="timeout",type="preemption",worker="beta"} 0
-# HELP ngxtasks_worker_skips_total Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).
+# HELP ngxtasks_worker_skips_total Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker), paused (Pause).
 # TYPE ngxtasks_worker_skips_total counter
 ngxtasks_worker_skips_total{reason="behind",type="normal",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="busy",type="normal",worker="alpha"} 0
@@ -383,6 +383,10 @@ ngxtasks_worker_skips_total{reason="overlap",type="normal",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="overlap",type="normal",worker="beta"} 0
 ngxtasks_worker_skips_total{reason="overlap",type="preemption",worker="alpha"} 0
 ngxtasks_worker_skips_total{reason="overlap",type="preemption",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="paused",type="normal",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="paused",type="normal",worker="beta"} 0
+ngxtasks_worker_skips_total{reason="paused",type="preemption",worker="alpha"} 0
+ngxtasks_worker_skips_total{reason="paused",type="preemption",worker="beta"} 0
 `
 	aggregates := []string{"ngxtasks_worker_runs_total", "ngxtasks_worker_skips_total", "ngxtasks_worker_claims_total",
 		"ngxtasks_worker_running", "ngxtasks_worker_rules"}

@@ -90,7 +90,7 @@ const (
 
 // The ranges of the core's enumerations, for the tables indexed by them.
 const (
-	numReasons = int(ngxtasks.SkipElsewhere) + 1
+	numReasons = int(ngxtasks.SkipPaused) + 1
 	numTypes   = int(ngxtasks.Preemption) + 1
 	numDrives  = int(ngxtasks.DriveRun) + 1
 )
@@ -109,6 +109,7 @@ func reasonNames() [numReasons]string {
 	n[ngxtasks.SkipBusy] = "busy"
 	n[ngxtasks.SkipDown] = "down"
 	n[ngxtasks.SkipElsewhere] = "running_elsewhere"
+	n[ngxtasks.SkipPaused] = "paused"
 	return n
 }
 
@@ -120,7 +121,7 @@ func newSchema() schema {
 			"Runs of the rule in this worker that ended, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
 			"rule", "worker", "result"),
 		famSkips: newFamily(counter, "ngxtasks_skips_total",
-			"Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).",
+			"Due slots of the rule not run in this worker, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker), paused (Pause).",
 			"rule", "worker", "reason"),
 		famClaims: newFamily(counter, "ngxtasks_claims_total",
 			"Claims of the Preemption rule's slots by this worker, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).",
@@ -149,7 +150,7 @@ func newSchema() schema {
 			"Runs of every rule of the type in this worker that ended since the collector began, by result: success, error (the callback returned an error), panic (recovered), timeout (outlived the rule's Timeout).",
 			"result", "type", "worker"),
 		famWorkerSkips: newFamily(counter, "ngxtasks_worker_skips_total",
-			"Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker).",
+			"Due slots of every rule of the type not run in this worker since the collector began, by reason: overlap (the previous run goes on), filtered, claim_error (the dictionary failed), late (the claim was answered after the slot ended), closed (shutting down), behind (the timer loop did not run while the slots lasted), clock_skewed (a Preemption slot while this worker's clock is not known to be close enough to the dictionary's), busy (MaxRunning callbacks went on until the slot's latest start), down (CatchUp: no worker ran it while the fleet was down), running_elsewhere (Overlap skip: a run of the rule holds its lease in another worker), paused (Pause).",
 			"reason", "type", "worker"),
 		famWorkerClaims: newFamily(counter, "ngxtasks_worker_claims_total",
 			"Claims of Preemption slots by this worker since the collector began, by result: won (this worker runs the slot), lost (another worker holds it), error (the dictionary failed; the slot is skipped).",
