@@ -12,14 +12,14 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// TestPauseReachesEveryWorkerWithinTheBoundAndResumeRunsNothingMissed:
+// TestO1_PauseReachesEveryWorkerWithinTheBoundAndResumeRunsNothingMissed:
 // three workers on their timer loops, with a Normal and a Preemption rule
 // of 100 ms. A pause made through one worker is obeyed by all: no slot
 // that begins a bound (here the interval) after Pause returned runs
 // anywhere, each is skipped with SkipPaused naming the origin and the
 // note; after Resume, no paused slot runs, and the slots that begin a
 // bound later run again.
-func TestPauseReachesEveryWorkerWithinTheBoundAndResumeRunsNothingMissed(t *testing.T) {
+func TestO1_PauseReachesEveryWorkerWithinTheBoundAndResumeRunsNothingMissed(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	d := ngxtasks.NewMemoryDict()
 	defer d.Close()
@@ -117,10 +117,10 @@ func triggerFleet(t *testing.T, n int, overlap ngxtasks.Overlap, cb ngxtasks.Fun
 	return clock, ms
 }
 
-// TestTriggersFromManyWorkersAtOnceGiveOneRun: 5 workers × 10 triggers at
+// TestO1_TriggersFromManyWorkersAtOnceGiveOneRun: 5 workers × 10 triggers at
 // once give one run; the others are told ErrTriggered. A second later, a
 // trigger runs again.
-func TestTriggersFromManyWorkersAtOnceGiveOneRun(t *testing.T) {
+func TestO1_TriggersFromManyWorkersAtOnceGiveOneRun(t *testing.T) {
 	var runs atomic.Int64
 	clock, ms := triggerFleet(t, 5, ngxtasks.OverlapDefault, func(context.Context, ngxtasks.Firing) error {
 		runs.Add(1)
@@ -158,11 +158,11 @@ func TestTriggersFromManyWorkersAtOnceGiveOneRun(t *testing.T) {
 	}
 }
 
-// TestTriggerHonoursTheLeaseAndThePauseUnlessForced: while a triggered run
+// TestO1_TriggerHonoursTheLeaseAndThePauseUnlessForced: while a triggered run
 // holds a leasing rule's lease, another trigger is refused, naming the
 // holder, unless forced (that run gets no token); a paused rule's trigger
 // is refused, unless forced.
-func TestTriggerHonoursTheLeaseAndThePauseUnlessForced(t *testing.T) {
+func TestO1_TriggerHonoursTheLeaseAndThePauseUnlessForced(t *testing.T) {
 	release := make(chan struct{})
 	tokens := make(chan uint64, 4)
 	clock, ms := triggerFleet(t, 2, ngxtasks.OverlapSkip, func(_ context.Context, fi ngxtasks.Firing) error {
@@ -198,9 +198,9 @@ func TestTriggerHonoursTheLeaseAndThePauseUnlessForced(t *testing.T) {
 	}
 }
 
-// TestPauseUntilEndsByItself: a pause with an end skips the slots that
+// TestO1_PauseUntilEndsByItself: a pause with an end skips the slots that
 // begin before it, not those after, with no Resume.
-func TestPauseUntilEndsByItself(t *testing.T) {
+func TestO1_PauseUntilEndsByItself(t *testing.T) {
 	clock := newFakeClock(time.Unix(1_800_000_000, 0))
 	d := &ngxtasks.MemoryDict{Clock: clock}
 	defer d.Close()

@@ -105,12 +105,12 @@ func (f *leaseFleet) step(d time.Duration) {
 // slotAt is the slot number of the long rule at the present.
 func (f *leaseFleet) slotAt() int64 { return f.clock.Now().Unix() }
 
-// TestLeaseSkipsSlotsWhileARunGoesOnElsewhere: a Preemption rule with
+// TestL1_LeaseSkipsSlotsWhileARunGoesOnElsewhere: a Preemption rule with
 // Overlap skip runs one slot across three workers, and while that run goes
 // on (three slots long), every worker skips the slots that come, with
 // SkipElsewhere naming the holder; once it ends, the next slot runs, once,
 // under a higher token. Never two runs at once.
-func TestLeaseSkipsSlotsWhileARunGoesOnElsewhere(t *testing.T) {
+func TestL1_LeaseSkipsSlotsWhileARunGoesOnElsewhere(t *testing.T) {
 	f := newLeaseFleet(t, 3, 15*time.Second)
 	first := f.slotAt()
 	f.step(time.Second)
@@ -166,11 +166,11 @@ func TestLeaseSkipsSlotsWhileARunGoesOnElsewhere(t *testing.T) {
 	}
 }
 
-// TestLeaseOfADeadHolderPassesWhenItExpires: a holder that died with the
+// TestL1_LeaseOfADeadHolderPassesWhenItExpires: a holder that died with the
 // rule's lease (taken here by hand, as its claim would have) holds the rule
 // until the lease's TTL has passed on the store's clock; the first slot that
 // begins after that runs, once, under a higher token.
-func TestLeaseOfADeadHolderPassesWhenItExpires(t *testing.T) {
+func TestL1_LeaseOfADeadHolderPassesWhenItExpires(t *testing.T) {
 	const ttl = 3 * time.Second
 	f := newLeaseFleet(t, 3, ttl)
 	dead := ngxtasks.LeaseRequest{Key: "ngxtasks:long:lease", Holder: "dead", TTL: ttl}
@@ -216,11 +216,11 @@ func (d *flakyLeaser) Renew(ctx context.Context, rs []ngxtasks.Renewal) error {
 	return d.MemoryDict.Renew(ctx, rs)
 }
 
-// TestLeaseNotRenewedCancelsTheRunBeforeItCanPass: when the store stops
+// TestL1_LeaseNotRenewedCancelsTheRunBeforeItCanPass: when the store stops
 // answering renewals mid-run, the run's context is cancelled with
 // ErrLeaseLost while its lease still holds in the store (no other worker
 // could take the rule yet), and the run's outcome says so.
-func TestLeaseNotRenewedCancelsTheRunBeforeItCanPass(t *testing.T) {
+func TestL1_LeaseNotRenewedCancelsTheRunBeforeItCanPass(t *testing.T) {
 	const ttl = 2 * time.Second
 	d := &flakyLeaser{MemoryDict: ngxtasks.NewMemoryDict()}
 	defer d.Close()
@@ -277,10 +277,10 @@ func TestLeaseNotRenewedCancelsTheRunBeforeItCanPass(t *testing.T) {
 	}
 }
 
-// TestLeaseTakenOverCancelsTheRunAtTheNextRenewal: a run whose token no
+// TestL1_LeaseTakenOverCancelsTheRunAtTheNextRenewal: a run whose token no
 // longer holds its lease (here released behind its back and taken by
 // another) is cancelled at the next renewal, which the store refuses.
-func TestLeaseTakenOverCancelsTheRunAtTheNextRenewal(t *testing.T) {
+func TestL1_LeaseTakenOverCancelsTheRunAtTheNextRenewal(t *testing.T) {
 	const ttl = 600 * time.Millisecond
 	d := ngxtasks.NewMemoryDict()
 	defer d.Close()
@@ -316,10 +316,10 @@ func TestLeaseTakenOverCancelsTheRunAtTheNextRenewal(t *testing.T) {
 	}
 }
 
-// TestLeaseRenewalsOfManyRunsInOneRoundTrip: 1,000 rules running at once in
+// TestL1_LeaseRenewalsOfManyRunsInOneRoundTrip: 1,000 rules running at once in
 // one worker have their leases renewed together, one round trip per
 // renewal period, each carrying all of them.
-func TestLeaseRenewalsOfManyRunsInOneRoundTrip(t *testing.T) {
+func TestL1_LeaseRenewalsOfManyRunsInOneRoundTrip(t *testing.T) {
 	const rules, ttl = 1000, time.Second
 	d := &flakyLeaser{MemoryDict: ngxtasks.NewMemoryDict()}
 	defer d.Close()

@@ -10,11 +10,11 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// TestRetryTriesAFailedRunAgainAndCountsEveryTry: a run that fails twice
+// TestR1_RetryTriesAFailedRunAgainAndCountsEveryTry: a run that fails twice
 // is tried again until it succeeds, each try told its number, and every
 // try is an event, a run in the stats (two of them retries) and counted in
 // the slot's history record.
-func TestRetryTriesAFailedRunAgainAndCountsEveryTry(t *testing.T) {
+func TestR1_RetryTriesAFailedRunAgainAndCountsEveryTry(t *testing.T) {
 	var mu sync.Mutex
 	var tries []int
 	log := newRunLog()
@@ -63,10 +63,10 @@ func TestRetryTriesAFailedRunAgainAndCountsEveryTry(t *testing.T) {
 	}
 }
 
-// TestRetryStaysWithinItsSlot: a run that always fails is tried again
+// TestR1_RetryStaysWithinItsSlot: a run that always fails is tried again
 // only while its slot lasts: every retry's context ends by the slot's end
 // (ErrSlotEnded, for a try the end cuts), so none runs into the next slot.
-func TestRetryStaysWithinItsSlot(t *testing.T) {
+func TestR1_RetryStaysWithinItsSlot(t *testing.T) {
 	const interval = 400 * time.Millisecond
 	type try struct {
 		deadline, end time.Time
@@ -109,9 +109,9 @@ func TestRetryStaysWithinItsSlot(t *testing.T) {
 	}
 }
 
-// TestRetryKeepsTheLease: the retries of a run that holds a lease run
+// TestR1_RetryKeepsTheLease: the retries of a run that holds a lease run
 // under the same token, and the lease stays held between them.
-func TestRetryKeepsTheLease(t *testing.T) {
+func TestR1_RetryKeepsTheLease(t *testing.T) {
 	d := ngxtasks.NewMemoryDict()
 	defer d.Close()
 	var tokens []uint64
