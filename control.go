@@ -19,12 +19,12 @@ import (
 //
 // A pause is a record under the rule's key (namespace:id:pause), and every
 // change of one sets the namespace's control key (namespace:control) to a
-// new value. A worker reads the control key before a drive step whenever
-// its last reading is older than controlEvery, or the shortest slot the
-// step takes if that is shorter (not below minControlAge); if the value
-// changed, it reads the pause records of all its rules. So a pause is
-// obeyed by every worker from its first step that begins that long after
-// Pause returned. A worker that cannot read the dictionary goes by the
+// new value. A worker reads the control key every half of a bound,
+// controlEvery or its rules' shortest interval if that is shorter (not
+// below minControlAge), and if the value changed, the pause records of
+// all its rules. So a pause is obeyed by every worker from its first step
+// that begins the bound after Pause returned (half of it, and the time
+// the reading takes). A worker that cannot read the dictionary goes by the
 // pauses it last read.
 
 // controlEvery bounds how long a pause takes to reach every worker.
@@ -44,11 +44,12 @@ const foreverTTL = 10 * 365 * 24 * time.Hour
 
 // controls is what a manager last read of the operators' records.
 type controls struct {
-	mu      sync.Mutex // one reading at a time
-	seen    string     // the control key's value the pauses were read under
-	readAt  atomic.Int64
-	reading atomic.Bool
-	any     atomic.Bool // a rule is paused: screen looks it up
+	mu       sync.Mutex // one reading at a time
+	seen     string     // the control key's value the pauses were read under
+	readAt   atomic.Int64
+	polling  atomic.Bool  // the poller runs
+	shortest atomic.Int64 // the shortest interval of the rules pushed (ns)
+	any      atomic.Bool  // a rule is paused: screen looks it up
 	// forget makes the next reading read every pause record: rules pushed
 	// since the last one may be paused. (Push holds the manager's lock,
 	// which a reading takes after mu, so Push may not take mu.)
@@ -183,35 +184,63 @@ func (m *Manager) pausedAt(e *entry, s *Slot) (Pause, bool) {
 	return p, true
 }
 
-// freshControls makes sure the pauses a step goes by were read recently
-// enough for the step's turns (see above): at once if they are older than
-// that, on a goroutine of their own if older than half of it.
+// freshControls keeps the pauses a step goes by fresh. A poller reads
+// them every half of the bound (see above), on a goroutine of its own
+// started with the first step, so that no step waits for the store: a
+// worker that cannot read it goes by what it last read. Only a step
+// that will claim waits, for the worker's first reading (after a Push
+// too): the claim waits for the store anyway, and a fresh worker must not
+// claim a paused rule's slot. A Normal rule may run one slot at a
+// worker's start before that reading is in.
 func (m *Manager) freshControls(ctx context.Context, turns []turn) {
 	if _, ok := m.dict.(Setter); !ok {
 		return
 	}
-	age := time.Duration(time.Now().UnixNano() - m.ctl.readAt.Load())
-	if age < minControlAge/2 {
+	if m.ctl.polling.CompareAndSwap(false, true) {
+		go m.pollControls()
+	}
+	if m.ctl.readAt.Load() != 0 {
 		return
 	}
-	limit := controlEvery
 	for i := range turns {
-		limit = min(limit, slotLen(&turns[i].slot))
+		if turns[i].e.rule.Type == Preemption {
+			ctx, cancel := context.WithTimeout(ctx, controlEvery)
+			if err := m.readControls(ctx); err != nil {
+				m.logger.Debug("ngxtasks: pauses not read; going by the last read", "err", err)
+			}
+			cancel()
+			return
+		}
 	}
-	limit = max(limit, minControlAge)
-	switch {
-	case age > limit:
-		if err := m.readControls(ctx); err != nil {
+}
+
+// pollControls reads the pauses every half of the bound until shutdown.
+func (m *Manager) pollControls() {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(m.base, controlEvery)
+		if err := m.readControls(ctx); err != nil && m.base.Err() == nil {
 			m.logger.Debug("ngxtasks: pauses not read; going by the last read", "err", err)
 		}
-	case age > limit/2 && m.ctl.reading.CompareAndSwap(false, true):
-		go func() {
-			defer m.ctl.reading.Store(false)
-			ctx, cancel := context.WithTimeout(m.base, controlEvery)
-			defer cancel()
-			_ = m.readControls(ctx)
-		}()
+		cancel()
+		t.Reset(m.controlBound() / 2)
 	}
+}
+
+// controlBound is the bound for this manager's rules: a second, or the
+// shortest interval if that is shorter, not below minControlAge.
+func (m *Manager) controlBound() time.Duration {
+	every := controlEvery
+	if s := time.Duration(m.ctl.shortest.Load()); s > 0 {
+		every = min(every, s)
+	}
+	return max(every, minControlAge)
 }
 
 // readControls reads the control key and, if it changed since the pauses

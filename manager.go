@@ -207,6 +207,9 @@ func (m *Manager) growLanes(rules []Rule) {
 func (m *Manager) add(r *Rule, now time.Time, pushed int64) *entry {
 	m.seq++
 	e := &entry{rule: *r, seq: m.seq, pushed: pushed}
+	if s := m.ctl.shortest.Load(); r.Interval > 0 && (s == 0 || int64(r.Interval) < s) {
+		m.ctl.shortest.Store(int64(r.Interval)) // the pause bound follows the shortest rule
+	}
 	if past, ok := m.removed[r.Identifier]; ok && past.sameSlots(r) {
 		e.lastEnd = past.lastEnd // its slot ran here already: not again
 		delete(m.removed, r.Identifier)
