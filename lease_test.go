@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,5 +380,86 @@ func TestOverlapNeedsALeaserAndAPreemptionRule(t *testing.T) {
 	err = (&ngxtasks.Rule{Identifier: "n", Interval: time.Second, Type: ngxtasks.Normal, Overlap: ngxtasks.OverlapSkip, Callback: noop}).Validate()
 	if !errors.As(err, &re) || re.Field != "Overlap" {
 		t.Errorf("Overlap on a Normal rule: %v; want a RuleError for Overlap", err)
+	}
+}
+
+// TestL1_BufferOneStartsThePendingSlotWhenTheHolderLetsGo: three workers
+// on their timer loops, a buffer_one rule of 400 ms whose first run lasts
+// 600 ms. The slot that comes during that run is kept pending by one
+// worker and starts when the run lets the lease go, within its own slot;
+// runs never overlap, and their tokens rise.
+func TestL1_BufferOneStartsThePendingSlotWhenTheHolderLetsGo(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	d := ngxtasks.NewMemoryDict()
+	defer d.Close()
+	type run struct {
+		slot       ngxtasks.Slot
+		start, end time.Time
+		token      uint64
+	}
+	var mu sync.Mutex
+	var runs []run
+	var first atomic.Bool
+	first.Store(true)
+	log := newRunLog()
+	cb := func(ctx context.Context, fi ngxtasks.Firing) error {
+		start := time.Now()
+		if first.Swap(false) {
+			time.Sleep(600 * time.Millisecond)
+		}
+		mu.Lock()
+		runs = append(runs, run{fi.Slot, start, time.Now(), fi.Token})
+		mu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 3 {
+		m := &ngxtasks.Manager{Dict: d, Worker: fmt.Sprintf("w%d", i), Logger: quiet(), Observer: log.observe}
+		if err := m.Push(ngxtasks.Rule{Identifier: "b", Interval: interval, Type: ngxtasks.Preemption,
+			Overlap: ngxtasks.OverlapBufferOne, Callback: cb}); err != nil {
+			t.Fatal(err)
+		}
+		shutdown(t, m)
+		wg.Go(func() { _ = m.Start(ctx) })
+	}
+	time.Sleep(6 * interval)
+	cancel()
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // a pending start's run ends
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(runs, func(a, b run) int { return a.start.Compare(b.start) })
+	if len(runs) < 3 {
+		t.Fatalf("%d runs; want the long one and those after it", len(runs))
+	}
+	for i := 1; i < len(runs); i++ {
+		if runs[i].start.Before(runs[i-1].end) {
+			t.Errorf("the run of slot %d began %v before the run of slot %d ended", runs[i].slot.N, runs[i-1].end.Sub(runs[i].start), runs[i-1].slot.N)
+		}
+		if runs[i].token <= runs[i-1].token {
+			t.Errorf("token %d after %d", runs[i].token, runs[i-1].token)
+		}
+		if runs[i].slot.N == runs[i-1].slot.N {
+			t.Errorf("slot %d ran twice", runs[i].slot.N)
+		}
+	}
+	// The slot in progress when the long run ended had come during it:
+	// it was pending, and starts once the long run lets its lease go.
+	long := runs[0]
+	pending := long.slot.N + int64(long.end.Sub(long.slot.Start)/interval)
+	skipped := log.skipped()
+	ran := false
+	for _, r := range runs[1:] {
+		if r.slot.N == pending {
+			ran = true
+			if r.start.Before(long.end) {
+				t.Errorf("the pending slot started before the long run ended")
+			}
+		}
+	}
+	t.Logf("the long run: slot %d, %v; the pending slot %d ran: %v", long.slot.N, long.end.Sub(long.start), pending, ran)
+	if !ran && len(skipped[runKey{"b", pending}]) == 0 {
+		t.Errorf("slot %d, which came during the long run, neither ran when it ended nor was reported skipped", pending)
 	}
 }

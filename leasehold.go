@@ -223,8 +223,63 @@ func (m *Manager) leaseAnswered(f *turn, r *LeaseRequest, err error, asked time.
 		return false
 	}
 	m.watch.answered(m, asked.Add(a.rtt))
+	if f.e.rule.Overlap == OverlapBufferOne {
+		go m.buffer(*f, r.Claim, &HeldError{Holder: r.HeldBy, Token: r.Token})
+		return true
+	}
 	m.emit(f.e, EventSkipped, &f.slot, SkipElsewhere, a.rtt, &HeldError{Holder: r.HeldBy, Token: r.Token}, 0)
 	return true
+}
+
+// buffer keeps a buffer_one slot pending while another run holds the
+// rule's lease: it claims the slot alone (one worker keeps it pending),
+// then asks for the lease until it is let go or the slot ends, and starts
+// the run under it. A slot that ends pending is skipped, running
+// elsewhere.
+func (m *Manager) buffer(f turn, claim Add, held *HeldError) {
+	e := f.e
+	ctx, cancel := context.WithDeadline(m.base, time.Now().Add(f.slot.End.Sub(m.now())))
+	defer cancel()
+	added, err := m.dict.Add(ctx, claim.Key, claim.Value, claim.TTL)
+	switch {
+	case err != nil:
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, 0, err, 0)
+		return
+	case !added:
+		m.emit(e, EventLost, &f.slot, 0, 0, nil, 0)
+		return
+	}
+	every := min(max(slotLen(&f.slot)/20, 10*time.Millisecond), 250*time.Millisecond)
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.emit(e, EventSkipped, &f.slot, SkipElsewhere, 0, held, 0)
+			return
+		case <-t.C:
+		}
+		r := LeaseRequest{Key: m.leaseKey(e), Holder: m.worker, TTL: m.leaseTTL}
+		asked := time.Now()
+		if err := m.dict.(Leaser).Lease(ctx, &r); err == nil && r.Acquired {
+			if m.holds(f.slot, m.now()) != nil {
+				m.releaseLease(e, r.Key, r.Token)
+				m.emit(e, EventSkipped, &f.slot, SkipElsewhere, 0, held, 0)
+				return
+			}
+			f.token, f.leasedAt, f.triggered, f.verdict = r.Token, asked.UnixNano(), true, runIt
+			if !m.admit(&f) {
+				m.releaseLease(e, r.Key, r.Token)
+				return
+			}
+			m.emit(e, EventWon, &f.slot, 0, time.Since(asked), nil, 0)
+			m.newBatch().start(m.base, &f)
+			return
+		} else if err == nil && r.HeldBy != "" {
+			held = &HeldError{Holder: r.HeldBy, Token: r.Token}
+		}
+		t.Reset(every)
+	}
 }
 
 // leaseJudged keeps the lease a judged turn took, for its run, or lets it

@@ -25,13 +25,19 @@ const (
 	// OverlapAllow lets a slot run while a run of an earlier one goes on in
 	// another worker: only the slot's claim is made, as before leases.
 	OverlapAllow
+	// OverlapBufferOne leases as OverlapSkip does, but a slot that comes
+	// while the lease is held is not dropped: one worker claims it and
+	// keeps it pending, and starts it as soon as the holder lets the lease
+	// go, if that is within the slot. There is never more than one pending
+	// start: a slot's pending start ends with the slot.
+	OverlapBufferOne
 	numOverlaps
 )
 
-var overlapNames = [...]string{"", "skip", "allow"}
+var overlapNames = [...]string{"", "skip", "allow", "buffer_one"}
 
-// String returns the name used in rule files: "skip" or "allow" ("" for
-// the default).
+// String returns the name used in rule files: "skip", "buffer_one" or
+// "allow" ("" for the default).
 func (o Overlap) String() string {
 	if int(o) < len(overlapNames) {
 		return overlapNames[o]
@@ -46,9 +52,13 @@ func ParseOverlap(s string) (Overlap, error) {
 		return OverlapSkip, nil
 	case "allow":
 		return OverlapAllow, nil
+	case "buffer_one":
+		return OverlapBufferOne, nil
 	}
-	return 0, fmt.Errorf("unknown overlap %q (want skip or allow)", clip(s))
+	return 0, fmt.Errorf("unknown overlap %q (want skip, buffer_one or allow)", clip(s))
 }
 
 // leases reports whether the rule's runs hold a lease.
-func (r *Rule) leases() bool { return r.Type == Preemption && r.Overlap == OverlapSkip }
+func (r *Rule) leases() bool {
+	return r.Type == Preemption && (r.Overlap == OverlapSkip || r.Overlap == OverlapBufferOne)
+}
