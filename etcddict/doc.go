@@ -135,37 +135,43 @@
 //
 // # Lease keys and their holder's etcd lease
 //
-// A holder's lease keys of one TTL share an etcd lease of
-// ceil(TTL + A + W) seconds (A and W as for claims, below), which the Dict
-// keeps alive only while the holder takes or renews keys. An etcd lease
-// renews all its keys at once, so the Dict also keeps each key's deadline:
-// its TTL from its take's answer or its last renewal's, on this process's
-// monotonic clock (so no earlier than the holder's own reckoning from its
-// call). A lease ends at the first of:
+// A holder's lease keys of one TTL share an etcd lease of ceil(TTL + A +
+// 1s) seconds (A, the latency allowance, as for claims below), granted by
+// the holder's first Lease in the Dict and kept alive only while the
+// holder takes or renews keys: so a key put with it, or renewed by its
+// keep-alive, surely lives its TTL from the answer, and a new key needs
+// no keep-alive alongside for about a second after the last. An etcd
+// lease renews all its keys at once, so the Dict also keeps each key's
+// deadline: its TTL from its take's answer or its last renewal's, on this
+// process's monotonic clock (so no earlier than the holder's own
+// reckoning from its call). A lease is its holder's until the first of:
 //
-//   - its release;
-//   - the end of its holder's etcd lease, counted down by the etcd leader:
-//     when the holder crashes, or is cut off, or takes and renews nothing
-//     of that TTL; a key then lives at least its TTL from its take or
-//     renewal, and at most ceil(TTL + A + W) from the last keep-alive, plus
-//     the deletion delay below;
+//   - its release, which deletes the key;
+//   - the end of its holder's etcd lease, counted down by the etcd leader,
+//     which deletes the key: when the holder crashes, or is cut off, or
+//     takes and renews nothing of that TTL. The key then lives at least
+//     its TTL from its take's or renewal's answer, and at most
+//     ceil(TTL + A + 1s) from the last keep-alive, plus the deletion delay
+//     below;
 //   - its deadline, when its holder goes on renewing other keys but not
-//     this one (a run that ended and whose release failed, say): Renew
+//     this one (a run that ended and whose release failed, say). Renew
 //     refuses it from then, and every keep-alive of the etcd lease, by
 //     Lease or Renew, first deletes the keys past their deadline (a nested
-//     transaction per key, by its token and etcd lease). It is deleted at
-//     the first keep-alive after its deadline: a renewal period after it,
-//     if the holder renews that often, and never later than the etcd
-//     lease's end as above.
+//     transaction per key, by its token and etcd lease): the key is gone a
+//     renewal period after its deadline if the holder renews that often,
+//     and never later than the etcd lease's end as above.
 //
-// So a lease is never shorter than its TTL from the holder's call, and a
-// lease its holder no longer renews ends at most about one TTL (plus A and
-// W) late; no other holder can take it meanwhile, which is safe. A Lease
-// whose answer is lost may have put its key: the key gets a deadline too,
-// without a token, and is deleted by it (it is on the holder's etcd
-// lease), so it is not kept alive for good. The Dict's record of keys and
-// deadlines is in its memory: a new Dict of the same holder starts a new
-// etcd lease, and the keys of the old one end with it.
+// So a lease is never shorter than its TTL from the holder's call. One its
+// holder no longer renews is gone at most about one TTL (plus A and a
+// second) after its deadline, and at most A and about two seconds after
+// it when the holder has crashed; until then no other holder can take it,
+// which is safe. A Lease whose answer is lost may have put its key: the
+// key gets a deadline too, without a token, and is deleted by it, so it is
+// not kept alive for good. A renewal through another Dict than the one
+// that took the key moves the key to that Dict's etcd lease of the holder,
+// since only that Dict can keep its deadline. The record of keys and
+// deadlines is in the Dict's memory: a new Dict of the same holder starts
+// a new etcd lease, and the keys of the old one end with it.
 //
 // # What the guarantee rests on
 //

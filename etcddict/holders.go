@@ -85,12 +85,17 @@ func newHolders(d *Dict) *holders {
 	return h
 }
 
+// holderWindow is how long a holder's etcd lease, just kept alive, serves
+// new keys without another keep-alive alongside: short, since it is also
+// how much longer than their TTL (besides the latency allowance) the keys
+// of a holder that crashed may live.
+const holderWindow = time.Second
+
 // secsFor is the TTL of the etcd lease for lease keys of ttl: ttl plus the
-// latency allowance A and the reuse window W, as a claim's pooled lease, so
-// that a lease kept alive serves a new key for about W without another
-// keep-alive.
+// latency allowance A and holderWindow, so that a key put with it, or
+// renewed by its keep-alive, surely lives ttl from the answer.
 func (h *holders) secsFor(ttl time.Duration) int64 {
-	return ceilSeconds(ttl + h.d.set.latency + h.d.leases.windowFor(ttl))
+	return ceilSeconds(ttl + h.d.set.latency + holderWindow)
 }
 
 // get returns the holder's etcd lease for ttl, granting one when there is
