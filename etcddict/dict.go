@@ -21,18 +21,23 @@ import (
 // CreateRevision with 0, with its claim's key if one is asked for, so both
 // are added atomically or neither is. Its token is that transaction's
 // revision, the key's CreateRevision: etcd's revision counter, which only
-// grows, cluster-wide, so no counter key is needed. The key holds an etcd
-// lease of its own, whose TTL the etcd leader counts down (whole seconds):
-// the server's clock decides expiry. Keys, revisions and leases are in
-// etcd's Raft log, so a lease, its token order and its remaining TTL survive
-// a server restart (a restarted or new leader renews every etcd lease to its
-// full TTL: a lease may then last longer, never shorter).
+// grows, cluster-wide, so no counter key is needed. The key holds its
+// holder's etcd lease, one per holder and TTL, kept alive by the holder's
+// renewals, whose TTL the etcd leader counts down (whole seconds): the
+// server's clock decides expiry when the holder stops (crashes, is cut
+// off). A key the holder stops renewing while it renews others ends at a
+// deadline the Dict keeps, and is deleted by the next keep-alive (see the
+// package documentation). Keys, revisions and leases are in etcd's Raft
+// log, so a lease, its token order and its remaining TTL survive a server
+// restart (a restarted or new leader renews every etcd lease to its full
+// TTL: a lease may then last longer, never shorter).
 type Dict struct {
 	client    *clientv3.Client
 	prefix    string
 	own       bool // made by Open: Close closes the client
 	set       settings
 	leases    *leasePool
+	holders   *holders     // the etcd leases of lease keys (holders.go)
 	maxOps    atomic.Int64 // claims per batch transaction; lowered when refused
 	closed    atomic.Bool
 	logs      *logSink               // where the client's lines go, if Open made it
@@ -75,6 +80,7 @@ func New(client *clientv3.Client, prefix string, opts ...Option) (*Dict, error) 
 	d := &Dict{client: client, prefix: prefix, set: s, logs: &logSink{}}
 	d.stop, d.stopCalls = context.WithCancel(context.Background())
 	d.leases = newLeasePool(client.Lease, s.latency, s.window, s.fixedWindow, s.grantTimeout)
+	d.holders = newHolders(d)
 	d.maxOps.Store(int64(s.maxTxnOps))
 	return d, nil
 }
@@ -236,6 +242,7 @@ func (d *Dict) Close() error {
 		return nil
 	}
 	d.leases.close()
+	d.holders.close()
 	if !d.own {
 		return nil
 	}

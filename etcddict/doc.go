@@ -32,44 +32,39 @@
 //     it holds, and the key moves to that lease and lives as a claim of the
 //     same ttl would.
 //
-//   - Lease Grant, to make the shared leases below. These are never
+//   - Lease Grant, to make the shared leases below. The claims' are never
 //     revoked or kept alive.
 //
-//   - Lease (ngxtasks.Leaser) grants an etcd lease of ceil(TTL) seconds for
-//     the lease key alone, then sends one transaction:
+//   - Lease (ngxtasks.Leaser) sends one transaction:
 //
 //     If(CreateRevision(lk) == 0 [, CreateRevision(ck) == 0])
-//     Then(Put(lk, holder, WithLease(own)) [, Put(ck, value, WithLease(pooled))])
+//     Then(Put(lk, holder, WithLease(holder's)) [, Put(ck, value, WithLease(pooled))])
 //     Else(Get(lk))
 //
 //     so the lease and its slot's claim (ck) are added together or not at
 //     all, atomically as Add's one key. The token is the transaction's
-//     revision, lk's CreateRevision. A refused Lease revokes the etcd lease
-//     it granted. The Grant must precede the transaction, which names the
-//     lease: a taking costs two round trips where a claim costs one, and a
-//     refusal three (the Revoke).
+//     revision, lk's CreateRevision. The lease key holds its holder's etcd
+//     lease for the TTL: one per holder and TTL in a Dict, granted by the
+//     holder's first Lease and kept alive by its renewals, as
+//     concurrency.Session keeps one for all its keys (see "Lease keys and
+//     their holder's etcd lease" below). So a taking costs one round trip,
+//     as a claim does; a KeepAliveOnce goes alongside when the holder's
+//     etcd lease might end before the TTL from now, and a Grant before it
+//     when the holder has none alive.
 //
 //   - Renew reads every renewal's key in one transaction of Gets (per
-//     WithMaxTxnOps keys), compares its CreateRevision with the token, and
-//     then sends a KeepAliveOnce for each key's etcd lease, all at once.
-//     etcd has no request that renews several leases: each KeepAliveOnce is
-//     a gRPC stream of its own, multiplexed on the client's one connection,
-//     so a batch of renewals takes two round-trip times, not one request.
-//     KeepAliveOnce restores a lease's granted TTL, which cannot change: a
-//     renewal longer than that grants a new etcd lease and moves the key to
-//     it (a Put that keeps its value, so its CreateRevision, the token),
-//     revoking the old one.
+//     WithMaxTxnOps keys) and compares its CreateRevision with the token,
+//     while it sends, alongside, one KeepAliveOnce per holder's etcd lease
+//     that the renewed keys hold (one, for a holder's leases of one TTL):
+//     a batch of renewals takes one round-trip time. A renewal longer than
+//     the key's etcd lease gives moves the key to its holder's etcd lease
+//     for that TTL (a Put that keeps its value, so its CreateRevision, the
+//     token). A key taken through another Dict, on an etcd lease not this
+//     one's, is renewed by a KeepAliveOnce of that lease (or moved to one
+//     of its own, granted for it, if that is shorter).
 //
 //   - Release is one transaction, If(CreateRevision(lk) == token)
-//     Then(Get(lk), Delete(lk)), then a Revoke of the key's etcd lease, best
-//     effort (an error is logged to ngxtasks.LoggerFrom, and the lease ends
-//     with its TTL).
-//
-//     A lease lives whole seconds, at least the server's minimum lease TTL
-//     (2 s by default; see m below): a shorter TTL, or a renewal shorter
-//     than the lease was granted, lasts that long. Its TTL counts from the
-//     Grant, applied before the key is put; so a lease lives at least TTL
-//     after Lease was called, plus the server's deletion delay below.
+//     Then(Delete(lk)). The etcd lease stays, for the holder's other keys.
 //
 // # Leases and how long a key lives
 //
@@ -138,6 +133,46 @@
 // using the Dict (ngxtasks.LoggerFrom) at Debug, else to slog.Default(); a
 // client passed to New keeps its logger.
 //
+// # Lease keys and their holder's etcd lease
+//
+// A holder's lease keys of one TTL share an etcd lease of ceil(TTL + A +
+// 1s) seconds (A, the latency allowance, as for claims below), granted by
+// the holder's first Lease in the Dict and kept alive only while the
+// holder takes or renews keys: so a key put with it, or renewed by its
+// keep-alive, surely lives its TTL from the answer, and a new key needs
+// no keep-alive alongside for about a second after the last. An etcd
+// lease renews all its keys at once, so the Dict also keeps each key's
+// deadline: its TTL from its take's answer or its last renewal's, on this
+// process's monotonic clock (so no earlier than the holder's own
+// reckoning from its call). A lease is its holder's until the first of:
+//
+//   - its release, which deletes the key;
+//   - the end of its holder's etcd lease, counted down by the etcd leader,
+//     which deletes the key: when the holder crashes, or is cut off, or
+//     takes and renews nothing of that TTL. The key then lives at least
+//     its TTL from its take's or renewal's answer, and at most
+//     ceil(TTL + A + 1s) from the last keep-alive, plus the deletion delay
+//     below;
+//   - its deadline, when its holder goes on renewing other keys but not
+//     this one (a run that ended and whose release failed, say). Renew
+//     refuses it from then, and every keep-alive of the etcd lease, by
+//     Lease or Renew, first deletes the keys past their deadline (a nested
+//     transaction per key, by its token and etcd lease): the key is gone a
+//     renewal period after its deadline if the holder renews that often,
+//     and never later than the etcd lease's end as above.
+//
+// So a lease is never shorter than its TTL from the holder's call. One its
+// holder no longer renews is gone at most about one TTL (plus A and a
+// second) after its deadline, and at most A and about two seconds after
+// it when the holder has crashed; until then no other holder can take it,
+// which is safe. A Lease whose answer is lost may have put its key: the
+// key gets a deadline too, without a token, and is deleted by it, so it is
+// not kept alive for good. A renewal through another Dict than the one
+// that took the key moves the key to that Dict's etcd lease of the holder,
+// since only that Dict can keep its deadline. The record of keys and
+// deadlines is in the Dict's memory: a new Dict of the same holder starts
+// a new etcd lease, and the keys of the old one end with it.
+//
 // # What the guarantee rests on
 //
 // etcd commits a transaction on a quorum before it answers, so a claim is
@@ -149,9 +184,10 @@
 // (with its claim) atomic; its token is etcd's revision, a counter of the
 // whole store that never goes back, not even across restarts, so tokens
 // increase per key across expiries, releases and crashes with no key to
-// keep them; its expiry is the etcd leader's countdown of the key's own
-// etcd lease. After a restart or a leader change the lease is renewed to
-// its full TTL: it may outlive its TTL then, by up to that TTL.
+// keep them; its expiry is the etcd leader's countdown of its holder's etcd
+// lease, and, while the holder lives, the key's deadline (above). After a
+// restart or a leader change the etcd lease is renewed to its full TTL: a
+// lease may outlive its TTL then, by up to that TTL.
 //
 // # No store clock
 //

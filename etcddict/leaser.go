@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,17 +14,17 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Lease implements ngxtasks.Leaser. It grants an etcd lease of its own for
-// the lease key (ceil(TTL) seconds: renewing one key must not extend
-// another's), then sends one transaction:
+// Lease implements ngxtasks.Leaser with one transaction:
 //
 //	If(CreateRevision(lk) == 0 [, CreateRevision(ck) == 0])
-//	Then(Put(lk, holder, WithLease(own)) [, Put(ck, value, WithLease(pooled))])
+//	Then(Put(lk, holder, WithLease(holder's)) [, Put(ck, value, WithLease(pooled))])
 //	Else(Get(lk))
 //
-// The token is the transaction's revision, which is lk's CreateRevision. A
-// refused request revokes the lease it granted. The Grant must come first,
-// since the Put names the lease; so a taking costs two round trips.
+// The lease key holds its holder's etcd lease for the TTL (holders.go),
+// granted by the holder's first Lease and kept alive since; when it may not
+// outlive the TTL from now, a KeepAliveOnce goes alongside the
+// transaction. The token is the transaction's revision, which is lk's
+// CreateRevision.
 func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 	if err := checkLease(req); err != nil {
 		return err
@@ -34,23 +35,30 @@ func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 	ctx, done := d.callCtx(ctx)
 	defer done()
 	req.Acquired, req.Token, req.HeldBy, req.Claim.Added = false, 0, "", false
-	own, err := d.grantOwn(ctx, req.TTL)
-	if err != nil {
-		return d.fail("lease", req.Key, err)
-	}
-	defer func() {
-		if !req.Acquired {
-			d.revoke(ctx, "lease", req.Key, own)
+	for range 3 {
+		hl, err := d.holders.get(ctx, req.Holder, req.TTL)
+		if err != nil {
+			return d.fail("lease", req.Key, err)
 		}
-	}()
-	if req.Claim.Key == "" {
-		_, err = d.takeLease(ctx, req, own, nil)
-		return err
+		var cl *lease
+		if req.Claim.Key != "" {
+			if cl, err = d.leases.get(ctx, req.Claim.TTL); err != nil {
+				return d.fail("lease", req.Key, err)
+			}
+		}
+		err = d.takeLease(ctx, req, hl, cl)
+		if !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return err
+		}
+		// One of the two etcd leases has ended: a keep-alive of the
+		// holder's tells which (and forgets it if it was that one).
+		if alive, kerr := d.holders.keepAlive(ctx, hl); kerr != nil {
+			return d.fail("lease", req.Key, kerr)
+		} else if alive && cl != nil {
+			d.leases.drop(cl)
+		}
 	}
-	_, err = d.withLease(ctx, "lease", req.Key, req.Claim.TTL, func(l *lease) (bool, error) {
-		return d.takeLease(ctx, req, own, l)
-	})
-	return err
+	return d.fail("lease", req.Key, rpctypes.ErrLeaseNotFound)
 }
 
 // checkLease is ngxtasks.CheckLease plus checkEntry's longest ttl.
@@ -70,38 +78,38 @@ func checkLease(req *ngxtasks.LeaseRequest) error {
 	return nil
 }
 
-// grantOwn grants a lease key its own etcd lease of ttl rounded up to whole
-// seconds. The server counts it from the grant, a round trip before the
-// key is put.
-func (d *Dict) grantOwn(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
-	resp, err := d.client.Grant(ctx, ceilSeconds(ttl))
-	if err != nil {
-		return 0, err
-	}
-	return resp.ID, nil
-}
-
-// takeLease sends Lease's transaction; claim is the pooled lease of the
-// claim asked for, or nil. It returns rpctypes.ErrLeaseNotFound as it is,
-// for withLease to retry with another pooled lease.
-func (d *Dict) takeLease(ctx context.Context, req *ngxtasks.LeaseRequest, own clientv3.LeaseID, claim *lease) (bool, error) {
+// takeLease sends Lease's transaction with the holder's etcd lease hl, and
+// claim, the pooled lease of the claim asked for, or nil; and a keep-alive
+// of hl alongside when hl may end before the TTL from now. It returns
+// rpctypes.ErrLeaseNotFound as it is, for Lease to retry.
+func (d *Dict) takeLease(ctx context.Context, req *ngxtasks.LeaseRequest, hl *hlease, claim *lease) error {
 	lk := d.prefix + req.Key
 	ifs := []clientv3.Cmp{absent(lk)}
-	thens := []clientv3.Op{clientv3.OpPut(lk, req.Holder, clientv3.WithLease(own))}
+	thens := []clientv3.Op{clientv3.OpPut(lk, req.Holder, clientv3.WithLease(hl.id))}
+	tctx := ctx
 	if claim != nil {
 		ck := d.prefix + req.Claim.Key
 		ifs = append(ifs, absent(ck))
 		thens = append(thens, clientv3.OpPut(ck, req.Claim.Value, clientv3.WithLease(claim.id)))
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, claim.answerBy(req.Claim.TTL))
+		tctx, cancel = context.WithDeadline(ctx, claim.answerBy(req.Claim.TTL))
 		defer cancel()
 	}
-	resp, err := d.client.Txn(ctx).If(ifs...).Then(thens...).Else(clientv3.OpGet(lk)).Commit()
+	var wg sync.WaitGroup
+	if time.Until(d.holders.expiresBy(hl)) < req.TTL+d.set.latency {
+		// Its outcome shows in hl's known end, checked below.
+		wg.Go(func() { _, _ = d.holders.keepAlive(ctx, hl) })
+	}
+	resp, err := d.client.Txn(tctx).If(ifs...).Then(thens...).Else(clientv3.OpGet(lk)).Commit()
+	wg.Wait()
 	if err != nil {
-		if claim != nil && errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			return false, err
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return err
 		}
-		return false, d.fail("lease", req.Key, err)
+		// The key may have been put: it must not outlive its TTL for
+		// want of a token to sweep it by.
+		d.holders.track(req.Key, 0, req.Holder, hl, time.Now().Add(req.TTL))
+		return d.fail("lease", req.Key, err)
 	}
 	if !resp.Succeeded {
 		if len(resp.Responses) > 0 {
@@ -109,44 +117,58 @@ func (d *Dict) takeLease(ctx context.Context, req *ngxtasks.LeaseRequest, own cl
 				req.HeldBy, req.Token = string(r.Kvs[0].Value), uint64(r.Kvs[0].CreateRevision)
 			}
 		}
-		return false, nil
+		return nil
 	}
+	token, now := uint64(resp.Header.Revision), time.Now()
+	d.holders.track(req.Key, token, req.Holder, hl, now.Add(req.TTL))
+	// As Add: a lease or claim stored too late to prove its life is an
+	// error, and the lease key is deleted again.
+	var late error
 	if claim != nil {
-		// As Add: a claim stored too late to prove its life is an error, and
-		// the lease goes with it (revoked by Lease).
-		if err := outlives(claim, req.Claim.TTL, time.Now()); err != nil {
-			return false, d.fail("lease", req.Claim.Key, err)
-		}
-		req.Claim.Added = true
+		late = outlives(claim, req.Claim.TTL, now)
 	}
-	req.Acquired, req.Token = true, uint64(resp.Header.Revision)
-	return true, nil
+	if end := d.holders.expiresBy(hl); late == nil && now.Add(req.TTL).After(end) {
+		late = fmt.Errorf("stored, but its etcd lease %x may end %v before the TTL %v", int64(hl.id), now.Add(req.TTL).Sub(end), req.TTL)
+	}
+	if late != nil {
+		d.dropTaken(ctx, req.Key, token)
+		return d.fail("lease", req.Key, late)
+	}
+	req.Acquired, req.Token, req.Claim.Added = true, token, claim != nil
+	return nil
 }
 
-// revoke ends an etcd lease, deleting the lease key it holds, if any. It
-// is best effort: the lease ends by itself with its TTL, so an error is
-// logged, not returned. It runs even when ctx has ended.
-func (d *Dict) revoke(ctx context.Context, op, key string, id clientv3.LeaseID) {
+// dropTaken deletes a lease key that token holds, best effort (it ends with
+// its etcd lease): it runs even when ctx has ended, and an error is logged.
+func (d *Dict) dropTaken(ctx context.Context, key string, token uint64) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.set.grantTimeout)
 	defer cancel()
-	if _, err := d.client.Revoke(rctx, id); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	k := d.prefix + key
+	_, err := d.client.Txn(rctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", int64(token))).Then(clientv3.OpDelete(k)).Commit()
+	if err != nil {
 		log := ngxtasks.LoggerFrom(ctx)
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Warn("etcddict: revoking a lease failed; it ends with its TTL", "op", op, "key", key, "lease", fmt.Sprintf("%x", int64(id)), "err", err)
+		log.Warn("etcddict: deleting a lease key taken too late failed; it ends with its etcd lease", "key", key, "token", token, "err", err)
+		return
 	}
+	d.holders.untrack(key, token)
 }
 
-// Renew implements ngxtasks.Leaser. It reads every renewal's key in one
-// transaction of Gets (one per WithMaxTxnOps keys, sent together), checks
-// that its CreateRevision is still the token, and then renews the key's
-// etcd lease with KeepAliveOnce, all at once. etcd has no request that
-// renews several leases: each KeepAliveOnce is a gRPC stream of its own,
-// multiplexed on the one connection, so the renewals take one round-trip
-// time together, not one round trip. A lease granted shorter than the
-// renewal's TTL cannot be lengthened: the key then moves to a new lease of
-// the TTL (one more Grant and transaction, the token unchanged).
+// Renew implements ngxtasks.Leaser in one round-trip time: it reads every
+// renewal's key in one transaction of Gets (one per WithMaxTxnOps keys,
+// sent together) and, alongside, sends one KeepAliveOnce per etcd lease of
+// a holder that the renewed keys hold (holders.go), each with the sweep of
+// that lease's keys past their deadline. A renewal is renewed when its key
+// is still its token's (CreateRevision), on that etcd lease, its deadline
+// had not passed when Renew was called, and the lease, kept alive, outlives
+// the TTL from now; the key's deadline then moves to the TTL from now.
+//
+// Rarer cases take more: a renewal of another TTL than the key was taken
+// for moves the key to its holder's etcd lease for that TTL (a transaction,
+// and a keep-alive or Grant when needed); so does a renewal of a key taken
+// through another Dict (adopt), after a Get that says whose it is.
 func (d *Dict) Renew(ctx context.Context, renewals []ngxtasks.Renewal) error {
 	if err := d.ready(ctx); err != nil {
 		for i := range renewals {
@@ -156,6 +178,7 @@ func (d *Dict) Renew(ctx context.Context, renewals []ngxtasks.Renewal) error {
 	}
 	ctx, done := d.callCtx(ctx)
 	defer done()
+	start := time.Now()
 	var idx []int
 	for i := range renewals {
 		r := &renewals[i]
@@ -164,22 +187,122 @@ func (d *Dict) Renew(ctx context.Context, renewals []ngxtasks.Renewal) error {
 			idx = append(idx, i)
 		}
 	}
-	ids := make([]clientv3.LeaseID, len(renewals)) // 0: not to renew
-	d.readRenewals(ctx, renewals, idx, ids, 0)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxKeepAlives)
+	// The renewals of keys this Dict took, by the token it took them
+	// under, not past their deadline: marked as renewing, so that no sweep
+	// deletes them meanwhile.
+	h := d.holders
+	mine := make([]*held, len(renewals))
+	var alive []*hlease // to keep alive now
+	h.mu.Lock()
 	for _, i := range idx {
-		if ids[i] == 0 {
+		r := &renewals[i]
+		e := h.keys[r.Key]
+		if e == nil || e.token != r.Token || !start.Before(e.deadline) {
 			continue
 		}
+		e.renewing++
+		mine[i] = e
+		if e.lease.key.secs == h.secsFor(r.TTL) && !slices.Contains(alive, e.lease) {
+			alive = append(alive, e.lease)
+		}
+	}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		for _, e := range mine {
+			if e != nil {
+				e.renewing--
+			}
+		}
+		h.mu.Unlock()
+	}()
+	ids := make([]clientv3.LeaseID, len(renewals)) // 0: not held by the token
+	kept := make([]bool, len(alive))
+	kerrs := make([]error, len(alive))
+	var wg sync.WaitGroup
+	wg.Go(func() { d.readRenewals(ctx, renewals, idx, ids, 0) })
+	for j, l := range alive {
+		wg.Go(func() { kept[j], kerrs[j] = h.keepAlive(ctx, l) })
+	}
+	wg.Wait()
+	now := time.Now()
+	var slow []int
+	for _, i := range idx {
+		r, e := &renewals[i], mine[i]
+		switch {
+		case r.Err != nil || ids[i] == 0:
+			continue // not held by the token, or unknown
+		case e == nil:
+			h.mu.Lock()
+			_, ours := h.byID[ids[i]]
+			h.mu.Unlock()
+			if !ours { // taken through another Dict
+				slow = append(slow, i)
+			}
+			// Else a key of this Dict past its deadline, or swept: not
+			// the token's any more.
+			continue
+		case ids[i] != e.lease.id || e.lease.key.secs != h.secsFor(r.TTL):
+			slow = append(slow, i) // to move
+			continue
+		}
+		j := slices.Index(alive, e.lease)
+		switch {
+		case kerrs[j] != nil:
+			r.Err = d.fail("renew", r.Key, kerrs[j])
+		case kept[j] && !now.Add(r.TTL).After(h.expiresBy(e.lease)):
+			r.Renewed = true
+			h.extend(r.Key, e, now.Add(r.TTL))
+		}
+	}
+	sem := make(chan struct{}, maxKeepAlives)
+	for _, i := range slow {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			renewals[i].Renewed, renewals[i].Err = d.renewOne(ctx, &renewals[i], ids[i])
+			r := &renewals[i]
+			if e := mine[i]; e != nil {
+				r.Renewed, r.Err = d.moveHeld(ctx, r, e.holder, e.lease.id)
+			} else {
+				r.Renewed, r.Err = d.adopt(ctx, r, ids[i])
+			}
 		})
 	}
 	wg.Wait()
 	return nil
+}
+
+// moveHeld puts r's key, held by r's token for holder on etcd lease from
+// (of another TTL, or another Dict's), on the holder's etcd lease here for
+// r's TTL, keeping its value and so its CreateRevision (the token).
+func (d *Dict) moveHeld(ctx context.Context, r *ngxtasks.Renewal, holder string, from clientv3.LeaseID) (bool, error) {
+	h := d.holders
+	to, err := h.get(ctx, holder, r.TTL)
+	if err != nil {
+		return false, d.fail("renew", r.Key, err)
+	}
+	if time.Until(h.expiresBy(to)) < r.TTL+d.set.latency {
+		if _, err := h.keepAlive(ctx, to); err != nil {
+			return false, d.fail("renew", r.Key, err)
+		}
+	}
+	k := d.prefix + r.Key
+	resp, err := d.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", int64(r.Token)), clientv3.Compare(clientv3.LeaseValue(k), "=", from)).
+		Then(clientv3.OpPut(k, "", clientv3.WithIgnoreValue(), clientv3.WithLease(to.id))).
+		Commit()
+	if err != nil {
+		return false, d.fail("renew", r.Key, err)
+	}
+	if !resp.Succeeded {
+		return false, nil
+	}
+	now := time.Now()
+	h.track(r.Key, r.Token, holder, to, now.Add(r.TTL))
+	if end := h.expiresBy(to); now.Add(r.TTL).After(end) {
+		return false, d.fail("renew", r.Key, fmt.Errorf("moved, but its etcd lease %x may end %v before the TTL %v", int64(to.id), now.Add(r.TTL).Sub(end), r.TTL))
+	}
+	return true, nil
 }
 
 // maxKeepAlives bounds the KeepAliveOnce streams one Renew opens at once.
@@ -225,55 +348,27 @@ func (d *Dict) readRenewals(ctx context.Context, renewals []ngxtasks.Renewal, id
 	wg.Wait()
 }
 
-// renewOne renews the etcd lease id of r's key, found held by r's token. A
-// lease that has ended since was not renewed. One granted shorter than r's
-// TTL moves the key to a new lease (moveLease).
-func (d *Dict) renewOne(ctx context.Context, r *ngxtasks.Renewal, id clientv3.LeaseID) (bool, error) {
-	resp, err := d.client.KeepAliveOnce(ctx, id)
-	switch {
-	case errors.Is(err, rpctypes.ErrLeaseNotFound):
-		return false, nil
-	case err != nil:
-		return false, d.fail("renew", r.Key, err)
-	case resp.TTL <= 0:
-		return false, nil
-	case resp.TTL >= ceilSeconds(r.TTL):
-		return true, nil
-	}
-	return d.moveLease(ctx, r, id)
-}
-
-// moveLease puts r's key, still held by r's token, on a new etcd lease of
-// r's TTL, keeping its value and so its CreateRevision (the token), and
-// revokes the old lease; or revokes the new one if the token no longer
-// holds the key.
-func (d *Dict) moveLease(ctx context.Context, r *ngxtasks.Renewal, old clientv3.LeaseID) (bool, error) {
-	id, err := d.grantOwn(ctx, r.TTL)
+// adopt renews r's key, found held by r's token on etcd lease from, not
+// this Dict's: taken through another Dict, whose deadline for the key this
+// renewal cannot move. So the key moves to this Dict, onto its holder's
+// etcd lease here (moveHeld), and the other Dict's sweep, which deletes a
+// key only on its own etcd lease, leaves it alone.
+func (d *Dict) adopt(ctx context.Context, r *ngxtasks.Renewal, from clientv3.LeaseID) (bool, error) {
+	resp, err := d.client.Get(ctx, d.prefix+r.Key)
 	if err != nil {
 		return false, d.fail("renew", r.Key, err)
 	}
-	k := d.prefix + r.Key
-	resp, err := d.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(k), "=", int64(r.Token))).
-		Then(clientv3.OpPut(k, "", clientv3.WithIgnoreValue(), clientv3.WithLease(id))).
-		Commit()
-	if err != nil || !resp.Succeeded {
-		d.revoke(ctx, "renew", r.Key, id)
-		if err != nil {
-			return false, d.fail("renew", r.Key, err)
-		}
+	if len(resp.Kvs) == 0 || uint64(resp.Kvs[0].CreateRevision) != r.Token || clientv3.LeaseID(resp.Kvs[0].Lease) != from {
 		return false, nil
 	}
-	d.revoke(ctx, "renew", r.Key, old)
-	return true, nil
+	return d.moveHeld(ctx, r, string(resp.Kvs[0].Value), from)
 }
 
 // Release implements ngxtasks.Leaser with one transaction,
 //
-//	If(CreateRevision(k) == token) Then(Get(k), Delete(k))
+//	If(CreateRevision(k) == token) Then(Delete(k))
 //
-// and then revokes the key's etcd lease, best effort: the release has
-// happened, and the lease would end by itself.
+// The etcd lease stays: it is the holder's, for its other keys.
 func (d *Dict) Release(ctx context.Context, key string, token uint64) (bool, error) {
 	if err := ngxtasks.CheckEntry(key, "", 1); err != nil {
 		return false, err
@@ -289,16 +384,14 @@ func (d *Dict) Release(ctx context.Context, key string, token uint64) (bool, err
 	k := d.prefix + key
 	resp, err := d.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), "=", int64(token))).
-		Then(clientv3.OpGet(k, clientv3.WithKeysOnly()), clientv3.OpDelete(k)).
+		Then(clientv3.OpDelete(k)).
 		Commit()
 	if err != nil {
 		return false, d.fail("release", key, err)
 	}
-	if !resp.Succeeded || len(resp.Responses) < 2 || resp.Responses[1].GetResponseDeleteRange().GetDeleted() == 0 {
+	if !resp.Succeeded || len(resp.Responses) < 1 || resp.Responses[0].GetResponseDeleteRange().GetDeleted() == 0 {
 		return false, nil
 	}
-	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 && kvs[0].Lease != 0 {
-		d.revoke(ctx, "release", key, clientv3.LeaseID(kvs[0].Lease))
-	}
+	d.holders.untrack(key, token)
 	return true, nil
 }

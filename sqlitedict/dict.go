@@ -18,7 +18,8 @@ import (
 // file.
 //
 // Its leases rest on SQLite's write lock: Lease takes the lease and adds
-// the claim in one BEGIN IMMEDIATE transaction. Each key's fencing token
+// the claim in one statement (a trigger adds the claim, or aborts the
+// take), so one transaction. Each key's fencing token
 // is a column of its row in the leases table (the claims table's name plus
 // "_leases"), a row kept after the lease ends so the count goes on. Expiry
 // is judged by the local clock, which all processes of the host share.
@@ -31,8 +32,8 @@ type Dict struct {
 	r      *sql.DB // a few connections: Get
 	sql    queries
 	closed atomic.Bool
-	// Lease's statements, prepared on w.
-	take, claimPrep *sql.Stmt
+	// Lease's statement, prepared on w.
+	take *sql.Stmt
 
 	closeOnce   sync.Once
 	stopCleanup context.CancelFunc
@@ -122,7 +123,7 @@ func (d *Dict) Close() error {
 			d.stopCleanup()
 		}
 		d.cleanupDone.Wait()
-		err = errors.Join(d.take.Close(), d.claimPrep.Close(), d.w.Close(), d.r.Close())
+		err = errors.Join(d.take.Close(), d.w.Close(), d.r.Close())
 	})
 	return err
 }

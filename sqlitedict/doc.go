@@ -20,14 +20,20 @@
 //	CREATE INDEX IF NOT EXISTS ngxtasks_claims_expires ON ngxtasks_claims (expires_at);
 //
 //	CREATE TABLE IF NOT EXISTS ngxtasks_claims_leases (
-//		key        TEXT PRIMARY KEY,
-//		holder     TEXT NOT NULL,
-//		token      INTEGER NOT NULL,  -- the key's fencing token
-//		expires_at INTEGER NOT NULL   -- Unix nanoseconds; 0 once released
+//		key              TEXT PRIMARY KEY,
+//		holder           TEXT NOT NULL,
+//		token            INTEGER NOT NULL,  -- the key's fencing token
+//		expires_at       INTEGER NOT NULL,  -- Unix nanoseconds; 0 once released
+//		taken_at         INTEGER,           -- the last take: its time,
+//		claim_key        TEXT,              -- and the slot's claim made with it
+//		claim_value      TEXT,              -- (NULL: none)
+//		claim_expires_at INTEGER
 //	) WITHOUT ROWID;
 //
-// The file and the tables are created when missing; the leases table is
-// named after the claims table (WithTable).
+// with two triggers on the leases table, described under Leases. The file,
+// the tables and the triggers are created when missing (a leases table
+// without the take's columns gets them); the leases table is named after
+// the claims table (WithTable).
 //
 // # Store operations
 //
@@ -55,22 +61,32 @@
 //
 // # Leases
 //
-// Dict implements ngxtasks.Leaser. Lease is one BEGIN IMMEDIATE
-// transaction, so under the file's write lock, against every process:
+// Dict implements ngxtasks.Leaser. Lease is one statement, so one implicit
+// transaction under the file's write lock, against every process:
 //
-//	INSERT INTO l (key, holder, token, expires_at) VALUES (?1, ?2, 1, ?3)
+//	INSERT INTO l (key, holder, token, expires_at, taken_at, claim_key, claim_value, claim_expires_at)
+//	VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)
 //	ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, token = l.token + 1,
-//		expires_at = excluded.expires_at
+//		expires_at = excluded.expires_at, taken_at = excluded.taken_at, claim_key = …
 //	WHERE l.expires_at <= ?4
 //	RETURNING token
 //
-// then, when a claim is asked for, Add's statement; if the claim is refused
-// the transaction rolls back, the take with it, so neither the lease nor the
-// claim is stored without the other. When no row comes back another holds
-// the lease, and a SELECT in the same transaction says who, under which
-// token. Renew runs one UPDATE per renewal (key, token, not expired) in one
-// transaction, one lock and one commit for all; Release is one UPDATE that
-// sets expires_at to 0, by the holder's token only.
+// with ?4 = now and the claim's key, value and expiry, or NULLs when none
+// is asked for. A take, the row inserted or its token updated, fires a
+// trigger (AFTER INSERT, AFTER UPDATE OF token) that runs Add's statement
+// on the take's claim_ columns, and then
+//
+//	SELECT RAISE(ABORT, 'ngxtasks: claim refused') WHERE changes() = 0
+//
+// when the claim was refused, which aborts the whole statement, the take
+// with it. So neither the lease nor the claim is stored without the other.
+// Renew and Release update no token and fire nothing. When no row comes
+// back another holds the lease; only then is the take made again, in a
+// BEGIN IMMEDIATE transaction with a SELECT that says who holds it, under
+// which token, so that the answer is one moment's. Renew runs one UPDATE
+// per renewal (key, token, not expired) in one transaction, one lock and
+// one commit for all; Release is one UPDATE that sets expires_at to 0, by
+// the holder's token only.
 //
 // A lease row is never deleted: its token column is the key's counter, so
 // tokens go on increasing across expiries, releases and the crashes of

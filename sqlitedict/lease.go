@@ -6,15 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// Lease implements ngxtasks.Leaser in one write transaction: the lease's
-// take and the claim's insert-if-absent both happen under the file's write
-// lock, and a refused claim rolls the take back, so neither is stored
-// without the other, whichever process asks.
+// Lease implements ngxtasks.Leaser in one statement, so one implicit
+// write transaction: the lease's take, whose triggers add the claim and
+// abort the statement when the claim is refused (see statements). Both
+// happen under the file's write lock, and neither is stored without the
+// other, whichever process asks. Only when another holds the lease is the
+// take made again, in a transaction that then reads who holds it, so that
+// the answer is one moment's.
 func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 	if err := ngxtasks.CheckLease(req); err != nil {
 		return fmt.Errorf("sqlitedict: lease: %w", err)
@@ -23,38 +27,57 @@ func (d *Dict) Lease(ctx context.Context, req *ngxtasks.LeaseRequest) error {
 		return err
 	}
 	req.Acquired, req.Token, req.HeldBy, req.Claim.Added = false, 0, "", false
-	var token int64
-	var holder string
-	now := time.Now().UnixNano()
-	_, err := d.inTx(ctx, func(tx *sql.Tx) (bool, error) {
-		// Prepared once (OpenFile): parsing each statement anew cost
-		// more than their steps.
-		err := tx.StmtContext(ctx, d.take).QueryRowContext(ctx, req.Key, req.Holder, expiry(now, req.TTL), now).Scan(&token)
-		if errors.Is(err, sql.ErrNoRows) { // held: say by whom
-			return false, tx.QueryRowContext(ctx, d.sql.leaseHeld, req.Key).Scan(&holder, &token)
-		}
-		if err != nil || req.Claim.Key == "" {
-			return err == nil, err
-		}
-		exec := func(ctx context.Context, args ...any) (sql.Result, error) {
-			return tx.StmtContext(ctx, d.claimPrep).ExecContext(ctx, args...)
-		}
-		if err := claimOne(ctx, exec, &req.Claim, now); err != nil {
-			return false, err
-		}
-		return req.Claim.Added, nil // refused: the rollback undoes the take
-	})
+	held, err := d.take1(ctx, d.take, req)
 	if err != nil {
-		req.Claim.Added = false
 		return d.fail(ctx, "lease", err)
 	}
-	switch {
-	case holder != "":
+	if !held {
+		return nil
+	}
+	_, err = d.inTx(ctx, func(tx *sql.Tx) (bool, error) {
+		held, err := d.take1(ctx, tx.StmtContext(ctx, d.take), req)
+		if !held || err != nil {
+			return err == nil, err
+		}
+		var holder string
+		var token int64
+		if err := tx.QueryRowContext(ctx, d.sql.leaseHeld, req.Key).Scan(&holder, &token); err != nil {
+			return false, err
+		}
 		req.Token, req.HeldBy = uint64(token), holder
-	case req.Claim.Key == "" || req.Claim.Added:
-		req.Acquired, req.Token = true, uint64(token)
+		return false, nil
+	})
+	if err != nil {
+		req.Acquired, req.Token, req.HeldBy, req.Claim.Added = false, 0, "", false
+		return d.fail(ctx, "lease", err)
 	}
 	return nil
+}
+
+// take1 runs the take statement for req, setting its Acquired, Token and
+// Claim.Added, and reports whether another held the lease. An error is
+// the driver's.
+func (d *Dict) take1(ctx context.Context, take *sql.Stmt, req *ngxtasks.LeaseRequest) (held bool, err error) {
+	now := time.Now().UnixNano()
+	var claimKey, claimValue, claimExpiry any // NULL: no claim
+	if req.Claim.Key != "" {
+		claimKey, claimValue, claimExpiry = req.Claim.Key, req.Claim.Value, expiry(now, req.Claim.TTL)
+	}
+	var token int64
+	// Prepared once (OpenFile): parsing the statement anew cost more
+	// than its steps.
+	err = take.QueryRowContext(ctx, req.Key, req.Holder, expiry(now, req.TTL), now,
+		claimKey, claimValue, claimExpiry).Scan(&token)
+	switch {
+	case err == nil:
+		req.Acquired, req.Token, req.Claim.Added = true, uint64(token), req.Claim.Key != ""
+		return false, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case strings.Contains(err.Error(), claimRefused):
+		return false, nil // the lease was free: the claim alone was refused
+	}
+	return false, err
 }
 
 // Renew implements ngxtasks.Leaser: every valid renewal runs in one

@@ -216,3 +216,70 @@ func TestCleanupLeavesLeases(t *testing.T) {
 		t.Fatalf("Lease after cleanup = %+v, %v; want token %d", next, err, req.Token+1)
 	}
 }
+
+// TestLeaseTriggersOnlyTake: the triggers that add a take's claim fire on a
+// take alone. A renewal and a release of a lease taken with a claim leave
+// the claims as they are (the live claim would otherwise abort them), and
+// an expired claim retaken by a later take is the later take's.
+func TestLeaseTriggersOnlyTake(t *testing.T) {
+	d, ctx := openTest(t, WithCleanupInterval(0)), context.Background()
+	req := ngxtasks.LeaseRequest{Key: "rule", Holder: "a", TTL: time.Minute, Claim: ngxtasks.Add{Key: "slot", Value: "a", TTL: time.Minute}}
+	if err := d.Lease(ctx, &req); err != nil || !req.Acquired || !req.Claim.Added {
+		t.Fatalf("Lease = %+v, %v", req, err)
+	}
+	rs := []ngxtasks.Renewal{{Key: "rule", Token: req.Token, TTL: time.Minute}}
+	if err := d.Renew(ctx, rs); err != nil || !rs[0].Renewed || rs[0].Err != nil {
+		t.Fatalf("Renew = %+v, %v", rs[0], err)
+	}
+	if ok, err := d.Release(ctx, "rule", req.Token); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	// A take without a claim clears the last one's: its renewal adds none.
+	bare := ngxtasks.LeaseRequest{Key: "rule", Holder: "b", TTL: time.Minute}
+	if err := d.Lease(ctx, &bare); err != nil || !bare.Acquired || bare.Claim.Added {
+		t.Fatalf("Lease without a claim = %+v, %v", bare, err)
+	}
+	if v, ok, err := d.Get(ctx, "slot"); err != nil || !ok || v != "a" {
+		t.Fatalf("Get(slot) = %q, %v, %v; want a's claim", v, ok, err)
+	}
+	if n := rows(t, d); n != 1 {
+		t.Fatalf("%d claims; want 1", n)
+	}
+}
+
+// TestLeaseColumnsAdded: a file whose leases table was made before the
+// take had its columns (the claim's, added by triggers) gets them on open,
+// keeps its tokens, and leases with claims work on it.
+func TestLeaseColumnsAdded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	ctx := context.Background()
+	old, err := openDB(path, defaults(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE ngxtasks_claims_leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO ngxtasks_claims_leases VALUES ('rule', 'old', 41, 0)`,
+	} {
+		if _, err := old.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = old.Close()
+	var ds []*Dict
+	for range 2 { // the second open finds the columns there
+		d, err := OpenFile(ctx, path, WithCleanupInterval(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Close() })
+		ds = append(ds, d)
+	}
+	req := ngxtasks.LeaseRequest{Key: "rule", Holder: "a", TTL: time.Minute, Claim: ngxtasks.Add{Key: "slot", Value: "a", TTL: time.Minute}}
+	if err := ds[1].Lease(ctx, &req); err != nil || !req.Acquired || req.Token != 42 || !req.Claim.Added {
+		t.Fatalf("Lease on the old table = %+v, %v; want token 42 with the claim", req, err)
+	}
+	if v, ok, err := ds[0].Get(ctx, "slot"); err != nil || !ok || v != "a" {
+		t.Fatalf("Get(slot) = %q, %v, %v", v, ok, err)
+	}
+}

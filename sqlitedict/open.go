@@ -163,13 +163,7 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*Dict, error) {
 		_ = r.Close()
 		return nil, err
 	}
-	if d.take, err = w.PrepareContext(ctx, d.sql.leaseTake); err == nil {
-		d.claimPrep, err = w.PrepareContext(ctx, d.sql.claim)
-	}
-	if err != nil {
-		if d.take != nil {
-			_ = d.take.Close()
-		}
+	if d.take, err = w.PrepareContext(ctx, d.sql.leaseTake); err != nil {
 		_ = w.Close()
 		_ = r.Close()
 		return nil, fmt.Errorf("sqlitedict: %s: prepare: %w", path, err)
@@ -199,26 +193,65 @@ func openDB(path string, cfg config, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// setup creates the table and its index when missing. The first
-// connection also switches a new file to WAL, which needs the file to
-// itself: processes opening a new file together can be refused as busy
-// without waiting, so a busy refusal is retried until the busy timeout.
+// setup creates the tables, the leases table's missing columns and its
+// triggers when missing. The first connection also switches a new file to
+// WAL, which needs the file to itself: processes opening a new file
+// together can be refused as busy without waiting, so a busy refusal is
+// retried until the busy timeout.
 func (d *Dict) setup(ctx context.Context, busy time.Duration) error {
 	deadline := time.Now().Add(busy)
-	for _, stmt := range d.sql.create {
+	exec := func(what, stmt string, ok func(error) bool) error {
 		for {
 			_, err := d.w.ExecContext(ctx, stmt)
-			if err == nil {
-				break
+			if err == nil || ok(err) {
+				return nil
 			}
 			if !isBusy(err) || time.Now().After(deadline) {
-				return fmt.Errorf("sqlitedict: %s: create table: %w", d.path, err)
+				return fmt.Errorf("sqlitedict: %s: %s: %w", d.path, what, err)
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("sqlitedict: %s: create table: %w", d.path, ctx.Err())
+				return fmt.Errorf("sqlitedict: %s: %s: %w", d.path, what, ctx.Err())
 			case <-time.After(5*time.Millisecond + rand.N(20*time.Millisecond)):
 			}
+		}
+	}
+	never := func(error) bool { return false }
+	for _, stmt := range d.sql.create {
+		if err := exec("create table", stmt, never); err != nil {
+			return err
+		}
+	}
+	// A leases table made before the take had its own columns gets them;
+	// another process may add them first.
+	have := map[string]bool{}
+	rows, err := d.w.QueryContext(ctx, `SELECT name FROM pragma_table_info(?1)`, strings.Trim(d.sql.leases, `"`))
+	if err != nil {
+		return fmt.Errorf("sqlitedict: %s: read the leases table: %w", d.path, err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("sqlitedict: %s: read the leases table: %w", d.path, err)
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("sqlitedict: %s: read the leases table: %w", d.path, err)
+	}
+	for _, col := range d.sql.leaseColumns {
+		if have[strings.Fields(col)[0]] {
+			continue
+		}
+		dup := func(err error) bool { return strings.Contains(err.Error(), "duplicate column name") }
+		if err := exec("add a column", `ALTER TABLE `+d.sql.leases+` ADD COLUMN `+col, dup); err != nil {
+			return err
+		}
+	}
+	for _, stmt := range d.sql.triggers {
+		if err := exec("create trigger", stmt, never); err != nil {
+			return err
 		}
 	}
 	return nil
