@@ -35,6 +35,9 @@ const controlEvery = time.Second
 // read the dictionary a hundred times a second.
 const minControlAge = 50 * time.Millisecond
 
+// maxControlWait bounds the first claiming step's wait for the pauses.
+const maxControlWait = 250 * time.Millisecond
+
 // triggerWindow is how long a Trigger's claim lives: triggers of one rule
 // within it, from any worker, give one run.
 const triggerWindow = time.Second
@@ -54,6 +57,7 @@ type controls struct {
 	// since the last one may be paused. (Push holds the manager's lock,
 	// which a reading takes after mu, so Push may not take mu.)
 	forget atomic.Bool
+	waited atomic.Bool // a step waited for the first reading since setup or a Push
 	paused atomic.Pointer[map[string]Pause]
 }
 
@@ -187,11 +191,15 @@ func (m *Manager) pausedAt(e *entry, s *Slot) (Pause, bool) {
 // freshControls keeps the pauses a step goes by fresh. A poller reads
 // them every half of the bound (see above), on a goroutine of its own
 // started with the first step, so that no step waits for the store: a
-// worker that cannot read it goes by what it last read. Only a step
-// that will claim waits, for the worker's first reading (after a Push
-// too): the claim waits for the store anyway, and a fresh worker must not
-// claim a paused rule's slot. A Normal rule may run one slot at a
+// worker that cannot read it goes by what it last read. Only the first
+// step that will claim, at a worker's start or after a Push, waits for a
+// reading, a quarter of its shortest slot at most (maxControlWait at
+// most): a fresh worker should not claim a paused rule's slot, and the
+// claim waits for the store anyway. A Normal rule may run one slot at a
 // worker's start before that reading is in.
+//
+// maxControlWait keeps a store that does not answer from making that
+// step's claims late: they fail, and say why.
 func (m *Manager) freshControls(ctx context.Context, turns []turn) {
 	if _, ok := m.dict.(Setter); !ok {
 		return
@@ -199,19 +207,23 @@ func (m *Manager) freshControls(ctx context.Context, turns []turn) {
 	if m.ctl.polling.CompareAndSwap(false, true) {
 		go m.pollControls()
 	}
-	if m.ctl.readAt.Load() != 0 {
+	if m.ctl.waited.Load() || m.ctl.readAt.Load() != 0 {
 		return
 	}
+	wait, claims := maxControlWait, false
 	for i := range turns {
 		if turns[i].e.rule.Type == Preemption {
-			ctx, cancel := context.WithTimeout(ctx, controlEvery)
-			if err := m.readControls(ctx); err != nil {
-				m.logger.Debug("ngxtasks: pauses not read; going by the last read", "err", err)
-			}
-			cancel()
-			return
+			wait, claims = min(wait, slotLen(&turns[i].slot)/4), true
 		}
 	}
+	if !claims || m.ctl.waited.Swap(true) {
+		return // no claim, or another step waits
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	if err := m.readControls(ctx); err != nil {
+		m.logger.Debug("ngxtasks: pauses not read; going by the last read", "err", err)
+	}
+	cancel()
 }
 
 // pollControls reads the pauses every half of the bound until shutdown.
@@ -326,4 +338,5 @@ func parsePause(v string) (Pause, bool) {
 func (m *Manager) forgetControls() {
 	m.ctl.forget.Store(true)
 	m.ctl.readAt.Store(0)
+	m.ctl.waited.Store(false)
 }
