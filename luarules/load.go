@@ -183,6 +183,7 @@ type env struct {
 	mu         *sync.Mutex
 	runs       map[*lua.LState]*run // by thread; only touched under mu
 	exitMarker *lua.LUserData       // the error value of ngx.exit
+	closed     bool                 // set under mu by Worker.Close
 }
 
 func (f *File) newEnv(cfg WorkerConfig) *env {
@@ -445,13 +446,14 @@ func (e *env) site(id, name lua.LValue) (string, int, bool) {
 		return "", 0, false
 	}
 	for _, ch := range e.loaded {
-		for i, s := range ch.scan.sites {
-			if e.taken[siteKey{ch, i}] {
-				continue
-			}
-			if (ids != "" && s.identifier == string(ids)) || (ids == "" && s.identifier == "" && s.name == string(names)) {
+		candidates := ch.scan.byID[string(ids)]
+		if ids == "" {
+			candidates = ch.scan.byName[string(names)]
+		}
+		for _, i := range candidates {
+			if !e.taken[siteKey{ch, i}] {
 				e.taken[siteKey{ch, i}] = true
-				return ch.path, s.line, true
+				return ch.path, ch.scan.sites[i].line, true
 			}
 		}
 	}

@@ -19,6 +19,9 @@ type ngxUse struct {
 type scan struct {
 	uses  []ngxUse
 	sites []ruleSite // table constructors that look like rules, in source order
+	// byID and byName index sites by identifier, and by name for sites
+	// with no identifier: a file of many rules is matched in linear time.
+	byID, byName map[string][]int
 }
 
 // ruleSite is a table constructor with a rule's fields: where a rule table
@@ -30,8 +33,16 @@ type ruleSite struct {
 }
 
 func scanChunk(chunk []ast.Stmt) *scan {
-	s := &scan{}
+	s := &scan{byID: map[string][]int{}, byName: map[string][]int{}}
 	s.stmts(chunk)
+	for i, site := range s.sites {
+		switch {
+		case site.identifier != "":
+			s.byID[site.identifier] = append(s.byID[site.identifier], i)
+		case site.name != "":
+			s.byName[site.name] = append(s.byName[site.name], i)
+		}
+	}
 	return s
 }
 
