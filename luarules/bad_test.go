@@ -30,6 +30,7 @@ func TestBadFiles(t *testing.T) {
 		{"duplicate.lua", 3, "twice", "identifier", "is already the identifier of the rule at testdata/bad/duplicate.lua:2"},
 		{"runtime_error.lua", 3, "", "", "the rule must be a table, got nil"},
 		{"missing_module.lua", 1, "", "", "module no_such_rules not found"},
+		{"drive.lua", 3, "when", "timeout", "must be a number of seconds, got a string"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := "testdata/bad/" + tc.file
@@ -55,16 +56,20 @@ func TestBadFiles(t *testing.T) {
 // TestBadFileReportsEveryMistake: one Load reports every mistake of a
 // file, each with its line.
 func TestBadFileReportsEveryMistake(t *testing.T) {
-	_, err := luarules.Load("testdata/bad/several.lua", luarules.Options{Logger: quiet()})
-	if err == nil {
-		t.Fatal("loaded")
+	var got string
+	for _, file := range []string{"several.lua", "drive.lua"} {
+		_, err := luarules.Load("testdata/bad/"+file, luarules.Options{Logger: quiet()})
+		if err == nil {
+			t.Fatalf("%s loaded", file)
+		}
+		got += err.Error() + "\n"
 	}
-	got := err.Error()
 	for _, want := range []string{
 		"testdata/bad/several.lua:3: ngx.location: ngx.location is not provided",
 		"testdata/bad/several.lua:8: rule \"a\": interval: must be > 0 seconds, got 0",
 		"testdata/bad/several.lua:11: rule \"b\": typ: must be 'normal' or 'preemption', got \"other\"",
 		"testdata/bad/several.lua:11: rule \"b\": callback: is missing",
+		"testdata/bad/drive.lua:3: rule \"when\": drive: must be 'any', 'timer', 'request' or 'run', got sometimes",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)

@@ -97,9 +97,13 @@ func (e *env) output(L *lua.LState, newline bool) int {
 	return 1
 }
 
-// ngxExit is ngx.exit(status): it ends the callback there, as in nginx.
+// ngxExit is ngx.exit(status): it ends the callback there, as in nginx,
+// where a timer's handler may call it too; the status then goes nowhere.
 func (e *env) ngxExit(L *lua.LState) int {
-	r := e.request(L, "ngx.exit")
+	r := e.runs[L]
+	if r == nil {
+		L.RaiseError("ngx.exit is only available in a callback")
+	}
 	r.exit = L.CheckInt(1)
 	r.exited = true
 	L.Error(e.exitMarker, 0)
