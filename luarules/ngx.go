@@ -214,7 +214,7 @@ func (e *env) ngxLog(L *lua.LState) int {
 	}
 	file, line := where(L)
 	attrs := []any{"ngx_level", strings.ToLower(name), "lua", fmt.Sprintf("%s:%d", file, line)}
-	if r := e.runs[L]; r != nil {
+	if r := e.runOf(L); r != nil {
 		attrs = append(attrs, "rule", r.def.info.Identifier)
 	}
 	logger.Log(e.baseCtx(L), sl, b.String(), attrs...)
@@ -227,7 +227,7 @@ func (e *env) ngxLog(L *lua.LState) int {
 // next instruction then stops it).
 func (e *env) ngxSleep(L *lua.LState) int {
 	d := time.Duration(float64(L.CheckNumber(1)) * float64(time.Second))
-	r := e.runs[L]
+	r := e.runOf(L)
 	if r == nil {
 		L.RaiseError("ngx.sleep is only available in a callback")
 	}

@@ -108,3 +108,20 @@ func TestConcurrentCallbacks(t *testing.T) {
 		t.Errorf("counts %v", got)
 	}
 }
+
+// TestCoroutinesAndOsExit: ngx works inside a coroutine of a callback
+// (ngx.sleep included); os.exit is an error, not the end of the process.
+func TestCoroutinesAndOsExit(t *testing.T) {
+	_, w := loadWorker(t, "testdata/ngx.lua", luarules.WorkerConfig{ID: 5, Logger: quiet()})
+	ctx := context.Background()
+	if err := ruleOf(t, w, "coroutines").Callback(ctx, ngxtasks.Firing{}); err != nil {
+		t.Fatal(err)
+	}
+	if seen := luarules.Inspect(w, "coroutines", "seen"); seen["first"] != 5.0 || seen["second"] != "done" {
+		t.Errorf("seen %v", seen)
+	}
+	err := ruleOf(t, w, "quits").Callback(ctx, ngxtasks.Firing{})
+	if err == nil || !strings.Contains(err.Error(), "os.exit is refused") {
+		t.Fatalf("os.exit: %v", err)
+	}
+}

@@ -35,10 +35,21 @@ type run struct {
 	exited bool
 }
 
+// runOf is the run of the thread L, or of the thread that resumed the
+// coroutine L is; nil outside a run.
+func (e *env) runOf(L *lua.LState) *run {
+	for l, depth := L, 0; l != nil && depth < 256; l, depth = l.Parent, depth+1 {
+		if r := e.runs[l]; r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
 // request is the run of the thread L, which must have a request; what
 // names the ngx field for the error.
 func (e *env) request(L *lua.LState, what string) *run {
-	r := e.runs[L]
+	r := e.runOf(L)
 	if r == nil {
 		L.RaiseError("%s is only available in a callback run by a request", what)
 	}
@@ -100,7 +111,7 @@ func (e *env) output(L *lua.LState, newline bool) int {
 // ngxExit is ngx.exit(status): it ends the callback there, as in nginx,
 // where a timer's handler may call it too; the status then goes nowhere.
 func (e *env) ngxExit(L *lua.LState) int {
-	r := e.runs[L]
+	r := e.runOf(L)
 	if r == nil {
 		L.RaiseError("ngx.exit is only available in a callback")
 	}

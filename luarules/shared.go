@@ -82,7 +82,7 @@ func (e *env) dictCall(L *lua.LState, method string) (ngxtasks.Dict, string, con
 
 // baseCtx is the run's context, or Background outside a run.
 func (e *env) baseCtx(L *lua.LState) context.Context {
-	if r := e.runs[L]; r != nil {
+	if r := e.runOf(L); r != nil {
 		return r.ctx
 	}
 	return context.Background()

@@ -118,6 +118,12 @@ func newState(e *env) *lua.LState {
 	for k, v := range e.globals {
 		L.SetGlobal(k, v)
 	}
+	// os.exit would end the process and every worker in it, where in
+	// nginx it ended one worker process: refused.
+	L.SetField(L.GetGlobal("os"), "exit", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("os.exit is refused: it would end every worker of this process")
+		return 0
+	}))
 	L.SetGlobal("ngx", e.ngx(L))
 	pkg := L.GetGlobal("package").(*lua.LTable)
 	L.SetField(pkg, "path", lua.LString(filepath.Join(e.chunks.dir, "?.lua")))

@@ -49,4 +49,27 @@ return {
         background = true,
         callback = function(self) end
     },
+    {
+        identifier = 'coroutines',
+        interval = 1,
+        typ = 'normal',
+        callback = function(self)
+            local co = coroutine.create(function()
+                ngx.sleep(0.001)
+                coroutine.yield(ngx.worker.id())
+                return 'done'
+            end)
+            local _, first = coroutine.resume(co)
+            local _, second = coroutine.resume(co)
+            self.seen = { first = first, second = second }
+        end
+    },
+    {
+        identifier = 'quits',
+        interval = 1,
+        typ = 'normal',
+        callback = function(self)
+            os.exit(1)
+        end
+    },
 }
