@@ -54,7 +54,7 @@ func TestBadFiles(t *testing.T) {
 }
 
 // TestBadFileReportsEveryMistake: one Load reports every mistake of a
-// file, each with its line.
+// file, each with its line, unknown ngx fields anywhere in the file included.
 func TestBadFileReportsEveryMistake(t *testing.T) {
 	var got string
 	for _, file := range []string{"several.lua", "drive.lua"} {
@@ -66,9 +66,10 @@ func TestBadFileReportsEveryMistake(t *testing.T) {
 	}
 	for _, want := range []string{
 		"testdata/bad/several.lua:3: ngx.location: ngx.location is not provided",
-		"testdata/bad/several.lua:8: rule \"a\": interval: must be > 0 seconds, got 0",
-		"testdata/bad/several.lua:11: rule \"b\": typ: must be 'normal' or 'preemption', got \"other\"",
-		"testdata/bad/several.lua:11: rule \"b\": callback: is missing",
+		"testdata/bad/several.lua:12: rule \"a\": interval: must be > 0 seconds, got 0",
+		"testdata/bad/several.lua:15: rule \"b\": typ: must be 'normal' or 'preemption', got \"other\"",
+		"testdata/bad/several.lua:15: rule \"b\": callback: is missing",
+		"testdata/bad/several.lua:7: ngx.shared.DICT:flush_all: ngx.shared.DICT:flush_all is not provided",
 		"testdata/bad/drive.lua:3: rule \"when\": drive: must be 'any', 'timer', 'request' or 'run', got sometimes",
 	} {
 		if !strings.Contains(got, want) {

@@ -60,6 +60,9 @@ var hints = map[string]string{
 
 // known says whether the shim has ngx field f ("timer", "worker.count").
 func known(f string) bool {
+	if m, ok := strings.CutPrefix(f, "shared.DICT:"); ok {
+		return sharedMethods[m]
+	}
 	if i := strings.IndexByte(f, '.'); i >= 0 {
 		return subFields[f]
 	}
