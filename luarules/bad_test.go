@@ -17,23 +17,29 @@ func TestBadFiles(t *testing.T) {
 		rule  string
 		field string
 		msg   string
+		in    string // the file the error is in, when not tc.file
 	}{
-		{"syntax.lua", 5, "", "", "syntax error"},
-		{"no_identifier.lua", 3, "nameless", "identifier", "is missing"},
-		{"typ_other.lua", 3, "odd", "typ", `must be 'normal' or 'preemption', got "other"`},
-		{"interval_zero.lua", 3, "never", "interval", "must be > 0 seconds, got 0"},
-		{"interval_negative.lua", 3, "backwards", "interval", "must be > 0 seconds, got -5"},
-		{"callback_string.lua", 3, "notfunc", "callback", "must be a function, got a string"},
-		{"unknown_ngx.lua", 8, "", "ngx.timer", "ngx.timer is not provided"},
-		{"unknown_ngx_worker.lua", 7, "", "ngx.worker.exiting", "ngx.worker.exiting is not provided"},
-		{"keys_fails.lua", 4, "k", "keys", "cannot perform sub operation between number and nil"},
-		{"duplicate.lua", 3, "twice", "identifier", "is already the identifier of the rule at testdata/bad/duplicate.lua:2"},
-		{"runtime_error.lua", 3, "", "", "the rule must be a table, got nil"},
-		{"missing_module.lua", 1, "", "", "module no_such_rules not found"},
-		{"drive.lua", 3, "when", "timeout", "must be a number of seconds, got a string"},
+		{"syntax.lua", 5, "", "", "syntax error", ""},
+		{"no_identifier.lua", 3, "nameless", "identifier", "is missing", ""},
+		{"typ_other.lua", 3, "odd", "typ", `must be 'normal' or 'preemption', got "other"`, ""},
+		{"interval_zero.lua", 3, "never", "interval", "must be > 0 seconds, got 0", ""},
+		{"interval_negative.lua", 3, "backwards", "interval", "must be > 0 seconds, got -5", ""},
+		{"callback_string.lua", 3, "notfunc", "callback", "must be a function, got a string", ""},
+		{"unknown_ngx.lua", 8, "", "ngx.timer", "ngx.timer is not provided", ""},
+		{"unknown_ngx_worker.lua", 7, "", "ngx.worker.exiting", "ngx.worker.exiting is not provided", ""},
+		{"keys_fails.lua", 4, "k", "keys", "cannot perform sub operation between number and nil", ""},
+		{"duplicate.lua", 3, "twice", "identifier", "is already the identifier of the rule at testdata/bad/duplicate.lua:2", ""},
+		{"runtime_error.lua", 3, "", "", "the rule must be a table, got nil", ""},
+		{"missing_module.lua", 1, "", "", "module no_such_rules not found", ""},
+		{"drive.lua", 3, "when", "timeout", "must be a number of seconds, got a string", ""},
+		{"module_syntax.lua", 2, "", "", "syntax error", "broken_module.lua"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := "testdata/bad/" + tc.file
+			wantFile := path
+			if tc.in != "" {
+				wantFile = "testdata/bad/" + tc.in
+			}
 			f, err := luarules.Load(path, luarules.Options{Logger: quiet()})
 			if err == nil {
 				t.Fatalf("loaded: %+v", f.Rules())
@@ -42,11 +48,11 @@ func TestBadFiles(t *testing.T) {
 			if !errors.As(err, &le) {
 				t.Fatalf("%T %v, want a *luarules.Error", err, err)
 			}
-			if le.File != path || le.Line != tc.line || le.Rule != tc.rule || le.Field != tc.field || !strings.Contains(le.Msg, tc.msg) {
+			if le.File != wantFile || le.Line != tc.line || le.Rule != tc.rule || le.Field != tc.field || !strings.Contains(le.Msg, tc.msg) {
 				t.Errorf("got  %s\n(file %q line %d rule %q field %q)\nwant file %q line %d rule %q field %q, message containing %q",
-					err, le.File, le.Line, le.Rule, le.Field, path, tc.line, tc.rule, tc.field, tc.msg)
+					err, le.File, le.Line, le.Rule, le.Field, wantFile, tc.line, tc.rule, tc.field, tc.msg)
 			}
-			if want := path + ":"; !strings.HasPrefix(err.Error(), want) {
+			if want := wantFile + ":"; !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("message %q does not begin with %q", err, want)
 			}
 		})

@@ -1,8 +1,12 @@
 package luarules
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 // ErrClosed is returned by the callbacks of a Worker after Close.
@@ -46,4 +50,40 @@ func (e *Error) located() string {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return e.Msg
+}
+
+// luaError turns the error of a Lua call into an *Error. Lua's message
+// begins with the file and line where it was raised, which is kept apart.
+func luaError(file string, err error, ctx context.Context) *Error {
+	msg := err.Error()
+	if ae, ok := err.(*lua.ApiError); ok {
+		msg = ae.Object.String()
+	}
+	out := &Error{File: file, Msg: msg}
+	if f, l, rest, ok := splitWhere(msg); ok {
+		out.File, out.Line, out.Msg = f, l, rest
+	}
+	if ctx != nil && ctx.Err() != nil {
+		out.Err = ctx.Err()
+		out.Msg = "stopped: " + ctx.Err().Error()
+	}
+	return out
+}
+
+// splitWhere splits "file:line: message".
+func splitWhere(msg string) (string, int, string, bool) {
+	i := strings.Index(msg, ": ")
+	if i < 0 {
+		return "", 0, "", false
+	}
+	head := msg[:i]
+	j := strings.LastIndexByte(head, ':')
+	if j < 0 {
+		return "", 0, "", false
+	}
+	var line int
+	if _, err := fmt.Sscanf(head[j+1:], "%d", &line); err != nil || line <= 0 {
+		return "", 0, "", false
+	}
+	return head[:j], line, msg[i+2:], true
 }

@@ -1,6 +1,7 @@
 package luarules
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,6 +158,11 @@ func (e *env) siblingLoader(L *lua.LState) int {
 	}
 	ch, err := e.chunks.get(name, path)
 	if err != nil {
+		// Reported at the module's own line, not at the require.
+		var le *Error
+		if errors.As(err, &le) {
+			e.moduleErrs = append(e.moduleErrs, le)
+		}
 		L.RaiseError("%s", err.Error())
 	}
 	e.seen(ch)
