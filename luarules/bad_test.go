@@ -69,6 +69,9 @@ func TestBadFileReportsEveryMistake(t *testing.T) {
 			t.Fatalf("%s loaded", file)
 		}
 		got += err.Error() + "\n"
+		if n, want := len(luarules.Errors(err)), map[string]int{"several.lua": 5, "drive.lua": 2}[file]; n != want {
+			t.Errorf("%s: Errors gives %d, want %d", file, n, want)
+		}
 	}
 	for _, want := range []string{
 		"testdata/bad/several.lua:3: ngx.location: ngx.location is not provided",

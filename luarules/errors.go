@@ -40,6 +40,31 @@ func (e *Error) Error() string {
 	return s + e.Msg
 }
 
+// Errors lists the *Error values in err, as Load joins them, in order:
+// for a command that prints every mistake of a file, one a line.
+func Errors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *Error:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		default:
+			var le *Error
+			if errors.As(err, &le) {
+				out = append(out, le)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Unwrap returns the cause, so that errors.Is(err, context.DeadlineExceeded)
 // holds for a callback stopped by its timeout.
 func (e *Error) Unwrap() error { return e.Err }

@@ -2,6 +2,8 @@ package luarules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,7 +46,10 @@ type File struct {
 	rules   []RuleInfo
 	keys    bool
 	dict    string
-	incr    sync.Mutex // makes ngx.shared incr atomic among this File's workers
+	// fingerprint identifies the sources Load ran (the file and its
+	// modules, in the order they ran).
+	fingerprint string
+	incr        sync.Mutex // makes ngx.shared incr atomic among this File's workers
 }
 
 // RuleInfo describes a rule of a file, for validate and status pages.
@@ -69,6 +74,14 @@ func (f *File) Rules() []RuleInfo { return append([]RuleInfo(nil), f.rules...) }
 // HasKeys reports whether the file sets tasks.keys: its workers' Keys is
 // then the Lua generator, to give every Manager of those workers.
 func (f *File) HasKeys() bool { return f.keys }
+
+// Fingerprint is a short hash of the sources Load ran: the file and the
+// modules it required. Two loads of unchanged files have the same one.
+// It is not set as the rules' Version: a rule kept by Manager.Replace
+// would keep its callback, bound to the Lua state of the Worker it came
+// from; a program that reloads Lua rules should swap them, and close the
+// old Worker once the old rules are out.
+func (f *File) Fingerprint() string { return f.fingerprint }
 
 // DictName is the tasks.dict the file set (the seed's default,
 // "PreemptionTasks", when it set none). ngxtasks claims slots in the
@@ -116,6 +129,11 @@ func Load(path string, opts Options) (*File, error) {
 	}
 	f.keys = e.keysFn != nil
 	f.dict = e.dictName
+	h := sha256.New()
+	for _, ch := range e.loaded {
+		h.Write(ch.sum[:])
+	}
+	f.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	return f, nil
 }
 

@@ -55,6 +55,13 @@ func TestSeedSnippetsLoad(t *testing.T) {
 			}
 		})
 	}
+	// A fingerprint per set of sources.
+	a, _ := luarules.Load("testdata/seed/rules.lua", luarules.Options{})
+	b, _ := luarules.Load("testdata/seed/rules.lua", luarules.Options{})
+	c, _ := luarules.Load("testdata/seed/rules_import.lua", luarules.Options{})
+	if a.Fingerprint() == "" || a.Fingerprint() != b.Fingerprint() || a.Fingerprint() == c.Fingerprint() {
+		t.Errorf("fingerprints %q %q %q", a.Fingerprint(), b.Fingerprint(), c.Fingerprint())
+	}
 	// The snippets with a placeholder line: refused at that line.
 	for file, line := range map[string]int{"base_usage.lua": 4, "rule_example.lua": 21} {
 		_, err := luarules.Load("testdata/seed/"+file, luarules.Options{})

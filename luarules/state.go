@@ -1,6 +1,7 @@
 package luarules
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -43,7 +44,8 @@ var libs = []struct {
 
 // chunk is one compiled Lua file, with what the scan found in it.
 type chunk struct {
-	path  string // as the chunk is named in Lua's messages
+	path  string   // as the chunk is named in Lua's messages
+	sum   [32]byte // SHA-256 of the source
 	proto *lua.FunctionProto
 	scan  *scan
 }
@@ -74,7 +76,7 @@ func compile(path string) (*chunk, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: strings.TrimSpace(err.Error())}
 	}
-	return &chunk{path: path, proto: proto, scan: scanChunk(stmts)}, nil
+	return &chunk{path: path, sum: sha256.Sum256(src), proto: proto, scan: scanChunk(stmts)}, nil
 }
 
 // chunks are the files of a rule file's state: the file and the sibling
