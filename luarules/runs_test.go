@@ -171,3 +171,15 @@ func TestWorkersMadeConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestShimShadowsOriginalModule: require('ngx_tasks') is the shim even
+// with a copy of the original module in the rule file's folder.
+func TestShimShadowsOriginalModule(t *testing.T) {
+	f, err := luarules.Load("testdata/shadow/main.lua", luarules.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.Rules(); len(rs) != 1 || rs[0].Identifier != "kept" {
+		t.Fatalf("rules %+v", rs)
+	}
+}
