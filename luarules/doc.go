@@ -20,9 +20,10 @@
 // snippet) has those rules, and so has a module required by that name.
 // require finds sibling modules in the file's folder, nowhere else, so a
 // file means the same on every host; require('ngx_tasks') is always the
-// shim, even with a copy of the original ngx_tasks.lua in that folder. tasks:run() runs nothing: the
-// Manager drives (its timer, Middleware or Run); tasks.dict is recorded
-// (File.DictName), claims going to the Manager's Dict.
+// shim, even with a copy of the original ngx_tasks.lua in that folder.
+// tasks:run() runs nothing: the Manager drives (its timer, Middleware or
+// Run); tasks.dict is recorded (File.DictName), claims going to the
+// Manager's Dict.
 //
 // A rule table has the seed's fields: identifier, name, interval (seconds,
 // fractions allowed), typ ('normal' or 'preemption'), callback =

@@ -198,9 +198,9 @@ type env struct {
 	// mu is the worker's lock on the state (nil in Load's state): held by
 	// whoever runs Lua in it, let go by ngx.sleep.
 	mu         *sync.Mutex
-	runs       map[*lua.LState]*run // by thread; only touched under mu
-	exitMarker *lua.LUserData       // the error value of ngx.exit
-	closed     bool                 // set under mu by Worker.Close
+	runs       map[*lua.LState]*threadRun // by thread of the worker's state; only touched under mu
+	exitMarker *lua.LUserData             // the error value of ngx.exit
+	closed     bool                       // set under mu by Worker.Close
 }
 
 func (f *File) newEnv(cfg WorkerConfig) *env {
@@ -211,7 +211,7 @@ func (f *File) newEnv(cfg WorkerConfig) *env {
 	return &env{
 		file: f, path: f.path, chunks: f.chunks, globals: f.globals,
 		cfg: cfg, logger: logger, incr: &f.incr,
-		runs: map[*lua.LState]*run{}, taken: map[siteKey]bool{},
+		runs: map[*lua.LState]*threadRun{}, taken: map[siteKey]bool{},
 	}
 }
 

@@ -39,8 +39,8 @@ type run struct {
 // coroutine L is; nil outside a run.
 func (e *env) runOf(L *lua.LState) *run {
 	for l, depth := L, 0; l != nil && depth < 256; l, depth = l.Parent, depth+1 {
-		if r := e.runs[l]; r != nil {
-			return r
+		if tr := e.runs[l]; tr != nil && tr.active {
+			return &tr.run
 		}
 	}
 	return nil
