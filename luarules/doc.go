@@ -59,6 +59,12 @@
 //
 // # Runs
 //
+// A file's top level runs once in Load, to validate it, and once in each
+// Worker, as an nginx worker runs its init_worker_by_lua (twice there when
+// the file sets tasks.keys: the generator has a state of its own). Top
+// level code with effects beyond its state (ngx.shared, files) sees them
+// repeated.
+//
 // Every Lua state belongs to one worker and runs one Lua function at a
 // time (see Worker). A callback's error, a Lua panic included, is its
 // run's error, an *Error naming the rule, the file and line of the rule
