@@ -66,9 +66,10 @@
 // repeated.
 //
 // Every Lua state belongs to one worker and runs one Lua function at a
-// time (see Worker). A callback's error, a Lua panic included, is its
-// run's error, an *Error naming the rule, the file and line of the rule
-// and those of the failure; the process never crashes for it. A callback
+// time (see Worker). A callback's failure (error(), a runtime error, a
+// panic in the interpreter) is its run's error, an *Error naming the rule,
+// the file and line of the rule and those of the failure; the process
+// never crashes for it. A callback
 // that outlives its rule's timeout is stopped, and its error matches
 // context.DeadlineExceeded.
 package luarules
