@@ -201,26 +201,26 @@ func strictMeta(L *lua.LState, table string) *lua.LTable {
 // the Lua file:line and the rule running.
 func (e *env) ngxLog(L *lua.LState) int {
 	lvl := L.CheckInt(1)
-	var b strings.Builder
-	for i := 2; i <= L.GetTop(); i++ {
-		b.WriteString(L.ToStringMeta(L.Get(i)).String())
-	}
 	sl, name := slog.LevelInfo, "INFO"
 	for _, l := range levels {
 		if l.value == lvl {
 			sl, name = l.slog, l.name
 		}
 	}
-	logger := e.logger
-	if !logger.Enabled(e.baseCtx(L), sl) {
+	ctx := e.baseCtx(L)
+	if !e.logger.Enabled(ctx, sl) {
 		return 0
+	}
+	var b strings.Builder
+	for i := 2; i <= L.GetTop(); i++ {
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
 	file, line := where(L)
 	attrs := []any{"ngx_level", strings.ToLower(name), "lua", fmt.Sprintf("%s:%d", file, line)}
 	if r := e.runOf(L); r != nil {
 		attrs = append(attrs, "rule", r.def.info.Identifier)
 	}
-	logger.Log(e.baseCtx(L), sl, b.String(), attrs...)
+	e.logger.Log(ctx, sl, b.String(), attrs...)
 	return 0
 }
 
