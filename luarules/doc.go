@@ -36,7 +36,7 @@
 // # The ngx shim
 //
 // Callbacks see an ngx table with what ngx_tasks callbacks use: ngx.log
-// and its levels (into slog), ngx.now, time, today, localtime, utctime,
+// and its levels (into slog; print logs at NOTICE, as in OpenResty), ngx.now, time, today, localtime, utctime,
 // update_time, sleep (which returns when the run's context ends),
 // ngx.worker.id/pid/count, ngx.shared.DICT:get/set/add/incr/delete (kept in
 // WorkerConfig.Dict), and for a run driven by a request ngx.var,

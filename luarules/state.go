@@ -127,6 +127,7 @@ func newState(e *env) *lua.LState {
 		L.RaiseError("os.exit is refused: it would end every worker of this process")
 		return 0
 	}))
+	L.SetGlobal("print", L.NewFunction(e.luaPrint))
 	L.SetGlobal("ngx", e.ngx(L))
 	pkg := L.GetGlobal("package").(*lua.LTable)
 	L.SetField(pkg, "path", lua.LString(filepath.Join(e.chunks.dir, "?.lua")))

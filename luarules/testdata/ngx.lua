@@ -5,6 +5,7 @@ return {
         interval = 1,
         typ = 'normal',
         callback = function(self)
+            print('printed ', 1, ' line')
             ngx.update_time()
             self.seen = {
                 now = ngx.now(), time = ngx.time(), today = ngx.today(),
