@@ -26,7 +26,7 @@
 // Manager's Dict.
 //
 // A rule table has the seed's fields: identifier, name, interval (seconds,
-// fractions allowed), typ ('normal' or 'preemption'), callback =
+// fractions allowed, a numeric string too), typ ('normal' or 'preemption'), callback =
 // function(self) … end, and optionally filter = function(self) … end,
 // asked before a claim (a false or nil result vetoes the run). ngxtasks's
 // own fields may be added: timeout (seconds), drive ('any', 'timer',

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,8 +166,16 @@ func luaField(goField string) string {
 }
 
 // seconds reads a number of seconds (fractions allowed) as a duration.
+// A numeric string ('60') is taken as Lua's arithmetic took it in the
+// original.
 func seconds(tb *lua.LTable, field string, required bool, bad func(string, string, ...any)) time.Duration {
-	switch v := tb.RawGetString(field).(type) {
+	raw := tb.RawGetString(field)
+	if s, ok := raw.(lua.LString); ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64); err == nil {
+			raw = lua.LNumber(f)
+		}
+	}
+	switch v := raw.(type) {
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) || f*float64(time.Second) > math.MaxInt64 {

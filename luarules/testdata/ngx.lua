@@ -35,7 +35,7 @@ return {
     },
     {
         identifier = 'defaults',
-        interval = 0.25,
+        interval = '0.25',  -- a string, as Lua's arithmetic took it
         typ = 'preemption',
         callback = function(self) end
     },
