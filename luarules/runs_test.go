@@ -205,3 +205,19 @@ func TestShimShadowsOriginalModule(t *testing.T) {
 		t.Fatalf("rules %+v", rs)
 	}
 }
+
+// TestPushAndRemove: tasks:push and tasks.push add rules, tasks:remove
+// and tasks.remove take them out again, in the file's order.
+func TestPushAndRemove(t *testing.T) {
+	f, err := luarules.Load("testdata/push_remove.lua", luarules.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range f.Rules() {
+		ids = append(ids, r.Identifier)
+	}
+	if strings.Join(ids, ",") != "one,three" {
+		t.Fatalf("rules %v", ids)
+	}
+}
