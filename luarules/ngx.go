@@ -250,12 +250,16 @@ func (e *env) ngxSleep(L *lua.LState) int {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	// The state's record of the running coroutine is shared by its
+	// threads: another callback may change it while this one sleeps.
+	current := L.G.CurrentThread
 	e.mu.Unlock()
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
 	}
 	e.mu.Lock()
+	L.G.CurrentThread = current
 	if e.closed {
 		L.RaiseError("the worker was closed while ngx.sleep waited")
 	}
