@@ -77,7 +77,8 @@ func TestRuleFields(t *testing.T) {
 		t.Errorf("ours: %+v", o)
 	}
 	for _, info := range f.Rules() {
-		if info.Identifier == "ours" && (info.Timeout != 1500*time.Millisecond || info.Drive != ngxtasks.DriveTimer || info.Line != 43) {
+		if info.Identifier == "ours" && (info.Timeout != 1500*time.Millisecond || info.Drive != ngxtasks.DriveTimer || info.Line != 43 ||
+			info.Offset != 500*time.Millisecond || info.Spread || !info.Background) {
 			t.Errorf("info %+v", info)
 		}
 	}

@@ -102,12 +102,13 @@ func (e *env) readRule(L *lua.LState, tb *lua.LTable, file string, line int) (*r
 			bad("drive", "must be 'any', 'timer', 'request' or 'run', got %s", L.ToStringMeta(v).String())
 		}
 	}
+	d.info.Offset = seconds(tb, "offset", false, bad)
+	d.info.Spread = flag(tb, "spread", bad)
+	d.info.Background = flag(tb, "background", bad)
 	d.rule = ngxtasks.Rule{
 		Name: d.info.Name, Identifier: d.info.Identifier, Interval: d.info.Interval,
 		Type: d.info.Type, Timeout: d.info.Timeout, Drive: d.info.Drive,
-		Offset:     seconds(tb, "offset", false, bad),
-		Spread:     flag(tb, "spread", bad),
-		Background: flag(tb, "background", bad),
+		Offset: d.info.Offset, Spread: d.info.Spread, Background: d.info.Background,
 	}
 	if len(errs) > 0 {
 		return nil, errs
