@@ -53,7 +53,7 @@ type chunk struct {
 // compile parses and compiles a file. A syntax error becomes an *Error at
 // the line the parser stopped on.
 func compile(path string) (*chunk, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSource(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
