@@ -297,15 +297,15 @@ func TestSeedDingDong_TimerLoops(t *testing.T) {
 	}
 	checked := 0
 	for s := lo; s <= hi; s++ {
-		any := false
+		skippedAnywhere := false
 		for i := range workers {
 			name := fmt.Sprintf("w%d", i)
-			any = any || skipped[runKey{"TRYDONG", s, name}]
+			skippedAnywhere = skippedAnywhere || skipped[runKey{"TRYDONG", s, name}]
 			if n := rs.count("TRYDING", s, name); n != 1 && !skipped[runKey{"TRYDING", s, name}] {
 				t.Errorf("TRYDING slot %d ran %d times in %s, not reported skipped", s, n, name)
 			}
 		}
-		if n := rs.count("TRYDONG", s, ""); n > 1 || (n == 0 && !any) {
+		if n := rs.count("TRYDONG", s, ""); n > 1 || (n == 0 && !skippedAnywhere) {
 			t.Errorf("TRYDONG slot %d ran %d times", s, n)
 		}
 		checked++
