@@ -69,7 +69,7 @@
 // time (see Worker). A callback's failure (error(), a runtime error, a
 // panic in the interpreter) is its run's error, an *Error naming the rule,
 // the file and line of the rule and those of the failure; the process
-// never crashes for it. A callback
-// that outlives its rule's timeout is stopped, and its error matches
-// context.DeadlineExceeded.
+// never crashes for it. A callback that outlives its rule's timeout is
+// stopped at its next instruction, and its error matches
+// context.DeadlineExceeded and ngxtasks.ErrTimeout.
 package luarules
