@@ -82,5 +82,7 @@ func (m *Manager) Winner(ctx context.Context, identifier string, at time.Time) (
 	if err != nil {
 		return "", false, err
 	}
-	return m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.slotOf(&e.rule, at)))
+	v, ok, err := m.dict.Get(context.WithValue(ctx, loggerKey{}, m.logger), m.claimKey(e, m.slotOf(&e.rule, at)))
+	worker, _ := splitClaim(v)
+	return worker, ok, err
 }

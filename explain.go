@@ -43,7 +43,8 @@ func (m *Manager) Explain(ctx context.Context, identifier string, at time.Time) 
 		if err != nil {
 			x.StoreError = err.Error()
 		}
-		x.Winner, x.WinnerKnown = w, ok
+		x.Winner, _ = splitClaim(w)
+		x.WinnerKnown = ok
 	}
 	x.Why = m.why(e, &x, now) + m.fleetPart(e, &x, now)
 	return x, nil

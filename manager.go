@@ -104,11 +104,12 @@ type Manager struct {
 	lifecycle           // runs in flight, and stopping them (lifecycle.go)
 	listeners           // Watch's functions, and the events handed to them (event.go)
 
-	clk   clockSync  // the store's clock, as measured
-	watch storeWatch // the store's answers, for logs and Health
-	room  room       // the callbacks running, under MaxRunning
-	held  heldLeases // the leases of the runs going on
-	ctl   controls   // the pauses, as last read (control.go)
+	clk   clockSync     // the store's clock, as measured
+	watch storeWatch    // the store's answers, for logs and Health
+	room  room          // the callbacks running, under MaxRunning
+	held  heldLeases    // the leases of the runs going on
+	ctl   controls      // the pauses, as last read (control.go)
+	agree disagreements // what the fleet's claims say of its Versions (fingerprint.go)
 }
 
 // now is the time slots are computed from: the worker's clock, moved to
@@ -166,7 +167,8 @@ func (m *Manager) Push(rules ...Rule) error {
 	}
 	m.setGates()
 	m.poke()
-	m.forgetControls() // the new rules may be paused
+	m.forgetControls()      // the new rules may be paused
+	m.agree.tokens.Store(0) // and their claims are checked anew
 	return nil
 }
 

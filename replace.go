@@ -78,7 +78,8 @@ func (m *Manager) Replace(rules ...Rule) (Changes, error) {
 	}
 	m.setGates()
 	m.poke()
-	m.forgetControls() // the new rules may be paused
+	m.forgetControls()      // the new rules may be paused
+	m.agree.tokens.Store(0) // and their claims are checked anew
 	return c, nil
 }
 

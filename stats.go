@@ -48,6 +48,12 @@ type RuleStats struct {
 	LastSkipError string
 	NextDue       time.Time
 	Running       bool
+	// Paused is the rule's pause as this worker last read it; nil when it
+	// is not paused.
+	Paused *Pause
+	// Disagreement is the last claim of the rule's slots this worker found
+	// made under another Version (fingerprint.go); nil when none was.
+	Disagreement *Disagreement
 }
 
 // numResults is how many ways a run can end: succeeded, failed, panicked,
@@ -157,6 +163,20 @@ func (m *Manager) Stats() []RuleStats {
 	for i, e := range es {
 		out[i] = e.statsNow(due[i])
 	}
+	if m.ctl.any.Load() {
+		for i := range out {
+			if p, ok := m.Paused(out[i].Identifier); ok {
+				out[i].Paused = &p
+			}
+		}
+	}
+	m.agree.mu.Lock()
+	for i := range out {
+		if d, ok := m.agree.found[out[i].Identifier]; ok {
+			out[i].Disagreement = &d
+		}
+	}
+	m.agree.mu.Unlock()
 	return out
 }
 

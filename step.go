@@ -390,7 +390,7 @@ func (b *batch) claim() error {
 	}
 	adds := b.adds[:0]
 	for i := range fs {
-		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.worker, TTL: m.claimTTL(&fs[i].slot)})
+		adds = append(adds, Add{Key: m.claimKey(fs[i].e, fs[i].slot), Value: m.claimValue(&fs[i].e.rule), TTL: m.claimTTL(&fs[i].slot)})
 	}
 	answers := slices.Grow(b.answers[:0], len(adds))[:len(adds)]
 	var leases []LeaseRequest
@@ -423,6 +423,9 @@ func (b *batch) claim() error {
 		}
 		if err := m.judge(&fs[i], adds[i].Added && err == nil, err, answers[i].at, asked, answers[i].rtt); err != nil {
 			errs = append(errs, err)
+		}
+		if err == nil && !adds[i].Added && fs[i].e.rule.Version != "" {
+			m.maybeCheckVersion(fs[i].e, adds[i].Key)
 		}
 		if leases != nil && leases[i].Acquired {
 			m.leaseJudged(&fs[i], &leases[i], asked)

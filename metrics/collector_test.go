@@ -404,3 +404,25 @@ ngxtasks_runs_total{result="success",rule="flaky",worker="w"} 0
 		t.Error(err)
 	}
 }
+
+func TestPausedRuleHasItsGauge(t *testing.T) {
+	m := newManager(t, "w", nil, newFakeClock(slot0))
+	if err := m.Push(ngxtasks.Rule{Identifier: "p", Interval: time.Hour, Type: ngxtasks.Normal, Callback: func(context.Context, ngxtasks.Firing) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, metrics.Options{AllRules: true}, m)
+	if n := testutil.CollectAndCount(c, "ngxtasks_rule_paused"); n != 0 {
+		t.Errorf("%d paused series before the pause", n)
+	}
+	if err := m.Pause(context.Background(), "p", time.Time{}, "n"); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP ngxtasks_rule_paused 1 while the rule is paused fleet-wide (Pause), as this worker last read; absent otherwise.
+# TYPE ngxtasks_rule_paused gauge
+ngxtasks_rule_paused{rule="p",worker="w"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ngxtasks_rule_paused"); err != nil {
+		t.Error(err)
+	}
+}

@@ -87,6 +87,10 @@
 //	    (always there) and error (the dictionary failed; once nonzero).
 //	ngxtasks_retries_total{rule,worker}               runs that were a failed run's
 //	    retry (Rule.Retry; runs_total counts them too); absent until one.
+//	ngxtasks_rule_paused{rule,worker}                 1 while the rule is paused
+//	    fleet-wide (as this worker last read); absent otherwise.
+//	ngxtasks_rule_disagreement{rule,worker}           1 while this worker last found
+//	    a claim of the rule made under another Version; absent otherwise.
 //	ngxtasks_running{rule,worker}                     1 while a run goes on; absent
 //	    otherwise (count by (worker) (ngxtasks_running) is the runs in flight).
 //	ngxtasks_last_run_timestamp_seconds{rule,worker}     when the last run began,

@@ -37,6 +37,8 @@ const (
 	famSkips
 	famClaims
 	famRetries
+	famPaused
+	famDisagreement
 	famRunning
 	famLastRun
 	famLastSuccess
@@ -128,6 +130,11 @@ func newSchema() schema {
 			"rule", "worker", "result"),
 		famRetries: newFamily(counter, "ngxtasks_retries_total",
 			"Runs of the rule in this worker that were a failed run's retry (its Retry policy); runs_total counts them too. Absent until the first retry.",
+			"rule", "worker"),
+		famPaused: newFamily(gauge, "ngxtasks_rule_paused",
+			"1 while the rule is paused fleet-wide (Pause), as this worker last read; absent otherwise.", "rule", "worker"),
+		famDisagreement: newFamily(gauge, "ngxtasks_rule_disagreement",
+			"1 while this worker's last check found a claim of the rule's slots made under another definition (Version) by another worker: a half-reloaded fleet, or a host with an old file; absent otherwise.",
 			"rule", "worker"),
 		famRunning: newFamily(gauge, "ngxtasks_running",
 			"1 while a run of the rule goes on in this worker; absent otherwise.", "rule", "worker"),

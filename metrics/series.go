@@ -104,6 +104,16 @@ func (c *Collector) readSeries(a *arena, out sink) {
 		}
 	}
 	for i := range rows {
+		if r := &rows[i]; r.st.Paused != nil {
+			out.add(famPaused, r.ruleWorker, 1)
+		}
+	}
+	for i := range rows {
+		if r := &rows[i]; r.st.Disagreement != nil {
+			out.add(famDisagreement, r.ruleWorker, 1)
+		}
+	}
+	for i := range rows {
 		if r := &rows[i]; r.st.Running {
 			out.add(famRunning, r.ruleWorker, 1)
 		}

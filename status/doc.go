@@ -89,6 +89,8 @@
 // record:
 //
 //	running   a run of the rule is going on in this worker
+//	paused    the rule is paused fleet-wide (paused says by whom, until
+//	          when and why)
 //	skipping  the newest slot in the History was skipped, for any reason
 //	          (overlap, filtered, claim error, late, closed, behind); a
 //	          worker keeping no History (HistoryLen < 0) says so only of a
@@ -100,6 +102,11 @@
 //
 // A lost Preemption slot is not a skip: the rule keeps the state of its
 // last run here.
+//
+// paused, when the rule is paused: {until (empty: until resumed), origin,
+// note}. disagreement, when this worker found a claim of the rule's slots
+// made under another definition: {worker, ours, theirs, at}, the two
+// definitions named by tags, never shown.
 //
 // history.json?rule=ID (404 with an error document when no worker of the
 // view has the rule; &worker=W keeps one worker):

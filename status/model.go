@@ -94,6 +94,10 @@ type Rule struct {
 	LastSkip      string `json:"last_skip,omitzero"`    // the last skip's reason
 	LastSkipError string `json:"last_skip_error,omitzero"`
 	Running       bool   `json:"running"`
+	// Paused is the rule's pause, when it is paused; Disagreement, a claim
+	// of its slots this worker found made under another definition.
+	Paused       *Paused       `json:"paused,omitempty"`
+	Disagreement *Disagreement `json:"disagreement,omitempty"`
 	// LatenessP50 and LatenessP99 are quantiles (nearest rank, seconds) of
 	// the lateness of the runs in the History; null when it holds none.
 	LatenessP50 *float64 `json:"lateness_p50"`
@@ -171,4 +175,20 @@ type Error struct {
 	Schema string `json:"schema"`
 	Error  string `json:"error"`
 	Peers  []Peer `json:"peers,omitempty"`
+}
+
+// Paused is a rule's pause.
+type Paused struct {
+	Until  string `json:"until,omitzero"` // empty: until resumed
+	Origin string `json:"origin"`
+	Note   string `json:"note,omitzero"`
+}
+
+// Disagreement is another worker's claim of a rule's slot made under
+// another definition, the two named by tags.
+type Disagreement struct {
+	Worker string `json:"worker"`
+	Ours   string `json:"ours"`
+	Theirs string `json:"theirs"`
+	At     string `json:"at"`
 }

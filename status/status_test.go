@@ -448,3 +448,28 @@ func TestStatusShowsASchedulesTextZoneAndLocalNextDue(t *testing.T) {
 		t.Fatalf("next_due_local %q, want Berlin's winter offset", r.NextDueLocal)
 	}
 }
+
+// TestStatusShowsAPausedRule: a paused rule's row says paused, by whom and
+// why, and stops saying so once resumed.
+func TestStatusShowsAPausedRule(t *testing.T) {
+	m := &ngxtasks.Manager{Worker: "w", Logger: quiet()}
+	if err := m.Push(ngxtasks.Rule{Identifier: "r", Interval: time.Hour, Type: ngxtasks.Normal,
+		Callback: func(context.Context, ngxtasks.Firing) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	h := status.New(status.Options{}, m)
+	if err := m.Pause(ngxtasks.WithOrigin(context.Background(), "ops"), "r", time.Time{}, "migrating"); err != nil {
+		t.Fatal(err)
+	}
+	r := row(t, statusOf(t, h, "/status.json"), "r", "w")
+	if r.State != "paused" || r.Paused == nil || r.Paused.Origin != "ops" || r.Paused.Note != "migrating" || r.Paused.Until != "" {
+		t.Errorf("paused row: state %q, paused %+v", r.State, r.Paused)
+	}
+	if err := m.Resume(context.Background(), "r", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := row(t, statusOf(t, h, "/status.json"), "r", "w"); r.State == "paused" || r.Paused != nil {
+		t.Errorf("resumed row: state %q, paused %+v", r.State, r.Paused)
+	}
+}

@@ -65,6 +65,18 @@
     const s = (Date.parse(iso) - now) / 1000;
     return s <= 0 ? "now" : "in " + secs(s);
   }
+  function ruleNote(r) {
+    if (r.disagreement) {
+      return "the fleet disagrees: " + r.disagreement.worker + " claims it under another definition (ours " +
+        r.disagreement.ours + ", theirs " + r.disagreement.theirs + ")";
+    }
+    if (r.paused) {
+      return "paused by " + r.paused.origin + (r.paused.until ? " until " + r.paused.until : "") +
+        (r.paused.note ? ": " + r.paused.note : "");
+    }
+    return r.last_error || "";
+  }
+
   function lastSlot(r) {
     const s = r.last_slot;
     if (!s) return "";
@@ -133,7 +145,7 @@
         td(count.format(r.skips), "num", Object.entries(r.skips_by).map(([k, n]) => k + ": " + n).join(", ")),
         td(secs(r.lateness_p50), "num"), td(secs(r.lateness_p99), "num"),
         td(due(r.next_due, now), "due", r.next_due),
-        td(r.last_error || "", "err", r.last_error),
+        td(ruleNote(r), "err", ruleNote(r)),
       ]);
       tr.tabIndex = 0;
       tr.dataset.rule = r.identifier;
