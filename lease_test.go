@@ -463,3 +463,63 @@ func TestL1_BufferOneStartsThePendingSlotWhenTheHolderLetsGo(t *testing.T) {
 		t.Errorf("slot %d, which came during the long run, neither ran when it ended nor was reported skipped", pending)
 	}
 }
+
+// TestL1_ReplaceEndsTheHolderAndRunsUnderAHigherToken: a replace rule's
+// slot that comes while another worker's run holds the lease takes it:
+// the new run starts at once under a higher token, and the old run is
+// cancelled (ErrLeaseLost) at its next renewal.
+func TestL1_ReplaceEndsTheHolderAndRunsUnderAHigherToken(t *testing.T) {
+	f := newLeaseFleet(t, 2, 600*time.Millisecond)
+	for _, m := range f.workers { // the fleet's rule, made to replace
+		if !m.Remove("long") {
+			t.Fatal("no rule long")
+		}
+	}
+	causes := make(chan error, 4)
+	stop := make(chan struct{})
+	defer close(stop) // before the fleet's shutdown
+	run := func(ctx context.Context, fi ngxtasks.Firing) error {
+		f.mu.Lock()
+		f.tokens = append(f.tokens, fi.Token)
+		f.mu.Unlock()
+		f.log.callback(ctx, fi)
+		select {
+		case <-ctx.Done():
+			causes <- context.Cause(ctx)
+		case <-stop:
+		}
+		return nil
+	}
+	for _, m := range f.workers {
+		if err := m.Push(ngxtasks.Rule{Identifier: "long", Interval: time.Second, Type: ngxtasks.Preemption,
+			Overlap: ngxtasks.OverlapReplace, Background: true, Callback: run}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := f.slotAt()
+	if err := f.workers[0].Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return f.log.count("long", first) == 1 })
+	f.clock.Add(time.Second)
+	if err := f.workers[1].Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return f.log.count("long", first+1) == 1 })
+	select {
+	case cause := <-causes:
+		if !errors.Is(cause, ngxtasks.ErrLeaseLost) {
+			t.Errorf("the replaced run was cancelled for %v; want ErrLeaseLost", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced run was not cancelled")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.tokens) != 2 || f.tokens[1] <= f.tokens[0] {
+		t.Errorf("tokens %v; want the replacing run's above the replaced one's", f.tokens)
+	}
+	if w := f.log.byWho[runKey{"long", first + 1}]; w != "w1" {
+		t.Errorf("slot %d ran in %q; want w1, which replaced w0's run", first+1, w)
+	}
+}

@@ -223,12 +223,77 @@ func (m *Manager) leaseAnswered(f *turn, r *LeaseRequest, err error, asked time.
 		return false
 	}
 	m.watch.answered(m, asked.Add(a.rtt))
-	if f.e.rule.Overlap == OverlapBufferOne {
+	switch f.e.rule.Overlap {
+	case OverlapBufferOne:
 		go m.buffer(*f, r.Claim, &HeldError{Holder: r.HeldBy, Token: r.Token})
+		return true
+	case OverlapReplace:
+		go m.replace(*f, *r)
 		return true
 	}
 	m.emit(f.e, EventSkipped, &f.slot, SkipElsewhere, a.rtt, &HeldError{Holder: r.HeldBy, Token: r.Token}, 0)
 	return true
+}
+
+// replace takes a replace slot's lease from the run that holds it: it
+// releases the holder's token (the one the store named), then takes the
+// lease with the slot's claim, under a higher token, and starts the run.
+// If another worker got there first, the slot is theirs. A holder in this
+// worker is cancelled at once; one elsewhere at its next renewal.
+func (m *Manager) replace(f turn, r LeaseRequest) {
+	e := f.e
+	ctx, cancel := context.WithDeadline(m.base, time.Now().Add(f.slot.End.Sub(m.now())))
+	defer cancel()
+	l := m.dict.(Leaser)
+	old := &HeldError{Holder: r.HeldBy, Token: r.Token}
+	if _, err := l.Release(ctx, r.Key, r.Token); err != nil {
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, 0, err, 0)
+		return
+	}
+	if r.HeldBy == m.worker {
+		m.loseHeld(e, r.Token, fmt.Errorf("%w: replaced by slot %d's run (overlap replace)", ErrLeaseLost, f.slot.N))
+	}
+	take := LeaseRequest{Key: r.Key, Holder: m.worker, TTL: m.leaseTTL, Claim: Add{Key: r.Claim.Key, Value: r.Claim.Value, TTL: r.Claim.TTL}}
+	asked := time.Now()
+	err := l.Lease(ctx, &take)
+	switch {
+	case err != nil:
+		m.emit(e, EventSkipped, &f.slot, SkipClaimError, 0, err, 0)
+		return
+	case !take.Acquired && take.HeldBy != "":
+		m.emit(e, EventSkipped, &f.slot, SkipElsewhere, 0, &HeldError{Holder: take.HeldBy, Token: take.Token}, 0)
+		return
+	case !take.Acquired:
+		m.emit(e, EventLost, &f.slot, 0, time.Since(asked), nil, 0)
+		return
+	case m.holds(f.slot, m.now()) != nil:
+		m.releaseLease(e, take.Key, take.Token)
+		m.emit(e, EventSkipped, &f.slot, SkipLate, 0, errLate, 0)
+		return
+	}
+	m.logger.Info("ngxtasks: run replaced", "rule", e.rule.Identifier, "slot", f.slot.N, "replaced", old.Holder, "replaced_token", old.Token, "token", take.Token)
+	f.token, f.leasedAt, f.triggered, f.verdict = take.Token, asked.UnixNano(), true, runIt
+	if !m.admit(&f) {
+		m.releaseLease(e, take.Key, take.Token)
+		return
+	}
+	m.emit(e, EventWon, &f.slot, 0, time.Since(asked), nil, 0)
+	m.newBatch().start(m.base, &f)
+}
+
+// loseHeld cancels this worker's run of the rule under token, if one goes on.
+func (m *Manager) loseHeld(e *entry, token uint64, cause error) {
+	m.held.mu.Lock()
+	var victim *held
+	for h := range m.held.all {
+		if h.e == e && h.token == token {
+			victim = h
+		}
+	}
+	m.held.mu.Unlock()
+	if victim != nil {
+		m.lose(victim, cause)
+	}
 }
 
 // buffer keeps a buffer_one slot pending while another run holds the

@@ -31,13 +31,22 @@ const (
 	// go, if that is within the slot. There is never more than one pending
 	// start: a slot's pending start ends with the slot.
 	OverlapBufferOne
+	// OverlapReplace leases as OverlapSkip does, but a slot that comes
+	// while the lease is held ends the holder's run: the worker that
+	// claims the slot takes the lease from it (releasing the holder's
+	// token, then taking the lease with the claim, which gives a higher
+	// token) and starts at once. The holder learns at its next renewal,
+	// at most LeaseTTL/3 later, that its token no longer holds the lease,
+	// and its run is cancelled (ErrLeaseLost); until then the two runs may
+	// overlap, and only the token keeps the old one's writes out.
+	OverlapReplace
 	numOverlaps
 )
 
-var overlapNames = [...]string{"", "skip", "allow", "buffer_one"}
+var overlapNames = [...]string{"", "skip", "allow", "buffer_one", "replace"}
 
-// String returns the name used in rule files: "skip", "buffer_one" or
-// "allow" ("" for the default).
+// String returns the name used in rule files: "skip", "buffer_one",
+// "replace" or "allow" ("" for the default).
 func (o Overlap) String() string {
 	if int(o) < len(overlapNames) {
 		return overlapNames[o]
@@ -54,11 +63,20 @@ func ParseOverlap(s string) (Overlap, error) {
 		return OverlapAllow, nil
 	case "buffer_one":
 		return OverlapBufferOne, nil
+	case "replace":
+		return OverlapReplace, nil
 	}
-	return 0, fmt.Errorf("unknown overlap %q (want skip, buffer_one or allow)", clip(s))
+	return 0, fmt.Errorf("unknown overlap %q (want skip, buffer_one, replace or allow)", clip(s))
 }
 
 // leases reports whether the rule's runs hold a lease.
 func (r *Rule) leases() bool {
-	return r.Type == Preemption && (r.Overlap == OverlapSkip || r.Overlap == OverlapBufferOne)
+	return r.Type == Preemption && (r.Overlap == OverlapSkip || r.Overlap == OverlapBufferOne || r.Overlap == OverlapReplace)
+}
+
+// waitsForLease reports whether a slot of the rule that finds its last run
+// going on here still goes to the claim: a buffer_one slot waits for the
+// lease, a replace slot takes it.
+func (r *Rule) waitsForLease() bool {
+	return r.Type == Preemption && (r.Overlap == OverlapBufferOne || r.Overlap == OverlapReplace)
 }

@@ -206,7 +206,7 @@ func (r *Rule) Validate() error {
 	case r.Drive >= numDrives:
 		return bad("Drive", fmt.Sprintf("must be DriveAny, DriveTimer, DriveRequest or DriveRun, got %v", r.Drive))
 	case r.Overlap >= numOverlaps:
-		return bad("Overlap", fmt.Sprintf("must be OverlapDefault, OverlapSkip, OverlapBufferOne or OverlapAllow, got %v", r.Overlap))
+		return bad("Overlap", fmt.Sprintf("must be OverlapDefault, OverlapSkip, OverlapBufferOne, OverlapReplace or OverlapAllow, got %v", r.Overlap))
 	case r.Overlap != OverlapDefault && r.Type != Preemption:
 		return bad("Overlap", "is for Preemption rules: a Normal rule's runs overlap only within a worker, which never starts one while the last goes on")
 	case r.Drive == DriveRequest && r.Background:

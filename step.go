@@ -172,7 +172,7 @@ func (m *Manager) admit(f *turn) bool {
 	if e.leftWhy() == leftRemoved {
 		return false
 	}
-	if since := e.runSince.Load(); since != 0 && e.rule.Overlap != OverlapBufferOne && (e.rule.Type == Preemption || time.Now().UnixNano()-since >= int64(maxOverlapWait)) {
+	if since := e.runSince.Load(); since != 0 && !e.rule.waitsForLease() && (e.rule.Type == Preemption || time.Now().UnixNano()-since >= int64(maxOverlapWait)) {
 		m.emit(e, EventSkipped, &f.slot, SkipOverlap, 0, nil, 0)
 		return false
 	}

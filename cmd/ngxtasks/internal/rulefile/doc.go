@@ -144,14 +144,16 @@
 //     CatchUp).
 //   - type: required; normal (every worker runs each slot) or preemption
 //     (one worker of all that share the dictionary does).
-//   - overlap: preemption rules only; skip, buffer_one or allow
+//   - overlap: preemption rules only; skip, buffer_one, replace or allow
 //     (default, for now). skip: the run holds a lease on the rule, renewed
 //     while it goes on, and a slot that comes meanwhile is skipped in every
 //     worker (running elsewhere, naming the holder); the run learns its
 //     fencing token (NGXTASKS_TOKEN, the Ngxtasks-Token header).
 //     buffer_one: as skip, but such a slot is kept pending by one worker
 //     and starts when the lease is let go, if that is within the slot.
-//     allow: a slot starts whatever runs elsewhere.
+//     replace: such a slot takes the lease from the run holding it and
+//     starts at once, under a higher token; the old run is cancelled at
+//     its next renewal. allow: a slot starts whatever runs elsewhere.
 //   - retry: {attempts: 1 to 100, backoff: d, max_backoff: d}; tries a
 //     failed run (an exit status other than 0, a refused request, a
 //     timeout) again within its slot, after a wait drawn at random below

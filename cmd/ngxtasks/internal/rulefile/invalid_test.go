@@ -78,7 +78,7 @@ var invalidFiles = []struct {
 		`rules.yaml:2:38: rules[0] (a): gap: "later" is not one of run, skip`,
 	}},
 	{"overlap unknown", "rules:\n  - {id: a, interval: 1s, overlap: never, type: preemption, exec: {argv: [true]}}\n", []string{
-		`rules.yaml:2:36: rules[0] (a): overlap: "never" is not one of skip, buffer_one, allow`,
+		`rules.yaml:2:36: rules[0] (a): overlap: "never" is not one of skip, buffer_one, replace, allow`,
 	}},
 	{"overlap on a normal rule", "rules:\n  - {id: a, interval: 1s, overlap: skip, type: normal, exec: {argv: [true]}}\n", []string{
 		`rules.yaml:2:6: rules[0] (a): ngxtasks refuses the rule: ngxtasks: rule "a": Overlap is for Preemption rules: a Normal rule's runs overlap only within a worker, which never starts one while the last goes on`,

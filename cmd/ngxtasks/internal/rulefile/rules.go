@@ -124,7 +124,7 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	}
 
 	if e, ok := keys.get("overlap"); ok {
-		if s, ok := d.oneOf(e.val, pl.field("overlap"), "skip", "buffer_one", "allow"); ok {
+		if s, ok := d.oneOf(e.val, pl.field("overlap"), "skip", "buffer_one", "replace", "allow"); ok {
 			r.Overlap, _ = ngxtasks.ParseOverlap(s)
 		}
 	}
