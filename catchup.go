@@ -69,6 +69,9 @@ func (m *Manager) refuseUnable(rules []Rule) error {
 		case r.CatchUp > 0 && !setter:
 			return &RuleError{Rule: r.label(), Field: "CatchUp",
 				Problem: fmt.Sprintf("needs a dictionary that can keep the rule's last run (a Setter); %T is not one", m.dict)}
+		case r.Reruns > 0 && !setter:
+			return &RuleError{Rule: r.label(), Field: "Reruns",
+				Problem: fmt.Sprintf("needs a dictionary that can keep the rule's runs in flight (a Setter); %T is not one", m.dict)}
 		case r.leases() && !leaser:
 			return &RuleError{Rule: r.label(), Field: "Overlap",
 				Problem: fmt.Sprintf("%v needs a dictionary that leases (a Leaser); %T is not one", r.Overlap, m.dict)}

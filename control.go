@@ -228,6 +228,7 @@ func (m *Manager) freshControls(ctx context.Context, turns []turn) {
 
 // pollControls reads the pauses every half of the bound until shutdown.
 func (m *Manager) pollControls() {
+	var rerunsAt time.Time // and for dead runs (rerun.go) every LeaseTTL/2
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -239,6 +240,10 @@ func (m *Manager) pollControls() {
 		ctx, cancel := context.WithTimeout(m.base, controlEvery)
 		if err := m.readControls(ctx); err != nil && m.base.Err() == nil {
 			m.logger.Debug("ngxtasks: pauses not read; going by the last read", "err", err)
+		}
+		if now := time.Now(); now.After(rerunsAt) {
+			m.watchReruns(ctx)
+			rerunsAt = now.Add(m.leaseTTL / 2)
 		}
 		cancel()
 		t.Reset(m.controlBound() / 2)

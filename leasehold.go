@@ -100,12 +100,30 @@ func (m *Manager) hold(ctx context.Context, f *turn) (context.Context, func()) {
 func (m *Manager) runHolding(ctx context.Context, f *turn, ex *Exchange) error {
 	ctx, let := m.hold(ctx, f)
 	f.held = true
+	e := f.e
 	defer func() {
+		if e.rule.Reruns > 0 && ctx.Err() == nil { // a run cut off is not done: it runs again
+			if err := m.markDone(e); err != nil {
+				m.logger.Warn("ngxtasks: re-runs: the run's end could not be recorded; its slot may run again", "rule", e.rule.Identifier, "slot", f.slot.N, "error", err)
+			}
+		}
 		let()
 		if f.marked {
-			f.e.runSince.Store(0)
+			e.runSince.Store(0)
 		}
 	}()
+	if e.rule.Reruns > 0 {
+		reruns, ok := m.rerunFirst(ctx, f, ex)
+		if !ok {
+			return nil
+		}
+		if err := m.markInflight(ctx, e, &f.slot, reruns); err != nil {
+			m.logger.Warn("ngxtasks: re-runs: the run could not be recorded; should it die, its slot is lost", "rule", e.rule.Identifier, "slot", f.slot.N, "error", err)
+		}
+		if reruns > 0 {
+			m.logger.Warn("ngxtasks: re-running a slot whose run died holding the lease", "rule", e.rule.Identifier, "slot", f.slot.N, "rerun", reruns, "token", f.token)
+		}
+	}
 	return m.run(ctx, f, ex)
 }
 

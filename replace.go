@@ -91,7 +91,7 @@ func sameDefinition(a, b *Rule) bool {
 		a.Name == b.Name && a.Interval == b.Interval && sameSchedule(a.Schedule, b.Schedule) && a.Type == b.Type &&
 		a.Timeout == b.Timeout && a.Offset == b.Offset && a.Spread == b.Spread &&
 		a.Background == b.Background && a.Drive == b.Drive && a.MaxRunning == b.MaxRunning &&
-		a.Overlap == b.Overlap && sameRetry(a.Retry, b.Retry)
+		a.Overlap == b.Overlap && a.Reruns == b.Reruns && sameRetry(a.Retry, b.Retry)
 }
 
 // sameRetry says whether two retry policies are alike: both none, or equal.

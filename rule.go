@@ -121,6 +121,13 @@ type Rule struct {
 	// a rule's run while its last one goes on there.
 	Overlap Overlap
 
+	// Reruns, for a rule whose runs hold a lease (Overlap), runs a slot
+	// again when its run died holding the lease (its worker killed, cut
+	// off): at most this many times for a slot; zero keeps P3, a slot
+	// whose winner dies is lost. See rerun.go. The dictionary must be a
+	// Setter.
+	Reruns uint8
+
 	// CatchUp, when not zero, runs a slot no worker ran while the fleet was
 	// down (or its dictionary out of reach) if it began within this window
 	// before the worker's first step: the latest such slot only, once
@@ -216,6 +223,9 @@ func (r *Rule) Validate() error {
 		if field, problem := r.Retry.problem(); field != "" {
 			return bad(field, problem)
 		}
+	}
+	if p := r.rerunsProblem(); p != "" {
+		return bad("Reruns", p)
 	}
 	return nil
 }

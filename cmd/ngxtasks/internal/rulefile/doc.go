@@ -154,6 +154,9 @@
 //     replace: such a slot takes the lease from the run holding it and
 //     starts at once, under a higher token; the old run is cancelled at
 //     its next renewal. allow: a slot starts whatever runs elsewhere.
+//   - reruns: 0 to 255, with an overlap that leases; a slot whose run
+//     died holding the lease (its worker killed) runs again on another
+//     worker, at most this many times. Default 0: such a slot is lost.
 //   - retry: {attempts: 1 to 100, backoff: d, max_backoff: d}; tries a
 //     failed run (an exit status other than 0, a refused request, a
 //     timeout) again within its slot, after a wait drawn at random below

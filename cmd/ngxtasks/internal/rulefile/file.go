@@ -69,6 +69,9 @@ type Rule struct {
 	// Overlap: skip makes a preemption rule's run hold a lease, so that no
 	// slot of it starts anywhere while a run goes on (ngxtasks.Rule.Overlap).
 	Overlap ngxtasks.Overlap
+	// Reruns: a slot whose run died holding the lease runs again, at most
+	// this many times (reruns:, ngxtasks.Rule.Reruns).
+	Reruns uint8
 	// Retry tries a failed run again within its slot (retry:); nil for
 	// none. Rules written alike may share one: the library only reads it.
 	Retry   *ngxtasks.Retry
@@ -105,6 +108,7 @@ func (r *Rule) Core() ngxtasks.Rule {
 		Spread:     r.Spread,
 		CatchUp:    r.CatchUp,
 		Overlap:    r.Overlap,
+		Reruns:     r.Reruns,
 		Retry:      r.Retry,
 	}
 	if r.Schedule != nil {

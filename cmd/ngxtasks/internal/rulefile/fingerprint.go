@@ -28,6 +28,7 @@ func fingerprint(r *Rule, buf []byte) (string, []byte) {
 	f.dur(r.CatchUp)
 	f.num(int64(r.Type))
 	f.num(int64(r.Overlap))
+	f.num(int64(r.Reruns))
 	if r.Retry != nil {
 		f.num(int64(r.Retry.Attempts))
 		f.dur(r.Retry.Backoff)

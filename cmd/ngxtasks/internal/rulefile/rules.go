@@ -10,7 +10,7 @@ import (
 )
 
 func ruleKeys() []string {
-	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "overlap", "retry", "timeout", "offset", "spread", "max_running", "exec", "http"}
+	return []string{"id", "name", "interval", "schedule", "zone", "gap", "repeat", "jitter", "catch_up", "type", "overlap", "reruns", "retry", "timeout", "offset", "spread", "max_running", "exec", "http"}
 }
 
 // ruleHints place keys of exec: and http: written directly in the rule.
@@ -126,6 +126,16 @@ func (d *decoder) rule(n *node, i int) (Rule, *node) {
 	if e, ok := keys.get("overlap"); ok {
 		if s, ok := d.oneOf(e.val, pl.field("overlap"), "skip", "buffer_one", "replace", "allow"); ok {
 			r.Overlap, _ = ngxtasks.ParseOverlap(s)
+		}
+	}
+
+	if e, ok := keys.get("reruns"); ok {
+		if v, ok := d.integer(e.val, pl.field("reruns")); ok {
+			if v < 0 || v > 255 {
+				d.at(e.val, pl.field("reruns"), "must be between 0 and 255, got %d", v)
+			} else {
+				r.Reruns = uint8(v)
+			}
 		}
 	}
 
