@@ -58,6 +58,9 @@ const maxReparsed = 256
 // can (see above). env must read files and variables as the environment
 // of the process does: what f's parse read is read again and compared.
 func (f *File) Reparse(data []byte, env Env) (*File, error) {
+	if env.Started.IsZero() {
+		env.Started = f.Started
+	}
 	if nf, ok := f.reparse(data, env); ok {
 		return nf, nil
 	}

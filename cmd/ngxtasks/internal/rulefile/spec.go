@@ -55,9 +55,10 @@ func logKeys() []string { return []string{"format", "level"} }
 
 func metricsKeys() []string { return []string{"rules"} }
 
-// file decodes the document's body: the top-level mapping.
-func (d *decoder) file(body *node) *File {
-	f := &File{
+// defaults is a File with every setting left out: a YAML file's before
+// its keys are read, a Lua file's (which has rules only).
+func (d *decoder) defaults() *File {
+	return &File{
 		Path:       d.path,
 		Workers:    min(runtime.NumCPU(), maxWorkers),
 		Listen:     DefaultListen,
@@ -66,6 +67,17 @@ func (d *decoder) file(body *node) *File {
 		Log:        Log{Format: "text", Level: slog.LevelInfo},
 		MaxRunning: DefaultMaxRunning,
 	}
+}
+
+// defaultDict is the dictionary of a file that names none: an SQLite file
+// in the state directory, which the processes of one host share.
+func defaultDict(stateDir string) Text {
+	return Literal(sqliteURL(filepath.Join(stateDir, "dict.db")))
+}
+
+// file decodes the document's body: the top-level mapping.
+func (d *decoder) file(body *node) *File {
+	f := d.defaults()
 	if body == nil {
 		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
 		return f
@@ -103,7 +115,7 @@ func (d *decoder) file(body *node) *File {
 	if e, ok := keys.get("dict"); ok {
 		f.Dict = d.dict(e.val, place{path: "dict"}, d.scope(envSource{}))
 	} else {
-		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
+		f.Dict = defaultDict(f.StateDir)
 	}
 	if e, ok := keys.get("namespace"); ok {
 		f.Namespace = d.name(e.val, "namespace", f.Namespace)

@@ -1,0 +1,153 @@
+package rulefile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/luarules"
+)
+
+// A rule file whose name ends in .lua is an ngx_tasks rules module, loaded
+// by package luarules as OpenResty users wrote it (docs/migrating.md). It
+// holds rules only: every setting of the File is its default, which the
+// command line overrides as for a YAML file. Its rules are Rule values
+// like a YAML file's, with Lua set instead of Exec or HTTP, so that the
+// master, reloads, `validate` and `next` treat both alike.
+
+// Kind tells a rule file's format by its name: "lua" for a name ending in
+// .lua (any case), else "yaml". known is false for a name that ends in
+// neither .lua nor .yaml or .yml (still read as YAML).
+func Kind(path string) (kind string, known bool) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".lua":
+		return "lua", true
+	case ".yaml", ".yml":
+		return "yaml", true
+	}
+	return "yaml", false
+}
+
+func isLua(path string) bool {
+	k, _ := Kind(path)
+	return k == "lua"
+}
+
+// Lua is what runs a rule of a Lua file: the callback (and filter) of its
+// rule table, in the Lua state of the worker that runs it
+// (luarules.Worker). The worker finds the rule in its state by id.
+type Lua struct {
+	File string // the file holding the rule table, as luarules names it
+	Line int
+	// Digest identifies the file's contents: a rule of a file that
+	// changed is a new definition (its callback is a new function in a
+	// new state), whatever its own table says.
+	Digest string
+}
+
+// parseLua loads a Lua rule file. data is the file's contents as the
+// caller read them (the master's snapshot); luarules reads the file at
+// path and the modules it requires from its directory itself, and a file
+// that no longer holds data by then is refused rather than run in a
+// version nobody validated.
+func parseLua(path, dir string, data []byte, env Env) (*File, error) {
+	d := &decoder{path: path, dir: dir, env: env}
+	f := d.defaults()
+	f.StateDir = d.defaultStateDir()
+	f.Dict = defaultDict(f.StateDir)
+	f.Started = env.Started
+	if f.Started.IsZero() {
+		f.Started = time.Now().Truncate(time.Second)
+	}
+	lf, err := luarules.Load(path, luarules.Options{Globals: map[string]any{"global_start_time": f.Started}})
+	if err != nil {
+		return nil, luaErrors(path, err)
+	}
+	if now, err := readFile(path); err != nil || !bytes.Equal(now, data) {
+		return nil, Errors{{File: path, Message: "the file changed while it was being loaded; load it again"}}
+	}
+	// The rules as a worker gets them, for what RuleInfo does not say
+	// (offset, spread): a state of their own, closed at once.
+	lw, err := lf.Worker(luarules.WorkerConfig{})
+	if err != nil {
+		return nil, luaErrors(path, err)
+	}
+	core := lw.Rules()
+	_ = lw.Close()
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:16])
+	f.Lua = lf
+	f.src = &source{dir: dir} // for Reparse, which loads a Lua file whole
+	var errs collector
+	for i, ri := range lf.Rules() {
+		r := Rule{
+			ID:         ri.Identifier,
+			Name:       ri.Name,
+			Interval:   ri.Interval,
+			Type:       ri.Type,
+			Timeout:    ri.Timeout,
+			Offset:     core[i].Offset,
+			Spread:     core[i].Spread,
+			MaxRunning: f.MaxRunning,
+			Lua:        &Lua{File: ri.File, Line: ri.Line, Digest: digest},
+			Pos:        Pos{Line: ri.Line},
+		}
+		bad := func(format string, args ...any) {
+			errs.add(&Error{File: ri.File, Line: ri.Line, Rule: r.ID, Message: fmt.Sprintf("rule %s: ", quote(r.ID)) + fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case r.Interval < MinInterval:
+			bad("interval: must be at least %v for the command, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, r.Interval)
+		case ri.Drive == ngxtasks.DriveRequest || ri.Drive == ngxtasks.DriveRun:
+			bad("drive: the command drives its rules by a timer; a rule kept to requests or Run calls would never run here (leave drive out, or use package luarules with Manager.Middleware)")
+		default:
+			if err := checkCore(&r); err != nil {
+				bad("%v", err)
+			}
+		}
+		r.Fingerprint, d.fpBuf = fingerprint(&r, d.fpBuf)
+		f.Rules = append(f.Rules, r)
+	}
+	if err := errs.result(path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// luaErrors turns luarules' errors into Errors, one a mistake, each with
+// its file and line.
+func luaErrors(path string, err error) error {
+	var out Errors
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var le *luarules.Error
+		if errors.As(err, &le) {
+			out = append(out, &Error{File: le.File, Line: le.Line, Rule: le.Rule, Message: strings.TrimPrefix(le.Error(), luaPlace(le))})
+			return
+		}
+		out = append(out, &Error{File: path, Message: err.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// luaPlace is the "file:line: " an *luarules.Error begins with, which
+// Error adds itself.
+func luaPlace(le *luarules.Error) string {
+	if le.Line > 0 {
+		return fmt.Sprintf("%s:%d: ", le.File, le.Line)
+	}
+	return le.File + ": "
+}
