@@ -1,5 +1,8 @@
 // Package rulefile loads the rule file of the ngxtasks command: the
-// master's settings and the rules its workers drive, from YAML.
+// master's settings and the rules its workers drive, from YAML, or from an
+// ngx_tasks Lua file when the name ends in .lua (Kind; lua.go): its rules
+// only, every setting its default, each rule's Lua set instead of Exec or
+// HTTP, every mistake an *Error with file and line (no column).
 //
 // Load reads a file (and the env files it names); Parse does the same from
 // bytes and an Env, touching nothing else, for tests and fuzzing. Both
