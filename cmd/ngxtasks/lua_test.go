@@ -59,6 +59,10 @@ func TestLuaSeedDingDongRunsInEveryWorkerAndDongOncePerSlot(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), "TRYDING") || !strings.Contains(string(body), "TRYDONG") {
 		t.Errorf("status.json: %d %s", code, body)
 	}
+	code, body = in.get("history.json?rule=TRYDONG")
+	if code != 200 || !strings.Contains(string(body), `"outcome":"succeeded"`) || !strings.Contains(string(body), `"type":"preemption"`) {
+		t.Errorf("history.json of TRYDONG: %d %s; want its runs", code, body)
+	}
 	_, metrics := in.get("metrics")
 	if !strings.Contains(string(metrics), `type="preemption"`) {
 		t.Errorf("metrics without the preemption rule's series:\n%s", metrics)
