@@ -14,7 +14,10 @@ require (
 	github.com/ngxtasks/ngxtasks/sqlitedict v0.0.0-00010101000000-000000000000
 )
 
-require github.com/netresearch/go-cron v0.15.1 // indirect
+require (
+	github.com/netresearch/go-cron v0.15.1 // indirect
+	github.com/yuin/gopher-lua v1.1.2 // indirect
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -34,6 +37,7 @@ require (
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/ngxtasks/ngxtasks/calendar v0.0.0-00010101000000-000000000000
+	github.com/ngxtasks/ngxtasks/luarules v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect

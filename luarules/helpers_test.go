@@ -131,3 +131,15 @@ func shutdown(t testing.TB, m *ngxtasks.Manager) {
 		_ = m.Shutdown(ctx)
 	})
 }
+
+// slotOfAny is the slot of any run of rule (for tests with one slot).
+func (r *runs) slotOfAny(rule string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.n {
+		if k.rule == rule {
+			return k.slot
+		}
+	}
+	return -1
+}

@@ -171,6 +171,7 @@ type env struct {
 	incr    *sync.Mutex
 
 	loaded []*chunk // the files run in this state, the rule file first
+	taken  map[siteKey]bool
 	tasks  tasks
 
 	keysFn   *lua.LFunction // tasks.keys, nil when unset
@@ -182,6 +183,7 @@ type env struct {
 	mu         *sync.Mutex
 	runs       map[*lua.LState]*run // by thread; only touched under mu
 	exitMarker *lua.LUserData       // the error value of ngx.exit
+	closed     bool                 // set under mu by Worker.Close
 }
 
 func (f *File) newEnv(cfg WorkerConfig) *env {
@@ -192,7 +194,7 @@ func (f *File) newEnv(cfg WorkerConfig) *env {
 	return &env{
 		file: f, path: f.path, chunks: f.chunks, globals: f.globals,
 		cfg: cfg, logger: logger, incr: &f.incr,
-		runs: map[*lua.LState]*run{},
+		runs: map[*lua.LState]*run{}, taken: map[siteKey]bool{},
 	}
 }
 
@@ -329,13 +331,8 @@ func (e *env) readRule(L *lua.LState, tb *lua.LTable, file string, line int) (*r
 	id := tb.RawGetString("identifier")
 	d := &ruleDef{table: tb}
 	d.info.File, d.info.Line = file, line
-	if s, ok := id.(lua.LString); ok {
-		for _, ch := range e.loaded {
-			if l, ok := ch.scan.identifiers[string(s)]; ok {
-				d.info.File, d.info.Line = ch.path, l
-				break
-			}
-		}
+	if f, l, ok := e.site(id, tb.RawGetString("name")); ok {
+		d.info.File, d.info.Line = f, l
 	}
 	if d.info.File == "" {
 		d.info.File = e.path
@@ -437,6 +434,35 @@ func (e *env) readRule(L *lua.LState, tb *lua.LTable, file string, line int) (*r
 		return nil, errs
 	}
 	return d, nil
+}
+
+// site finds where a rule table is written: the first table constructor
+// not yet taken with the same identifier, or with the same name when the
+// rule has no identifier.
+func (e *env) site(id, name lua.LValue) (string, int, bool) {
+	ids, _ := id.(lua.LString)
+	names, _ := name.(lua.LString)
+	if ids == "" && names == "" {
+		return "", 0, false
+	}
+	for _, ch := range e.loaded {
+		candidates := ch.scan.byID[string(ids)]
+		if ids == "" {
+			candidates = ch.scan.byName[string(names)]
+		}
+		for _, i := range candidates {
+			if !e.taken[siteKey{ch, i}] {
+				e.taken[siteKey{ch, i}] = true
+				return ch.path, ch.scan.sites[i].line, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+type siteKey struct {
+	ch *chunk
+	i  int
 }
 
 // luaField is the rule table's name of a Rule field.

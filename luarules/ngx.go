@@ -242,6 +242,9 @@ func (e *env) ngxSleep(L *lua.LState) int {
 	case <-r.ctx.Done():
 	}
 	e.mu.Lock()
+	if e.closed {
+		L.RaiseError("the worker was closed while ngx.sleep waited")
+	}
 	return 0
 }
 

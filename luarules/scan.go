@@ -17,13 +17,32 @@ type ngxUse struct {
 
 // scan walks a chunk's syntax tree.
 type scan struct {
-	uses        []ngxUse
-	identifiers map[string]int // identifier → line of `identifier = '…'` in a table constructor
+	uses  []ngxUse
+	sites []ruleSite // table constructors that look like rules, in source order
+	// byID and byName index sites by identifier, and by name for sites
+	// with no identifier: a file of many rules is matched in linear time.
+	byID, byName map[string][]int
+}
+
+// ruleSite is a table constructor with a rule's fields: where a rule table
+// is written. line is that of its identifier field, or of its first
+// field when it names none.
+type ruleSite struct {
+	identifier, name string
+	line             int
 }
 
 func scanChunk(chunk []ast.Stmt) *scan {
-	s := &scan{identifiers: map[string]int{}}
+	s := &scan{byID: map[string][]int{}, byName: map[string][]int{}}
 	s.stmts(chunk)
+	for i, site := range s.sites {
+		switch {
+		case site.identifier != "":
+			s.byID[site.identifier] = append(s.byID[site.identifier], i)
+		case site.name != "":
+			s.byName[site.name] = append(s.byName[site.name], i)
+		}
+	}
 	return s
 }
 
@@ -90,16 +109,36 @@ func (s *scan) expr(e ast.Expr) {
 		s.expr(e.Object)
 		s.expr(e.Key)
 	case *ast.TableExpr:
+		// gopher-lua gives a table constructor no line: its first field's is taken.
+		site, isRule := ruleSite{}, false
 		for _, f := range e.Fields {
-			if k, ok := f.Key.(*ast.StringExpr); ok && k.Value == "identifier" {
-				if v, ok := f.Value.(*ast.StringExpr); ok {
-					if _, seen := s.identifiers[v.Value]; !seen {
-						s.identifiers[v.Value] = v.Line()
-					}
+			for _, x := range []ast.Expr{f.Key, f.Value} {
+				if x != nil && x.Line() > 0 && (site.line == 0 || x.Line() < site.line) {
+					site.line = x.Line()
+				}
+			}
+			k, ok := f.Key.(*ast.StringExpr)
+			if ok && ruleFields[k.Value] {
+				isRule = true
+			}
+			if v, isStr := f.Value.(*ast.StringExpr); ok && isStr {
+				switch k.Value {
+				case "identifier":
+					site.identifier = v.Value
+				case "name":
+					site.name = v.Value
 				}
 			}
 			s.expr(f.Key)
 			s.expr(f.Value)
+		}
+		if isRule {
+			for _, f := range e.Fields {
+				if k, ok := f.Key.(*ast.StringExpr); ok && k.Value == "identifier" && f.Value.Line() > 0 {
+					site.line = f.Value.Line()
+				}
+			}
+			s.sites = append(s.sites, site)
 		}
 	case *ast.FuncCallExpr:
 		s.expr(e.Func)
@@ -127,6 +166,9 @@ func (s *scan) expr(e ast.Expr) {
 		s.stmts(e.Stmts)
 	}
 }
+
+// ruleFields mark a table constructor as a rule's.
+var ruleFields = map[string]bool{"identifier": true, "interval": true, "typ": true, "callback": true}
 
 // ngxField recognises ngx.X, and ngx.X.Y where X is one of the shim's
 // tables with a fixed set of fields (ngx.worker, ngx.req). A local named

@@ -123,6 +123,7 @@ func (w *Worker) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.env.closed = true
 	w.L.Close()
 	w.idle = nil
 	if w.keys != nil {

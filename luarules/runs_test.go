@@ -1,0 +1,147 @@
+package luarules_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/luarules"
+)
+
+func loadWorker(t *testing.T, path string, cfg luarules.WorkerConfig) (*luarules.File, *luarules.Worker) {
+	t.Helper()
+	f, err := luarules.Load(path, luarules.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.Worker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return f, w
+}
+
+// ruleOf is the rule with that identifier.
+func ruleOf(t *testing.T, w *luarules.Worker, id string) ngxtasks.Rule {
+	t.Helper()
+	for _, r := range w.Rules() {
+		if r.Identifier == id {
+			return r
+		}
+	}
+	t.Fatalf("no rule %q", id)
+	return ngxtasks.Rule{}
+}
+
+// TestRunawayCallbackStoppedByTimeout: `while true do end` with timeout =
+// 0.2 is stopped by the manager's run context; the run's error names the
+// rule, its file and line and where it was stopped, and matches
+// context.DeadlineExceeded. The worker's state works afterwards.
+func TestRunawayCallbackStoppedByTimeout(t *testing.T) {
+	_, w := loadWorker(t, "testdata/runs.lua", luarules.WorkerConfig{Logger: quiet()})
+	m := &ngxtasks.Manager{Logger: quiet()}
+	shutdown(t, m)
+	rs := newRuns()
+	m.Observer = rs.observe
+	if err := m.Push(ruleOf(t, w, "runaway"), ruleOf(t, w, "counter")); err != nil {
+		t.Fatal(err)
+	}
+	if r := ruleOf(t, w, "runaway"); r.Timeout != 200*time.Millisecond {
+		t.Fatalf("timeout %v", r.Timeout)
+	}
+	began := time.Now()
+	err := m.Run(context.Background())
+	took := time.Since(began)
+	if err == nil {
+		t.Fatal("the runaway callback returned no error")
+	}
+	if took > 5*time.Second {
+		t.Fatalf("stopped after %v", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ngxtasks.ErrTimeout) {
+		t.Errorf("error %v matches neither context.DeadlineExceeded nor ErrTimeout", err)
+	}
+	for _, want := range []string{`testdata/runs.lua:4: rule "runaway": callback: testdata/runs.lua:9: stopped: context deadline exceeded`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	// The state still runs Lua: counter ran in the same step, and runs again.
+	if n := rs.count("counter", rs.slotOfAny("counter"), ""); n != 1 {
+		t.Errorf("counter ran %d times", n)
+	}
+	cb := ruleOf(t, w, "counter").Callback
+	if err := cb(context.Background(), ngxtasks.Firing{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLuaErrorsReported: a Lua error, raised or from a bad index, and an
+// ngx field the shim lacks read where the scan cannot see it, are the
+// run's error, naming the rule, its file and line and those of the error.
+func TestLuaErrorsReported(t *testing.T) {
+	_, w := loadWorker(t, "testdata/runs.lua", luarules.WorkerConfig{Logger: quiet()})
+	for _, tc := range []struct{ id, want string }{
+		{"fails", `testdata/runs.lua:13: rule "fails": callback: testdata/runs.lua:18: attempt to index a non-table object(nil) with key 'field'`},
+		{"raises", `testdata/runs.lua:22: rule "raises": callback: testdata/runs.lua:26: boom from raises`},
+		{"sneaky", `testdata/runs.lua:30: rule "sneaky": callback: testdata/runs.lua:35: ngx.timer is not provided by ngxtasks's ngx shim`},
+	} {
+		err := ruleOf(t, w, tc.id).Callback(context.Background(), ngxtasks.Firing{})
+		var le *luarules.Error
+		if !errors.As(err, &le) || le.Rule != tc.id || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v\nwant %s", tc.id, err, tc.want)
+		}
+	}
+}
+
+// TestSleepReturnsWhenContextEnds: ngx.sleep(30) under a 0.2 s timeout
+// returns when the context ends, and the callback stops there; while it
+// sleeps, the worker's other callbacks run (it lets go of the state).
+func TestSleepReturnsWhenContextEnds(t *testing.T) {
+	log := &logged{}
+	_, w := loadWorker(t, "testdata/runs.lua", luarules.WorkerConfig{Logger: log.logger()})
+	sleeper := ruleOf(t, w, "sleeper")
+	ctx, cancel := context.WithTimeout(context.Background(), sleeper.Timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	began := time.Now()
+	go func() { done <- sleeper.Callback(ctx, ngxtasks.Firing{}) }()
+	time.Sleep(20 * time.Millisecond) // the sleeper is asleep
+	if err := ruleOf(t, w, "counter").Callback(context.Background(), ngxtasks.Firing{}); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(began) > 150*time.Millisecond {
+		t.Errorf("the counter waited %v for the sleeper", time.Since(began))
+	}
+	select {
+	case err := <-done:
+		if took := time.Since(began); took > 5*time.Second {
+			t.Errorf("ngx.sleep(30) returned after %v", took)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("sleeper: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ngx.sleep(30) did not return when its context ended")
+	}
+	recs := log.all()
+	if len(recs) != 1 || recs[0].msg != "run 1 of counter" || recs[0].level != 0 || recs[0].attrs["rule"] != "counter" || recs[0].attrs["ngx_level"] != "notice" {
+		t.Errorf("logged %+v", recs)
+	}
+}
+
+// TestClosedWorker: a callback after Close returns ErrClosed.
+func TestClosedWorker(t *testing.T) {
+	_, w := loadWorker(t, "testdata/runs.lua", luarules.WorkerConfig{Logger: quiet()})
+	cb := ruleOf(t, w, "counter").Callback
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb(context.Background(), ngxtasks.Firing{}); !errors.Is(err, luarules.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}

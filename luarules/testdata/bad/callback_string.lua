@@ -1,0 +1,8 @@
+return {
+    {
+        identifier = 'notfunc',
+        interval = 10,
+        typ = 'normal',
+        callback = 'dingdong'
+    }
+}

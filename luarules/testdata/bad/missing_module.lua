@@ -1,0 +1,2 @@
+local rules = require('no_such_rules')
+return rules

@@ -1,0 +1,8 @@
+return {
+    {
+        name = 'nameless',
+        interval = 10,
+        typ = 'normal',
+        callback = function(self) end
+    }
+}

@@ -1,0 +1,8 @@
+return {
+    {
+        identifier = 'broken',
+        interval = 10
+        typ = 'normal',
+        callback = function(self) end
+    }
+}
