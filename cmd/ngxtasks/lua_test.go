@@ -282,3 +282,57 @@ rules = {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
+
+// The seed's custom keys generator, verbatim, counts slots from
+// global_start_time, which the command sets to the instance's start: every
+// worker process cuts the same slots, numbered from 0, and DONG runs at
+// most once in each. The file requires the rules and the generator as
+// modules beside it.
+func TestLuaSeedKeysGeneratorCutsSlotsFromTheInstanceStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keys, err := os.ReadFile("testdata/seed/keys.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "keys.lua"), string(keys))
+	rules := strings.Replace(strings.Replace(seedDingDong(t), "interval = 10,", "interval = 1,", 1), "interval = 60,", "interval = 2,", 1)
+	writeFile(t, filepath.Join(dir, "rules.lua"), rules)
+	config := filepath.Join(dir, "main.lua")
+	writeFile(t, config, "require('rules')\nrequire('keys')\n")
+	if code, stdout, stderr := ngxtasks(t, "validate", config); code != 0 || stdout != config+": 2 rules, ok\n" {
+		t.Fatalf("validate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	const workers = 3
+	in := start(t, config, workers, "--stop-timeout", "1s")
+	in.waitFor("three TRYDONG slots", 15*time.Second, func() bool {
+		n := 0
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == "TRYDONG" {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	dongs := map[int64][]any{}
+	for _, l := range in.log.find("ngxtasks: run") {
+		if s := slotOf(l); s < 0 || s > 20 {
+			t.Errorf("run %v: slot not counted from the instance's start", l)
+		}
+		if l["rule"] == "TRYDONG" {
+			dongs[slotOf(l)] = append(dongs[slotOf(l)], l["worker"])
+		}
+	}
+	for s, ws := range dongs {
+		if len(ws) != 1 {
+			t.Errorf("TRYDONG slot %d ran in %v, want one worker", s, ws)
+		}
+	}
+	if len(dongs) < 3 {
+		t.Errorf("TRYDONG ran in %d slots, want 3", len(dongs))
+	}
+}
