@@ -220,11 +220,12 @@ func TestLuaValidateNamesFileAndLineOfEachMistake(t *testing.T) {
 
 // A reload (SIGHUP) of an edited Lua file: every worker runs the new
 // callbacks and the new rule, and no worker the old ones once it applied;
-// a file with a mistake is refused and the rules go on.
+// a file with a mistake is refused and the rules go on; a module the file
+// requires, edited alone, is a change too.
 func TestLuaReloadTakesTheEditedFile(t *testing.T) {
 	t.Parallel()
-	file := func(tag string, extra string) string {
-		return fmt.Sprintf(`local tag = '%s'
+	file := func(extra string) string {
+		return fmt.Sprintf(`local tag = require('tag')
 rules = {
     {
         identifier = 'tick',
@@ -235,10 +236,13 @@ rules = {
         end
     },%s
 }
-`, tag, extra)
+`, extra)
 	}
-	config := filepath.Join(t.TempDir(), "rules.lua")
-	writeFile(t, config, file("v1", ""))
+	dir := t.TempDir()
+	config := filepath.Join(dir, "rules.lua")
+	module := filepath.Join(dir, "tag.lua")
+	writeFile(t, module, "return 'v1'\n")
+	writeFile(t, config, file(""))
 	const workers = 3
 	in := start(t, config, workers, "--stop-timeout", "1s")
 	said := func(msg string) map[any]int {
@@ -251,19 +255,24 @@ rules = {
 	in.waitFor("tick v1 in every worker", 10*time.Second, func() bool { return len(said("tick v1")) == workers })
 
 	// A mistake: refused, the old rules keep running.
-	writeFile(t, config, file("v1", "\n    { identifier = 'bad', interval = 1, typ = 'other', callback = function(self) end },"))
+	writeFile(t, config, file("\n    { identifier = 'bad', interval = 1, typ = 'other', callback = function(self) end },"))
 	in.signal(syscall.SIGHUP)
 	in.waitFor("the refused reload", 10*time.Second, func() bool {
 		return strings.Contains(in.log.String(), "reload refused") && strings.Contains(in.log.String(), "rules.lua:11:")
 	})
 
-	writeFile(t, config, file("v2", "\n    { identifier = 'tock', interval = 1, typ = 'preemption', callback = function(self) ngx.log(ngx.NOTICE, 'tock') end },"))
-	in.signal(syscall.SIGHUP)
-	in.waitFor("the reload applied", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: reload applied")) == 1 })
-	appliedAt := time.Now()
-	if l := in.log.find("ngxtasks: reload applied")[0]; l["failed_workers"] != 0.0 {
-		t.Fatalf("reload: %v", l)
+	reload := func(n int) time.Time {
+		t.Helper()
+		in.signal(syscall.SIGHUP)
+		in.waitFor("the reload applied", 10*time.Second, func() bool { return len(in.log.find("ngxtasks: reload applied")) == n })
+		if l := in.log.find("ngxtasks: reload applied")[n-1]; l["failed_workers"] != 0.0 {
+			t.Fatalf("reload: %v", l)
+		}
+		return time.Now()
 	}
+	writeFile(t, module, "return 'v2'\n")
+	writeFile(t, config, file("\n    { identifier = 'tock', interval = 1, typ = 'preemption', callback = function(self) ngx.log(ngx.NOTICE, 'tock') end },"))
+	appliedAt := reload(1)
 	if l := in.log.find("ngxtasks: reloading"); len(l) != 1 || fmt.Sprint(l[0]["added"]) != "[tock]" || fmt.Sprint(l[0]["changed"]) != "[tick]" {
 		t.Errorf("reloading: %v, want tock added and tick changed", l)
 	}
@@ -277,6 +286,14 @@ rules = {
 	if n := len(in.log.find("tick v1")); n > v1+workers {
 		t.Errorf("tick v1 said %d times after the reload applied (%d before)", n-v1, v1)
 	}
+
+	// The module alone.
+	writeFile(t, module, "return 'v3'\n")
+	reload(2)
+	if l := in.log.find("ngxtasks: reloading"); len(l) != 2 || fmt.Sprint(l[1]["changed"]) != "[tick tock]" {
+		t.Errorf("reloading: %v, want tick and tock changed", l)
+	}
+	in.waitFor("tick v3 in every worker", 10*time.Second, func() bool { return len(said("tick v3")) == workers })
 	in.signal(syscall.SIGTERM)
 	if err := in.wait(15 * time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)

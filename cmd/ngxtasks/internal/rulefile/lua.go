@@ -3,9 +3,11 @@ package rulefile
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,7 +72,11 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 		return nil, luaErrors(path, err)
 	}
 	if now, err := readFile(path); err != nil || !bytes.Equal(now, data) {
-		return nil, Errors{{File: path, Message: "the file changed while it was being loaded; load it again"}}
+		return nil, Errors{{File: path, Message: changedMessage}}
+	}
+	digest, err := luaSources(path, dir, data, env)
+	if err != nil {
+		return nil, Errors{{File: path, Message: err.Error()}}
 	}
 	// The rules as a worker gets them, for what RuleInfo does not say
 	// (offset, spread): a state of their own, closed at once.
@@ -80,8 +86,6 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 	}
 	core := lw.Rules()
 	_ = lw.Close()
-	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:16])
 	f.Lua = lf
 	f.src = &source{dir: dir} // for Reparse, which loads a Lua file whole
 	var errs collector
@@ -118,6 +122,85 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// changedMessage refuses a Lua file (or module) whose contents on disk
+// are not those read first: the master's, when a worker loads it.
+const changedMessage = "changed on disk since it was read (the master reads a Lua file and its modules at start and at each reload, and every worker runs exactly that): reload (SIGHUP, ngxtasks reload) to run the new version"
+
+// Bounds of the modules luaSources reads beside a Lua file.
+const (
+	maxLuaSources = 1000 // .lua files
+	maxLuaDepth   = 3    // folders below the file's (require('a.b.c.d'))
+	maxLuaVisits  = 5000 // directory entries looked at
+)
+
+// luaSources reads the files a load of the Lua file at path may run: the
+// file itself (data) and every .lua file under its folder, where require
+// finds modules (hidden folders and deeper ones left out). Each is read
+// through env, as env files are (so the master's snapshot carries them,
+// and a worker reads them from it), and compared with the disk, which
+// luarules reads: a module that changed since the master read it is
+// refused like the file. The digest covers them all, so that a reload
+// after editing a module alone is a new definition of every rule.
+func luaSources(path, dir string, data []byte, env Env) (string, error) {
+	read := env.ReadFile
+	if read == nil {
+		read = readFile
+	}
+	h := sha256.New()
+	put := func(name string, b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(name)))
+		h.Write(n[:])
+		h.Write([]byte(name))
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	put("", data)
+	main := filepath.Base(path)
+	if dir == "" {
+		dir = "."
+	}
+	found, visits := 0, 0
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable folder: require cannot read it either
+		}
+		if visits++; visits > maxLuaVisits {
+			return filepath.SkipAll
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			if p != dir && (strings.HasPrefix(e.Name(), ".") || strings.Count(rel, string(filepath.Separator)) >= maxLuaDepth) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel == main || !strings.EqualFold(filepath.Ext(p), ".lua") || !e.Type().IsRegular() {
+			return nil
+		}
+		if found++; found > maxLuaSources {
+			return filepath.SkipAll
+		}
+		b, err := read(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("module %s: %s", rel, changedMessage) // not there when the master read
+		}
+		if err != nil {
+			return fmt.Errorf("module %s: %w", rel, err)
+		}
+		if disk, err := readFile(p); err != nil || !bytes.Equal(disk, b) {
+			return fmt.Errorf("module %s: %s", rel, changedMessage)
+		}
+		put(rel, b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // luaErrors turns luarules' errors into Errors, one a mistake, each with
