@@ -33,10 +33,10 @@ type luaState struct {
 	closed  bool
 }
 
-// retireDelay is how long a retired state stays open with no run going:
+// retireDelay is how long a replaced state stays open with no run going:
 // a slot its rules took just before the reload (its claim in flight) may
-// still start in it.
-const retireDelay = 5 * time.Second
+// still start in it. A variable for the tests.
+var retireDelay = 5 * time.Second
 
 // newLuaState makes this worker's state for f.
 func (w *worker) newLuaState(f *rulefile.File) (*luaState, error) {
@@ -78,13 +78,20 @@ func (w *worker) luaFor(f *rulefile.File) (st *luaState, fresh bool, err error) 
 	return st, true, nil
 }
 
-// setLua makes st the current state and retires the one before.
-func (w *worker) setLua(st *luaState) {
+// setLua makes st the current state, before its rules go to the manager
+// (whose Keys, luaKeys, follows the current state), and returns the one
+// before.
+func (w *worker) setLua(st *luaState) (old *luaState) {
 	w.luaMu.Lock()
-	old := w.lua
-	w.lua = st
-	w.luaMu.Unlock()
-	if old != nil && old != st {
+	defer w.luaMu.Unlock()
+	old, w.lua = w.lua, st
+	return old
+}
+
+// retireLater retires a state that is no longer current, once the slots
+// its rules took before the swap had time to start.
+func retireLater(old *luaState) {
+	if old != nil {
 		time.AfterFunc(retireDelay, old.retire)
 	}
 }

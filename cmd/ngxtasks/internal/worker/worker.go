@@ -122,11 +122,11 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := w.m.Push(rules...); err != nil {
-		return err
-	}
 	if st != nil {
 		w.setLua(st)
+	}
+	if err := w.m.Push(rules...); err != nil {
+		return err
 	}
 	w.resume()
 	stopWatch := w.m.Watch(w.announce)
@@ -208,16 +208,19 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
+	var old *luaState
+	if fresh {
+		old = w.setLua(st)
+	}
 	c, err := w.m.Replace(rules...)
 	if err != nil {
 		if fresh {
+			w.setLua(old)
 			st.retire()
 		}
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
-	if fresh {
-		w.setLua(st)
-	}
+	retireLater(old)
 	w.file = f
 	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
 }
