@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -67,7 +68,10 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 	if f.Started.IsZero() {
 		f.Started = time.Now().Truncate(time.Second)
 	}
-	lf, err := luarules.Load(path, luarules.Options{Globals: map[string]any{"global_start_time": f.Started}})
+	// The file's top level runs here and again in each worker's state,
+	// which logs its ngx.log lines: not here too.
+	quiet := slog.New(slog.DiscardHandler)
+	lf, err := luarules.Load(path, luarules.Options{Logger: quiet, Globals: map[string]any{"global_start_time": f.Started}})
 	if err != nil {
 		return nil, luaErrors(path, err)
 	}
