@@ -62,7 +62,7 @@ func BenchmarkCallback(b *testing.B) {
 	}
 }
 
-// thousandRules writes a rule file of n rules, each with its own callback
+// thousandRules writes a rule file of n rules (1,000 in the benchmarks' name), each with its own callback
 // closure, and returns its path.
 func thousandRules(tb testing.TB, n int) string {
 	var sb strings.Builder
@@ -82,41 +82,45 @@ func thousandRules(tb testing.TB, n int) string {
 	return path
 }
 
-// BenchmarkWorkerMemory1000Rules: the heap a worker's Lua state holds for
-// a file of 1,000 rules (bytes/worker: the live heap after a GC, with 8
+// BenchmarkWorkerMemory: the heap a worker's Lua state holds for a file
+// of 1 and of 1,000 rules (bytes/worker: the live heap after a GC with 8
 // workers alive, divided by 8), and the time to make one (the file runs
 // again in the new state; its compiled code is shared) and close it.
-func BenchmarkWorkerMemory1000Rules(b *testing.B) {
-	path := thousandRules(b, 1000)
-	f, err := luarules.Load(path, luarules.Options{Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
+func BenchmarkWorkerMemory(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			path := thousandRules(b, n)
+			f, err := luarules.Load(path, luarules.Options{Logger: quiet()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			const alive = 8
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ws := make([]*luarules.Worker, alive)
+			for i := range ws {
+				if ws[i], err = f.Worker(luarules.WorkerConfig{ID: i, Logger: quiet()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perWorker := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / alive
+			for _, w := range ws {
+				_ = w.Close()
+			}
+			for b.Loop() {
+				w, err := f.Worker(luarules.WorkerConfig{Logger: quiet()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = w.Close()
+			}
+			b.ReportMetric(perWorker, "bytes/worker")
+			b.ReportMetric(perWorker/float64(n), "bytes/rule")
+		})
 	}
-	const alive = 8
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	ws := make([]*luarules.Worker, alive)
-	for i := range ws {
-		if ws[i], err = f.Worker(luarules.WorkerConfig{ID: i, Logger: quiet()}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	perWorker := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / alive
-	for _, w := range ws {
-		_ = w.Close()
-	}
-	for b.Loop() {
-		w, err := f.Worker(luarules.WorkerConfig{Logger: quiet()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = w.Close()
-	}
-	b.ReportMetric(perWorker, "bytes/worker")
-	b.ReportMetric(perWorker/1000, "bytes/rule")
 }
 
 // BenchmarkLoad1000Rules: Load of a 1,000-rule file: parse, scan,

@@ -19,9 +19,11 @@
 // tasks:run(). A file that only sets a global `rules` (the seed's DING/DONG
 // snippet) has those rules, and so has a module required by that name.
 // require finds sibling modules in the file's folder, nowhere else, so a
-// file means the same on every host. tasks:run() runs nothing: the
-// Manager drives (its timer, Middleware or Run); tasks.dict is recorded
-// (File.DictName), claims going to the Manager's Dict.
+// file means the same on every host; require('ngx_tasks') is always the
+// shim, even with a copy of the original ngx_tasks.lua in that folder.
+// tasks:run() runs nothing: the Manager drives (its timer, Middleware or
+// Run); tasks.dict is recorded (File.DictName), claims going to the
+// Manager's Dict.
 //
 // A rule table has the seed's fields: identifier, name, interval (seconds,
 // fractions allowed), typ ('normal' or 'preemption'), callback =
@@ -57,10 +59,17 @@
 //
 // # Runs
 //
+// A file's top level runs once in Load, to validate it, and once in each
+// Worker, as an nginx worker runs its init_worker_by_lua (twice there when
+// the file sets tasks.keys: the generator has a state of its own). Top
+// level code with effects beyond its state (ngx.shared, files) sees them
+// repeated.
+//
 // Every Lua state belongs to one worker and runs one Lua function at a
-// time (see Worker). A callback's error, a Lua panic included, is its
-// run's error, an *Error naming the rule, the file and line of the rule
-// and those of the failure; the process never crashes for it. A callback
+// time (see Worker). A callback's failure (error(), a runtime error, a
+// panic in the interpreter) is its run's error, an *Error naming the rule,
+// the file and line of the rule and those of the failure; the process
+// never crashes for it. A callback
 // that outlives its rule's timeout is stopped, and its error matches
 // context.DeadlineExceeded.
 package luarules

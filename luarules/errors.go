@@ -1,8 +1,12 @@
 package luarules
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 // ErrClosed is returned by the callbacks of a Worker after Close.
@@ -36,6 +40,31 @@ func (e *Error) Error() string {
 	return s + e.Msg
 }
 
+// Errors lists the *Error values in err, as Load joins them, in order:
+// for a command that prints every mistake of a file, one a line.
+func Errors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *Error:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		default:
+			var le *Error
+			if errors.As(err, &le) {
+				out = append(out, le)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Unwrap returns the cause, so that errors.Is(err, context.DeadlineExceeded)
 // holds for a callback stopped by its timeout.
 func (e *Error) Unwrap() error { return e.Err }
@@ -46,4 +75,40 @@ func (e *Error) located() string {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return e.Msg
+}
+
+// luaError turns the error of a Lua call into an *Error. Lua's message
+// begins with the file and line where it was raised, which is kept apart.
+func luaError(file string, err error, ctx context.Context) *Error {
+	msg := err.Error()
+	if ae, ok := err.(*lua.ApiError); ok {
+		msg = ae.Object.String()
+	}
+	out := &Error{File: file, Msg: msg}
+	if f, l, rest, ok := splitWhere(msg); ok {
+		out.File, out.Line, out.Msg = f, l, rest
+	}
+	if ctx != nil && ctx.Err() != nil {
+		out.Err = ctx.Err()
+		out.Msg = "stopped: " + ctx.Err().Error()
+	}
+	return out
+}
+
+// splitWhere splits "file:line: message".
+func splitWhere(msg string) (string, int, string, bool) {
+	i := strings.Index(msg, ": ")
+	if i < 0 {
+		return "", 0, "", false
+	}
+	head := msg[:i]
+	j := strings.LastIndexByte(head, ':')
+	if j < 0 {
+		return "", 0, "", false
+	}
+	var line int
+	if _, err := fmt.Sscanf(head[j+1:], "%d", &line); err != nil || line <= 0 {
+		return "", 0, "", false
+	}
+	return head[:j], line, msg[i+2:], true
 }

@@ -25,7 +25,10 @@ import (
 // now is passed in seconds with milliseconds, as ngx.now() gives it (the
 // seed passed whole seconds, which is why its slots could not be shorter
 // than one). The generator must number slots so that each number holds
-// one stretch of time: a step function of now.
+// one stretch of time: a step function of now. The boundaries are where
+// the function's own arithmetic puts them: a division of now (about 1.8e9
+// seconds) by 0.3 may put one a millisecond off the exact instant, the
+// same in every worker.
 
 // keysTimeout bounds one call of the Lua generator.
 const keysTimeout = time.Second

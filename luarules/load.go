@@ -2,13 +2,13 @@ package luarules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +46,10 @@ type File struct {
 	rules   []RuleInfo
 	keys    bool
 	dict    string
-	incr    sync.Mutex // makes ngx.shared incr atomic among this File's workers
+	// fingerprint identifies the sources Load ran (the file and its
+	// modules, in the order they ran).
+	fingerprint string
+	incr        sync.Mutex // makes ngx.shared incr atomic among this File's workers
 }
 
 // RuleInfo describes a rule of a file, for validate and status pages.
@@ -71,6 +74,14 @@ func (f *File) Rules() []RuleInfo { return append([]RuleInfo(nil), f.rules...) }
 // HasKeys reports whether the file sets tasks.keys: its workers' Keys is
 // then the Lua generator, to give every Manager of those workers.
 func (f *File) HasKeys() bool { return f.keys }
+
+// Fingerprint is a short hash of the sources Load ran: the file and the
+// modules it required. Two loads of unchanged files have the same one.
+// It is not set as the rules' Version: a rule kept by Manager.Replace
+// would keep its callback, bound to the Lua state of the Worker it came
+// from; a program that reloads Lua rules should swap them, and close the
+// old Worker once the old rules are out.
+func (f *File) Fingerprint() string { return f.fingerprint }
 
 // DictName is the tasks.dict the file set (the seed's default,
 // "PreemptionTasks", when it set none). ngxtasks claims slots in the
@@ -118,6 +129,11 @@ func Load(path string, opts Options) (*File, error) {
 	}
 	f.keys = e.keysFn != nil
 	f.dict = e.dictName
+	h := sha256.New()
+	for _, ch := range e.loaded {
+		h.Write(ch.sum[:])
+	}
+	f.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	return f, nil
 }
 
@@ -170,9 +186,10 @@ type env struct {
 	logger  *slog.Logger
 	incr    *sync.Mutex
 
-	loaded []*chunk // the files run in this state, the rule file first
-	taken  map[siteKey]bool
-	tasks  tasks
+	loaded     []*chunk // the files run in this state, the rule file first
+	moduleErrs []*Error // modules require could not compile
+	taken      map[siteKey]bool
+	tasks      tasks
 
 	keysFn   *lua.LFunction // tasks.keys, nil when unset
 	keysSelf *lua.LTable    // the table holding it, passed as self
@@ -181,9 +198,9 @@ type env struct {
 	// mu is the worker's lock on the state (nil in Load's state): held by
 	// whoever runs Lua in it, let go by ngx.sleep.
 	mu         *sync.Mutex
-	runs       map[*lua.LState]*run // by thread; only touched under mu
-	exitMarker *lua.LUserData       // the error value of ngx.exit
-	closed     bool                 // set under mu by Worker.Close
+	runs       map[*lua.LState]*threadRun // by thread of the worker's state; only touched under mu
+	exitMarker *lua.LUserData             // the error value of ngx.exit
+	closed     bool                       // set under mu by Worker.Close
 }
 
 func (f *File) newEnv(cfg WorkerConfig) *env {
@@ -194,7 +211,7 @@ func (f *File) newEnv(cfg WorkerConfig) *env {
 	return &env{
 		file: f, path: f.path, chunks: f.chunks, globals: f.globals,
 		cfg: cfg, logger: logger, incr: &f.incr,
-		runs: map[*lua.LState]*run{}, taken: map[siteKey]bool{},
+		runs: map[*lua.LState]*threadRun{}, taken: map[siteKey]bool{},
 	}
 }
 
@@ -254,6 +271,9 @@ func (e *env) load(L *lua.LState) ([]*ruleDef, []*Error) {
 	defer L.RemoveContext()
 	L.Push(L.NewFunctionFromProto(main.proto))
 	if err := L.PCall(0, 1, nil); err != nil {
+		if len(e.moduleErrs) > 0 {
+			return nil, e.moduleErrs
+		}
 		return nil, []*Error{luaError(e.path, err, ctx)}
 	}
 	ret := L.Get(-1)
@@ -323,228 +343,4 @@ func (e *env) load(L *lua.LState) ([]*ruleDef, []*Error) {
 		errs = append(errs, &Error{File: e.path, Msg: "defines no rule: return an array of rule tables, push them with require('ngx_tasks'):push(rule), or call tasks:run() on such an array"})
 	}
 	return defs, errs
-}
-
-// readRule checks a rule table. file and line are where it was pushed;
-// the line naming its identifier in a table constructor is preferred.
-func (e *env) readRule(L *lua.LState, tb *lua.LTable, file string, line int) (*ruleDef, []*Error) {
-	id := tb.RawGetString("identifier")
-	d := &ruleDef{table: tb}
-	d.info.File, d.info.Line = file, line
-	if f, l, ok := e.site(id, tb.RawGetString("name")); ok {
-		d.info.File, d.info.Line = f, l
-	}
-	if d.info.File == "" {
-		d.info.File = e.path
-	}
-	label := ""
-	if s, ok := id.(lua.LString); ok {
-		label = string(s)
-	} else if s, ok := tb.RawGetString("name").(lua.LString); ok {
-		label = string(s)
-	}
-	var errs []*Error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &Error{File: d.info.File, Line: d.info.Line, Rule: label, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
-	switch id := id.(type) {
-	case lua.LString:
-		d.info.Identifier = string(id)
-	case *lua.LNilType:
-		bad("identifier", "is missing: every rule needs a unique identifier string")
-	default:
-		bad("identifier", "must be a string, got a %s", id.Type())
-	}
-	switch n := tb.RawGetString("name").(type) {
-	case *lua.LNilType:
-	case lua.LString:
-		d.info.Name = string(n)
-	default:
-		bad("name", "must be a string, got a %s", n.Type())
-	}
-	d.info.Interval = seconds(tb, "interval", true, bad)
-	switch t := tb.RawGetString("typ").(type) {
-	case lua.LString:
-		typ, err := ngxtasks.ParseType(string(t))
-		if err != nil {
-			bad("typ", "must be 'normal' or 'preemption', got %q", string(t))
-		}
-		d.info.Type = typ
-	case *lua.LNilType:
-		bad("typ", "is missing: 'normal' (every worker) or 'preemption' (one worker)")
-	default:
-		bad("typ", "must be 'normal' or 'preemption', got a %s", t.Type())
-	}
-	switch cb := tb.RawGetString("callback").(type) {
-	case *lua.LFunction:
-		d.callback = cb
-	case *lua.LNilType:
-		bad("callback", "is missing: callback = function(self) … end")
-	default:
-		bad("callback", "must be a function, got a %s", cb.Type())
-	}
-	switch fl := tb.RawGetString("filter").(type) {
-	case *lua.LNilType:
-	case *lua.LFunction:
-		d.filter = fl
-		d.info.Filter = true
-	default:
-		bad("filter", "must be a function, got a %s", fl.Type())
-	}
-	// ngxtasks's own fields, which the seed's rules do not have.
-	d.info.Timeout = e.file.opts.Timeout
-	if tb.RawGetString("timeout") != lua.LNil {
-		d.info.Timeout = seconds(tb, "timeout", false, bad)
-	}
-	if v := tb.RawGetString("drive"); v != lua.LNil {
-		s, _ := v.(lua.LString)
-		switch string(s) {
-		case "any":
-		case "timer":
-			d.info.Drive = ngxtasks.DriveTimer
-		case "request":
-			d.info.Drive = ngxtasks.DriveRequest
-		case "run":
-			d.info.Drive = ngxtasks.DriveRun
-		default:
-			bad("drive", "must be 'any', 'timer', 'request' or 'run', got %s", L.ToStringMeta(v).String())
-		}
-	}
-	d.rule = ngxtasks.Rule{
-		Name: d.info.Name, Identifier: d.info.Identifier, Interval: d.info.Interval,
-		Type: d.info.Type, Timeout: d.info.Timeout, Drive: d.info.Drive,
-		Offset:     seconds(tb, "offset", false, bad),
-		Spread:     flag(tb, "spread", bad),
-		Background: flag(tb, "background", bad),
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	// The core's own checks (identifier length, control characters…),
-	// named by the rule table's field.
-	check := d.rule
-	check.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
-	if err := check.Validate(); err != nil {
-		var re *ngxtasks.RuleError
-		if errors.As(err, &re) {
-			bad(luaField(re.Field), "%s", re.Problem)
-		} else {
-			bad("", "%v", err)
-		}
-		return nil, errs
-	}
-	return d, nil
-}
-
-// site finds where a rule table is written: the first table constructor
-// not yet taken with the same identifier, or with the same name when the
-// rule has no identifier.
-func (e *env) site(id, name lua.LValue) (string, int, bool) {
-	ids, _ := id.(lua.LString)
-	names, _ := name.(lua.LString)
-	if ids == "" && names == "" {
-		return "", 0, false
-	}
-	for _, ch := range e.loaded {
-		candidates := ch.scan.byID[string(ids)]
-		if ids == "" {
-			candidates = ch.scan.byName[string(names)]
-		}
-		for _, i := range candidates {
-			if !e.taken[siteKey{ch, i}] {
-				e.taken[siteKey{ch, i}] = true
-				return ch.path, ch.scan.sites[i].line, true
-			}
-		}
-	}
-	return "", 0, false
-}
-
-type siteKey struct {
-	ch *chunk
-	i  int
-}
-
-// luaField is the rule table's name of a Rule field.
-func luaField(goField string) string {
-	if goField == "Type" {
-		return "typ"
-	}
-	return strings.ToLower(goField)
-}
-
-// seconds reads a number of seconds (fractions allowed) as a duration.
-func seconds(tb *lua.LTable, field string, required bool, bad func(string, string, ...any)) time.Duration {
-	switch v := tb.RawGetString(field).(type) {
-	case lua.LNumber:
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) || f*float64(time.Second) > math.MaxInt64 {
-			bad(field, "must be a finite number of seconds, got %v", f)
-			return 0
-		}
-		if required && f <= 0 {
-			bad(field, "must be > 0 seconds, got %v", f)
-			return 0
-		}
-		if f < 0 {
-			bad(field, "must be >= 0 seconds, got %v", f)
-			return 0
-		}
-		return time.Duration(f * float64(time.Second))
-	case *lua.LNilType:
-		if required {
-			bad(field, "is missing: a number of seconds (fractions allowed)")
-		}
-	default:
-		bad(field, "must be a number of seconds, got a %s", v.Type())
-	}
-	return 0
-}
-
-func flag(tb *lua.LTable, field string, bad func(string, string, ...any)) bool {
-	switch v := tb.RawGetString(field).(type) {
-	case *lua.LNilType:
-		return false
-	case lua.LBool:
-		return bool(v)
-	default:
-		bad(field, "must be true or false, got a %s", v.Type())
-	}
-	return false
-}
-
-// luaError turns the error of a Lua call into an *Error. Lua's message
-// begins with the file and line where it was raised, which is kept apart.
-func luaError(file string, err error, ctx context.Context) *Error {
-	msg := err.Error()
-	if ae, ok := err.(*lua.ApiError); ok {
-		msg = ae.Object.String()
-	}
-	out := &Error{File: file, Msg: msg}
-	if f, l, rest, ok := splitWhere(msg); ok {
-		out.File, out.Line, out.Msg = f, l, rest
-	}
-	if ctx != nil && ctx.Err() != nil {
-		out.Err = ctx.Err()
-		out.Msg = "stopped: " + ctx.Err().Error()
-	}
-	return out
-}
-
-// splitWhere splits "file:line: message".
-func splitWhere(msg string) (string, int, string, bool) {
-	i := strings.Index(msg, ": ")
-	if i < 0 {
-		return "", 0, "", false
-	}
-	head := msg[:i]
-	j := strings.LastIndexByte(head, ':')
-	if j < 0 {
-		return "", 0, "", false
-	}
-	var line int
-	if _, err := fmt.Sscanf(head[j+1:], "%d", &line); err != nil || line <= 0 {
-		return "", 0, "", false
-	}
-	return head[:j], line, msg[i+2:], true
 }

@@ -60,6 +60,9 @@ var hints = map[string]string{
 
 // known says whether the shim has ngx field f ("timer", "worker.count").
 func known(f string) bool {
+	if m, ok := strings.CutPrefix(f, "shared.DICT:"); ok {
+		return sharedMethods[m]
+	}
 	if i := strings.IndexByte(f, '.'); i >= 0 {
 		return subFields[f]
 	}
@@ -198,26 +201,26 @@ func strictMeta(L *lua.LState, table string) *lua.LTable {
 // the Lua file:line and the rule running.
 func (e *env) ngxLog(L *lua.LState) int {
 	lvl := L.CheckInt(1)
-	var b strings.Builder
-	for i := 2; i <= L.GetTop(); i++ {
-		b.WriteString(L.ToStringMeta(L.Get(i)).String())
-	}
 	sl, name := slog.LevelInfo, "INFO"
 	for _, l := range levels {
 		if l.value == lvl {
 			sl, name = l.slog, l.name
 		}
 	}
-	logger := e.logger
-	if !logger.Enabled(e.baseCtx(L), sl) {
+	ctx := e.baseCtx(L)
+	if !e.logger.Enabled(ctx, sl) {
 		return 0
+	}
+	var b strings.Builder
+	for i := 2; i <= L.GetTop(); i++ {
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
 	file, line := where(L)
 	attrs := []any{"ngx_level", strings.ToLower(name), "lua", fmt.Sprintf("%s:%d", file, line)}
-	if r := e.runs[L]; r != nil {
+	if r := e.runOf(L); r != nil {
 		attrs = append(attrs, "rule", r.def.info.Identifier)
 	}
-	logger.Log(e.baseCtx(L), sl, b.String(), attrs...)
+	e.logger.Log(ctx, sl, b.String(), attrs...)
 	return 0
 }
 
@@ -227,7 +230,7 @@ func (e *env) ngxLog(L *lua.LState) int {
 // next instruction then stops it).
 func (e *env) ngxSleep(L *lua.LState) int {
 	d := time.Duration(float64(L.CheckNumber(1)) * float64(time.Second))
-	r := e.runs[L]
+	r := e.runOf(L)
 	if r == nil {
 		L.RaiseError("ngx.sleep is only available in a callback")
 	}

@@ -35,10 +35,21 @@ type run struct {
 	exited bool
 }
 
+// runOf is the run of the thread L, or of the thread that resumed the
+// coroutine L is; nil outside a run.
+func (e *env) runOf(L *lua.LState) *run {
+	for l, depth := L, 0; l != nil && depth < 256; l, depth = l.Parent, depth+1 {
+		if tr := e.runs[l]; tr != nil && tr.active {
+			return &tr.run
+		}
+	}
+	return nil
+}
+
 // request is the run of the thread L, which must have a request; what
 // names the ngx field for the error.
 func (e *env) request(L *lua.LState, what string) *run {
-	r := e.runs[L]
+	r := e.runOf(L)
 	if r == nil {
 		L.RaiseError("%s is only available in a callback run by a request", what)
 	}
@@ -97,9 +108,13 @@ func (e *env) output(L *lua.LState, newline bool) int {
 	return 1
 }
 
-// ngxExit is ngx.exit(status): it ends the callback there, as in nginx.
+// ngxExit is ngx.exit(status): it ends the callback there, as in nginx,
+// where a timer's handler may call it too; the status then goes nowhere.
 func (e *env) ngxExit(L *lua.LState) int {
-	r := e.request(L, "ngx.exit")
+	r := e.runOf(L)
+	if r == nil {
+		L.RaiseError("ngx.exit is only available in a callback")
+	}
 	r.exit = L.CheckInt(1)
 	r.exited = true
 	L.Error(e.exitMarker, 0)

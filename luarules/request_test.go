@@ -93,3 +93,42 @@ func TestRequestRewritesResponse(t *testing.T) {
 		t.Fatalf("server on %s", srv.URL)
 	}
 }
+
+// TestRequestCallbackErrorServesHandler: a per-request Lua callback that
+// fails changes neither status nor body: the handler answers, the error
+// is the run's (reported as an event), and the server goes on.
+func TestRequestCallbackErrorServesHandler(t *testing.T) {
+	f, err := luarules.Load("testdata/request_error.lua", luarules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.Worker(luarules.WorkerConfig{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rs := newRuns()
+	m := &ngxtasks.Manager{Logger: quiet(), Observer: rs.observe}
+	shutdown(t, m)
+	if err := m.Push(w.Rules()...); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "handler")
+	})))
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "handler" {
+		t.Fatalf("%d %q", res.StatusCode, b)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.errs) != 1 || !strings.Contains(rs.errs[0].Error(), `testdata/request_error.lua:3: rule "breaks": callback: testdata/request_error.lua:10: broken halfway`) {
+		t.Fatalf("errors %v", rs.errs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,5 +144,42 @@ func TestClosedWorker(t *testing.T) {
 	}
 	if err := cb(context.Background(), ngxtasks.Firing{}); !errors.Is(err, luarules.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// TestWorkersMadeConcurrently: a File makes Workers from several
+// goroutines at once, each with its own state.
+func TestWorkersMadeConcurrently(t *testing.T) {
+	f, err := luarules.Load("testdata/seed/dingdong_keys.lua", luarules.Options{Logger: quiet(), Globals: map[string]any{"global_start_time": t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := make([]*luarules.Worker, 8)
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i := range ws {
+		wg.Go(func() { ws[i], errs[i] = f.Worker(luarules.WorkerConfig{ID: i, Logger: quiet()}) })
+	}
+	wg.Wait()
+	for i, w := range ws {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		defer w.Close()
+		if len(w.Rules()) != 2 || w.Keys() == nil {
+			t.Fatalf("worker %d: %d rules, keys %v", i, len(w.Rules()), w.Keys())
+		}
+	}
+}
+
+// TestShimShadowsOriginalModule: require('ngx_tasks') is the shim even
+// with a copy of the original module in the rule file's folder.
+func TestShimShadowsOriginalModule(t *testing.T) {
+	f, err := luarules.Load("testdata/shadow/main.lua", luarules.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.Rules(); len(rs) != 1 || rs[0].Identifier != "kept" {
+		t.Fatalf("rules %+v", rs)
 	}
 }

@@ -141,6 +141,17 @@ func (s *scan) expr(e ast.Expr) {
 			s.sites = append(s.sites, site)
 		}
 	case *ast.FuncCallExpr:
+		if dict, ok := e.Receiver.(*ast.AttrGetExpr); ok && e.Method != "" {
+			if shared, ok := dict.Object.(*ast.AttrGetExpr); ok {
+				if f, ok := ngxField(shared); ok && f == "shared" { // ngx.shared.DICT:method(…)
+					line := e.Line()
+					if line == 0 {
+						line = dict.Line()
+					}
+					s.uses = append(s.uses, ngxUse{field: "shared.DICT:" + e.Method, line: line})
+				}
+			}
+		}
 		s.expr(e.Func)
 		s.expr(e.Receiver)
 		s.exprs(e.Args)

@@ -22,7 +22,7 @@ import (
 // nginx.conf would hold: require('rules') and require('keys').
 
 // TestSeedSnippetsLoad: every snippet of the seed loads unchanged, with
-// the rules the README gives it.
+// the rules the README gives it, and its callbacks run.
 func TestSeedSnippetsLoad(t *testing.T) {
 	ding := luarules.RuleInfo{Identifier: "TRYDING", Interval: 10 * time.Second, Type: ngxtasks.Normal, File: "testdata/seed/rules.lua", Line: 7}
 	dong := luarules.RuleInfo{Identifier: "TRYDONG", Interval: time.Minute, Type: ngxtasks.Preemption, File: "testdata/seed/rules.lua", Line: 13}
@@ -53,7 +53,39 @@ func TestSeedSnippetsLoad(t *testing.T) {
 			if f.HasKeys() != tc.keys || f.DictName() != tc.dict {
 				t.Errorf("keys %v, dict %q; want %v, %q", f.HasKeys(), f.DictName(), tc.keys, tc.dict)
 			}
+			// And each callback runs, logging what the seed's logs.
+			log := &logged{}
+			w, err := f.Worker(luarules.WorkerConfig{Logger: log.logger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			var want []string
+			for _, r := range w.Rules() {
+				if err := r.Callback(context.Background(), ngxtasks.Firing{}); err != nil {
+					t.Fatal(err)
+				}
+				if r.Identifier == "testDing" {
+					want = append(want, "DING")
+				} else {
+					want = append(want, r.Identifier)
+				}
+			}
+			var msgs []string
+			for _, r := range log.all() {
+				msgs = append(msgs, r.msg)
+			}
+			if fmt.Sprint(msgs) != fmt.Sprint(want) {
+				t.Errorf("logged %v, want %v", msgs, want)
+			}
 		})
+	}
+	// A fingerprint per set of sources.
+	a, _ := luarules.Load("testdata/seed/rules.lua", luarules.Options{})
+	b, _ := luarules.Load("testdata/seed/rules.lua", luarules.Options{})
+	c, _ := luarules.Load("testdata/seed/rules_import.lua", luarules.Options{})
+	if a.Fingerprint() == "" || a.Fingerprint() != b.Fingerprint() || a.Fingerprint() == c.Fingerprint() {
+		t.Errorf("fingerprints %q %q %q", a.Fingerprint(), b.Fingerprint(), c.Fingerprint())
 	}
 	// The snippets with a placeholder line: refused at that line.
 	for file, line := range map[string]int{"base_usage.lua": 4, "rule_example.lua": 21} {

@@ -24,6 +24,9 @@ import (
 // Lua type (string, number, boolean). An exptime of 0 keeps an entry for
 // ten years.
 
+// sharedMethods are the methods of ngx.shared.DICT the shim has.
+var sharedMethods = map[string]bool{"get": true, "set": true, "add": true, "incr": true, "delete": true}
+
 // forever is the lifetime of an entry stored with exptime 0.
 const forever = 10 * 365 * 24 * time.Hour
 
@@ -37,6 +40,9 @@ func (e *env) sharedTable(L *lua.LState) *lua.LTable {
 		"get": e.sharedGet, "set": e.sharedSet, "add": e.sharedAdd,
 		"incr": e.sharedIncr, "delete": e.sharedDelete,
 	} {
+		if !sharedMethods[name] {
+			panic("luarules: sharedMethods lacks " + name)
+		}
 		methods.RawSetString(name, L.NewFunction(fn))
 	}
 	methods.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
@@ -82,7 +88,7 @@ func (e *env) dictCall(L *lua.LState, method string) (ngxtasks.Dict, string, con
 
 // baseCtx is the run's context, or Background outside a run.
 func (e *env) baseCtx(L *lua.LState) context.Context {
-	if r := e.runs[L]; r != nil {
+	if r := e.runOf(L); r != nil {
 		return r.ctx
 	}
 	return context.Background()

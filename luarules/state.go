@@ -1,6 +1,8 @@
 package luarules
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +44,8 @@ var libs = []struct {
 
 // chunk is one compiled Lua file, with what the scan found in it.
 type chunk struct {
-	path  string // as the chunk is named in Lua's messages
+	path  string   // as the chunk is named in Lua's messages
+	sum   [32]byte // SHA-256 of the source
 	proto *lua.FunctionProto
 	scan  *scan
 }
@@ -73,7 +76,7 @@ func compile(path string) (*chunk, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: strings.TrimSpace(err.Error())}
 	}
-	return &chunk{path: path, proto: proto, scan: scanChunk(stmts)}, nil
+	return &chunk{path: path, sum: sha256.Sum256(src), proto: proto, scan: scanChunk(stmts)}, nil
 }
 
 // chunks are the files of a rule file's state: the file and the sibling
@@ -118,6 +121,12 @@ func newState(e *env) *lua.LState {
 	for k, v := range e.globals {
 		L.SetGlobal(k, v)
 	}
+	// os.exit would end the process and every worker in it, where in
+	// nginx it ended one worker process: refused.
+	L.SetField(L.GetGlobal("os"), "exit", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("os.exit is refused: it would end every worker of this process")
+		return 0
+	}))
 	L.SetGlobal("ngx", e.ngx(L))
 	pkg := L.GetGlobal("package").(*lua.LTable)
 	L.SetField(pkg, "path", lua.LString(filepath.Join(e.chunks.dir, "?.lua")))
@@ -151,6 +160,11 @@ func (e *env) siblingLoader(L *lua.LState) int {
 	}
 	ch, err := e.chunks.get(name, path)
 	if err != nil {
+		// Reported at the module's own line, not at the require.
+		var le *Error
+		if errors.As(err, &le) {
+			e.moduleErrs = append(e.moduleErrs, le)
+		}
 		L.RaiseError("%s", err.Error())
 	}
 	e.seen(ch)

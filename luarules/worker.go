@@ -160,12 +160,14 @@ func (w *Worker) call(ctx context.Context, d *ruleDef, fn *lua.LFunction, ex *ng
 	if w.closed {
 		return lua.LNil, ErrClosed
 	}
-	th := w.thread()
-	r := &run{ctx: ctx, def: d, ex: ex}
-	w.env.runs[th] = r
+	th, tr := w.thread()
+	tr.run = run{ctx: ctx, def: d, ex: ex}
+	tr.active = true
+	r := &tr.run
 	ok := false
 	defer func() {
-		delete(w.env.runs, th)
+		tr.active = false
+		tr.run = run{}
 		th.RemoveContext()
 		if p := recover(); p != nil {
 			err = &Error{File: d.info.File, Line: d.info.Line, Rule: d.info.Identifier, Field: what, Msg: fmt.Sprintf("panic: %v", p)}
@@ -174,6 +176,8 @@ func (w *Worker) call(ctx context.Context, d *ruleDef, fn *lua.LFunction, ex *ng
 		if ok && len(w.idle) < maxIdleThreads {
 			th.SetTop(0)
 			w.idle = append(w.idle, th)
+		} else {
+			delete(w.env.runs, th) // a thread whose run failed is not reused
 		}
 	}()
 	th.SetContext(ctx)
@@ -197,13 +201,23 @@ func (w *Worker) call(ctx context.Context, d *ruleDef, fn *lua.LFunction, ex *ng
 	return ret, nil
 }
 
-// thread returns an idle Lua thread, or a new one. Called under mu.
-func (w *Worker) thread() *lua.LState {
+// thread returns an idle Lua thread, or a new one, and its run. Called
+// under mu.
+func (w *Worker) thread() (*lua.LState, *threadRun) {
 	if n := len(w.idle); n > 0 {
 		th := w.idle[n-1]
 		w.idle = w.idle[:n-1]
-		return th
+		return th, w.env.runs[th]
 	}
 	th, _ := w.L.NewThread() // the main state has no context: no cancel func
-	return th
+	tr := &threadRun{}
+	w.env.runs[th] = tr
+	return th, tr
+}
+
+// threadRun is the run a thread of the worker's state is in, if active;
+// kept with the thread so that a run costs no allocation of its own.
+type threadRun struct {
+	run    run
+	active bool
 }

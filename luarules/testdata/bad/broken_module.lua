@@ -1,0 +1,3 @@
+return {
+    { identifier = 'x', interval = 1, typ = 'normal', callback = function(self) end end },
+}

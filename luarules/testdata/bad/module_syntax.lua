@@ -1,0 +1,2 @@
+local rules = require('broken_module')
+return rules
