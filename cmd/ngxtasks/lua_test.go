@@ -353,3 +353,47 @@ func TestLuaSeedKeysGeneratorCutsSlotsFromTheInstanceStart(t *testing.T) {
 		t.Errorf("TRYDONG ran in %d slots, want 3", len(dongs))
 	}
 }
+
+// A Lua error is a failed run, logged with the file and line where it was
+// raised; a runaway callback is stopped by its rule's timeout; the worker
+// goes on running both.
+func TestLuaErrorsAndRunawaysAreFailedRuns(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "rules.lua")
+	writeFile(t, config, `rules = {
+    { identifier = 'boom', interval = 0.5, typ = 'normal',
+      callback = function(self)
+          error('boom')
+      end },
+    { identifier = 'spin', interval = 1, typ = 'normal', timeout = 0.2,
+      callback = function(self)
+          while true do end
+      end },
+}
+`)
+	in := start(t, config, 1, "--stop-timeout", "1s")
+	failed := func(rule string) []map[string]any {
+		var out []map[string]any
+		for _, l := range in.log.find("ngxtasks: run") {
+			if l["rule"] == rule && l["result"] == "failed" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	in.waitFor("two failed runs of each rule", 10*time.Second, func() bool { return len(failed("boom")) >= 2 && len(failed("spin")) >= 2 })
+	if e := fmt.Sprint(failed("boom")[0]["error"]); !strings.Contains(e, "rules.lua:4") || !strings.Contains(e, "boom") {
+		t.Errorf("boom's error %q: want the message and rules.lua:4", e)
+	}
+	if e := fmt.Sprint(failed("spin")[0]["error"]); !strings.Contains(e, "deadline") && !strings.Contains(e, "timeout") && !strings.Contains(e, "timed out") {
+		t.Errorf("spin's error %q: want its timeout", e)
+	}
+	_, body := in.get("status.json")
+	if !strings.Contains(string(body), "boom") {
+		t.Errorf("status.json without boom's error: %s", body)
+	}
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
