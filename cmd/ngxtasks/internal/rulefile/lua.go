@@ -111,7 +111,7 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 		}
 		switch {
 		case r.Interval < MinInterval:
-			bad("interval: must be at least %v for the command, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, r.Interval)
+			bad("interval: %s", tooShort(r.Interval))
 		case ri.Drive == ngxtasks.DriveRequest || ri.Drive == ngxtasks.DriveRun:
 			bad("drive: the command drives its rules by a timer; a rule kept to requests or Run calls would never run here (leave drive out, or use package luarules with Manager.Middleware)")
 		default:
