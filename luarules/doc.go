@@ -26,7 +26,7 @@
 // Manager's Dict.
 //
 // A rule table has the seed's fields: identifier, name, interval (seconds,
-// fractions allowed), typ ('normal' or 'preemption'), callback =
+// fractions allowed, a numeric string too), typ ('normal' or 'preemption'), callback =
 // function(self) … end, and optionally filter = function(self) … end,
 // asked before a claim (a false or nil result vetoes the run). ngxtasks's
 // own fields may be added: timeout (seconds), drive ('any', 'timer',
@@ -36,7 +36,7 @@
 // # The ngx shim
 //
 // Callbacks see an ngx table with what ngx_tasks callbacks use: ngx.log
-// and its levels (into slog), ngx.now, time, today, localtime, utctime,
+// and its levels (into slog; print logs at NOTICE, as in OpenResty), ngx.now, time, today, localtime, utctime,
 // update_time, sleep (which returns when the run's context ends),
 // ngx.worker.id/pid/count, ngx.shared.DICT:get/set/add/incr/delete (kept in
 // WorkerConfig.Dict), and for a run driven by a request ngx.var,

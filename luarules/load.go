@@ -60,6 +60,9 @@ type RuleInfo struct {
 	Type       ngxtasks.Type
 	Timeout    time.Duration // the rule's timeout field, or Options.Timeout
 	Drive      ngxtasks.Drive
+	Offset     time.Duration
+	Spread     bool
+	Background bool
 	Filter     bool   // the rule has a filter function
 	File       string // where the rule table names its identifier
 	Line       int    // 0 when unknown

@@ -200,7 +200,19 @@ func strictMeta(L *lua.LState, table string) *lua.LTable {
 // does, logged at the slog level nearest nginx's, with the nginx level,
 // the Lua file:line and the rule running.
 func (e *env) ngxLog(L *lua.LState) int {
-	lvl := L.CheckInt(1)
+	e.logAt(L, L.CheckInt(1), 2)
+	return 0
+}
+
+// luaPrint is Lua's print, which in OpenResty writes to the error log at
+// NOTICE, as here: a worker's stdout may be no place for it.
+func (e *env) luaPrint(L *lua.LState) int {
+	e.logAt(L, 6, 1)
+	return 0
+}
+
+// logAt logs the arguments from index first on at nginx level lvl.
+func (e *env) logAt(L *lua.LState, lvl, first int) {
 	sl, name := slog.LevelInfo, "INFO"
 	for _, l := range levels {
 		if l.value == lvl {
@@ -209,10 +221,10 @@ func (e *env) ngxLog(L *lua.LState) int {
 	}
 	ctx := e.baseCtx(L)
 	if !e.logger.Enabled(ctx, sl) {
-		return 0
+		return
 	}
 	var b strings.Builder
-	for i := 2; i <= L.GetTop(); i++ {
+	for i := first; i <= L.GetTop(); i++ {
 		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
 	file, line := where(L)
@@ -221,7 +233,6 @@ func (e *env) ngxLog(L *lua.LState) int {
 		attrs = append(attrs, "rule", r.def.info.Identifier)
 	}
 	e.logger.Log(ctx, sl, b.String(), attrs...)
-	return 0
 }
 
 // ngxSleep is ngx.sleep(seconds). It lets go of the worker's Lua state
@@ -239,12 +250,16 @@ func (e *env) ngxSleep(L *lua.LState) int {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	// The state's record of the running coroutine is shared by its
+	// threads: another callback may change it while this one sleeps.
+	current := L.G.CurrentThread
 	e.mu.Unlock()
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
 	}
 	e.mu.Lock()
+	L.G.CurrentThread = current
 	if e.closed {
 		L.RaiseError("the worker was closed while ngx.sleep waited")
 	}

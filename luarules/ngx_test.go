@@ -12,16 +12,20 @@ import (
 	"github.com/ngxtasks/ngxtasks/luarules"
 )
 
-// TestNgxOutsideRequests: ngx's clock functions read WorkerConfig.Clock,
+// TestNgxOutsideRequests: print logs at NOTICE; ngx's clock functions read WorkerConfig.Clock,
 // ngx.worker tells the worker, the constants are nginx's; ngx.exit ends a
 // timer's callback without error; ngx.var without a request is an error
 // saying so.
 func TestNgxOutsideRequests(t *testing.T) {
 	at := time.Date(2026, 12, 8, 1, 2, 3, 456_000_000, time.UTC)
-	_, w := loadWorker(t, "testdata/ngx.lua", luarules.WorkerConfig{ID: 2, PID: 4242, Count: 4, Clock: newFakeClock(at), Logger: quiet()})
+	log := &logged{}
+	_, w := loadWorker(t, "testdata/ngx.lua", luarules.WorkerConfig{ID: 2, PID: 4242, Count: 4, Clock: newFakeClock(at), Logger: log.logger()})
 	ctx := context.Background()
 	if err := ruleOf(t, w, "clock").Callback(ctx, ngxtasks.Firing{}); err != nil {
 		t.Fatal(err)
+	}
+	if recs := log.all(); len(recs) != 1 || recs[0].msg != "printed 1 line" || recs[0].attrs["ngx_level"] != "notice" || recs[0].attrs["lua"] != "testdata/ngx.lua:8" {
+		t.Errorf("print logged %+v", recs)
 	}
 	seen := luarules.Inspect(w, "clock", "seen")
 	local := at.Local()
@@ -73,7 +77,8 @@ func TestRuleFields(t *testing.T) {
 		t.Errorf("ours: %+v", o)
 	}
 	for _, info := range f.Rules() {
-		if info.Identifier == "ours" && (info.Timeout != 1500*time.Millisecond || info.Drive != ngxtasks.DriveTimer || info.Line != 42) {
+		if info.Identifier == "ours" && (info.Timeout != 1500*time.Millisecond || info.Drive != ngxtasks.DriveTimer || info.Line != 43 ||
+			info.Offset != 500*time.Millisecond || info.Spread || !info.Background) {
 			t.Errorf("info %+v", info)
 		}
 	}

@@ -48,6 +48,8 @@ func TestRequestRewritesResponse(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("User-Agent", "luatest/1")
+		req.Header.Set("Accept-Language", "fr")
+		req.AddCookie(&http.Cookie{Name: "session", Value: "abc"})
 		res, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -61,7 +63,8 @@ func TestRequestRewritesResponse(t *testing.T) {
 	}
 
 	res, body := get("/hello?x=42")
-	want := "rewritten by rewrite for GET /hello?x=42\nagent=luatest/1 arg=42 host=127.0.0.1\n"
+	want := "rewritten by rewrite for GET /hello?x=42\nagent=luatest/1 arg=42 host=127.0.0.1\n" +
+		"x=42 method=GET cookie=abc lang=fr missing=nil scheme=http\n"
 	if res.StatusCode != 203 || body != want {
 		t.Fatalf("rewritten response: %d %q, want 203 %q", res.StatusCode, body, want)
 	}

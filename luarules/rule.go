@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,12 +102,13 @@ func (e *env) readRule(L *lua.LState, tb *lua.LTable, file string, line int) (*r
 			bad("drive", "must be 'any', 'timer', 'request' or 'run', got %s", L.ToStringMeta(v).String())
 		}
 	}
+	d.info.Offset = seconds(tb, "offset", false, bad)
+	d.info.Spread = flag(tb, "spread", bad)
+	d.info.Background = flag(tb, "background", bad)
 	d.rule = ngxtasks.Rule{
 		Name: d.info.Name, Identifier: d.info.Identifier, Interval: d.info.Interval,
 		Type: d.info.Type, Timeout: d.info.Timeout, Drive: d.info.Drive,
-		Offset:     seconds(tb, "offset", false, bad),
-		Spread:     flag(tb, "spread", bad),
-		Background: flag(tb, "background", bad),
+		Offset: d.info.Offset, Spread: d.info.Spread, Background: d.info.Background,
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -165,8 +167,16 @@ func luaField(goField string) string {
 }
 
 // seconds reads a number of seconds (fractions allowed) as a duration.
+// A numeric string ('60') is taken as Lua's arithmetic took it in the
+// original.
 func seconds(tb *lua.LTable, field string, required bool, bad func(string, string, ...any)) time.Duration {
-	switch v := tb.RawGetString(field).(type) {
+	raw := tb.RawGetString(field)
+	if s, ok := raw.(lua.LString); ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64); err == nil {
+			raw = lua.LNumber(f)
+		}
+	}
+	switch v := raw.(type) {
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) || f*float64(time.Second) > math.MaxInt64 {

@@ -99,35 +99,57 @@ func TestLuaErrorsReported(t *testing.T) {
 	}
 }
 
-// TestSleepReturnsWhenContextEnds: ngx.sleep(30) under a 0.2 s timeout
-// returns when the context ends, and the callback stops there; while it
-// sleeps, the worker's other callbacks run (it lets go of the state).
+// TestSleepReturnsWhenContextEnds: ngx.sleep(30) returns when its run's
+// context ends, by its timeout (0.2 s) or cancelled, and the callback
+// stops there; while it sleeps, the worker's other callbacks run (it
+// lets go of the state).
 func TestSleepReturnsWhenContextEnds(t *testing.T) {
 	log := &logged{}
 	_, w := loadWorker(t, "testdata/runs.lua", luarules.WorkerConfig{Logger: log.logger()})
 	sleeper := ruleOf(t, w, "sleeper")
+
+	// By its timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), sleeper.Timeout)
 	defer cancel()
-	done := make(chan error, 1)
 	began := time.Now()
+	err := sleeper.Callback(ctx, ngxtasks.Firing{})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("ngx.sleep(30) under a 0.2 s timeout returned after %v", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("sleeper: %v, want context.DeadlineExceeded", err)
+	}
+
+	// Cancelled, after another callback ran while it slept.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
 	go func() { done <- sleeper.Callback(ctx, ngxtasks.Firing{}) }()
-	time.Sleep(20 * time.Millisecond) // the sleeper is asleep
+	for end := time.Now().Add(10 * time.Second); luarules.Inspect(w, "sleeper", "state")["asleep"] != true; {
+		if time.Now().After(end) {
+			t.Fatal("the sleeper never slept")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := ruleOf(t, w, "counter").Callback(context.Background(), ngxtasks.Firing{}); err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(began) > 150*time.Millisecond {
-		t.Errorf("the counter waited %v for the sleeper", time.Since(began))
-	}
 	select {
 	case err := <-done:
-		if took := time.Since(began); took > 5*time.Second {
-			t.Errorf("ngx.sleep(30) returned after %v", took)
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("sleeper: %v, want context.DeadlineExceeded", err)
+		t.Fatalf("the sleeper returned (%v) before it was cancelled", err)
+	default: // still asleep: the counter ran beside it
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("sleeper: %v, want context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("ngx.sleep(30) did not return when its context ended")
+		t.Fatal("ngx.sleep(30) did not return when its context was cancelled")
+	}
+	if st := luarules.Inspect(w, "sleeper", "state"); st["woke"] == true {
+		t.Error("the callback went on after its context ended")
 	}
 	recs := log.all()
 	if len(recs) != 1 || recs[0].msg != "run 1 of counter" || recs[0].level != 0 || recs[0].attrs["rule"] != "counter" || recs[0].attrs["ngx_level"] != "notice" {
@@ -181,5 +203,21 @@ func TestShimShadowsOriginalModule(t *testing.T) {
 	}
 	if rs := f.Rules(); len(rs) != 1 || rs[0].Identifier != "kept" {
 		t.Fatalf("rules %+v", rs)
+	}
+}
+
+// TestPushAndRemove: tasks:push and tasks.push add rules, tasks:remove
+// and tasks.remove take them out again, in the file's order.
+func TestPushAndRemove(t *testing.T) {
+	f, err := luarules.Load("testdata/push_remove.lua", luarules.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range f.Rules() {
+		ids = append(ids, r.Identifier)
+	}
+	if strings.Join(ids, ",") != "one,three" {
+		t.Fatalf("rules %v", ids)
 	}
 }

@@ -53,7 +53,7 @@ type chunk struct {
 // compile parses and compiles a file. A syntax error becomes an *Error at
 // the line the parser stopped on.
 func compile(path string) (*chunk, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSource(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
@@ -127,6 +127,7 @@ func newState(e *env) *lua.LState {
 		L.RaiseError("os.exit is refused: it would end every worker of this process")
 		return 0
 	}))
+	L.SetGlobal("print", L.NewFunction(e.luaPrint))
 	L.SetGlobal("ngx", e.ngx(L))
 	pkg := L.GetGlobal("package").(*lua.LTable)
 	L.SetField(pkg, "path", lua.LString(filepath.Join(e.chunks.dir, "?.lua")))

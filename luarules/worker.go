@@ -38,15 +38,16 @@ type WorkerConfig struct {
 // coroutine's stack) of its own. ngx.sleep lets go of the lock while it
 // waits, as it yields in nginx, so a sleeping callback does not hold up
 // the others. The trade-off: a callback busy computing holds up the
-// worker's other Lua callbacks (not its Go ones, nor its drive loop) until
-// it returns or its timeout stops it; run CPU-heavy rules in a worker of
+// worker's other Lua callbacks (not its Go ones, nor its timer loop, which
+// starts runs on goroutines of their own) until it returns or its timeout
+// stops it; run CPU-heavy rules in a worker of
 // their own, or give them a timeout. Concurrent Managers each need their
 // own Worker.
 type Worker struct {
 	file  *File
 	env   *env
 	mu    sync.Mutex
-	L     *lua.LState
+	state *lua.LState   // the main state; runs happen in its threads
 	idle  []*lua.LState // threads free for a run
 	rules []ngxtasks.Rule
 	defs  []*ruleDef
@@ -65,19 +66,19 @@ func (f *File) Worker(cfg WorkerConfig) (*Worker, error) {
 	e := f.newEnv(cfg)
 	w := &Worker{file: f, env: e}
 	e.mu = &w.mu
-	w.L = newState(e)
-	defs, errs := e.load(w.L)
+	w.state = newState(e)
+	defs, errs := e.load(w.state)
 	if len(errs) > 0 {
-		w.L.Close()
+		w.state.Close()
 		return nil, joinErrors(errs)
 	}
 	if len(defs) != len(f.rules) {
-		w.L.Close()
+		w.state.Close()
 		return nil, &Error{File: f.path, Msg: fmt.Sprintf("defined %d rules in worker %d, and %d when it was loaded", len(defs), cfg.ID, len(f.rules))}
 	}
 	for i, d := range defs {
 		if d.info.Identifier != f.rules[i].Identifier {
-			w.L.Close()
+			w.state.Close()
 			return nil, &Error{File: d.info.File, Line: d.info.Line, Rule: d.info.Identifier,
 				Msg: fmt.Sprintf("defined in worker %d where %q was when the file was loaded", cfg.ID, f.rules[i].Identifier)}
 		}
@@ -92,7 +93,7 @@ func (f *File) Worker(cfg WorkerConfig) (*Worker, error) {
 	if f.keys {
 		k, err := newLuaKeys(f, cfg)
 		if err != nil {
-			w.L.Close()
+			w.state.Close()
 			return nil, err
 		}
 		w.keys = k
@@ -124,7 +125,7 @@ func (w *Worker) Close() error {
 	}
 	w.closed = true
 	w.env.closed = true
-	w.L.Close()
+	w.state.Close()
 	w.idle = nil
 	if w.keys != nil {
 		w.keys.close()
@@ -209,7 +210,7 @@ func (w *Worker) thread() (*lua.LState, *threadRun) {
 		w.idle = w.idle[:n-1]
 		return th, w.env.runs[th]
 	}
-	th, _ := w.L.NewThread() // the main state has no context: no cancel func
+	th, _ := w.state.NewThread() // the main state has no context: no cancel func
 	tr := &threadRun{}
 	w.env.runs[th] = tr
 	return th, tr

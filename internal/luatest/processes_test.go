@@ -153,12 +153,12 @@ func (r *report) parse(line string) {
 
 // TestSeedDingDong_AcrossProcesses: the seed's DING/DONG rules and its
 // keys generator (intervals 0.5 s, global_start_time given by the test),
-// in 3 OS processes sharing one SQLite file for 4 s each. No DONG slot
+// in 3 OS processes sharing one SQLite file for 6 s each. No DONG slot
 // runs twice across them (strict); every DONG slot while they all ran ran
 // once, and every DING slot ran in every process, unless reported skipped.
 func TestSeedDingDong_AcrossProcesses(t *testing.T) {
 	const procs = 3
-	runFor := 4 * time.Second
+	runFor := 6 * time.Second
 	path := filepath.Join(t.TempDir(), "claims.db")
 	d0, err := sqlitedict.OpenFile(context.Background(), path) // create it before the children race to
 	if err != nil {
@@ -230,7 +230,7 @@ func TestSeedDingDong_AcrossProcesses(t *testing.T) {
 		f, ok1 := r.first["TRYDING"]
 		l, ok2 := r.last["TRYDING"]
 		if !ok1 || !ok2 {
-			t.Fatalf("process %d reported no TRYDING slot", i)
+			t.Fatalf("process %d reported no TRYDING slot in %v", i, runFor)
 		}
 		lo, hi = max(lo, f+1), min(hi, l-1)
 	}

@@ -9,9 +9,18 @@ local function bump(self)
     local n = counts[self.identifier]
     if self.identifier == 'b' then
         counts.inside = counts.inside - 1
-        ngx.sleep(0.001)
+        -- asleep inside a coroutine, while a's run coroutines of their own
+        local co = coroutine.create(function()
+            ngx.sleep(0.001)
+            coroutine.yield(coroutine.running())
+        end)
+        local ok, running = coroutine.resume(co)
+        if not ok or running ~= co then error('coroutine state lost: ' .. tostring(running)) end
         counts.inside = counts.inside + 1
         n = counts.b
+    else
+        local co = coroutine.wrap(function() coroutine.yield(1) end)
+        co()
     end
     counts[self.identifier] = n + 1
     counts.inside = counts.inside - 1

@@ -5,6 +5,7 @@ return {
         interval = 1,
         typ = 'normal',
         callback = function(self)
+            print('printed ', 1, ' line')
             ngx.update_time()
             self.seen = {
                 now = ngx.now(), time = ngx.time(), today = ngx.today(),
@@ -34,7 +35,7 @@ return {
     },
     {
         identifier = 'defaults',
-        interval = 0.25,
+        interval = '0.25',  -- a string, as Lua's arithmetic took it
         typ = 'preemption',
         callback = function(self) end
     },

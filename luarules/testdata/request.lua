@@ -26,6 +26,9 @@ tasks:push({
         ngx.print('rewritten by ', self.identifier)
         ngx.say(' for ', ngx.var.request_method, ' ', uri, '?', ngx.var.args)
         ngx.say('agent=', h['User-Agent'], ' arg=', ngx.var.arg_x, ' host=', ngx.var.host)
+        ngx.say('x=', ngx.req.get_uri_args().x, ' method=', ngx.req.get_method(),
+                ' cookie=', ngx.var.cookie_session, ' lang=', h.accept_language,
+                ' missing=', ngx.var.arg_nope, ' scheme=', ngx.var.scheme)
         ngx.exit(ngx.OK)
         error('not reached: ngx.exit ends the callback')
     end

@@ -41,8 +41,9 @@ return {
         typ = 'normal',
         timeout = 0.2,
         callback = function(self)
+            self.state = { asleep = true }
             ngx.sleep(30)
-            self.woke = true
+            self.state = { woke = true }
         end
     },
     {
