@@ -82,26 +82,18 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 	if err != nil {
 		return nil, Errors{{File: path, Message: err.Error()}}
 	}
-	// The rules as a worker gets them, for what RuleInfo does not say
-	// (offset, spread): a state of their own, closed at once.
-	lw, err := lf.Worker(luarules.WorkerConfig{})
-	if err != nil {
-		return nil, luaErrors(path, err)
-	}
-	core := lw.Rules()
-	_ = lw.Close()
 	f.Lua = lf
 	f.src = &source{dir: dir} // for Reparse, which loads a Lua file whole
 	var errs collector
-	for i, ri := range lf.Rules() {
+	for _, ri := range lf.Rules() {
 		r := Rule{
 			ID:         ri.Identifier,
 			Name:       ri.Name,
 			Interval:   ri.Interval,
 			Type:       ri.Type,
 			Timeout:    ri.Timeout,
-			Offset:     core[i].Offset,
-			Spread:     core[i].Spread,
+			Offset:     ri.Offset,
+			Spread:     ri.Spread,
 			MaxRunning: f.MaxRunning,
 			Lua:        &Lua{File: ri.File, Line: ri.Line, Digest: digest},
 			Pos:        Pos{Line: ri.Line},
