@@ -397,3 +397,46 @@ func TestLuaErrorsAndRunawaysAreFailedRuns(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
+
+// Workers run only what the master validated: a worker restarted after
+// the file was edited, but before the reload, does not run the edit (it
+// waits, restarted by the master, for the reload); after the reload every
+// worker runs the new file.
+func TestLuaRestartedWorkerRunsOnlyTheValidatedFile(t *testing.T) {
+	t.Parallel()
+	file := func(tag string) string {
+		return "rules = { { identifier = 'tick', interval = 0.5, typ = 'normal',\n" +
+			"  callback = function(self) ngx.log(ngx.NOTICE, 'tick " + tag + "') end } }\n"
+	}
+	config := filepath.Join(t.TempDir(), "rules.lua")
+	writeFile(t, config, file("v1"))
+	const workers = 2
+	in := start(t, config, workers, "--stop-timeout", "1s")
+	said := func(msg string) map[any]int {
+		ws := map[any]int{}
+		for _, l := range in.log.find(msg) {
+			ws[l["worker"]]++
+		}
+		return ws
+	}
+	in.waitFor("tick v1 in every worker", 10*time.Second, func() bool { return len(said("tick v1")) == workers })
+
+	writeFile(t, config, file("v2")) // not reloaded yet
+	victim := in.workers()[1]
+	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(in.log.find("tick v2")); n > 0 {
+		t.Fatalf("tick v2 said %d times before the reload", n)
+	}
+	if !strings.Contains(in.log.String(), "changed on disk since it was read") {
+		t.Errorf("no worker said why it did not start")
+	}
+	in.signal(syscall.SIGHUP)
+	in.waitFor("tick v2 in every worker", 20*time.Second, func() bool { return len(said("tick v2")) == workers })
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
