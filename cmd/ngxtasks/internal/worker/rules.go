@@ -18,8 +18,8 @@ import (
 // rules turns the file's rules into the manager's, each versioned by its
 // fingerprint so that Replace keeps the rules a reload did not change.
 // For a Lua file it also returns the Lua state they run in, and whether
-// it is new (then the caller makes it current once the rules are the
-// manager's, or retires it when they are refused).
+// it is new: the caller then makes it current (setLua) before the rules
+// reach the manager, and retires it if the manager refuses them.
 func (w *worker) rules(f *rulefile.File) ([]ngxtasks.Rule, *luaState, bool, error) {
 	var st *luaState
 	fresh := false
