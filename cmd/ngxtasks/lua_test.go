@@ -200,6 +200,9 @@ func TestLuaValidateNamesFileAndLineOfEachMistake(t *testing.T) {
 		{"unknown-ngx", "rules = {\n  { identifier = 'a', interval = 1, typ = 'normal',\n    callback = function(self) ngx.timer.at(0, function() end) end },\n}\n", 3, "ngx.timer"},
 		{"typ", "rules = {\n  { identifier = 'a', interval = 1, typ = 'other', callback = function(self) end },\n}\n", 2, "typ"},
 		{"interval-zero", "rules = {\n  { identifier = 'a', interval = 1, typ = 'normal', callback = function(self) end },\n  { identifier = 'b', interval = 0, typ = 'normal', callback = function(self) end },\n}\n", 3, "interval"},
+		{"no-identifier", "rules = {\n  { name = 'says ding', interval = 1, typ = 'normal', callback = function(self) end },\n}\n", 2, "identifier"},
+		{"callback-string", "rules = {\n  { identifier = 'a', interval = 1, typ = 'normal', callback = 'dingdong' },\n}\n", 2, "callback"},
+		{"missing-module", "local lib = require('nowhere')\nrules = {}\n", 1, "nowhere"},
 		{"too-short", "rules = {\n  { identifier = 'a', interval = 0.01, typ = 'normal', callback = function(self) end },\n}\n", 2, "at least 100ms"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
