@@ -40,9 +40,9 @@
 // update_time, sleep (which returns when the run's context ends),
 // ngx.worker.id/pid/count, ngx.shared.DICT:get/set/add/incr/delete (kept in
 // WorkerConfig.Dict), and for a run driven by a request ngx.var,
-// ngx.req.get_headers/get_method/get_uri_args, ngx.header, ngx.status,
-// ngx.say, ngx.print and ngx.exit, which rewrite the response through the
-// request's ngxtasks.Exchange. Load reports every other ngx field a file
+// ngx.req.get_headers/get_method/get_uri_args/set_header/clear_header,
+// ngx.header, ngx.status, ngx.say, ngx.print, ngx.exit and ngx.redirect,
+// which rewrite the response through the request's ngxtasks.Exchange. Load reports every other ngx field a file
 // reads, with its file and line, before anything runs; one the scan
 // cannot see (ngx[name]) fails when read, naming it.
 //
@@ -69,7 +69,7 @@
 // time (see Worker). A callback's failure (error(), a runtime error, a
 // panic in the interpreter) is its run's error, an *Error naming the rule,
 // the file and line of the rule and those of the failure; the process
-// never crashes for it. A callback
-// that outlives its rule's timeout is stopped, and its error matches
-// context.DeadlineExceeded.
+// never crashes for it. A callback that outlives its rule's timeout is
+// stopped at its next instruction, and its error matches
+// context.DeadlineExceeded and ngxtasks.ErrTimeout.
 package luarules

@@ -89,8 +89,13 @@ func luaError(file string, err error, ctx context.Context) *Error {
 		out.File, out.Line, out.Msg = f, l, rest
 	}
 	if ctx != nil && ctx.Err() != nil {
+		// The manager names why it ended the run (ngxtasks.ErrTimeout)
+		// as the context's cause: both match.
 		out.Err = ctx.Err()
-		out.Msg = "stopped: " + ctx.Err().Error()
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			out.Err = fmt.Errorf("%w: %w", cause, ctx.Err())
+		}
+		out.Msg = "stopped: " + out.Err.Error()
 	}
 	return out
 }

@@ -115,6 +115,9 @@ func (r *runs) observe(ev ngxtasks.Event) {
 func (r *runs) count(rule string, slot int64, worker string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if worker == "" {
+		return r.countLocked(rule, slot)
+	}
 	n := 0
 	for k, c := range r.n {
 		if k.rule == rule && k.slot == slot && (worker == "" || k.worker == worker) {
@@ -142,4 +145,15 @@ func (r *runs) slotOfAny(rule string) int64 {
 		}
 	}
 	return -1
+}
+
+// countLocked is how many runs of (rule, slot) all workers made; r.mu held.
+func (r *runs) countLocked(rule string, slot int64) int {
+	n := 0
+	for k, c := range r.n {
+		if k.rule == rule && k.slot == slot {
+			n += c
+		}
+	}
+	return n
 }

@@ -23,7 +23,7 @@ var ngxFields = map[string]bool{
 	"now": true, "time": true, "today": true, "localtime": true, "utctime": true,
 	"update_time": true, "sleep": true, "worker": true, "shared": true,
 	"var": true, "req": true, "header": true, "status": true,
-	"say": true, "print": true, "exit": true,
+	"say": true, "print": true, "exit": true, "redirect": true,
 	"OK": true, "ERROR": true, "AGAIN": true, "DONE": true, "DECLINED": true,
 }
 
@@ -34,6 +34,7 @@ var fixedTables = map[string]bool{"worker": true, "req": true}
 var subFields = map[string]bool{
 	"worker.id": true, "worker.pid": true, "worker.count": true,
 	"req.get_headers": true, "req.get_method": true, "req.get_uri_args": true,
+	"req.set_header": true, "req.clear_header": true,
 }
 
 // httpStatuses are ngx.HTTP_* constants.
@@ -133,6 +134,7 @@ func (e *env) ngx(L *lua.LState) *lua.LTable {
 	set("say", func(L *lua.LState) int { return e.output(L, true) })
 	set("print", func(L *lua.LState) int { return e.output(L, false) })
 	set("exit", e.ngxExit)
+	set("redirect", e.ngxRedirect)
 
 	worker := L.NewTable()
 	worker.RawSetString("id", L.NewFunction(func(L *lua.LState) int {

@@ -19,8 +19,9 @@ import (
 // callback sets them; once the callback returns, a body (ngx.say, ngx.print)
 // or ngx.exit with a status of 200 or more answers the request in place of
 // the handler (Exchange.Respond), and ngx.status alone changes the
-// handler's status (Exchange.Rewrite). A callback that fails changes no
-// status and no body.
+// handler's status (Exchange.Rewrite); ngx.redirect sets Location and
+// exits with its status; ngx.req.set_header changes the request the
+// handler gets. A callback that fails changes no status and no body.
 
 // run is one call of a Lua function of a rule, in one thread of the
 // worker's state.
@@ -116,6 +117,24 @@ func (e *env) ngxExit(L *lua.LState) int {
 		L.RaiseError("ngx.exit is only available in a callback")
 	}
 	r.exit = L.CheckInt(1)
+	r.exited = true
+	L.Error(e.exitMarker, 0)
+	return 0
+}
+
+// ngxRedirect is ngx.redirect(uri, status): Location, and ngx.exit with
+// the status (302 by default).
+func (e *env) ngxRedirect(L *lua.LState) int {
+	r := e.request(L, "ngx.redirect")
+	uri := L.CheckString(1)
+	status := L.OptInt(2, http.StatusFound)
+	switch status {
+	case 301, 302, 303, 307, 308:
+	default:
+		L.ArgError(2, "ngx.redirect: status must be 301, 302, 303, 307 or 308")
+	}
+	r.ex.Header().Set("Location", uri)
+	r.exit = status
 	r.exited = true
 	L.Error(e.exitMarker, 0)
 	return 0
@@ -288,6 +307,27 @@ func (e *env) reqTable(L *lua.LState) *lua.LTable {
 		L.SetMetatable(out, mt)
 		L.Push(out)
 		return 1
+	}))
+	// set_header and clear_header change the request the handler gets.
+	t.RawSetString("set_header", L.NewFunction(func(L *lua.LState) int {
+		req := e.request(L, "ngx.req.set_header").ex.Request
+		k := headerName(L.CheckString(1))
+		switch v := L.Get(2).(type) {
+		case *lua.LNilType:
+			req.Header.Del(k)
+		case *lua.LTable:
+			req.Header.Del(k)
+			for i := 1; i <= v.Len(); i++ {
+				req.Header.Add(k, L.ToStringMeta(v.RawGetInt(i)).String())
+			}
+		default:
+			req.Header.Set(k, L.ToStringMeta(v).String())
+		}
+		return 0
+	}))
+	t.RawSetString("clear_header", L.NewFunction(func(L *lua.LState) int {
+		e.request(L, "ngx.req.clear_header").ex.Request.Header.Del(headerName(L.CheckString(1)))
+		return 0
 	}))
 	t.RawSetString("get_method", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(e.request(L, "ngx.req.get_method").ex.Request.Method))

@@ -17,7 +17,9 @@ import (
 // answers the request of its slot with its own status, headers and body
 // (ngx.header, ngx.status, ngx.print, ngx.say, ngx.exit(ngx.OK)), changes
 // only the status of another (ngx.status alone), answers a third with
-// ngx.exit(403); the requests in between get the handler's response.
+// ngx.exit(403), redirects a fourth (ngx.redirect) and sets a header of
+// the request the handler gets for a fifth (ngx.req.set_header); the
+// requests in between get the handler's response.
 func TestRequestRewritesResponse(t *testing.T) {
 	f, err := luarules.Load("testdata/request.lua", luarules.Options{})
 	if err != nil {
@@ -36,7 +38,7 @@ func TestRequestRewritesResponse(t *testing.T) {
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Handler", "yes")
-		_, _ = io.WriteString(w, "handler "+r.URL.Path)
+		_, _ = io.WriteString(w, "handler "+r.URL.Path+r.Header.Get("X-From-Lua"))
 	})
 	srv := httptest.NewServer(m.Middleware(handler))
 	defer srv.Close()
@@ -91,6 +93,18 @@ func TestRequestRewritesResponse(t *testing.T) {
 	res, body = get("/forbidden")
 	if res.StatusCode != 403 || body != "" || res.Header.Get("X-Denied-By") != "rewrite" {
 		t.Fatalf("ngx.exit(403): %d %q %v", res.StatusCode, body, res.Header)
+	}
+	clock.Add(time.Second)
+	srv.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, body = get("/old")
+	if res.StatusCode != 301 || res.Header.Get("Location") != "/new" || body != "" {
+		t.Fatalf("ngx.redirect: %d %q %v", res.StatusCode, body, res.Header)
+	}
+
+	clock.Add(time.Second)
+	res, body = get("/tagged")
+	if res.StatusCode != 200 || body != "handler /taggedrewrite" {
+		t.Fatalf("ngx.req.set_header: %d %q", res.StatusCode, body)
 	}
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("server on %s", srv.URL)

@@ -225,3 +225,99 @@ func TestSeedDingDong_InProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedDingDong_TimerLoops: the DING/DONG rules at 0.2 s with the
+// seed's keys generator, in 3 in-process workers driven by their own
+// timer loops (Manager.Start) on the real clock for 3 s, callbacks and
+// slot arithmetic on the managers' goroutines: no DONG slot runs twice;
+// every slot all workers drove ran (DONG once, DING in each worker) unless
+// a worker reported it skipped.
+func TestSeedDingDong_TimerLoops(t *testing.T) {
+	const workers = 3
+	f, err := luarules.Load("testdata/fast/main.lua", luarules.Options{Logger: quiet(), Globals: map[string]any{"global_start_time": time.Now().Add(-time.Minute)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ngxtasks.NewMemoryDict()
+	rs := newRuns()
+	var mu sync.Mutex
+	skipped := map[runKey]bool{}
+	first, last := map[string]int64{}, map[string]int64{}
+	observe := func(ev ngxtasks.Event) {
+		rs.observe(ev)
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Kind == ngxtasks.EventSkipped {
+			for n := range max(ev.Missed, 1) {
+				skipped[runKey{ev.Rule.Identifier, ev.Slot.N + n, ev.Worker}] = true
+			}
+		}
+		// A worker drove the slots from its first TRYDING event to its last.
+		if ev.Rule.Identifier == "TRYDING" && (ev.Kind == ngxtasks.EventFinished || ev.Kind == ngxtasks.EventSkipped) {
+			if f, ok := first[ev.Worker]; !ok || ev.Slot.N < f {
+				first[ev.Worker] = ev.Slot.N
+			}
+			last[ev.Worker] = max(last[ev.Worker], ev.Slot.N)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range workers {
+		w, err := f.Worker(luarules.WorkerConfig{ID: i, Dict: d, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		m := &ngxtasks.Manager{Dict: d, Keys: w.Keys(), Worker: fmt.Sprintf("w%d", i), Logger: quiet(), Observer: observe}
+		if err := m.Push(w.Rules()...); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _ = m.Start(ctx) })
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = m.Shutdown(sctx)
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if len(rs.errs) > 0 {
+		t.Fatalf("runs failed: %v", rs.errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	lo, hi := int64(-1<<62), int64(1<<62)
+	for i := range workers {
+		name := fmt.Sprintf("w%d", i)
+		if _, ok := first[name]; !ok {
+			t.Fatalf("worker %s reported no TRYDING slot", name)
+		}
+		lo, hi = max(lo, first[name]+1), min(hi, last[name]-1)
+	}
+	checked := 0
+	for s := lo; s <= hi; s++ {
+		skippedAnywhere := false
+		for i := range workers {
+			name := fmt.Sprintf("w%d", i)
+			skippedAnywhere = skippedAnywhere || skipped[runKey{"TRYDONG", s, name}]
+			if n := rs.count("TRYDING", s, name); n != 1 && !skipped[runKey{"TRYDING", s, name}] {
+				t.Errorf("TRYDING slot %d ran %d times in %s, not reported skipped", s, n, name)
+			}
+		}
+		if n := rs.count("TRYDONG", s, ""); n > 1 || (n == 0 && !skippedAnywhere) {
+			t.Errorf("TRYDONG slot %d ran %d times", s, n)
+		}
+		checked++
+	}
+	rs.mu.Lock()
+	for k, n := range rs.n {
+		if k.rule == "TRYDONG" && rs.countLocked("TRYDONG", k.slot) > 1 {
+			t.Errorf("TRYDONG slot %d ran more than once (%d in %s)", k.slot, n, k.worker)
+		}
+	}
+	rs.mu.Unlock()
+	if checked < 5 {
+		t.Errorf("only %d slots were driven by every worker", checked)
+	}
+}

@@ -14,6 +14,13 @@ tasks:push({
             ngx.status = ngx.HTTP_OK + 218  -- 418: only the status changes
             return
         end
+        if uri == '/old' then
+            ngx.redirect('/new', ngx.HTTP_MOVED_PERMANENTLY)
+        end
+        if uri == '/tagged' then
+            ngx.req.set_header('X-From-Lua', self.identifier)
+            return
+        end
         if uri == '/forbidden' then
             ngx.header['X-Denied-By'] = self.identifier
             ngx.exit(ngx.HTTP_FORBIDDEN)
