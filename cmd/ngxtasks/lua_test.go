@@ -443,3 +443,32 @@ func TestLuaRestartedWorkerRunsOnlyTheValidatedFile(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
+
+// A YAML file with lua: runs the Lua file's rules beside its own, under
+// its settings (here a namespace and a log level).
+func TestYAMLFileRunsTheRulesOfItsLuaFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rules := strings.Replace(strings.Replace(seedDingDong(t), "interval = 10,", "interval = 1,", 1), "interval = 60,", "interval = 2,", 1)
+	writeFile(t, filepath.Join(dir, "dingdong.lua"), rules)
+	config := filepath.Join(dir, "rules.yaml")
+	writeFile(t, config, "namespace: lua-yaml\nlog: {level: debug}\nlua: dingdong.lua\nrules:\n  - {id: sweep, interval: 1s, type: preemption, exec: {argv: [echo, swept]}}\n")
+	if code, stdout, stderr := ngxtasks(t, "validate", config); code != 0 || stdout != config+": 3 rules, ok\n" {
+		t.Fatalf("validate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	in := start(t, config, 2, "--stop-timeout", "1s")
+	in.waitFor("TRYDING, TRYDONG and sweep run", 10*time.Second, func() bool {
+		seen := map[any]bool{}
+		for _, l := range in.log.find("ngxtasks: run") {
+			seen[l["rule"]] = true
+		}
+		return seen["TRYDING"] && seen["TRYDONG"] && seen["sweep"] && len(in.log.find("TRYDING")) > 0
+	})
+	if len(in.log.find("ngxtasks: fired")) == 0 {
+		t.Error("no debug line: the file's log level is not the workers'")
+	}
+	in.signal(syscall.SIGTERM)
+	if err := in.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}

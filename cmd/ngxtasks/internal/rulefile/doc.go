@@ -112,8 +112,15 @@
 //     warn or error.
 //   - env_file: an env file (see below) for ${VAR} in the whole file. Its
 //     variables are not passed to programs.
-//   - rules: the list of rules; required, but may be empty (rules: []),
-//     which runs nothing.
+//   - rules: the list of rules; required unless lua: is given, but may be
+//     empty (rules: []), which runs nothing.
+//   - lua: an ngx_tasks Lua rule file (a name ending in .lua; relative to
+//     this file's directory) whose rules run beside those of rules:, under
+//     this file's settings (namespace, max_running, log…), as a .lua file
+//     given to the command alone does under the defaults. Its ids must
+//     differ from those of rules:. The Lua file and the .lua files under
+//     its folder (its modules) are read with the file, and a reload
+//     applies a change to them as to the file itself.
 //
 // Rule keys:
 //

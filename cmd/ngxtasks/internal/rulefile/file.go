@@ -45,6 +45,10 @@ type File struct {
 	// Lua is the loaded Lua file when the rule file is one (Kind "lua"):
 	// what each worker makes its Lua state from. Nil for YAML.
 	Lua *luarules.File
+	// LuaDigest identifies the contents of the Lua file and its modules
+	// (see Lua.Digest): a worker keeps its Lua state across a reload
+	// whose digest is the same.
+	LuaDigest string
 
 	src *source // for Reparse
 }

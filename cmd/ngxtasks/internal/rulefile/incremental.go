@@ -73,8 +73,8 @@ func (f *File) Reparse(data []byte, env Env) (*File, error) {
 
 func (f *File) reparse(data []byte, env Env) (*File, bool) {
 	src := f.src
-	if src == nil || src.rules == nil || env.ReadFile == nil {
-		return nil, false
+	if src == nil || src.rules == nil || env.ReadFile == nil || f.Lua != nil {
+		return nil, false // a Lua file (lua:) may have changed whatever the text says
 	}
 	for path, was := range src.reads {
 		b, err := env.ReadFile(path)

@@ -112,7 +112,7 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 // when it does not cut.
 func parseWhole(path, dir string, data []byte, env Env, list *listing) (*File, error) {
 	rec := newRecorder(env)
-	d := &decoder{path: path, dir: dir, env: rec.env()}
+	d := &decoder{path: path, dir: dir, env: rec.env(), raw: env}
 	body, ok := d.document(data)
 	if !ok {
 		return nil, d.errs.result(path)

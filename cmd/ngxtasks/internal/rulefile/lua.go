@@ -54,17 +54,29 @@ type Lua struct {
 	Digest string
 }
 
-// parseLua loads a Lua rule file. data is the file's contents as the
-// caller read them (the master's snapshot); luarules reads the file at
-// path and the modules it requires from its directory itself, and a file
-// that no longer holds data by then is refused rather than run in a
-// version nobody validated.
+// parseLua loads a Lua rule file: its rules, every setting its default.
+// data is the file's contents as the caller read them (the master's
+// snapshot); luarules reads the file at path and the modules it requires
+// from its directory itself, and a file that no longer holds data by then
+// is refused rather than run in a version nobody validated.
 func parseLua(path, dir string, data []byte, env Env) (*File, error) {
-	d := &decoder{path: path, dir: dir, env: env}
+	d := &decoder{path: path, dir: dir, env: env, raw: env}
 	f := d.defaults()
 	f.StateDir = d.defaultStateDir()
 	f.Dict = defaultDict(f.StateDir)
-	f.Started = env.Started
+	f.src = &source{dir: dir} // for Reparse, which loads a Lua file whole
+	d.addLua(f, path, dir, data)
+	if err := d.errs.result(path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// addLua loads the Lua file at path (its contents data, its modules in
+// dir) into f: f.Lua, f.Started, and its rules after f's. Its mistakes
+// are d's, each at its Lua file and line.
+func (d *decoder) addLua(f *File, path, dir string, data []byte) {
+	f.Started = d.raw.Started
 	if f.Started.IsZero() {
 		f.Started = time.Now().Truncate(time.Second)
 	}
@@ -73,18 +85,25 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 	quiet := slog.New(slog.DiscardHandler)
 	lf, err := luarules.Load(path, luarules.Options{Logger: quiet, Globals: map[string]any{"global_start_time": f.Started}})
 	if err != nil {
-		return nil, luaErrors(path, err)
+		for _, e := range luaErrors(path, err) {
+			d.errs.add(e)
+		}
+		return
 	}
 	if now, err := readFile(path); err != nil || !bytes.Equal(now, data) {
-		return nil, Errors{{File: path, Message: changedMessage}}
+		d.errs.add(&Error{File: path, Message: changedMessage})
+		return
 	}
-	digest, err := luaSources(path, dir, data, env)
+	digest, err := luaSources(path, dir, data, d.raw)
 	if err != nil {
-		return nil, Errors{{File: path, Message: err.Error()}}
+		d.errs.add(&Error{File: path, Message: err.Error()})
+		return
 	}
-	f.Lua = lf
-	f.src = &source{dir: dir} // for Reparse, which loads a Lua file whole
-	var errs collector
+	f.Lua, f.LuaDigest = lf, digest
+	ids := make(map[string]bool, len(f.Rules))
+	for _, r := range f.Rules {
+		ids[r.ID] = true
+	}
 	for _, ri := range lf.Rules() {
 		r := Rule{
 			ID:         ri.Identifier,
@@ -99,9 +118,11 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 			Pos:        Pos{Line: ri.Line},
 		}
 		bad := func(format string, args ...any) {
-			errs.add(&Error{File: ri.File, Line: ri.Line, Rule: r.ID, Message: fmt.Sprintf("rule %s: ", quote(r.ID)) + fmt.Sprintf(format, args...)})
+			d.errs.add(&Error{File: ri.File, Line: ri.Line, Rule: r.ID, Message: fmt.Sprintf("rule %s: ", quote(r.ID)) + fmt.Sprintf(format, args...)})
 		}
 		switch {
+		case ids[r.ID]:
+			bad("identifier: already the id of a rule of %s", d.path)
 		case r.Interval < MinInterval:
 			bad("interval: %s", tooShort(r.Interval))
 		case ri.Drive == ngxtasks.DriveRequest || ri.Drive == ngxtasks.DriveRun:
@@ -114,10 +135,6 @@ func parseLua(path, dir string, data []byte, env Env) (*File, error) {
 		r.Fingerprint, d.fpBuf = fingerprint(&r, d.fpBuf)
 		f.Rules = append(f.Rules, r)
 	}
-	if err := errs.result(path); err != nil {
-		return nil, err
-	}
-	return f, nil
 }
 
 // changedMessage refuses a Lua file (or module) whose contents on disk
@@ -201,7 +218,7 @@ func luaSources(path, dir string, data []byte, env Env) (string, error) {
 
 // luaErrors turns luarules' errors into Errors, one a mistake, each with
 // its file and line.
-func luaErrors(path string, err error) error {
+func luaErrors(path string, err error) Errors {
 	var out Errors
 	var walk func(error)
 	walk = func(err error) {

@@ -160,3 +160,69 @@ func TestLuaMistakesHaveFileAndLine(t *testing.T) {
 		t.Errorf("%q", m)
 	}
 }
+
+// A YAML file's lua: key adds a Lua file's rules to its own, under its
+// settings; the Lua file and its modules are read like the file (the
+// master's snapshot), and a change to them is seen by a reload.
+func TestYAMLFileTakesTheRulesOfALuaFile(t *testing.T) {
+	dir := writeLua(t, map[string]string{
+		"rules.yaml":    "namespace: billing\nmax_running: 8\nlua: lua/tasks.lua\nrules:\n  - {id: sweep, interval: 1m, type: preemption, exec: {argv: [\"true\"]}}\n",
+		"lua/tasks.lua": "local say = require('say')\nrules = {\n  { identifier = 'ding', interval = 10, typ = 'normal', callback = say },\n}\n",
+		"lua/say.lua":   "return function(self) ngx.log(ngx.ALERT, self.identifier) end\n",
+	})
+	path := filepath.Join(dir, "rules.yaml")
+	f, _, files, err := LoadFiles(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Namespace != "billing" || f.Lua == nil || len(f.Rules) != 2 || f.Rules[0].ID != "sweep" || f.Rules[1].ID != "ding" {
+		t.Fatalf("file %+v", f)
+	}
+	if ding := f.Rules[1]; ding.Lua == nil || ding.MaxRunning != 8 || ding.Lua.File != filepath.Join(dir, "lua", "tasks.lua") || ding.Lua.Line != 3 {
+		t.Errorf("ding: %+v %+v", ding, ding.Lua)
+	}
+	for _, p := range []string{"lua/tasks.lua", "lua/say.lua"} {
+		if _, ok := files[filepath.Join(dir, p)]; !ok {
+			t.Errorf("%s not among the files read", p)
+		}
+	}
+	if len(f.Secrets(files, os.LookupEnv)) != 0 {
+		t.Errorf("Lua files read as env files: %q", f.Secrets(files, os.LookupEnv))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lua", "say.lua"), []byte("return function(self) end\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, _, _, err := LoadFiles(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Rules[1].Fingerprint == f.Rules[1].Fingerprint || g.Rules[0].Fingerprint != f.Rules[0].Fingerprint {
+		t.Error("a changed module: the Lua rule should be a new definition, the YAML one the same")
+	}
+}
+
+func TestLuaKeyMistakes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"not-lua", "lua: tasks.txt\n", `rules.yaml:1:6: lua: "` /* the resolved path follows */},
+		{"missing", "lua: nowhere.lua\n", "rules.yaml:1:6: lua: "},
+		{"duplicate", "lua: tasks.lua\nrules:\n  - {id: ding, interval: 1s, type: normal, exec: {argv: [\"true\"]}}\n", `tasks.lua:1: rule "ding": identifier: already the id of a rule of`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeLua(t, map[string]string{
+				"rules.yaml": c.yaml,
+				"tasks.lua":  "rules = { { identifier = 'ding', interval = 1, typ = 'normal', callback = function(self) end } }\n",
+				"tasks.txt":  "",
+			})
+			t.Chdir(dir)
+			_, err := Load("rules.yaml")
+			m := messages(t, err)
+			if len(m) != 1 || !strings.Contains(m[0], c.want) {
+				t.Errorf("%q, want one message with %q", m, c.want)
+			}
+		})
+	}
+}

@@ -52,10 +52,7 @@ func (w *worker) newLuaState(f *rulefile.File) (*luaState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &luaState{lw: lw, keys: lw.Keys(), rules: make(map[string]ngxtasks.Rule)}
-	if len(f.Rules) > 0 {
-		st.digest = f.Rules[0].Lua.Digest
-	}
+	st := &luaState{digest: f.LuaDigest, lw: lw, keys: lw.Keys(), rules: make(map[string]ngxtasks.Rule)}
 	for _, r := range lw.Rules() {
 		st.rules[r.Identifier] = r
 	}
@@ -68,7 +65,7 @@ func (w *worker) luaFor(f *rulefile.File) (st *luaState, fresh bool, err error) 
 	w.luaMu.Lock()
 	cur := w.lua
 	w.luaMu.Unlock()
-	if cur != nil && len(f.Rules) > 0 && cur.digest == f.Rules[0].Lua.Digest {
+	if cur != nil && cur.digest == f.LuaDigest {
 		return cur, false, nil
 	}
 	st, err = w.newLuaState(f)
