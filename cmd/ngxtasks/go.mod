@@ -16,7 +16,10 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/netresearch/go-cron v0.15.1 // indirect
+require (
+	github.com/netresearch/go-cron v0.15.1 // indirect
+	github.com/yuin/gopher-lua v1.1.2 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -35,6 +38,7 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/ngxtasks/ngxtasks/calendar v0.0.0-00010101000000-000000000000
+	github.com/ngxtasks/ngxtasks/luarules v0.0.0-00010101000000-000000000000
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect

@@ -12,8 +12,11 @@
 //	ngxtasks version
 //
 // The rule file's format is described in package rulefile, with an
-// annotated example in docs/command.md. Exit status: 0 done, 1 failed, 2
-// a bad command line or rule file (nothing was started).
+// annotated example in docs/command.md. A file whose name ends in .lua is
+// an ngx_tasks Lua rule file instead, run unchanged (package luarules;
+// docs/migrating.md). "-c FILE" may be written as the first argument. Exit
+// status: 0 done, 1 failed, 2 a bad command line or rule file (nothing
+// was started).
 //
 // The subcommands, and the worker processes the master starts as
 // "ngxtasks worker", are package cli's: main only calls cli.Main. The

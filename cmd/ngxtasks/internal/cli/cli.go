@@ -26,6 +26,10 @@ Usage:
   ngxtasks reload -c rules.yaml
   ngxtasks version
 
+The rule file is YAML, or Lua when its name ends in .lua: an ngx_tasks
+rules module, run unchanged (docs/migrating.md). "-c FILE" may be written
+as the first argument: ngxtasks run rules.lua.
+
 "ngxtasks COMMAND -h" describes a command's flags.
 `
 
@@ -64,7 +68,10 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses a subcommand's flags; ok false means exit with code.
+// parse parses a subcommand's flags; ok false means exit with code. A
+// subcommand with -c also takes the rule file as its first argument
+// (ngxtasks run rules.lua), when -c is not given and the argument names a
+// rule file by its extension (rulefile.Kind); flags may follow it.
 func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -72,13 +79,20 @@ func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		}
 		return 2, false
 	}
+	if c := fs.Lookup("c"); c != nil && c.Value.String() == "" && fs.NArg() > 0 {
+		if _, known := rulefile.Kind(fs.Arg(0)); known {
+			_ = c.Value.Set(fs.Arg(0))
+			return parse(fs, fs.Args()[1:])
+		}
+	}
 	return 0, true
 }
 
 // configFlag adds -c (and --config) to fs.
 func configFlag(fs *flag.FlagSet) *string {
-	p := fs.String("c", "", "the rule file (YAML)")
-	fs.StringVar(p, "config", "", "the rule file (YAML); same as -c")
+	const help = "the rule file: YAML (.yaml, .yml, or any other name) or Lua (.lua, the rules of an ngx_tasks module); may also be the first argument"
+	p := fs.String("c", "", help)
+	fs.StringVar(p, "config", "", "same as -c")
 	return p
 }
 
@@ -86,7 +100,7 @@ func configFlag(fs *flag.FlagSet) *string {
 // no file to load.
 func loadFile(path string) (*rulefile.File, error) {
 	if path == "" {
-		return nil, errors.New("no rule file: give one with -c rules.yaml")
+		return nil, errors.New("no rule file: give one with -c rules.yaml (or rules.lua)")
 	}
 	return rulefile.Load(path)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/cmd/ngxtasks/internal/rulefile"
+	"github.com/ngxtasks/ngxtasks/luarules"
 )
 
 // nextCmd prints the next slot starts of the rules, to check a file's
@@ -46,6 +47,12 @@ func nextCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
+	keys, done, err := keysOf(f)
+	if err != nil {
+		report(stderr, err)
+		return 1
+	}
+	defer done()
 	var starts []start
 	found := false
 	for i := range f.Rules {
@@ -54,7 +61,7 @@ func nextCmd(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		found = true
-		starts = append(starts, nextStarts(fr, now, *n)...)
+		starts = append(starts, nextStarts(fr, keys, now, *n)...)
 	}
 	if !found {
 		fmt.Fprintf(stderr, "ngxtasks next: no rule %q in %s\n", fs.Arg(0), *config)
@@ -95,16 +102,31 @@ type start struct {
 	Note   string `json:"-"`
 }
 
-// nextStarts lists the next n slot starts of r after now.
-func nextStarts(r *rulefile.Rule, now time.Time, n int) []start {
+// keysOf is the key generator f's workers cut time with: a Lua file's
+// tasks.keys (in a Lua state of its own, closed by done), else EpochKeys.
+func keysOf(f *rulefile.File) (keys ngxtasks.KeyGenerator, done func(), err error) {
+	keys, done = ngxtasks.EpochKeys{}, func() {}
+	if f.Lua == nil || !f.Lua.HasKeys() {
+		return keys, done, nil
+	}
+	lw, err := f.Lua.Worker(luarules.WorkerConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lw.Keys(), func() { _ = lw.Close() }, nil
+}
+
+// nextStarts lists the next n slot starts of r after now, its slots cut
+// by keys.
+func nextStarts(r *rulefile.Rule, keys ngxtasks.KeyGenerator, now time.Time, n int) []start {
 	core := r.Core()
 	out := make([]start, 0, n)
 	if r.Schedule == nil {
 		at := now
 		for range n {
-			s := ngxtasks.EpochKeys{}.Slot(&core, at)
+			s := keys.Slot(&core, at)
 			if s.Start.Before(now) {
-				s = ngxtasks.EpochKeys{}.Slot(&core, s.End)
+				s = keys.Slot(&core, s.End)
 			}
 			out = append(out, start{Rule: r.ID, Type: r.Type.String(), Start: s.Start.Local().Format(time.RFC3339Nano),
 				UTC: s.Start.UTC().Format(time.RFC3339Nano), In: s.Start.Sub(now).Round(time.Millisecond).String()})

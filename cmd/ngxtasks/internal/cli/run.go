@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ func runCmd(args []string, _, stderr io.Writer) int {
 	config := configFlag(fs)
 	o := overrideFlags(fs)
 	logFormat := fs.String("log-format", "", "text or json (default: the file's log.format)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: the file's log.level; a Lua file's: info)")
 	stop := fs.Duration("stop-timeout", 10*time.Second, "how long running actions may go on at SIGTERM before they are cancelled")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -38,15 +40,24 @@ func runCmd(args []string, _, stderr io.Writer) int {
 	if *logFormat != "" && *logFormat != "text" && *logFormat != "json" {
 		mistakes = append(mistakes, fmt.Errorf("--log-format: %q is not text or json", *logFormat))
 	}
+	var level slog.Level
+	if *logLevel != "" {
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil || strings.ContainsAny(*logLevel, "+-") {
+			mistakes = append(mistakes, fmt.Errorf("--log-level: %q is not debug, info, warn or error", *logLevel))
+		}
+	}
 	f, err := loadFile(*config)
 	if err != nil || len(mistakes) > 0 {
 		report(stderr, errors.Join(append([]error{err}, mistakes...)...))
 		return 2
 	}
 	redact := new(logs.Redactor)
-	log := logs.New(stderr, cmp.Or(*logFormat, f.Log.Format), f.Log.Level, redact)
+	if *logLevel == "" {
+		level = f.Log.Level
+	}
+	log := logs.New(stderr, cmp.Or(*logFormat, f.Log.Format), level, redact)
 	slog.SetDefault(log)
-	m, err := master.New(master.Options{Config: *config, Overrides: *o, StopTimeout: *stop, LogFormat: *logFormat, Logger: log, Redactor: redact})
+	m, err := master.New(master.Options{Config: *config, Overrides: *o, StopTimeout: *stop, LogFormat: *logFormat, LogLevel: *logLevel, Logger: log, Redactor: redact})
 	if err != nil {
 		report(stderr, err)
 		return 2

@@ -34,3 +34,31 @@ func TestCheckFlagsReportsEveryBadOverrideAndSkipsThoseNotGiven(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleFileMayBeTheFirstArgument: "ngxtasks run rules.lua --workers 3"
+// is "ngxtasks run -c rules.lua --workers 3"; an argument that does not
+// name a rule file by its extension, or one after -c, is left to the
+// command.
+func TestRuleFileMayBeTheFirstArgument(t *testing.T) {
+	for _, c := range []struct {
+		args         []string
+		config, rest string
+		workers      int
+	}{
+		{[]string{"rules.lua", "--workers", "3"}, "rules.lua", "[]", 3},
+		{[]string{"--workers", "2", "/etc/ngxtasks/rules.yaml"}, "/etc/ngxtasks/rules.yaml", "[]", 2},
+		{[]string{"rules.yml", "DING"}, "rules.yml", "[DING]", 0},
+		{[]string{"-c", "a.yaml", "b.lua"}, "a.yaml", "[b.lua]", 0},
+		{[]string{"DING"}, "", "[DING]", 0},
+	} {
+		fs := flags("run", io.Discard)
+		config := configFlag(fs)
+		o := overrideFlags(fs)
+		if code, ok := parse(fs, c.args); !ok {
+			t.Fatalf("%q: exit %d", c.args, code)
+		}
+		if *config != c.config || fmt.Sprint(fs.Args()) != c.rest || o.Workers != c.workers {
+			t.Errorf("%q: config %q, rest %v, workers %d; want %q, %s, %d", c.args, *config, fs.Args(), o.Workers, c.config, c.rest, c.workers)
+		}
+	}
+}

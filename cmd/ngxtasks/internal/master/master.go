@@ -43,6 +43,7 @@ type Options struct {
 	// Exe is the binary to start workers from; "" is this one.
 	Exe       string
 	LogFormat string // --log-format, for the workers; "" for the file's
+	LogLevel  string // --log-level, for the workers; "" for the file's
 	Logger    *slog.Logger
 	// Redactor, when not nil, is given the rule file's secrets (and those
 	// of each reloaded file): the Logger's redactor (logs.New).
@@ -96,7 +97,7 @@ func New(opts Options) (*Master, error) {
 		started:  f,
 		exe:      exe,
 		file:     f,
-		snap:     wire.Snapshot{Path: abs, Files: files},
+		snap:     wire.Snapshot{Path: abs, Files: files, Started: f.Started.Unix()},
 		backoff:  backoff{min: minBackoff, max: maxBackoff, resetAfter: resetAfter},
 		reloads:  make(chan reloadRequest, 1),
 		pending:  make(map[int64]*reload),

@@ -94,7 +94,7 @@ func (m *Master) reload(ctx context.Context) ReloadResult {
 	m.mu.Lock()
 	added, changed, removed := diff(m.file, f)
 	m.file = f
-	m.snap = wire.Snapshot{Path: abs, Files: files}
+	m.snap = wire.Snapshot{Path: abs, Files: files, Started: f.Started.Unix()}
 	m.seq++
 	seq, snap := m.seq, m.snap
 	var sendTo []*proc

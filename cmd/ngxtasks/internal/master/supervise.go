@@ -106,7 +106,7 @@ func (m *Master) runWorker(ctx context.Context, p *proc) error {
 	// reaches this process either in its hello or as a Config line.
 	m.mu.Lock()
 	p.mu.Lock()
-	hello := wire.Hello{Index: p.index, Worker: p.name, Dict: m.settings.Dict, Socket: p.socket, LogFormat: m.opts.LogFormat,
+	hello := wire.Hello{Index: p.index, Count: m.settings.Workers, Worker: p.name, Dict: m.settings.Dict, Socket: p.socket, LogFormat: m.opts.LogFormat, LogLevel: m.opts.LogLevel,
 		Config: m.snap, Ran: m.ran.of(p.name)}
 	p.pid, p.to, p.since = cmd.Process.Pid, to, time.Now()
 	p.mu.Unlock()

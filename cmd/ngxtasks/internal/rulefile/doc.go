@@ -1,5 +1,8 @@
 // Package rulefile loads the rule file of the ngxtasks command: the
-// master's settings and the rules its workers drive, from YAML.
+// master's settings and the rules its workers drive, from YAML, or from an
+// ngx_tasks Lua file when the name ends in .lua (Kind; lua.go): its rules
+// only, every setting its default, each rule's Lua set instead of Exec or
+// HTTP, every mistake an *Error with file and line (no column).
 //
 // Load reads a file (and the env files it names); Parse does the same from
 // bytes and an Env, touching nothing else, for tests and fuzzing. Both
@@ -109,8 +112,15 @@
 //     warn or error.
 //   - env_file: an env file (see below) for ${VAR} in the whole file. Its
 //     variables are not passed to programs.
-//   - rules: the list of rules; required, but may be empty (rules: []),
-//     which runs nothing.
+//   - rules: the list of rules; required unless lua: is given, but may be
+//     empty (rules: []), which runs nothing.
+//   - lua: an ngx_tasks Lua rule file (a name ending in .lua; relative to
+//     this file's directory) whose rules run beside those of rules:, under
+//     this file's settings (namespace, max_running, log…), as a .lua file
+//     given to the command alone does under the defaults. Its ids must
+//     differ from those of rules:. The Lua file and the .lua files under
+//     its folder (its modules) are read with the file, and a reload
+//     applies a change to them as to the file itself.
 //
 // Rule keys:
 //

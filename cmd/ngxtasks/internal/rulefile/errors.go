@@ -17,7 +17,7 @@ import (
 type Error struct {
 	File   string // the rule file's path as given to Load, or an env file's
 	Line   int    // 1-based; 0 when the mistake has no place (a file that cannot be read)
-	Column int    // 1-based, in characters (runes), as the YAML library counts them
+	Column int    // 1-based, in characters (runes), as the YAML library counts them; 0 in a Lua file
 	// Path locates the value as yq and jq would: "rules[0].exec.argv[1]",
 	// 0-based like them, so that it can be pasted into `yq '.rules[0]'`.
 	Path    string
@@ -30,7 +30,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Line > 0 && e.Column > 0 {
+		fmt.Fprintf(&b, ":%d", e.Column)
 	}
 	b.WriteString(": ")
 	if where := e.where(); where != "" {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/calendar"
+	"github.com/ngxtasks/ngxtasks/luarules"
 )
 
 // File is a loaded rule file: the master's settings and its rules, with
@@ -38,6 +39,16 @@ type File struct {
 	SkewTolerance time.Duration
 	Metrics       MetricsRules
 	Rules         []Rule
+	// Started is Env.Started as a Lua file was parsed with (its
+	// global_start_time); zero for YAML.
+	Started time.Time
+	// Lua is the loaded Lua file when the rule file is one (Kind "lua"):
+	// what each worker makes its Lua state from. Nil for YAML.
+	Lua *luarules.File
+	// LuaDigest identifies the contents of the Lua file and its modules
+	// (see Lua.Digest): a worker keeps its Lua state across a reload
+	// whose digest is the same.
+	LuaDigest string
 
 	src *source // for Reparse
 }
@@ -55,7 +66,7 @@ type Log struct {
 	Level  slog.Level // one of slog's four named levels
 }
 
-// Rule is one rule of the file. Exactly one of Exec and HTTP is set.
+// Rule is one rule of the file. Exactly one of Exec, HTTP and Lua is set.
 type Rule struct {
 	ID       string
 	Name     string
@@ -83,7 +94,8 @@ type Rule struct {
 	MaxRunning int
 	Exec       *Exec
 	HTTP       *HTTP
-	Pos        Pos // where the rule starts in the file (its first key)
+	Lua        *Lua // a rule of a Lua file
+	Pos        Pos  // where the rule starts in the file (its first key)
 
 	// Fingerprint is a hash of everything the rule does, expanded secrets
 	// included, so that a reload can keep a rule whose definition did not

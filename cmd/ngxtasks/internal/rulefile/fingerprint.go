@@ -79,6 +79,10 @@ func fingerprint(r *Rule, buf []byte) (string, []byte) {
 		}
 		f.num(h.OutputLimit)
 	}
+	if l := r.Lua; l != nil {
+		f.str("lua")
+		f.str(l.Digest)
+	}
 	sum := sha256.Sum256(f.b)
 	return hex.EncodeToString(sum[:16]), f.b
 }

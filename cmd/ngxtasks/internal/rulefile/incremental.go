@@ -58,6 +58,9 @@ const maxReparsed = 256
 // can (see above). env must read files and variables as the environment
 // of the process does: what f's parse read is read again and compared.
 func (f *File) Reparse(data []byte, env Env) (*File, error) {
+	if env.Started.IsZero() {
+		env.Started = f.Started
+	}
 	if nf, ok := f.reparse(data, env); ok {
 		return nf, nil
 	}
@@ -70,8 +73,8 @@ func (f *File) Reparse(data []byte, env Env) (*File, error) {
 
 func (f *File) reparse(data []byte, env Env) (*File, bool) {
 	src := f.src
-	if src == nil || src.rules == nil || env.ReadFile == nil {
-		return nil, false
+	if src == nil || src.rules == nil || env.ReadFile == nil || f.Lua != nil {
+		return nil, false // a Lua file (lua:) may have changed whatever the text says
 	}
 	for path, was := range src.reads {
 		b, err := env.ReadFile(path)

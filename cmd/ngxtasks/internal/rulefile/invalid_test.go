@@ -34,13 +34,13 @@ var invalidFiles = []struct {
 		`rules.yaml:3:1: a rule file is one YAML document; this is a second one (after ---)`,
 	}},
 	{"rules missing", "workers: 2\n", []string{
-		"rules.yaml:1:1: rules: required: list the rules under it (`rules: []` for none)",
+		"rules.yaml:1:1: rules: required: list the rules under it (`rules: []` for none), or name a Lua file (`lua: rules.lua`)",
 	}},
 	{"rules not a list", "rules: {id: a}\n", []string{
 		`rules.yaml:1:9: rules: must be a list of rules (- id: …), got a mapping`,
 	}},
 	{"rules null", "rules:\n", []string{
-		"rules.yaml:1:1: rules: required: list the rules under it (`rules: []` for none)",
+		"rules.yaml:1:1: rules: required: list the rules under it (`rules: []` for none), or name a Lua file (`lua: rules.lua`)",
 	}},
 	{"unknown top key with suggestion", "worker: 2\nrules: []\n", []string{
 		"rules.yaml:1:1: unknown field `worker`, did you mean `workers`?",

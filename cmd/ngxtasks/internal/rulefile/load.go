@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Env is what Parse may learn from outside the rule file. Load passes
@@ -16,6 +17,11 @@ type Env struct {
 	// of a regular file, refusing devices and FIFOs). Nil: naming an env file
 	// is an error.
 	ReadFile func(path string) ([]byte, error)
+	// Started is when the instance started, in whole seconds: a Lua
+	// file's global_start_time, which nginx's init_by_lua set to
+	// os.time() (the seed's base_time). Zero: now. A reload keeps the
+	// file's (File.Started), so the slots of a base_time stay put.
+	Started time.Time
 }
 
 // Load reads and parses a rule file, reading the env files it names and
@@ -69,6 +75,9 @@ func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err e
 		return b, err
 	}}
 	if prev != nil {
+		env.Started = prev.Started
+	}
+	if prev != nil {
 		f, err = prev.Reparse(data, env)
 	} else {
 		f, err = parse(path, filepath.Dir(abs), data, env)
@@ -77,13 +86,18 @@ func LoadFiles(path string, prev *File) (f *File, abs string, files Files, err e
 }
 
 // Parse parses a rule file's contents. path names the file in messages
-// and is where relative paths start; nothing is read but through env.
-// The error, if any, is Errors.
+// and is where relative paths start; nothing is read but through env,
+// except for a Lua file (Kind), which luarules loads from path and its
+// directory: its contents must still be data. The error, if any, is
+// Errors.
 func Parse(path string, data []byte, env Env) (*File, error) {
 	return parse(path, filepath.Dir(path), data, env)
 }
 
 func parse(path, dir string, data []byte, env Env) (*File, error) {
+	if isLua(path) {
+		return parseLua(path, dir, data, env)
+	}
 	var cutList *listing
 	if list, ok := cut(data); ok {
 		cutList = &list
@@ -98,7 +112,7 @@ func parse(path, dir string, data []byte, env Env) (*File, error) {
 // when it does not cut.
 func parseWhole(path, dir string, data []byte, env Env, list *listing) (*File, error) {
 	rec := newRecorder(env)
-	d := &decoder{path: path, dir: dir, env: rec.env()}
+	d := &decoder{path: path, dir: dir, env: rec.env(), raw: env}
 	body, ok := d.document(data)
 	if !ok {
 		return nil, d.errs.result(path)

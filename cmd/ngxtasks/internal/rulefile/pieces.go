@@ -46,7 +46,7 @@ func parsePieces(path, dir string, list listing, env Env) (done bool, f *File, e
 		return false, nil, nil
 	}
 	rec := newRecorder(env)
-	d := &decoder{path: path, dir: dir, env: rec.env()}
+	d := &decoder{path: path, dir: dir, env: rec.env(), raw: env}
 	head := make([]byte, 0, len(list.before)+len(list.after))
 	head = append(append(head, list.before...), list.after...)
 	body, ok := d.document(head)

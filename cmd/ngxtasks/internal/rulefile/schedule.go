@@ -2,6 +2,8 @@ package rulefile
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/ngxtasks/ngxtasks/calendar"
 )
@@ -92,7 +94,7 @@ func (d *decoder) interval(r *Rule, keys fieldSet, pl place) {
 		case v <= 0:
 			d.at(e.val, pl.field("interval"), "must be more than 0, got %v", v)
 		case v < MinInterval:
-			d.at(e.val, pl.field("interval"), "must be at least %v, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, v)
+			d.at(e.val, pl.field("interval"), "%s", tooShort(v))
 		default:
 			r.Interval = v
 		}
@@ -109,4 +111,10 @@ func (d *decoder) interval(r *Rule, keys fieldSet, pl place) {
 	if e, ok := keys.get("spread"); ok {
 		r.Spread, _ = d.boolean(e.val, pl.field("spread"))
 	}
+}
+
+// tooShort says why the command refuses an interval under MinInterval,
+// in a YAML file and in a Lua file alike.
+func tooShort(v time.Duration) string {
+	return fmt.Sprintf("must be at least %v, got %v: a shorter interval has every worker start and log runs faster than anyone can use them", MinInterval, v)
 }

@@ -40,7 +40,7 @@ const (
 // section. They are functions, not variables, so that nothing in the
 // package can be changed at run time.
 func topKeys() []string {
-	return []string{"name", "dict", "namespace", "workers", "max_running", "listen", "state_dir", "token_env", "log", "env_file", "store_clock", "skew_tolerance", "metrics", "rules"}
+	return []string{"name", "dict", "namespace", "workers", "max_running", "listen", "state_dir", "token_env", "log", "env_file", "store_clock", "skew_tolerance", "metrics", "rules", "lua"}
 }
 
 func topHints() map[string]string {
@@ -55,9 +55,10 @@ func logKeys() []string { return []string{"format", "level"} }
 
 func metricsKeys() []string { return []string{"rules"} }
 
-// file decodes the document's body: the top-level mapping.
-func (d *decoder) file(body *node) *File {
-	f := &File{
+// defaults is a File with every setting left out: a YAML file's before
+// its keys are read, a Lua file's (which has rules only).
+func (d *decoder) defaults() *File {
+	return &File{
 		Path:       d.path,
 		Workers:    min(runtime.NumCPU(), maxWorkers),
 		Listen:     DefaultListen,
@@ -66,6 +67,17 @@ func (d *decoder) file(body *node) *File {
 		Log:        Log{Format: "text", Level: slog.LevelInfo},
 		MaxRunning: DefaultMaxRunning,
 	}
+}
+
+// defaultDict is the dictionary of a file that names none: an SQLite file
+// in the state directory, which the processes of one host share.
+func defaultDict(stateDir string) Text {
+	return Literal(sqliteURL(filepath.Join(stateDir, "dict.db")))
+}
+
+// file decodes the document's body: the top-level mapping.
+func (d *decoder) file(body *node) *File {
+	f := d.defaults()
 	if body == nil {
 		d.atPos(Pos{1, 1}, place{}, "the file is empty: it needs a `rules:` list")
 		return f
@@ -103,7 +115,7 @@ func (d *decoder) file(body *node) *File {
 	if e, ok := keys.get("dict"); ok {
 		f.Dict = d.dict(e.val, place{path: "dict"}, d.scope(envSource{}))
 	} else {
-		f.Dict = Literal(sqliteURL(filepath.Join(f.StateDir, "dict.db")))
+		f.Dict = defaultDict(f.StateDir)
 	}
 	if e, ok := keys.get("namespace"); ok {
 		f.Namespace = d.name(e.val, "namespace", f.Namespace)
@@ -158,13 +170,41 @@ func (d *decoder) file(body *node) *File {
 			}
 		}
 	}
-	e, ok := keys.get("rules")
-	if !ok {
-		d.atPos(posOf(body), place{path: "rules"}, "required: list the rules under it (`rules: []` for none)")
+	lua, hasLua := keys.get("lua")
+	if e, ok := keys.get("rules"); ok {
+		f.Rules = d.rules(e.val)
+	} else if !hasLua {
+		d.atPos(posOf(body), place{path: "rules"}, "required: list the rules under it (`rules: []` for none), or name a Lua file (`lua: rules.lua`)")
 		return f
 	}
-	f.Rules = d.rules(e.val)
+	if hasLua {
+		d.luaKey(f, lua.val)
+	}
 	return f
+}
+
+// luaKey reads lua:, an ngx_tasks Lua file whose rules run beside the
+// file's own, with its settings (see lua.go).
+func (d *decoder) luaKey(f *File, n *node) {
+	pl := place{path: "lua"}
+	path, ok := d.filePath(n, pl)
+	if !ok {
+		return
+	}
+	if !isLua(path) {
+		d.at(n, pl, "%s is not a Lua file: its name must end in .lua", quote(path))
+		return
+	}
+	read := d.raw.ReadFile
+	if read == nil {
+		read = readFile
+	}
+	data, err := read(path)
+	if err != nil {
+		d.at(n, pl, "%v", err)
+		return
+	}
+	d.addLua(f, path, filepath.Dir(path), data)
 }
 
 // listen reads host:port or off. Only "off" turns the listener off: an

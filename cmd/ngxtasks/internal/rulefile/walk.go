@@ -21,7 +21,10 @@ type decoder struct {
 	path string // the rule file as given
 	dir  string // its directory: relative paths in the file start there
 	env  Env
-	top  envSource // the top-level env_file
+	// raw is env as given to the parse, without the recording of the
+	// files and variables it serves (a Lua file is no env file).
+	raw Env
+	top envSource // the top-level env_file
 	// maxRunningDefault is the file's max_running, every rule's default.
 	maxRunningDefault int
 	errs              collector

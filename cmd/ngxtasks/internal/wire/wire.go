@@ -31,6 +31,9 @@ import (
 type Snapshot struct {
 	Path  string            `json:"path"`
 	Files map[string][]byte `json:"files"`
+	// Started is the instance's start (Unix seconds), rulefile.Env's
+	// Started: a Lua file's global_start_time, the same in every worker.
+	Started int64 `json:"started,omitempty"`
 }
 
 // Ran is the last slot a worker began of a rule: the start of that slot,
@@ -47,14 +50,18 @@ type Ran struct {
 // Hello starts a worker.
 type Hello struct {
 	Index  int    `json:"index"`  // 0-based, stable across restarts
+	Count  int    `json:"count"`  // worker processes of the master
 	Worker string `json:"worker"` // its name in claims and logs
 	Dict   string `json:"dict"`   // dictionary URL, overriding the file's when not empty
 	Socket string `json:"socket"` // Unix socket for its status and metrics
 	// LogFormat is the command line's --log-format, overriding the file's
 	// when not empty.
-	LogFormat string   `json:"log_format,omitempty"`
-	Config    Snapshot `json:"config"`
-	Ran       []Ran    `json:"ran"` // its predecessor's slots; see ngxtasks.Manager.MarkRan
+	LogFormat string `json:"log_format,omitempty"`
+	// LogLevel is the command line's --log-level (debug, info, warn,
+	// error), overriding the file's when not empty.
+	LogLevel string   `json:"log_level,omitempty"`
+	Config   Snapshot `json:"config"`
+	Ran      []Ran    `json:"ran"` // its predecessor's slots; see ngxtasks.Manager.MarkRan
 }
 
 // ToWorker is one line from the master.

@@ -43,7 +43,11 @@ func BenchmarkExecTrue(b *testing.B) {
 		w := &worker{hello: wire.Hello{Worker: "bench"}, out: wire.NewWriter[wire.ToMaster](io.Discard), log: log, client: actionClient()}
 		w.m = &ngxtasks.Manager{Clock: clock, Worker: "bench", Logger: slog.New(logs.Without(log.Handler(), "ngxtasks: finished"))}
 		defer w.m.Shutdown(context.Background())
-		if err := w.m.Push(w.rules(f)...); err != nil {
+		rules, _, _, err := w.rules(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.m.Push(rules...); err != nil {
 			b.Fatal(err)
 		}
 		defer w.m.Watch(w.announce)()

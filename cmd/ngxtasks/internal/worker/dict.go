@@ -125,6 +125,21 @@ func (l *lateDict) AddBatch(ctx context.Context, adds []ngxtasks.Add) error {
 	return nil
 }
 
+// Set stores through the opened dictionary, an error until it is open:
+// a rule's last run (CatchUp) and a Lua file's ngx.shared:set need it,
+// and a worker whose store was down at start takes those rules anyway.
+func (l *lateDict) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	d, err := l.dict()
+	if err != nil {
+		return err
+	}
+	s, ok := d.(ngxtasks.Setter)
+	if !ok {
+		return fmt.Errorf("%T cannot overwrite an entry (ngxtasks.Setter)", d)
+	}
+	return s.Set(ctx, key, value, ttl)
+}
+
 // Now is the opened dictionary's clock: an error until it is open (the
 // manager asks again), and ngxtasks.ErrNoStoreClock from a dictionary that
 // cannot tell the time.
@@ -158,5 +173,6 @@ func (l *lateDict) Close() error {
 
 var (
 	_ ngxtasks.BatchAdder = (*lateDict)(nil)
+	_ ngxtasks.Setter     = (*lateDict)(nil)
 	_ ngxtasks.StoreClock = (*lateDict)(nil)
 )

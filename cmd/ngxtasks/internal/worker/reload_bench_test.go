@@ -49,7 +49,11 @@ func BenchmarkReload(b *testing.B) {
 		b.Fatal(err)
 	}
 	w.file = f
-	if err := w.m.Push(w.rules(f)...); err != nil {
+	rules, _, _, err := w.rules(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.m.Push(rules...); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {

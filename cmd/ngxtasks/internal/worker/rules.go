@@ -17,7 +17,18 @@ import (
 
 // rules turns the file's rules into the manager's, each versioned by its
 // fingerprint so that Replace keeps the rules a reload did not change.
-func (w *worker) rules(f *rulefile.File) []ngxtasks.Rule {
+// For a Lua file it also returns the Lua state they run in, and whether
+// it is new: the caller then makes it current (setLua) before the rules
+// reach the manager, and retires it if the manager refuses them.
+func (w *worker) rules(f *rulefile.File) ([]ngxtasks.Rule, *luaState, bool, error) {
+	var st *luaState
+	fresh := false
+	if f.Lua != nil {
+		var err error
+		if st, fresh, err = w.luaFor(f); err != nil {
+			return nil, nil, false, err
+		}
+	}
 	out := make([]ngxtasks.Rule, len(f.Rules))
 	var grace time.Duration
 	for i := range f.Rules {
@@ -28,15 +39,19 @@ func (w *worker) rules(f *rulefile.File) []ngxtasks.Rule {
 		r := fr.Core()
 		r.Version = fr.Fingerprint
 		r.MaxRunning = fr.MaxRunning // the manager's room: see ngxtasks.Manager.MaxRunning
-		r.Callback = w.run(fr)
+		r.Callback = w.run(fr, st)
+		if fr.Lua != nil {
+			r.Filter = w.luaFilter(st, fr.ID)
+		}
 		out[i] = r
 	}
 	w.grace.Store(max(w.grace.Load(), int64(grace))) // a run of an older file may still be going
-	return out
+	return out, st, fresh, nil
 }
 
 // run is a rule's callback: it runs the action and writes the run's line.
-func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
+// st is the Lua state of a Lua file's rule.
+func (w *worker) run(fr *rulefile.Rule, st *luaState) ngxtasks.Func {
 	return func(ctx context.Context, f ngxtasks.Firing) error {
 		w.runs.Add(1)
 		defer w.runs.Done()
@@ -44,7 +59,10 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 		start := time.Now()
 		var res action.Result
 		var err error
-		if fr.Exec != nil {
+		switch {
+		case fr.Lua != nil:
+			err = w.luaCall(ctx, st, fr.ID, f)
+		case fr.Exec != nil:
 			pgid := 0
 			af.Started = func(g int) {
 				pgid = g
@@ -54,7 +72,7 @@ func (w *worker) run(fr *rulefile.Rule) ngxtasks.Func {
 			if pgid != 0 {
 				w.tell(wire.ToMaster{Group: &wire.Group{PGID: pgid}})
 			}
-		} else {
+		default:
 			res, err = action.HTTP(ctx, w.client, fr.HTTP, af)
 		}
 		err = w.redact.Error(err)

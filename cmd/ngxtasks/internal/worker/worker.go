@@ -66,6 +66,11 @@ type worker struct {
 	// redact keeps the rule file's secrets out of the logs and of the
 	// errors the manager keeps (status, history).
 	redact logs.Redactor
+
+	// lua is the Lua state the rules of a Lua file run in (see lua.go);
+	// nil for a YAML file.
+	luaMu sync.Mutex
+	lua   *luaState
 }
 
 // Run is the worker process: it reads its Hello from in, drives until ctx
@@ -89,7 +94,11 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 	}
 	w.file = f
 	w.redact.Add(f.Secrets(rulefile.Files(w.hello.Config.Files), os.LookupEnv)...)
-	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), f.Log.Level, &w.redact)
+	level := f.Log.Level
+	if w.hello.LogLevel != "" {
+		_ = level.UnmarshalText([]byte(w.hello.LogLevel)) // checked by the master
+	}
+	w.log = logs.New(opts.Stderr, cmp.Or(w.hello.LogFormat, f.Log.Format), level, &w.redact)
 	// What libraries log (go-redis, say) comes out as this worker's
 	// lines: in the file's format, redacted.
 	slog.SetDefault(w.log)
@@ -105,7 +114,18 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
 		Clock:         clock(),
 		Logger:        slog.New(logs.Without(w.log.Handler(), "ngxtasks: finished")),
 	}
-	if err := w.m.Push(w.rules(f)...); err != nil {
+	if f.Lua != nil {
+		w.m.Keys = luaKeys{w}
+	}
+	defer w.closeLua()
+	rules, st, _, err := w.rules(f)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		w.setLua(st)
+	}
+	if err := w.m.Push(rules...); err != nil {
 		return err
 	}
 	w.resume()
@@ -184,10 +204,23 @@ func (w *worker) reload(seq int64, snap *wire.Snapshot) *wire.Reloaded {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
 	w.redact.Add(f.Secrets(rulefile.Files(snap.Files), os.LookupEnv)...)
-	c, err := w.m.Replace(w.rules(f)...)
+	rules, st, fresh, err := w.rules(f)
 	if err != nil {
 		return &wire.Reloaded{Seq: seq, Error: err.Error()}
 	}
+	var old *luaState
+	if fresh {
+		old = w.setLua(st)
+	}
+	c, err := w.m.Replace(rules...)
+	if err != nil {
+		if fresh {
+			w.setLua(old)
+			st.retire()
+		}
+		return &wire.Reloaded{Seq: seq, Error: err.Error()}
+	}
+	retireLater(old)
 	w.file = f
 	return &wire.Reloaded{Seq: seq, Added: c.Added, Changed: c.Changed, Removed: c.Removed, Kept: c.Kept}
 }
@@ -201,6 +234,9 @@ func parse(prev *rulefile.File, snap *wire.Snapshot) (*rulefile.File, error) {
 		return nil, fmt.Errorf("the master's snapshot: %w", err)
 	}
 	env := rulefile.Env{Lookup: os.LookupEnv, ReadFile: files.ReadFile}
+	if snap.Started != 0 {
+		env.Started = time.Unix(snap.Started, 0)
+	}
 	if prev != nil {
 		return prev.Reparse(data, env)
 	}
