@@ -98,6 +98,17 @@ type Rule struct {
 	// the lateness of the runs in the History; null when it holds none.
 	LatenessP50 *float64 `json:"lateness_p50"`
 	LatenessP99 *float64 `json:"lateness_p99"`
+	// Paused is the rule's pause as this worker last read it (within a
+	// second of the change), absent when it is not paused.
+	Paused *Paused `json:"paused,omitzero"`
+}
+
+// Paused is a rule's pause (ngxtasks.Manager.Pause): who paused it, until
+// when (absent: until resumed) and why.
+type Paused struct {
+	Origin string `json:"origin"`
+	Until  string `json:"until,omitzero"`
+	Note   string `json:"note,omitzero"`
 }
 
 // LastSlot is the newest record of a rule's History in a worker.

@@ -77,6 +77,9 @@ func rowsOf(m *ngxtasks.Manager, worker string, stats []ngxtasks.RuleStats) []Ru
 			recs, err := m.History(stats[j].Identifier)
 			if err == nil {
 				rows[j] = ruleOf(worker, &stats[j], recs, &late)
+				if p, ok := m.Paused(stats[j].Identifier); ok {
+					rows[j].Paused = pauseOf(p)
+				}
 			}
 		}
 	}
