@@ -194,7 +194,7 @@ func (ans *ActAnswer) Err() error {
 	}
 	switch ans.Reason {
 	case "triggered":
-		return fmt.Errorf("%s: %w", ans.Message, ngxtasks.ErrTriggered)
+		return &answerError{ans.Message, ngxtasks.ErrTriggered}
 	case "running elsewhere":
 		return &ngxtasks.HeldError{Holder: ans.Holder, Token: ans.Token}
 	case "paused":
@@ -205,12 +205,22 @@ func (ans *ActAnswer) Err() error {
 		}
 		return &ngxtasks.PausedError{Pause: p}
 	case "no rule":
-		return fmt.Errorf("%w: %s", ErrNoRule, strings.TrimPrefix(ans.Message, ErrNoRule.Error()+" "))
+		return &answerError{ans.Message, ErrNoRule}
 	case "bad request":
-		return fmt.Errorf("%w: %s", errBadAction, ans.Message)
+		return &answerError{ans.Message, errBadAction}
 	}
 	return errors.New(ans.Message)
 }
+
+// answerError is an answer's error: its message, matching the error it
+// stands for.
+type answerError struct {
+	msg string
+	is  error
+}
+
+func (e *answerError) Error() string { return e.msg }
+func (e *answerError) Unwrap() error { return e.is }
 
 func pauseOf(p ngxtasks.Pause) *Paused {
 	return &Paused{Origin: p.Origin, Until: stamp(p.Until), Note: p.Note}
