@@ -56,8 +56,9 @@ type Options struct {
 	Act func(ctx context.Context, a Action) error
 }
 
-// A Handler serves the status of Managers, read only: the dashboard, its
-// assets and the JSON documents doc.go describes. It keeps no state
+// A Handler serves the status of Managers: the dashboard, its assets and
+// the JSON documents doc.go describes; read only unless Options.Act lets
+// its page act (doc.go, "Actions"). It keeps no state
 // between requests; every answer is read from the Managers (and peers)
 // when asked.
 type Handler struct {
@@ -153,7 +154,8 @@ func newAsset(body []byte, ctype string) asset {
 }
 
 // ServeHTTP answers GET and HEAD below the mount point: the page ("",
-// the mount point itself), app.js, app.css, status.json and history.json.
+// the mount point itself), app.js, app.css, status.json and history.json;
+// and, with Options.Act, POST to act.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	// The page runs only its own script, loads only its own files and

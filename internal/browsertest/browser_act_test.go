@@ -55,7 +55,9 @@ func (l *actLog) all() []int {
 // paused (by the status page, with the note) in both workers' rows, and
 // their slots skipped as paused, in the table and in the history; Resume
 // runs it again; Trigger runs a rule whose filter vetoes every slot, once,
-// and a second Trigger at once says it was triggered already. A page of
+// and a second Trigger at once says it was triggered already; a paused
+// rule's Trigger is refused with the pause's note and offers to force it,
+// which runs it. A page of
 // another origin (another port of 127.0.0.1) whose form posts to act by
 // itself is refused (403) and changes nothing.
 func TestBrowserActionsPauseResumeTriggerAndRefuseCrossSite(t *testing.T) {
@@ -146,6 +148,25 @@ func TestBrowserActionsPauseResumeTriggerAndRefuseCrossSite(t *testing.T) {
 	b.waitFor("the second trigger refused", actMsg+`.textContent.startsWith("already triggered: job was triggered within the last second") && `+actMsg+`.className === "error"`)
 	if n := jobRuns.Load(); n != 1 {
 		t.Errorf("job ran %d times after two triggers at once; want 1", n)
+	}
+
+	// A paused rule's trigger is refused with the note, and may be forced.
+	time.Sleep(1100 * time.Millisecond) // the last trigger's second ends
+	b.click("Pause on job", `#rules tbody tr[data-rule="job"] button[data-act="pause"]`)
+	b.waitFor("the pause form for job", `!document.getElementById("pause-form").hidden && document.getElementById("pause-rule").textContent === "job"`)
+	b.do("type the note", setInput("pause-note", "hold", "input"))
+	b.do("type the end", setInput("pause-until", "1h", "input"))
+	b.click("submit the pause", "#pause-submit")
+	b.waitFor("job paused for an hour", actMsg+`.textContent.startsWith("paused job until ") && `+actMsg+`.textContent.endsWith(": hold") &&
+		`+jobRows+`.every((tr) => / until .* UTC: hold$/.test(tr.cells[`+fmt.Sprint(pausedCol)+`].textContent))`)
+	b.click("Trigger on the paused job", `#rules tbody tr[data-rule="job"] button[data-act="trigger"]`)
+	b.waitFor("the trigger refused, paused, with a way to force it", actMsg+`.className === "error" &&
+		/^paused by status page from 127\.0\.0\.1:\d+ until .*: hold Trigger anyway$/.test(`+actMsg+`.textContent)`)
+	b.click("Trigger anyway", `#act-msg button[data-force="1"]`)
+	b.waitFor("the forced trigger done", actMsg+`.textContent === "triggered job (forced)" && `+actMsg+`.className === "good"`)
+	b.waitFor("job's second run in the table", jobRows+`.reduce((n, tr) => n + Number(tr.cells[8].textContent), 0) === 2`)
+	if n := jobRuns.Load(); n != 2 {
+		t.Errorf("job ran %d times; want 2", n)
 	}
 
 	// Another origin's page posts a form to act by itself.

@@ -420,6 +420,13 @@
     if (status === 401) { askToken(sent); return; }
     msg.textContent = ans && ans.message ? ans.message : kind + " " + rule + ": HTTP " + status;
     msg.className = ans && ans.ok ? "good" : "error";
+    // A trigger refused while the rule runs elsewhere or is paused may be
+    // forced.
+    if (kind === "trigger" && ans && (ans.reason === "running elsewhere" || ans.reason === "paused")) {
+      const again = actButton("trigger", "Trigger anyway", rule);
+      again.dataset.force = "1";
+      msg.append(" ", again);
+    }
     if (!view.paused) load();
   }
 
@@ -442,6 +449,10 @@
   });
   $("pause-cancel").addEventListener("click", () => { $("pause-form").hidden = true; });
   if (canAct) for (const th of document.querySelectorAll("th.act-col")) th.hidden = false;
+  $("act-msg").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-act]");
+    if (b) act("trigger", b.dataset.rule, { force: true });
+  });
 
   const pick = (e) => {
     const b = e.target.closest("button[data-act]");
