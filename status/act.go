@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -311,6 +312,30 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
+// LogAction logs an action and its answer, as Options.Logger does: at
+// Info when done ("ngxtasks: action done"), at Warn when refused or failed
+// ("ngxtasks: action refused", with the reason and the message), with
+// action, rule, origin, note, until and force. attrs come after those.
+func LogAction(l *slog.Logger, a *Action, ans *ActAnswer, attrs ...any) {
+	all := []any{"action", string(a.Kind), "rule", a.Rule, "origin", a.Origin}
+	if a.Note != "" {
+		all = append(all, "note", a.Note)
+	}
+	if !a.Until.IsZero() {
+		all = append(all, "until", a.Until)
+	}
+	if a.Force {
+		all = append(all, "force", true)
+	}
+	all = append(all, attrs...)
+	if ans.OK {
+		l.Info("ngxtasks: action done", all...)
+		return
+	}
+	all = append(all, "reason", ans.Reason, "error", ans.Message)
+	l.Warn("ngxtasks: action refused", all...)
+}
+
 // actRequest is the body of a POST to act: an Action whose until is text,
 // as ParseUntil reads it.
 type actRequest struct {
@@ -374,6 +399,9 @@ func (h *Handler) serveAct(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), actTimeout)
 	defer cancel()
 	ans := Answer(&a, h.act(ctx, a))
+	if h.logger != nil {
+		LogAction(h.logger, &a, &ans)
+	}
 	code := http.StatusOK
 	switch ans.Reason {
 	case "":

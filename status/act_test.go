@@ -1,9 +1,11 @@
 package status_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -143,7 +145,8 @@ func TestActRefusesOtherMethodsMissingTokensAndCrossSiteRequests(t *testing.T) {
 // an unknown rule is 404, a bad action 400. status.json shows the pause.
 func TestActPausesResumesAndTriggersWithTheLibrarysReasons(t *testing.T) {
 	m, runs := actWorker(t)
-	h := status.New(status.Options{Act: status.LocalAct(m)}, m)
+	var logged bytes.Buffer
+	h := status.New(status.Options{Act: status.LocalAct(m), Logger: slog.New(slog.NewTextHandler(&logged, nil))}, m)
 	csrf := pageToken(t, h)
 	act := func(body string) (int, status.ActAnswer) {
 		t.Helper()
@@ -204,6 +207,16 @@ func TestActPausesResumesAndTriggersWithTheLibrarysReasons(t *testing.T) {
 	}
 	if n := runs.Load(); n != 2 {
 		t.Errorf("%d runs; want 2 (the forced trigger and one trigger)", n)
+	}
+	for _, want := range []string{
+		`level=INFO msg="ngxtasks: action done" action=pause rule=r origin="status page from 192.0.2.1:1234" note=deploying until=`,
+		`level=WARN msg="ngxtasks: action refused" action=trigger rule=r origin="status page from 192.0.2.1:1234" reason=paused`,
+		`level=INFO msg="ngxtasks: action done" action=resume rule=r origin="status page from 192.0.2.1:1234" note=done`,
+		`level=WARN msg="ngxtasks: action refused" action=trigger rule=r origin="status page from 192.0.2.1:1234" reason=triggered`,
+	} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logged.String())
+		}
 	}
 }
 

@@ -50,7 +50,9 @@
 // column, status.json's rules[].paused, above the rule's history, and in
 // the history's slots skipped "paused"). The page shows the answer: done,
 // or the core's reason (already triggered within the second, running
-// elsewhere naming the holder, paused with its note).
+// elsewhere naming the holder, paused with its note). With
+// Options.Logger, each action asked for is logged with its origin, note
+// and outcome (LogAction), refused ones too.
 //
 // The buttons send a POST to act, whose body is JSON: {"rule", "kind"
 // ("trigger", "pause", "resume"), "until" (pause: RFC 3339 or a duration

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -54,6 +55,11 @@ type Options struct {
 	// acts on the Handler's own Managers. Nil, the default, keeps the
 	// Handler read only.
 	Act func(ctx context.Context, a Action) error
+	// Logger, when set, logs each action the page asks for with its
+	// origin, note and outcome, refused ones included ("ngxtasks: action
+	// done", "ngxtasks: action refused"). Those the core does it logs
+	// itself, through the Manager's Logger, with origin and note.
+	Logger *slog.Logger
 }
 
 // A Handler serves the status of Managers: the dashboard, its assets and
@@ -70,6 +76,7 @@ type Handler struct {
 	assets         map[string]asset // by name below the mount point; "" is the page
 	token          string           // Options.Token
 	act            func(context.Context, Action) error
+	logger         *slog.Logger       // Options.Logger
 	secret         []byte             // the key of the page's action tokens
 	page           *template.Template // the page, rendered per load when it has actions
 	pageData       pageData
@@ -104,6 +111,7 @@ func New(opts Options, managers ...*ngxtasks.Manager) *Handler {
 		explainTimeout: orDefault(opts.ExplainTimeout, time.Second),
 		token:          opts.Token,
 		act:            opts.Act,
+		logger:         opts.Logger,
 		secret:         newSecret(),
 	}
 	if h.client == nil {

@@ -84,25 +84,11 @@ func (m *Master) askWorker(ctx context.Context, client *http.Client, p *proc, bo
 // logAction logs an action and its outcome: info when done, warn when
 // refused or failed.
 func (m *Master) logAction(a *status.Action, worker string, ans *status.ActAnswer) {
-	attrs := []any{"action", string(a.Kind), "rule", a.Rule, "origin", a.Origin}
-	if a.Note != "" {
-		attrs = append(attrs, "note", a.Note)
-	}
-	if !a.Until.IsZero() {
-		attrs = append(attrs, "until", a.Until)
-	}
-	if a.Force {
-		attrs = append(attrs, "force", true)
-	}
+	var attrs []any
 	if worker != "" {
 		attrs = append(attrs, "through", worker)
 	}
-	if ans.OK {
-		m.log.Info("ngxtasks: action done", attrs...)
-		return
-	}
-	attrs = append(attrs, "reason", ans.Reason, "error", ans.Message)
-	m.log.Warn("ngxtasks: action refused", attrs...)
+	status.LogAction(m.log, a, ans, attrs...)
 }
 
 // serveAct answers POST /act on the control socket: the command's
