@@ -36,6 +36,7 @@ func (m *Master) act(ctx context.Context, a status.Action) error {
 		return err
 	}
 	client := m.socketClient()
+	defer client.CloseIdleConnections() // the workers' servers keep idle connections
 	var errs []error
 	for _, p := range m.workers {
 		p.mu.Lock()
