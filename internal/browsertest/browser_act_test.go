@@ -6,11 +6,15 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/ngxtasks/ngxtasks"
 	"github.com/ngxtasks/ngxtasks/status"
@@ -131,6 +135,8 @@ func TestBrowserActionsPauseResumeTriggerAndRefuseCrossSite(t *testing.T) {
 		[...document.querySelectorAll("#history .worker-history")].every((part) => [...part.querySelectorAll("table.slots tbody tr")].some((tr) =>
 			tr.cells[2].textContent === "skipped" && /^paused: paused by status page from 127\.0\.0\.1:\d+: deploy 7$/.test(tr.cells[3].textContent)))`)
 
+	shoot(t, b, "status-paused.png")
+
 	// Resume.
 	b.click("Resume on tick", `#rules tbody tr[data-rule="tick"] button[data-act="resume"]`)
 	b.waitFor("the resume done", actMsg+`.textContent === "resumed tick" && `+actMsg+`.className === "good"`)
@@ -203,4 +209,27 @@ func TestBrowserActionsPauseResumeTriggerAndRefuseCrossSite(t *testing.T) {
 		}
 		t.Errorf("the page: %s", p)
 	}
+}
+
+// shoot saves the page as name in $NGXTASKS_ARTIFACTS (else the test's
+// artifact directory), for people.
+func shoot(t *testing.T, b *tab, name string) {
+	t.Helper()
+	dir := os.Getenv("NGXTASKS_ARTIFACTS")
+	if dir == "" {
+		dir = t.ArtifactDir()
+	}
+	sctx, cancel := context.WithTimeout(b.ctx, stepLimit)
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(dir, name))
 }

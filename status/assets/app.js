@@ -165,8 +165,9 @@
       ]);
       if (canAct) {
         const cell = el("td", null, "acts");
-        cell.append(actButton("trigger", "Trigger", r.identifier), " ",
-          r.paused ? actButton("resume", "Resume", r.identifier) : actButton("pause", "Pause", r.identifier));
+        const second = r.paused ? actButton("resume", "Resume", r.identifier) : actButton("pause", "Pause", r.identifier);
+        if (r.paused) second.title = "Paused " + pausedText(r.paused);
+        cell.append(actButton("trigger", "Trigger", r.identifier), " ", second);
         tr.append(cell);
       }
       tr.tabIndex = 0;
