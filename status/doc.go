@@ -1,5 +1,6 @@
-// Package status serves, read only, what one or more ngxtasks Managers are
-// doing: an HTML dashboard and the JSON documents it is made from.
+// Package status serves what one or more ngxtasks Managers are doing: an
+// HTML dashboard and the JSON documents it is made from; read only unless
+// it is given a way to act (Options.Act, below).
 //
 //	h := status.New(status.Options{}, m1, m2)
 //	mux.Handle("/debug/ngxtasks/", h)
@@ -12,8 +13,10 @@
 //	status.json                    every worker and every (rule, worker)
 //	history.json?rule=ID[&worker=W] one rule's recent slots in each worker
 //	app.js, app.css                the dashboard's script and style
+//	act                            POST: trigger, pause or resume a rule (with Options.Act only)
 //
-// Anything else is 404, a method other than GET and HEAD 405. Every answer
+// Anything else is 404, a method other than GET and HEAD 405 (act: other
+// than POST). Every answer
 // carries Content-Security-Policy "default-src 'self'" and
 // X-Content-Type-Options nosniff: the page runs only its own script, which
 // inserts every value as text, so a rule identifier written as markup
@@ -32,6 +35,63 @@
 // for again. Put nothing secret in Options.Title then. The Handler sends
 // the token to its Peers too. Without a token, the default, nothing is
 // asked and the page never shows the form.
+//
+// # Actions
+//
+// A Handler given Options.Act (status.LocalAct(managers...) for its own
+// Managers; the ngxtasks command passes the action to one of its worker
+// processes) adds to each rule's row of the page a Trigger button and a
+// Pause button, or Resume for a paused rule; Pause asks, in a form of the
+// page, for a note and an optional end (an RFC 3339 time, or a duration
+// from now such as 30m). They run ngxtasks.Manager.Trigger, Pause and
+// Resume, which act for every worker sharing the dictionary, naming the
+// origin "status page from <client address>" (logged by the core with
+// the note; a pause's origin and note are shown in the row's "paused"
+// column, status.json's rules[].paused, above the rule's history, and in
+// the history's slots skipped "paused"). The page shows the answer: done,
+// or the core's reason (already triggered within the second, running
+// elsewhere naming the holder, paused with its note). With
+// Options.Logger, each action asked for is logged with its origin, note
+// and outcome (LogAction), refused ones too.
+//
+// The buttons send a POST to act, whose body is JSON: {"rule", "kind"
+// ("trigger", "pause", "resume"), "until" (pause: RFC 3339 or a duration
+// from now; absent: until resumed), "note" (pause, resume; at most 512
+// bytes), "force" (trigger: even while held or paused)}. The answer is
+// ActAnswer: {"ok", "message", "reason", …}; 200 when done, 409 when the
+// core refused it (reason "triggered", "running elsewhere", "paused"),
+// 404 for an unknown rule, 400 for a bad action, 502 when acting failed.
+// Before anything is done, in this order, a request is refused:
+//
+//   - 405 (Allow: POST) unless it is a POST;
+//   - 401 without Options.Token, when one is set (as the documents);
+//   - 403 when it comes from another origin. An Origin header, when
+//     present, must be http or https and name the very host and port of
+//     the request's Host ("null", another port or another name are
+//     refused); a Sec-Fetch-Site header, when present, must be
+//     same-origin (same-site is refused too). Every browser sends Origin
+//     with a POST, and Chromium and Firefox send Sec-Fetch-Site too: a
+//     request with neither is not from a browser (curl, a script), cannot
+//     be a cross-site request, and passes this check, not the next;
+//   - 403 without the page's action token in the Ngxtasks-Csrf header:
+//     each load of the page carries a new one (a random nonce and its
+//     HMAC-SHA256 under a key the Handler draws at New, checked in
+//     constant time), which the page's script sends. A page of another
+//     site can neither read it nor set the header without a CORS
+//     preflight, which the Handler never grants. Tokens do not expire;
+//     they are void when the process restarts (the page then says to
+//     reload it);
+//   - 415 unless the body is application/json (a form cannot send it).
+//
+// The page itself is then rendered at each load, and never cached.
+//
+// These protect against other sites' pages, not against DNS rebinding: a
+// page of a name the attacker points at 127.0.0.1 is of the same origin
+// as the Handler reached under that name. A Handler without a Token must
+// answer only requests whose Host names it (the ngxtasks command's
+// listener serves only loopback names without a token); with a Token,
+// the token is what lets a request in. Behind a proxy, the Host must
+// reach the Handler as the browser sent it.
 //
 // # Fleets
 //

@@ -3,12 +3,14 @@ package status
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -47,10 +49,22 @@ type Options struct {
 	// and sends it with each request. The Handler sends it to its Peers
 	// too. Empty, the default, asks for nothing.
 	Token string
+	// Act, when set, gives the page its Trigger, Pause and Resume buttons
+	// and the Handler its act document (POST only; doc.go, "Actions"),
+	// which call it with what to do and who asks. LocalAct(managers...)
+	// acts on the Handler's own Managers. Nil, the default, keeps the
+	// Handler read only.
+	Act func(ctx context.Context, a Action) error
+	// Logger, when set, logs each action the page asks for with its
+	// origin, note and outcome, refused ones included ("ngxtasks: action
+	// done", "ngxtasks: action refused"). Those the core does it logs
+	// itself, through the Manager's Logger, with origin and note.
+	Logger *slog.Logger
 }
 
-// A Handler serves the status of Managers, read only: the dashboard, its
-// assets and the JSON documents doc.go describes. It keeps no state
+// A Handler serves the status of Managers: the dashboard, its assets and
+// the JSON documents doc.go describes; read only unless Options.Act lets
+// its page act (doc.go, "Actions"). It keeps no state
 // between requests; every answer is read from the Managers (and peers)
 // when asked.
 type Handler struct {
@@ -61,6 +75,19 @@ type Handler struct {
 	explainTimeout time.Duration
 	assets         map[string]asset // by name below the mount point; "" is the page
 	token          string           // Options.Token
+	act            func(context.Context, Action) error
+	logger         *slog.Logger       // Options.Logger
+	secret         []byte             // the key of the page's action tokens
+	page           *template.Template // the page, rendered per load when it has actions
+	pageData       pageData
+}
+
+// pageData fills the page's template.
+type pageData struct {
+	Title     string
+	RefreshMS int64
+	Act       bool
+	CSRF      string // the page's action token, a new one per load
 }
 
 // asset is a file of the page, made once by New.
@@ -83,6 +110,9 @@ func New(opts Options, managers ...*ngxtasks.Manager) *Handler {
 		peerTimeout:    orDefault(opts.PeerTimeout, 2*time.Second),
 		explainTimeout: orDefault(opts.ExplainTimeout, time.Second),
 		token:          opts.Token,
+		act:            opts.Act,
+		logger:         opts.Logger,
+		secret:         newSecret(),
 	}
 	if h.client == nil {
 		h.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -95,12 +125,12 @@ func New(opts Options, managers ...*ngxtasks.Manager) *Handler {
 		title = "ngxtasks"
 	}
 	var page bytes.Buffer
-	tmpl := template.Must(template.ParseFS(assetFS, "assets/index.html"))
-	data := struct {
-		Title     string
-		RefreshMS int64
-	}{title, orDefault(opts.Refresh, 2*time.Second).Milliseconds()}
-	if err := tmpl.Execute(&page, data); err != nil {
+	h.page = template.Must(template.ParseFS(assetFS, "assets/index.html"))
+	h.pageData = pageData{Title: title, RefreshMS: orDefault(opts.Refresh, 2*time.Second).Milliseconds(), Act: h.act != nil}
+	if h.act != nil {
+		h.pageData.CSRF = h.csrfToken()
+	}
+	if err := h.page.Execute(&page, h.pageData); err != nil {
 		panic("status: the embedded page does not render: " + err.Error())
 	}
 	h.assets = map[string]asset{
@@ -132,7 +162,8 @@ func newAsset(body []byte, ctype string) asset {
 }
 
 // ServeHTTP answers GET and HEAD below the mount point: the page ("",
-// the mount point itself), app.js, app.css, status.json and history.json.
+// the mount point itself), app.js, app.css, status.json and history.json;
+// and, with Options.Act, POST to act.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	// The page runs only its own script, loads only its own files and
@@ -145,6 +176,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !ok:
 		writeJSON(w, http.StatusNotFound, Error{Schema: Schema, Error: "not found"})
+		return
+	case name == "act" && h.act != nil:
+		h.serveAct(w, r)
 		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
@@ -166,6 +200,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.serveHistory(w, r)
 		}
+	case "":
+		if h.act != nil {
+			h.servePage(w, r)
+			return
+		}
+		fallthrough
 	default:
 		a, ok := h.assets[name]
 		if !ok {
@@ -177,6 +217,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Cache-Control", "no-cache") // revalidated: a new build serves new assets at once
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 	}
+}
+
+// servePage serves the page of a Handler with actions: rendered for this
+// load, with an action token of its own, and never cached.
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	data := h.pageData
+	data.CSRF = h.csrfToken()
+	var page bytes.Buffer
+	if err := h.page.Execute(&page, data); err != nil {
+		writeJSON(w, http.StatusInternalServerError, Error{Schema: Schema, Error: "the page does not render"})
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page.Bytes()))
 }
 
 // authorized reports whether r carries the token, when there is one.

@@ -94,14 +94,24 @@ type Rule struct {
 	LastSkip      string `json:"last_skip,omitzero"`    // the last skip's reason
 	LastSkipError string `json:"last_skip_error,omitzero"`
 	Running       bool   `json:"running"`
-	// Paused is the rule's pause, when it is paused; Disagreement, a claim
-	// of its slots this worker found made under another definition.
-	Paused       *Paused       `json:"paused,omitempty"`
+	// Disagreement is a claim of the rule's slots this worker found made
+	// under another definition, absent when none was.
 	Disagreement *Disagreement `json:"disagreement,omitempty"`
 	// LatenessP50 and LatenessP99 are quantiles (nearest rank, seconds) of
 	// the lateness of the runs in the History; null when it holds none.
 	LatenessP50 *float64 `json:"lateness_p50"`
 	LatenessP99 *float64 `json:"lateness_p99"`
+	// Paused is the rule's pause as this worker last read it (within a
+	// second of the change), absent when it is not paused.
+	Paused *Paused `json:"paused,omitzero"`
+}
+
+// Paused is a rule's pause (ngxtasks.Manager.Pause): who paused it, until
+// when (absent: until resumed) and why.
+type Paused struct {
+	Origin string `json:"origin"`
+	Until  string `json:"until,omitzero"`
+	Note   string `json:"note,omitzero"`
 }
 
 // LastSlot is the newest record of a rule's History in a worker.
@@ -175,13 +185,6 @@ type Error struct {
 	Schema string `json:"schema"`
 	Error  string `json:"error"`
 	Peers  []Peer `json:"peers,omitempty"`
-}
-
-// Paused is a rule's pause.
-type Paused struct {
-	Until  string `json:"until,omitzero"` // empty: until resumed
-	Origin string `json:"origin"`
-	Note   string `json:"note,omitzero"`
 }
 
 // Disagreement is another worker's claim of a rule's slot made under

@@ -173,7 +173,7 @@ func ruleOf(worker string, s *ngxtasks.RuleStats, recs []ngxtasks.SlotRecord, la
 	r.State = stateOf(s, newest)
 	if p := s.Paused; p != nil {
 		r.State = "paused"
-		r.Paused = &Paused{Until: stamp(p.Until), Origin: p.Origin, Note: p.Note}
+		r.Paused = pauseOf(*p)
 	}
 	if d := s.Disagreement; d != nil {
 		r.Disagreement = &Disagreement{Worker: d.Worker, Ours: d.Ours, Theirs: d.Theirs, At: stamp(d.At)}

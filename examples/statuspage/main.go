@@ -6,6 +6,11 @@
 //
 // Then open http://127.0.0.1:8080/debug/ngxtasks/. One rule fails now and
 // then and one outlives its timeout, so the page has something to show.
+// With -act the page gets Trigger, Pause and Resume buttons
+// (status.LocalAct), and then answers only requests for loopback host
+// names: the page's own checks stop other sites' pages, not a name an
+// attacker points at 127.0.0.1 (DNS rebinding; the status package doc,
+// "Actions").
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,9 +43,10 @@ func main() {
 		listen  = flag.String("listen", "127.0.0.1:8080", "address to serve the status page and metrics on")
 		workers = flag.Int("workers", 3, "number of workers sharing the dictionary")
 		runFor  = flag.Duration("for", 0, "stop after this long (0: run until interrupted)")
+		act     = flag.Bool("act", false, "give the page Trigger, Pause and Resume buttons (serves loopback host names only)")
 	)
 	flag.Parse()
-	if err := run(*listen, *workers, *runFor); err != nil {
+	if err := run(*listen, *workers, *runFor, *act); err != nil {
 		fmt.Fprintln(os.Stderr, "statuspage:", err)
 		os.Exit(1)
 	}
@@ -73,7 +80,7 @@ func rules() []ngxtasks.Rule {
 	}
 }
 
-func run(listen string, workers int, runFor time.Duration) error {
+func run(listen string, workers int, runFor time.Duration, act bool) error {
 	if workers < 1 {
 		return fmt.Errorf("-workers must be at least 1, got %d", workers)
 	}
@@ -108,7 +115,12 @@ func run(listen string, workers int, runFor time.Duration) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("/debug/ngxtasks/", status.New(status.Options{}, managers...))
+	if act {
+		page := status.New(status.Options{Act: status.LocalAct(managers...), Logger: quiet.With("from", "status page")}, managers...)
+		mux.Handle("/debug/ngxtasks/", loopbackOnly(page))
+	} else {
+		mux.Handle("/debug/ngxtasks/", status.New(status.Options{}, managers...))
+	}
 	mux.Handle("/metrics", metrics.Handler(collector, reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", listen)
@@ -134,4 +146,21 @@ func run(listen string, workers int, runFor time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// loopbackOnly answers only requests whose Host names loopback
+// (localhost, 127.0.0.0/8, ::1), with or without a port.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		ip := net.ParseIP(strings.Trim(host, "[]"))
+		if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "this page answers only requests for localhost or a loopback address", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -22,7 +22,7 @@ func TestServesStatusAndMetrics(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-for", "60s")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-for", "60s", "-act")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +78,15 @@ func TestServesStatusAndMetrics(t *testing.T) {
 	if doc.Schema != "ngxtasks.status/v1" || len(doc.Workers) != 3 || len(doc.Rules) != 4*3 {
 		t.Fatalf("status: schema %q, %d workers, %d rules; want v1, 3 workers, 12 rules", doc.Schema, len(doc.Workers), len(doc.Rules))
 	}
-	if page := string(get(t, base)); !strings.Contains(page, "<html") {
-		t.Fatalf("the dashboard is not a page: %.200s", page)
+	if page := string(get(t, base)); !strings.Contains(page, "<html") || !strings.Contains(page, `<meta name="ngxtasks-csrf"`) {
+		t.Fatalf("the dashboard is not a page with actions (-act): %.200s", page)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base, nil)
+	req.Host = "rebound.example"
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the page for another host name, with -act: %v %v; want 403", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	metricsURL := strings.TrimSuffix(base, "/debug/ngxtasks/") + "/metrics"
 	text := string(get(t, metricsURL))

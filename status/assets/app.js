@@ -6,6 +6,12 @@
 // then asks for the token in a form, keeps it in sessionStorage (this tab,
 // until it closes or "Forget token") and sends it as a bearer token with
 // every request.
+//
+// A handler that can act (Options.Act) marks the body data-act and puts
+// a token of its own in the page (meta ngxtasks-csrf): each row then has
+// Trigger and Pause (or Resume) buttons, which POST to "act" with that
+// token in the Ngxtasks-Csrf header; Pause asks for a note and an end in
+// a form of the page.
 "use strict";
 
 (() => {
@@ -29,6 +35,9 @@
   };
   view.token = stored.get();
   const count = new Intl.NumberFormat("en-US");
+  const canAct = document.body.dataset.act === "1";
+  const csrfMeta = document.querySelector('meta[name="ngxtasks-csrf"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
 
   // el makes an element holding text (never markup).
   function el(tag, text, cls) {
@@ -70,10 +79,6 @@
       return "the fleet disagrees: " + r.disagreement.worker + " claims it under another definition (ours " +
         r.disagreement.ours + ", theirs " + r.disagreement.theirs + ")";
     }
-    if (r.paused) {
-      return "paused by " + r.paused.origin + (r.paused.until ? " until " + r.paused.until : "") +
-        (r.paused.note ? ": " + r.paused.note : "");
-    }
     return r.last_error || "";
   }
 
@@ -81,6 +86,23 @@
     const s = r.last_slot;
     if (!s) return "";
     return s.reason ? s.outcome + ": " + s.reason : s.outcome;
+  }
+
+  // pausedText says a rule's pause: by whom, until when, why.
+  function pausedText(p) {
+    if (!p) return "";
+    let t = "by " + p.origin;
+    if (p.until) t += " until " + p.until.slice(0, 19).replace("T", " ") + " UTC";
+    if (p.note) t += ": " + p.note;
+    return t;
+  }
+
+  function actButton(kind, label, rule) {
+    const b = el("button", label, "act act-" + kind);
+    b.type = "button";
+    b.dataset.act = kind;
+    b.dataset.rule = rule;
+    return b;
   }
 
   // sortValue is what a column sorts by.
@@ -91,6 +113,7 @@
         return r[key] === null ? -Infinity : r[key];
       case "next_due": case "last_error": case "last_winner":
         return r[key] || "";
+      case "paused": return pausedText(r.paused);
       default: return r[key];
     }
   }
@@ -146,7 +169,15 @@
         td(secs(r.lateness_p50), "num"), td(secs(r.lateness_p99), "num"),
         td(due(r.next_due, now), "due", r.next_due),
         td(ruleNote(r), "err", ruleNote(r)),
+        td(pausedText(r.paused), r.paused ? "paused" : "", pausedText(r.paused)),
       ]);
+      if (canAct) {
+        const cell = el("td", null, "acts");
+        const second = r.paused ? actButton("resume", "Resume", r.identifier) : actButton("pause", "Pause", r.identifier);
+        if (r.paused) second.title = "Paused " + pausedText(r.paused);
+        cell.append(actButton("trigger", "Trigger", r.identifier), " ", second);
+        tr.append(cell);
+      }
       tr.tabIndex = 0;
       tr.dataset.rule = r.identifier;
       tr.dataset.worker = r.worker;
@@ -180,7 +211,17 @@
     }
   }
 
+  // renderHistoryPause says, above a rule's history, whether it is
+  // paused, from the status document's rows.
+  function renderHistoryPause() {
+    const rule = view.history;
+    const r = rule === null ? null : view.rules.find((x) => x.identifier === rule && x.paused);
+    $("history-paused").hidden = !r;
+    $("history-paused").textContent = r ? "Paused " + pausedText(r.paused) : "";
+  }
+
   function renderHistory(doc) {
+    renderHistoryPause();
     const box = $("history-body");
     box.replaceChildren();
     for (const w of doc.workers) {
@@ -263,6 +304,7 @@
       $("updated").textContent = "updated " + clock(doc.generated) + " UTC";
       $("fetch-error").hidden = true;
       $("forget").hidden = !view.token;
+      renderHistoryPause();
       await loadHistory();
     } catch (e) {
       if (e instanceof NeedToken) { askToken(e.sent); return; }
@@ -362,12 +404,79 @@
     else { view.sortKey = th.dataset.key; view.sortDir = 1; }
     rerender();
   });
+  // act POSTs an action and shows its answer.
+  async function act(kind, rule, extra) {
+    const sent = view.token;
+    const headers = { "Content-Type": "application/json", Accept: "application/json", "Ngxtasks-Csrf": csrf };
+    if (sent) headers.Authorization = "Bearer " + sent;
+    const msg = $("act-msg");
+    msg.hidden = false;
+    msg.className = "";
+    msg.textContent = kind + " " + rule + "…";
+    let ans = null, status = 0;
+    try {
+      const resp = await fetch("act", {
+        method: "POST", cache: "no-store", credentials: "same-origin", headers,
+        body: JSON.stringify(Object.assign({ rule, kind }, extra || {})),
+      });
+      status = resp.status;
+      try { ans = await resp.json(); } catch (e) { ans = null; }
+    } catch (e) {
+      msg.textContent = kind + " " + rule + ": " + e.message;
+      msg.className = "error";
+      return;
+    }
+    if (status === 401) { askToken(sent); return; }
+    msg.textContent = ans && ans.message ? ans.message : kind + " " + rule + ": HTTP " + status;
+    msg.className = ans && ans.ok ? "good" : "error";
+    // A trigger refused while the rule runs elsewhere or is paused may be
+    // forced.
+    if (kind === "trigger" && ans && (ans.reason === "running elsewhere" || ans.reason === "paused")) {
+      const again = actButton("trigger", "Trigger anyway", rule);
+      again.dataset.force = "1";
+      msg.append(" ", again);
+    }
+    if (!view.paused) load();
+  }
+
+  function openPauseForm(rule) {
+    $("pause-rule").textContent = rule;
+    $("pause-form").dataset.rule = rule;
+    $("pause-note").value = "";
+    $("pause-until").value = "";
+    $("pause-form").hidden = false;
+    $("pause-note").focus();
+  }
+  $("pause-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const rule = $("pause-form").dataset.rule;
+    const extra = { note: $("pause-note").value.trim() };
+    const until = $("pause-until").value.trim();
+    if (until) extra.until = until;
+    $("pause-form").hidden = true;
+    act("pause", rule, extra);
+  });
+  $("pause-cancel").addEventListener("click", () => { $("pause-form").hidden = true; });
+  if (canAct) for (const th of document.querySelectorAll("th.act-col")) th.hidden = false;
+  $("act-msg").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-act]");
+    if (b) act("trigger", b.dataset.rule, { force: true });
+  });
+
   const pick = (e) => {
+    const b = e.target.closest("button[data-act]");
+    if (b) {
+      if (b.dataset.act === "pause") openPauseForm(b.dataset.rule);
+      else act(b.dataset.act, b.dataset.rule);
+      return;
+    }
     const tr = e.target.closest("tr");
     if (tr && tr.dataset.rule !== undefined) openHistory(tr.dataset.rule);
   };
   $("rules").tBodies[0].addEventListener("click", pick);
-  $("rules").tBodies[0].addEventListener("keydown", (e) => { if (e.key === "Enter") pick(e); });
+  $("rules").tBodies[0].addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.target.closest("button")) pick(e);
+  });
   $("history-close").addEventListener("click", () => {
     view.history = null;
     $("history").hidden = true;

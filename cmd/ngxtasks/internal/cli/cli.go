@@ -1,5 +1,5 @@
 // Package cli is the ngxtasks command's subcommands: run, validate, next,
-// status, reload and version for people, and worker, which the master
+// status, reload, trigger, pause, resume and version for people, and worker, which the master
 // starts its worker processes with. Main is the command's one entry point.
 // Each subcommand parses its own flags and returns the exit status: 0
 // done, 1 failed, 2 a bad command line or rule file.
@@ -24,6 +24,9 @@ Usage:
   ngxtasks next -c rules.yaml [-n 5] [--from TIME] [--json] [RULE]
   ngxtasks status -c rules.yaml [--listen ADDR] [--json]
   ngxtasks reload -c rules.yaml
+  ngxtasks trigger -c rules.yaml RULE [--force] [--listen ADDR]
+  ngxtasks pause -c rules.yaml RULE [--until T] [--note TEXT] [--listen ADDR]
+  ngxtasks resume -c rules.yaml RULE [--note TEXT] [--listen ADDR]
   ngxtasks version
 
 The rule file is YAML, or Lua when its name ends in .lua: an ngx_tasks
@@ -45,6 +48,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		"next":     nextCmd,
 		"status":   statusCmd,
 		"reload":   reloadCmd,
+		"trigger":  triggerCmd,
+		"pause":    pauseCmd,
+		"resume":   resumeCmd,
 		"version":  versionCmd,
 		"worker":   workerCmd, // the master's; not in the usage
 	}

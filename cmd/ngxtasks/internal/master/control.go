@@ -28,6 +28,10 @@ import (
 //
 //	POST /reload   reload the rule file; the answer (ReloadResult) comes
 //	               once every worker applied it, or it was refused
+//	POST /act      trigger, pause or resume a rule (a status.Action as
+//	               JSON; the answer is a status.ActAnswer), through one
+//	               worker (act.go); the origin names the command and the
+//	               user the kernel says connected
 //	GET  /workers.json, the status page and status.json, as the listener
 //
 // It serves HTTP, so that curl --unix-socket can use it too.
@@ -92,9 +96,10 @@ func (m *Master) serveControl(ln net.Listener) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(res)
 	})
+	mux.HandleFunc("POST /act", m.serveAct)
 	mux.HandleFunc("GET /workers.json", m.serveWorkers)
 	mux.Handle("GET /", m.statusHandler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second, ConnContext: withPeer}
 	_ = srv.Serve(ln)
 }
 

@@ -19,6 +19,8 @@ import (
 //
 //	/             the status page, status.json and history.json, gathered
 //	              from every worker (status.Options.Peers)
+//	/act          POST: the page's Trigger, Pause and Resume buttons
+//	              (status.Options.Act; act.go)
 //	/metrics      every worker's metrics, and the master's own
 //	/workers.json the worker processes: pid, up, restarts, last exit
 //
@@ -65,7 +67,9 @@ func (m *Master) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// handler serves the listener's documents, read only. With a token the
+// handler serves the listener's documents, read only but for the status
+// page's actions (POST /act, which the status handler guards: token,
+// same origin, the page's action token). With a token the
 // status handler asks for it itself (its page, which holds no data, is
 // served without it, and asks the user for the token), and names no file:
 // the page is for anyone who reaches the listener. Without a token only
@@ -73,7 +77,7 @@ func (m *Master) listen() (net.Listener, error) {
 func (m *Master) handler() http.Handler {
 	client := m.socketClient()
 	token := m.settings.Token
-	opts := status.Options{Peers: m.peers(), Client: client, Title: "ngxtasks: " + m.opts.Config, Token: token}
+	opts := status.Options{Peers: m.peers(), Client: client, Title: "ngxtasks: " + m.opts.Config, Token: token, Act: m.act}
 	metrics := http.Handler(promhttp.HandlerFor(m.gatherer(client), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	workers := http.Handler(http.HandlerFunc(m.serveWorkers))
 	if token != "" {

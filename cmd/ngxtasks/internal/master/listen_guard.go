@@ -7,10 +7,15 @@ import (
 	"strings"
 )
 
-// readOnly answers GET and HEAD only: the listener changes nothing, so
-// any other method is a mistake or a probe (405, with Allow).
+// readOnly answers GET and HEAD only, but for the status page's actions
+// (POST /act, which the status handler guards and answers 405 to other
+// methods): anything else is a mistake or a probe (405, with Allow).
 func readOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/act" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "read only: GET or HEAD", http.StatusMethodNotAllowed)

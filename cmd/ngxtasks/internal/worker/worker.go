@@ -16,6 +16,7 @@ package worker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -293,6 +294,21 @@ func (w *worker) tell(msg wire.ToMaster) {
 	}
 }
 
+// serveAct does an action the master passes on (POST /act: a
+// status.Action as JSON) with the manager, and answers a status.ActAnswer.
+// The socket is in the master's private directory: only it comes here.
+func (w *worker) serveAct(rw http.ResponseWriter, r *http.Request) {
+	var a status.Action
+	err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&a)
+	if err == nil {
+		err = status.Perform(r.Context(), w.m, a)
+	} else {
+		err = fmt.Errorf("reading the action: %w", err)
+	}
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(status.Answer(&a, err))
+}
+
 // serve serves the status page and metrics on the worker's socket.
 func (w *worker) serve() (*http.Server, error) {
 	col, err := metrics.Options{Rules: w.file.Metrics.Patterns, AllRules: w.file.Metrics.All}.New(w.m)
@@ -300,6 +316,7 @@ func (w *worker) serve() (*http.Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /act", w.serveAct)
 	mux.Handle("/", status.New(status.Options{}, w.m))
 	mux.Handle("/metrics", metrics.Handler(col, nil, promhttp.HandlerOpts{}))
 	_ = os.Remove(w.hello.Socket)
