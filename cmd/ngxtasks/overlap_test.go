@@ -16,7 +16,7 @@ import (
 // the default SQLite dictionary: its runs never overlap anywhere (each
 // appends "start" and "end" lines with its token, and no start comes
 // before the previous run's end), each run gets a higher token than the
-// last (NGXTASKS_TOKEN), and the slots that come meanwhile are logged as
+// last (NGXTASKS_LEASE_TOKEN), and the slots that come meanwhile are logged as
 // skipped, running elsewhere, naming the holder.
 func TestOverlapSkipRunsOneAtATimeAcrossWorkers(t *testing.T) {
 	t.Parallel()
@@ -31,7 +31,7 @@ rules:
     overlap: skip
     exec:
       shell: true
-      command: 'echo "start $NGXTASKS_TOKEN $NGXTASKS_WORKER" >> %[1]s; sleep 2.5; echo "end $NGXTASKS_TOKEN" >> %[1]s'
+      command: 'echo "start $NGXTASKS_LEASE_TOKEN $NGXTASKS_WORKER" >> %[1]s; sleep 2.5; echo "end $NGXTASKS_LEASE_TOKEN" >> %[1]s'
 `, trace))
 	in := start(t, config, 4)
 	in.waitFor("three runs of the long rule to end", 30*time.Second, func() bool {

@@ -46,7 +46,7 @@ func (f Firing) environ() []string {
 		"NGXTASKS_SCHEDULED=" + f.Scheduled.UTC().Format(time.RFC3339Nano),
 		"NGXTASKS_WORKER=" + f.Worker,
 		"NGXTASKS_RUN_ID=" + f.RunID,
-		"NGXTASKS_TOKEN=" + strconv.FormatUint(f.Token, 10),
+		"NGXTASKS_LEASE_TOKEN=" + strconv.FormatUint(f.Token, 10),
 		"NGXTASKS_RETRY=" + strconv.Itoa(f.Retry),
 	}
 }

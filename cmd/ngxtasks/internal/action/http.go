@@ -20,7 +20,7 @@ const RunIDHeader = "Ngxtasks-Run-Id"
 // TokenHeader carries Firing.Token, the fencing token of the run's lease,
 // when the rule holds one: the receiver can refuse a token lower than the
 // highest it has seen, and so a run whose lease passed to another.
-const TokenHeader = "Ngxtasks-Token"
+const TokenHeader = "Ngxtasks-Lease-Token"
 
 // userAgent is sent unless the rule sets its own.
 const userAgent = "ngxtasks"

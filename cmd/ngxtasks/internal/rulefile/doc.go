@@ -158,7 +158,8 @@
 //     (default, for now). skip: the run holds a lease on the rule, renewed
 //     while it goes on, and a slot that comes meanwhile is skipped in every
 //     worker (running elsewhere, naming the holder); the run learns its
-//     fencing token (NGXTASKS_TOKEN, the Ngxtasks-Token header).
+//     fencing token (NGXTASKS_LEASE_TOKEN, the Ngxtasks-Lease-Token
+//     header).
 //     buffer_one: as skip, but such a slot is kept pending by one worker
 //     and starts when the lease is let go, if that is within the slot.
 //     replace: such a slot takes the lease from the run holding it and
