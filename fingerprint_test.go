@@ -12,24 +12,6 @@ import (
 	"github.com/ngxtasks/ngxtasks"
 )
 
-// syncBuffer is a log sink safe for the goroutines that write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestFleetThatDisagreesAboutARuleIsReported: two workers whose rule has
 // the same identifier but another Version (a half-reloaded fleet): the
 // one that loses a claim finds the other's Version in it, logs it once
@@ -39,11 +21,12 @@ func TestFleetThatDisagreesAboutARuleIsReported(t *testing.T) {
 	clock := newFakeClock(time.Unix(1_800_000_000, 0))
 	d := &ngxtasks.MemoryDict{Clock: clock}
 	defer d.Close()
-	var logs [2]syncBuffer
+	var logs [2]bytes.Buffer
+	var mus [2]sync.Mutex
 	var ms [2]*ngxtasks.Manager
 	for i, version := range []string{"secret-definition-one", "secret-definition-two"} {
 		m := &ngxtasks.Manager{Dict: d, Clock: clock, Worker: []string{"old", "new"}[i],
-			Logger: slog.New(slog.NewTextHandler(&logs[i], &slog.HandlerOptions{Level: slog.LevelWarn}))}
+			Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs[i], mu: &mus[i]}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 		if err := m.Push(ngxtasks.Rule{Identifier: "job", Interval: time.Second, Type: ngxtasks.Preemption, Version: version, Callback: noop}); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +47,9 @@ func TestFleetThatDisagreesAboutARuleIsReported(t *testing.T) {
 	if dis.Worker != "old" || dis.Ours == dis.Theirs || dis.Ours == "" {
 		t.Errorf("disagreement %+v; want the worker old and two different tags", dis)
 	}
+	mus[1].Lock()
 	out := logs[1].String()
+	mus[1].Unlock()
 	if n := strings.Count(out, "the fleet disagrees"); n != 1 {
 		t.Errorf("logged %d times; want once:\n%s", n, out)
 	}

@@ -290,13 +290,7 @@ func (m *Manager) replace(f turn, r LeaseRequest) {
 		return
 	}
 	m.logger.Info("ngxtasks: run replaced", "rule", e.rule.Identifier, "slot", f.slot.N, "replaced", old.Holder, "replaced_token", old.Token, "token", take.Token)
-	f.token, f.leasedAt, f.triggered, f.verdict = take.Token, asked.UnixNano(), true, runIt
-	if !m.admit(&f) {
-		m.releaseLease(e, take.Key, take.Token)
-		return
-	}
-	m.emit(e, EventWon, &f.slot, 0, time.Since(asked), nil, 0)
-	m.newBatch().start(m.base, &f)
+	m.startHeld(f, take.Token, asked, true)
 }
 
 // loseHeld cancels this worker's run of the rule under token, if one goes on.
@@ -350,13 +344,7 @@ func (m *Manager) buffer(f turn, claim Add, held *HeldError) {
 				m.emit(e, EventSkipped, &f.slot, SkipElsewhere, 0, held, 0)
 				return
 			}
-			f.token, f.leasedAt, f.triggered, f.verdict = r.Token, asked.UnixNano(), true, runIt
-			if !m.admit(&f) {
-				m.releaseLease(e, r.Key, r.Token)
-				return
-			}
-			m.emit(e, EventWon, &f.slot, 0, time.Since(asked), nil, 0)
-			m.newBatch().start(m.base, &f)
+			m.startHeld(f, r.Token, asked, true)
 			return
 		} else if err == nil && r.HeldBy != "" {
 			held = &HeldError{Holder: r.HeldBy, Token: r.Token}
@@ -373,4 +361,20 @@ func (m *Manager) leaseJudged(f *turn, r *LeaseRequest, asked time.Time) {
 		return
 	}
 	go m.releaseLease(f.e, r.Key, r.Token)
+}
+
+// startHeld starts, on a goroutine of its own, the run of a turn settled
+// outside a step, under the lease its token holds (taken by a request sent
+// at asked), as won if it was; or lets the lease go if this worker cannot
+// admit the turn.
+func (m *Manager) startHeld(f turn, token uint64, asked time.Time, won bool) {
+	f.token, f.leasedAt, f.triggered, f.verdict = token, asked.UnixNano(), true, runIt
+	if !m.admit(&f) {
+		m.releaseLease(f.e, m.leaseKey(f.e), token)
+		return
+	}
+	if won {
+		m.emit(f.e, EventWon, &f.slot, 0, time.Since(asked), nil, 0)
+	}
+	m.newBatch().start(m.base, &f)
 }

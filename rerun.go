@@ -139,12 +139,7 @@ func (m *Manager) watchReruns(ctx context.Context) {
 			m.releaseLease(e, r.Key, r.Token)
 			continue
 		}
-		f := turn{e: e, slot: rec.slot, verdict: runIt, triggered: true, token: r.Token, leasedAt: asked.UnixNano()}
-		if !m.admit(&f) {
-			m.releaseLease(e, r.Key, r.Token)
-			continue
-		}
-		m.newBatch().start(m.base, &f)
+		m.startHeld(turn{e: e, slot: rec.slot}, r.Token, asked, false)
 	}
 }
 
