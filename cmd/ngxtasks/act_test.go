@@ -179,3 +179,53 @@ func TestListenerActionsAreGuarded(t *testing.T) {
 		t.Errorf("%d actions reached the master", n)
 	}
 }
+
+// TestTwoHostsSharingADictionaryObeyOnePauseAndReportTheirDisagreement:
+// two instances (two masters, as on two hosts) share one dictionary and
+// namespace; their files differ in one rule. A pause given to one
+// instance's master is obeyed by the other's workers too, and the rule
+// whose definitions differ is reported as a disagreement, by tags.
+func TestTwoHostsSharingADictionaryObeyOnePauseAndReportTheirDisagreement(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dict := "sqlite://" + filepath.Join(dir, "shared.db")
+	var ins []*instance
+	var configs []string
+	for _, host := range []string{"east", "west"} {
+		config := filepath.Join(dir, host+".yaml")
+		writeFile(t, config, fmt.Sprintf(`name: %[1]s
+state_dir: %[2]s
+log: {level: debug}
+rules:
+  - {id: tick, interval: 200ms, type: normal, exec: {argv: ["true"]}}
+  - {id: job, interval: 300ms, type: preemption, exec: {argv: ["echo", "%[1]s"]}}
+`, host, filepath.Join(dir, host)))
+		configs = append(configs, config)
+		ins = append(ins, start(t, config, 2, "--dict", dict))
+	}
+	code, out, errOut := ngxtasks(t, "pause", "-c", configs[0], "tick", "--note", "across hosts")
+	if code != 0 {
+		t.Fatalf("ngxtasks pause: %d %q %q", code, out, errOut)
+	}
+	pausedIn := func(in *instance) map[string]bool {
+		seen := map[string]bool{}
+		for _, l := range in.log.find("ngxtasks: skipped") {
+			if e, _ := l["error"].(string); l["rule"] == "tick" && l["reason"] == "paused" && strings.Contains(e, "across hosts") {
+				seen[l["worker"].(string)] = true
+			}
+		}
+		return seen
+	}
+	ins[1].waitFor("the other host's workers skipping tick as paused", 10*time.Second, func() bool { return len(pausedIn(ins[1])) == 2 })
+	disagrees := func() bool {
+		for _, in := range ins {
+			for _, l := range in.log.find("ngxtasks: the fleet disagrees about a rule: another worker claims its slots under another definition") {
+				if l["rule"] == "job" && l["ours"] != l["theirs"] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ins[0].waitFor("the rule whose definitions differ reported", 15*time.Second, disagrees)
+}
