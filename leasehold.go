@@ -26,6 +26,21 @@ import (
 // The callback must return when its context ends; a write it makes after
 // that is refused by a resource that checks Firing.Token.
 
+// A turnLease is the lease a turn's claim took: its token, and when the
+// request was sent (the lease lives LeaseTTL from after that).
+type turnLease struct {
+	token uint64
+	at    time.Time
+}
+
+// tokenOf is the lease's token, 0 for none.
+func (l *turnLease) tokenOf() uint64 {
+	if l == nil {
+		return 0
+	}
+	return l.token
+}
+
 // heldLeases are the leases of a manager's runs, and the renewer that
 // keeps them while there are any.
 type heldLeases struct {
@@ -61,8 +76,8 @@ func (m *Manager) leaseSafe() time.Duration { return m.leaseTTL - m.leaseTTL/5 }
 // function that lets the lease go at the run's end.
 func (m *Manager) hold(ctx context.Context, f *turn) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	h := &held{e: f.e, key: m.leaseKey(f.e), token: f.token, cancel: cancel}
-	left := m.leaseSafe() - time.Since(time.Unix(0, f.leasedAt))
+	h := &held{e: f.e, key: m.leaseKey(f.e), token: f.lease.token, cancel: cancel}
+	left := m.leaseSafe() - time.Since(f.lease.at)
 	h.expiry = time.AfterFunc(max(left, 0), func() {
 		m.lose(h, fmt.Errorf("%w: not renewed within %v of its last renewal", ErrLeaseLost, m.leaseSafe()))
 	})
@@ -121,7 +136,7 @@ func (m *Manager) runHolding(ctx context.Context, f *turn, ex *Exchange) error {
 			m.logger.Warn("ngxtasks: re-runs: the run could not be recorded; should it die, its slot is lost", "rule", e.rule.Identifier, "slot", f.slot.N, "error", err)
 		}
 		if reruns > 0 {
-			m.logger.Warn("ngxtasks: re-running a slot whose run died holding the lease", "rule", e.rule.Identifier, "slot", f.slot.N, "rerun", reruns, "token", f.token)
+			m.logger.Warn("ngxtasks: re-running a slot whose run died holding the lease", "rule", e.rule.Identifier, "slot", f.slot.N, "rerun", reruns, "token", f.lease.token)
 		}
 	}
 	return m.run(ctx, f, ex)
@@ -357,7 +372,7 @@ func (m *Manager) buffer(f turn, claim Add, held *HeldError) {
 // go at once if the turn is not to run (its answer came too late).
 func (m *Manager) leaseJudged(f *turn, r *LeaseRequest, asked time.Time) {
 	if f.verdict == runIt {
-		f.token, f.leasedAt = r.Token, asked.UnixNano()
+		f.lease = &turnLease{r.Token, asked}
 		return
 	}
 	go m.releaseLease(f.e, r.Key, r.Token)
@@ -368,7 +383,7 @@ func (m *Manager) leaseJudged(f *turn, r *LeaseRequest, asked time.Time) {
 // at asked), as won if it was; or lets the lease go if this worker cannot
 // admit the turn.
 func (m *Manager) startHeld(f turn, token uint64, asked time.Time, won bool) {
-	f.token, f.leasedAt, f.triggered, f.verdict = token, asked.UnixNano(), true, runIt
+	f.lease, f.triggered, f.verdict = &turnLease{token, asked}, true, runIt
 	if !m.admit(&f) {
 		m.releaseLease(f.e, m.leaseKey(f.e), token)
 		return

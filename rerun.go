@@ -94,7 +94,7 @@ func (m *Manager) rerunFirst(ctx context.Context, f *turn, ex *Exchange) (reruns
 	if n, ok := m.rerunNumber(e, rec); ok { // another slot died: run it first
 		g := *f
 		g.slot, g.marked = rec.slot, false
-		m.logger.Warn("ngxtasks: re-running a slot whose run died holding the lease", "rule", e.rule.Identifier, "slot", rec.slot.N, "rerun", n, "token", f.token)
+		m.logger.Warn("ngxtasks: re-running a slot whose run died holding the lease", "rule", e.rule.Identifier, "slot", rec.slot.N, "rerun", n, "token", f.lease.token)
 		if err := m.markInflight(ctx, e, &g.slot, n); err == nil {
 			_ = m.run(ctx, &g, ex)
 			if g.marked {

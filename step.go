@@ -65,11 +65,9 @@ type turn struct {
 	triggered bool // by Trigger: settled already
 	held      bool // runHolding keeps the lease
 	marked    bool // the run marked the rule running (runSince); runHolding clears it
-	// token is the fencing token of the lease the claim took with the
-	// slot (Rule.Overlap), 0 for none; leasedAt is when that claim was
-	// sent (time.Now, Unix ns): the lease lives LeaseTTL from after it.
-	token    uint64
-	leasedAt int64
+	// lease is the lease the claim took with the slot (Rule.Overlap), nil
+	// for none: a pointer, as few turns have one and every turn is copied.
+	lease *turnLease
 	// missedFrom and missed describe the slots that passed between the last
 	// slot taken and this one (Unix ns where they began, and how many).
 	missedFrom, missed int64
@@ -561,7 +559,7 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 	if f.verdict != runIt {
 		return nil
 	}
-	if f.token != 0 && !f.held {
+	if f.lease != nil && !f.held {
 		return m.runHolding(ctx, f, ex)
 	}
 	e := f.e
@@ -609,7 +607,7 @@ func (m *Manager) try(ctx context.Context, f *turn, ex *Exchange, start time.Tim
 		defer cancel()
 	}
 	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil, n)
-	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.token, Retry: int(n)})
+	err := call(ctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.lease.tokenOf(), Retry: int(n)})
 	return m.outcome(ctx, e, &f.slot, start, err, n)
 }
 
@@ -675,11 +673,13 @@ func (m *Manager) awaitIdle(ctx context.Context, e *entry) bool {
 
 // outcome records and reports how a run ended, a timeout included.
 func (m *Manager) outcome(ctx context.Context, e *entry, s *Slot, start time.Time, err error, try uint8) error {
-	if cause := context.Cause(ctx); ours(cause) && !errors.Is(err, cause) {
-		if err == nil {
-			err = cause
-		} else {
-			err = fmt.Errorf("%w: %w", cause, err)
+	if ctx.Err() != nil { // a run's context rarely ends: Cause costs a lock
+		if cause := context.Cause(ctx); ours(cause) && !errors.Is(err, cause) {
+			if err == nil {
+				err = cause
+			} else {
+				err = fmt.Errorf("%w: %w", cause, err)
+			}
 		}
 	}
 	d := time.Since(start)

@@ -51,7 +51,7 @@ func (m *Manager) Trigger(ctx context.Context, identifier string, force bool) er
 		}
 		switch {
 		case r.Acquired:
-			f.token, f.leasedAt = r.Token, asked.UnixNano()
+			f.lease = &turnLease{r.Token, asked}
 		case r.HeldBy != "":
 			return &HeldError{Holder: r.HeldBy, Token: r.Token}
 		default:
@@ -67,12 +67,12 @@ func (m *Manager) Trigger(ctx context.Context, identifier string, force bool) er
 		}
 	}
 	if !m.admit(&f) {
-		if f.token != 0 {
-			go m.releaseLease(e, m.leaseKey(e), f.token)
+		if f.lease != nil {
+			go m.releaseLease(e, m.leaseKey(e), f.lease.token)
 		}
 		return fmt.Errorf("ngxtasks: trigger %q: a run of it goes on in this worker, or it is shutting down", clip(identifier))
 	}
-	m.logger.Info("ngxtasks: triggered", "rule", identifier, "slot", f.slot.N, "origin", origin, "force", force, "token", f.token)
+	m.logger.Info("ngxtasks: triggered", "rule", identifier, "slot", f.slot.N, "origin", origin, "force", force, "token", f.lease.tokenOf())
 	m.newBatch().start(m.base, &f)
 	return nil
 }
