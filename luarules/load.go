@@ -2,6 +2,7 @@ package luarules
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -188,6 +190,7 @@ type env struct {
 	cfg     WorkerConfig
 	logger  *slog.Logger
 	incr    *sync.Mutex
+	holder  string // names this state in the locks of incr across processes
 
 	loaded     []*chunk // the files run in this state, the rule file first
 	moduleErrs []*Error // modules require could not compile
@@ -213,7 +216,7 @@ func (f *File) newEnv(cfg WorkerConfig) *env {
 	}
 	return &env{
 		file: f, path: f.path, chunks: f.chunks, globals: f.globals,
-		cfg: cfg, logger: logger, incr: &f.incr,
+		cfg: cfg, logger: logger, incr: &f.incr, holder: holderName(cfg.PID),
 		runs: map[*lua.LState]*threadRun{}, taken: map[siteKey]bool{},
 	}
 }
@@ -346,4 +349,12 @@ func (e *env) load(L *lua.LState) ([]*ruleDef, []*Error) {
 		errs = append(errs, &Error{File: e.path, Msg: "defines no rule: return an array of rule tables, push them with require('ngx_tasks'):push(rule), or call tasks:run() on such an array"})
 	}
 	return defs, errs
+}
+
+// holderName names a worker's state in the locks it takes: its process and
+// a random part, unique across processes and hosts.
+func holderName(pid int) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "lua-" + strconv.Itoa(pid) + "-" + hex.EncodeToString(b[:])
 }

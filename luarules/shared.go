@@ -2,6 +2,7 @@ package luarules
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -19,8 +20,10 @@ import (
 // Differences with nginx, from what a Dict offers: set and delete need a
 // Dict that is an ngxtasks.Setter (every backend of this repository is);
 // delete stores an empty entry that lives a millisecond; incr is atomic
-// among the workers made from one File (one process), not across
-// processes: use add for a decision across processes. Values keep their
+// among the workers made from one File (one process) by a lock, and across
+// processes by a lease on <key>:incr where the Dict is an ngxtasks.Leaser
+// (every backend of this repository is), held while the increment is read
+// and written: an increment that takes longer than incrLease may be lost. Values keep their
 // Lua type (string, number, boolean). An exptime of 0 keeps an entry for
 // ten years.
 
@@ -206,6 +209,11 @@ func (e *env) sharedIncr(L *lua.LState) int {
 	s := e.setter(L, d, "incr")
 	e.incr.Lock()
 	defer e.incr.Unlock()
+	unlock, err := lockAcross(ctx, d, key, e.holder)
+	if err != nil {
+		return fail(L, lua.LNil, err)
+	}
+	defer unlock()
 	v, ok, err := d.Get(ctx, key)
 	if err != nil {
 		return fail(L, lua.LNil, err)
@@ -244,4 +252,40 @@ func (e *env) sharedDelete(L *lua.LState) int {
 		return fail(L, lua.LNil, err)
 	}
 	return 0
+}
+
+// incrLease bounds how long an increment holds its key's lock across
+// processes: a process that dies holding it holds up the others that long.
+const incrLease = 5 * time.Second
+
+// lockAcross takes the lease that makes an increment of key atomic across
+// processes, waiting for it (1 to 16 ms between tries) while ctx lasts,
+// and returns the function that lets it go. A Dict that cannot lease gives
+// no lock across processes.
+func lockAcross(ctx context.Context, d ngxtasks.Dict, key, holder string) (func(), error) {
+	l, ok := d.(ngxtasks.Leaser)
+	if !ok {
+		return func() {}, nil
+	}
+	lock := key + ":incr"
+	for wait := time.Millisecond; ; wait = min(2*wait, 16*time.Millisecond) {
+		r := ngxtasks.LeaseRequest{Key: lock, Holder: holder, TTL: incrLease}
+		if err := l.Lease(ctx, &r); err != nil {
+			return nil, err
+		}
+		if r.Acquired {
+			return func() {
+				ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+				defer cancel()
+				_, _ = l.Release(ctx, lock, r.Token) // else it expires
+			}, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("incr: the key is locked by %s: %w", r.HeldBy, ctx.Err())
+		case <-t.C:
+		}
+	}
 }

@@ -26,6 +26,7 @@ const (
 	baseEnv  = "NGXTASKS_LUATEST_BASE"  // global_start_time, Unix seconds
 	idEnv    = "NGXTASKS_LUATEST_ID"    // ngx.worker.id()
 	forEnv   = "NGXTASKS_LUATEST_FOR"   // how long the worker runs
+	fileEnv  = "NGXTASKS_LUATEST_FILE"  // the rule file; testdata/fast/main.lua if unset
 )
 
 func TestMain(m *testing.M) {
@@ -56,7 +57,11 @@ func child() int {
 	}
 	defer d.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := luarules.Load("testdata/fast/main.lua", luarules.Options{Logger: quiet, Globals: map[string]any{"global_start_time": base}})
+	file := os.Getenv(fileEnv)
+	if file == "" {
+		file = "testdata/fast/main.lua"
+	}
+	f, err := luarules.Load(file, luarules.Options{Logger: quiet, Globals: map[string]any{"global_start_time": base}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -167,46 +172,7 @@ func TestSeedDingDong_AcrossProcesses(t *testing.T) {
 	_ = d0.Close()
 	base := time.Now().Add(-time.Hour).Unix()
 
-	reports := make([]*report, procs)
-	cmds := make([]*exec.Cmd, procs)
-	var readers sync.WaitGroup
-	for i := range procs {
-		reports[i] = newReport()
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+path, baseEnv+"="+strconv.FormatInt(base, 10),
-			idEnv+"="+strconv.Itoa(i), forEnv+"="+runFor.String())
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds[i] = cmd
-		rep := reports[i]
-		readers.Go(func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				rep.parse(sc.Text())
-			}
-		})
-	}
-	// Each child stops itself after runFor; one that does not within 30 s
-	// more is killed, by its pid.
-	deadline := time.AfterFunc(runFor+30*time.Second, func() {
-		for _, c := range cmds {
-			_ = syscall.Kill(c.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	readers.Wait()
-	for i, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Errorf("process %d: %v", i, err)
-		}
-	}
-	deadline.Stop()
-
+	reports := runProcesses(t, procs, runFor, path, base, "")
 	for i, r := range reports {
 		if len(r.errs) > 0 {
 			t.Errorf("process %d: runs failed: %v", i, r.errs)
@@ -254,4 +220,83 @@ func TestSeedDingDong_AcrossProcesses(t *testing.T) {
 		t.Errorf("only %d slots were driven by every process (%d..%d)", checked, lo, hi)
 	}
 	t.Logf("%d slots checked in %d processes; TRYDONG ran in %d slots", checked, procs, len(all))
+}
+
+// runProcesses runs procs worker processes (child) for runFor on the
+// SQLite file at path, with the rule file given (the default if ""), and
+// returns what each reported. A process still running 30 s after its time
+// is killed, by its pid.
+func runProcesses(t *testing.T, procs int, runFor time.Duration, path string, base int64, file string) []*report {
+	t.Helper()
+	reports := make([]*report, procs)
+	cmds := make([]*exec.Cmd, procs)
+	var readers sync.WaitGroup
+	for i := range procs {
+		reports[i] = newReport()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+path, baseEnv+"="+strconv.FormatInt(base, 10),
+			idEnv+"="+strconv.Itoa(i), forEnv+"="+runFor.String(), fileEnv+"="+file)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+		rep := reports[i]
+		readers.Go(func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				rep.parse(sc.Text())
+			}
+		})
+	}
+	// Each child stops itself after runFor; one that does not within 30 s
+	// more is killed, by its pid.
+	deadline := time.AfterFunc(runFor+30*time.Second, func() {
+		for _, c := range cmds {
+			_ = syscall.Kill(c.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	readers.Wait()
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("process %d: %v", i, err)
+		}
+	}
+	deadline.Stop()
+
+	return reports
+}
+
+// TestSharedIncrAcrossProcessesLosesNothing: 3 processes on one SQLite
+// file each run a rule every 0.1 s that adds 1 to one ngx.shared key ten
+// times; the key ends at ten times the runs of all of them: the
+// increments, racing across processes, are atomic (a lease on the key).
+func TestSharedIncrAcrossProcessesLosesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "claims.db")
+	d, err := sqlitedict.OpenFile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	reports := runProcesses(t, 3, 3*time.Second, path, time.Now().Unix(), "testdata/incr/main.lua")
+	runs := 0
+	for i, r := range reports {
+		if len(r.errs) > 0 {
+			t.Errorf("process %d: runs failed: %v", i, r.errs)
+		}
+		for _, n := range r.fin["COUNT"] {
+			runs += n
+		}
+	}
+	v, ok, err := d.Get(context.Background(), "ngxtasks:shared:counts:n")
+	if err != nil || !ok {
+		t.Fatalf("the counter: %q, %v, %v", v, ok, err)
+	}
+	if want := "n:" + strconv.Itoa(10*runs); v != want || runs < 30 {
+		t.Errorf("the counter is %q after %d runs of 10 increments; want %q (and at least 30 runs)", v, runs, want)
+	}
 }
