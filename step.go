@@ -590,15 +590,25 @@ func (m *Manager) run(ctx context.Context, f *turn, ex *Exchange) error {
 	if e.rule.CatchUp > 0 {
 		m.noteRun(ctx, e, &f.slot)
 	}
-	err := m.try(ctx, f, ex, start, 0)
+	// The first try, as try makes the retries: here, not through it, for
+	// one frame less on the stack the run starts on (see above).
+	tctx := ctx
+	if e.rule.Timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeoutCause(ctx, e.rule.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	m.emit(e, EventFired, &f.slot, 0, m.onSlotClock(start).Sub(f.slot.Start), nil, 0)
+	err := call(tctx, e.rule.Callback, &Firing{Rule: &e.rule, Slot: f.slot, Worker: m.worker, Exchange: ex, Token: f.lease.tokenOf()})
+	err = m.outcome(tctx, e, &f.slot, start, err, 0)
 	if err != nil && e.rule.Retry != nil {
 		err = m.retryRun(ctx, f, ex, err)
 	}
 	return err
 }
 
-// try calls a turn's callback once, under the rule's timeout: the run's
-// first try (0) or a retry (retry.go).
+// try calls a turn's callback once more, under the rule's timeout: retry
+// n of its run (retry.go).
 func (m *Manager) try(ctx context.Context, f *turn, ex *Exchange, start time.Time, n uint8) error {
 	e := f.e
 	if e.rule.Timeout > 0 {

@@ -47,3 +47,30 @@ func BenchClaimBatch(b *testing.B, d ngxtasks.BatchAdder, n int) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/claim")
 }
+
+// BenchLeaseRenew measures one Renew of the leases of n running rules of
+// one worker, as a worker's renewal period makes it (one round trip,
+// however many rules run).
+func BenchLeaseRenew(b *testing.B, d ngxtasks.Leaser, n int) {
+	ctx, p := context.Background(), "bench:"+randomHex()+":"
+	rs := make([]ngxtasks.Renewal, n)
+	for i := range rs {
+		req := ngxtasks.LeaseRequest{Key: "{" + p + strconv.Itoa(i) + "}:lease", Holder: "worker", TTL: time.Minute}
+		if err := d.Lease(ctx, &req); err != nil || !req.Acquired {
+			b.Fatalf("Lease = %+v, %v", req, err)
+		}
+		rs[i] = ngxtasks.Renewal{Key: req.Key, Token: req.Token, TTL: time.Minute}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Renew(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+		for i := range rs {
+			if !rs[i].Renewed || rs[i].Err != nil {
+				b.Fatalf("renewal %d: %+v", i, rs[i])
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/lease")
+}

@@ -59,3 +59,10 @@ func BenchmarkLeaseClaim(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLeaseRenew renews the leases of 1,000 running rules of one
+// worker in one Renew, as a worker's renewal period does (issue 18: one
+// round trip per period).
+func BenchmarkLeaseRenew(b *testing.B) {
+	b.Run("postgres/n=1000", func(b *testing.B) { dicttest.BenchLeaseRenew(b, openTest(b), 1000) })
+}

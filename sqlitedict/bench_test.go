@@ -68,26 +68,5 @@ func BenchmarkClaimBatch(b *testing.B) {
 // worker in one Renew, as a worker's renewal period does (issue 18: one
 // round trip per period).
 func BenchmarkLeaseRenew(b *testing.B) {
-	b.Run("sqlite/n=1000", func(b *testing.B) {
-		d, ctx := openTest(b, WithCleanupInterval(0)), context.Background()
-		rs := make([]ngxtasks.Renewal, 1000)
-		for i := range rs {
-			req := ngxtasks.LeaseRequest{Key: "rule:" + strconv.Itoa(i), Holder: "worker", TTL: time.Minute}
-			if err := d.Lease(ctx, &req); err != nil || !req.Acquired {
-				b.Fatalf("Lease = %+v, %v", req, err)
-			}
-			rs[i] = ngxtasks.Renewal{Key: req.Key, Token: req.Token, TTL: time.Minute}
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := d.Renew(ctx, rs); err != nil {
-				b.Fatal(err)
-			}
-			for i := range rs {
-				if !rs[i].Renewed || rs[i].Err != nil {
-					b.Fatalf("renewal %d: %+v", i, rs[i])
-				}
-			}
-		}
-	})
+	b.Run("sqlite/n=1000", func(b *testing.B) { dicttest.BenchLeaseRenew(b, openTest(b, WithCleanupInterval(0)), 1000) })
 }
