@@ -74,6 +74,13 @@ type Config struct {
 	// e.g. to stop the store for a while; it returns the instant the store
 	// was back, or the zero time.
 	During func(t *testing.T) (back time.Time) `json:"-"`
+	// Act, if set, runs after During, with a handle on the workers to
+	// kill or signal them by pid; it returns when it is done.
+	Act func(t *testing.T, h Handle) `json:"-"`
+	// Lease, if set, is a Preemption rule whose runs hold a lease, besides.
+	Lease *LeaseRule
+	// LeaseTTL is the workers' Manager.LeaseTTL; zero leaves the default.
+	LeaseTTL time.Duration
 }
 
 // A CalendarRule is a Preemption rule on a calendar schedule.
@@ -250,6 +257,7 @@ func runChild(c childSpec) error {
 		Namespace:     c.Config.Namespace,
 		Worker:        fmt.Sprintf("w%d-%d", c.Index, os.Getpid()),
 		UseStoreClock: c.Config.StoreClock,
+		LeaseTTL:      c.Config.LeaseTTL,
 		Logger:        slog.New(slog.DiscardHandler), // failures are reported as "err" lines
 		Observer: func(ev ngxtasks.Event) {
 			switch ev.Kind {
@@ -310,6 +318,14 @@ func runChild(c childSpec) error {
 			return err
 		}
 		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
+		rules = append(rules, r)
+	}
+	if c.Config.Lease != nil {
+		r, closeTrace, err := c.Config.Lease.setup(m)
+		if err != nil {
+			return err
+		}
+		defer closeTrace()
 		rules = append(rules, r)
 	}
 	if err := m.Push(rules...); err != nil {
@@ -402,6 +418,9 @@ func Run(t *testing.T, c Config) *Result {
 	stopKilling := f.killAndRestart()
 	if c.During != nil {
 		f.res.Back = c.During(t)
+	}
+	if c.Act != nil {
+		c.Act(t, Handle{f})
 	}
 	if left := time.Until(f.res.Start.Add(c.For)); left > 0 {
 		time.Sleep(left)
