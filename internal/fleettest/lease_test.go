@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ngxtasks/ngxtasks"
+	"github.com/ngxtasks/ngxtasks/dicttest"
 	"github.com/ngxtasks/ngxtasks/internal/fleettest"
 )
 
@@ -319,8 +321,8 @@ func startFence(t *testing.T) (*fence, string) {
 	return f, "http://" + ln.Addr().String() + "/write"
 }
 
-// TestLeaseStaleHolderIsFencedAndCancelled: the same rule, its runs 6 s
-// long, writing to a fenced resource (a loopback HTTP server that refuses
+// TestLeaseStaleHolderIsFencedAndCancelled: the same rule, its runs 8 s
+// long (a stale run must not end of itself as it wakes), writing to a fenced resource (a loopback HTTP server that refuses
 // a token lower than the highest it accepted) every 200 ms under their
 // token, each write made after a pause that ignores the run's context. The
 // holder is SIGSTOPped mid-run, and left stopped until another worker has
@@ -338,7 +340,7 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 			t.Parallel()
 			trace := filepath.Join(t.TempDir(), "trace")
 			fc, fenceURL := startFence(t)
-			lr := &fleettest.LeaseRule{ID: "fenced", Interval: time.Second, Run: 6 * time.Second, Trace: trace,
+			lr := &fleettest.LeaseRule{ID: "fenced", Interval: time.Second, Run: 8 * time.Second, Trace: trace,
 				Fence: fenceURL, Step: 200 * time.Millisecond}
 			type pause struct {
 				run             *leaseRun
@@ -347,9 +349,9 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 			}
 			var pauses []pause
 			cfg := fleettest.Config{Dict: url(t, b.env), Namespace: "leasefence-" + b.name + time.Now().Format("150405.000"), Workers: 4,
-				For: 40 * time.Second, Lease: lr, LeaseTTL: leaseTTL,
+				For: 30 * time.Second, Lease: lr, LeaseTTL: leaseTTL,
 				Act: func(t *testing.T, h fleettest.Handle) {
-					stopBy := time.Now().Add(40*time.Second - 15*time.Second)
+					stopBy := time.Now().Add(30*time.Second - 15*time.Second)
 					none := map[int]bool{}
 					for len(pauses) < 3 && time.Now().Before(stopBy) {
 						r, ok := holderOf(t, trace, 500*time.Millisecond, 2*time.Second, none)
@@ -480,6 +482,110 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 			}
 			t.Logf("%d runs, %d holders paused (stopped for, tokens: %v), %d pauses excused; fence: %d writes accepted, %d refused (%d by a woken stale holder); smallest gap between runs not paused %v",
 				len(runs), len(pauses), took, excused, len(accepted), len(refused), staleRefused, gap)
+		})
+	}
+}
+
+// TestLeaseOutageCancelsTheRunBeforeItsLeaseCanPass stops the store (Redis,
+// PostgreSQL) for 5 s while a run of the lease rule goes on, its run 10 s
+// long, so it would outlast the outage: the run is cancelled with
+// ErrLeaseLost (and says so) before the store is back, that is before its
+// lease could pass to another worker, and within LeaseTTL of the store's
+// going down (when the lease would have expired had the store stayed up for
+// the others); no second run starts while it goes on, tokens rise, and once
+// the store is back the rule runs again (the first slot that begins a
+// reconnect delay and a second after it, or an earlier one), unless the
+// library reported that slot skipped for the store or the machine. It stops
+// shared servers, so the test script runs it alone (NGXTASKS_OUTAGE=1).
+func TestLeaseOutageCancelsTheRunBeforeItsLeaseCanPass(t *testing.T) {
+	if os.Getenv("NGXTASKS_OUTAGE") == "" {
+		t.Skip("stops the shared servers: scripts/test runs it on its own with NGXTASKS_OUTAGE=1")
+	}
+	for _, b := range outageBackends {
+		t.Run(b.name, func(t *testing.T) {
+			trace := filepath.Join(t.TempDir(), "trace")
+			stop, start := dicttest.ServerControl(t, b.ctl)
+			lr := &fleettest.LeaseRule{ID: "outlasting", Interval: time.Second, Run: 10 * time.Second, Trace: trace}
+			var held *leaseRun
+			var down, stopped, restarting, back time.Time
+			cfg := fleettest.Config{Dict: url(t, b.env), Namespace: "leaseoutage-" + b.name + time.Now().Format("150405.000"), Workers: 4,
+				For: 25 * time.Second, Lease: lr, LeaseTTL: leaseTTL,
+				Act: func(t *testing.T, h fleettest.Handle) {
+					for deadline := time.Now().Add(10 * time.Second); held == nil; time.Sleep(50 * time.Millisecond) {
+						if time.Now().After(deadline) {
+							t.Fatal("no run of the lease rule within 10 s")
+						}
+						held, _ = holderOf(t, trace, 500*time.Millisecond, 2*time.Second, nil)
+					}
+					down = time.Now()
+					if err := stop(); err != nil {
+						t.Fatal(err)
+					}
+					stopped = time.Now()
+					time.Sleep(5 * time.Second)
+					restarting = time.Now()
+					if err := start(); err != nil {
+						t.Fatal(err)
+					}
+					back = time.Now()
+				}}
+			res := fleettest.Run(t, cfg)
+			for _, c := range res.Crashed {
+				t.Errorf("crash: %s", c)
+			}
+			lines, err := fleettest.ReadTrace(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs := leaseRuns(t, lines, nil)
+			gap := checkLeaseRuns(t, runs, nil)
+			var r *leaseRun
+			for _, x := range runs {
+				if x.token == held.token {
+					r = x
+				}
+			}
+			switch {
+			case r == nil || r.end.IsZero():
+				t.Fatalf("the run under token %d never ended", held.token)
+			case r.how != "lost" || r.finished != "leaselost":
+				t.Errorf("the run under token %d (pid %d) ended %q, finished %q; want cancelled with ErrLeaseLost", r.token, r.pid, r.how, r.finished)
+			case !r.end.Before(restarting):
+				t.Errorf("the run under token %d ended at %v, once the store was being restarted (%v): its lease could have passed on",
+					r.token, r.end.Format("15:04:05.000"), restarting.Format("15:04:05.000"))
+			case r.end.After(stopped.Add(leaseTTL)):
+				t.Errorf("the run under token %d ended at %v, %v after the store was down (%v): later than its lease could live unrenewed",
+					r.token, r.end.Format("15:04:05.000"), r.end.Sub(stopped).Round(time.Millisecond), stopped.Format("15:04:05.000"))
+			}
+			if !slices.ContainsFunc(lines, func(l fleettest.TraceLine) bool {
+				return l.Kind == "log" && l.Pid == held.pid && strings.Contains(l.What, "run cancelled: its lease is lost")
+			}) {
+				t.Errorf("pid %d did not log its run's cancellation", held.pid)
+			}
+			// The rule runs again once the store is back.
+			rule := lr.Rule()
+			bound := back.Add(b.reconnect + time.Second)
+			target := ngxtasks.EpochKeys{}.Slot(&rule, bound)
+			if target.Start.Before(bound) {
+				target = ngxtasks.EpochKeys{}.Slot(&rule, target.End)
+			}
+			var again *leaseRun
+			for _, x := range runs {
+				if x.token > held.token && !x.slotStarted.After(target.Start) {
+					again = x
+					break
+				}
+			}
+			after := "none"
+			if again != nil {
+				after = again.start.Sub(back).Round(time.Millisecond).String()
+			} else if why := skipsOf(lines, target.N); !excusedBy(why) {
+				t.Errorf("slot %d (%v), the first to begin %v after the store was back, did not run (skips reported: %v)",
+					target.N, target.Start.Format("15:04:05.000"), b.reconnect+time.Second, why)
+			}
+			t.Logf("%d runs; store down %v (stopping took %v); the run under token %d cancelled %v after the store went down, %v before it was back; the next run began %v after; smallest gap between runs %v",
+				len(runs), back.Sub(down).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond), held.token,
+				r.end.Sub(down).Round(time.Millisecond), restarting.Sub(r.end).Round(time.Millisecond), after, gap)
 		})
 	}
 }
