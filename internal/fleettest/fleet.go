@@ -320,8 +320,9 @@ func runChild(c childSpec) error {
 		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
 		rules = append(rules, r)
 	}
+	stopping := make(chan struct{}) // closed when the parent tells us to stop
 	if c.Config.Lease != nil {
-		r, closeTrace, err := c.Config.Lease.setup(m)
+		r, closeTrace, err := c.Config.Lease.setup(m, stopping)
 		if err != nil {
 			return err
 		}
@@ -342,6 +343,7 @@ func runChild(c childSpec) error {
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { // the parent closes our stdin to stop us
 		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stopping)
 		stop()
 	}()
 	if c.Config.StoreClock { // the worker drives from when it knows the store's clock

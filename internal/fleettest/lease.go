@@ -46,10 +46,13 @@ func (l *LeaseRule) Rule() ngxtasks.Rule {
 // A TraceLine is one line of a lease rule's trace: "<unix ns> <pid> <kind>
 // <slot> <token> <what>". Kinds: "start" (a run began; what is its slot's
 // start, unix ns), "end" (its callback returned; what is "done", "lost"
-// when its context's cause is ngxtasks.ErrLeaseLost, or the cause), "write"
+// when its context's cause is ngxtasks.ErrLeaseLost, "stopping" when the
+// worker was told to stop, or the cause), "write"
 // (a POST to the fence; what is its status code, or "error"), "fin" (the
 // run's EventFinished: "ok", "leaselost" or "err"), "skip" (an
-// EventSkipped; what is its reason, spaces as dashes), and "log" (a line
+// EventSkipped; what is its reason, spaces as dashes, then for
+// "running-elsewhere" the holder its HeldError names, whose token is the
+// line's), and "log" (a line
 // the worker's logger wrote at Warn or above; what is its text).
 type TraceLine struct {
 	At          time.Time
@@ -78,10 +81,11 @@ func (w traceWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// leaseSetup adds the lease rule to a worker: its callback, and the
-// observer and logger that trace its events. It returns the rule, and a
-// function to close the trace.
-func (l *LeaseRule) setup(m *ngxtasks.Manager) (ngxtasks.Rule, func(), error) {
+// setup adds the lease rule to a worker: its callback, and the observer
+// and logger that trace its events. A run ends ("stopping") when stopping
+// is closed, the worker being told to stop: Shutdown would wait for it. It
+// returns the rule, and a function to close the trace.
+func (l *LeaseRule) setup(m *ngxtasks.Manager, stopping <-chan struct{}) (ngxtasks.Rule, func(), error) {
 	f, err := os.OpenFile(l.Trace, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return ngxtasks.Rule{}, nil, err
@@ -93,7 +97,11 @@ func (l *LeaseRule) setup(m *ngxtasks.Manager) (ngxtasks.Rule, func(), error) {
 		if ev.Rule.Identifier == l.ID {
 			switch ev.Kind {
 			case ngxtasks.EventSkipped:
-				tw.line("skip", ev.Slot.N, 0, strings.ReplaceAll(ev.Reason.String(), " ", "-"))
+				what, token := strings.ReplaceAll(ev.Reason.String(), " ", "-"), uint64(0)
+				if he, ok := errors.AsType[*ngxtasks.HeldError](ev.Err); ok {
+					what, token = what+" "+he.Holder, he.Token
+				}
+				tw.line("skip", ev.Slot.N, token, what)
 			case ngxtasks.EventFinished:
 				what := "ok"
 				switch {
@@ -116,6 +124,14 @@ func (l *LeaseRule) setup(m *ngxtasks.Manager) (ngxtasks.Rule, func(), error) {
 		end := time.NewTimer(l.Run)
 		defer end.Stop()
 		ended := func() error {
+			select {
+			case <-stopping:
+				if ctx.Err() == nil {
+					tw.line("end", fi.Slot.N, fi.Token, "stopping")
+					return nil
+				}
+			default:
+			}
 			if cause := context.Cause(ctx); cause != nil {
 				what := cause.Error()
 				if errors.Is(cause, ngxtasks.ErrLeaseLost) {
@@ -131,6 +147,7 @@ func (l *LeaseRule) setup(m *ngxtasks.Manager) (ngxtasks.Rule, func(), error) {
 			select {
 			case <-ctx.Done():
 			case <-end.C:
+			case <-stopping:
 			}
 			return ended()
 		}
@@ -150,6 +167,8 @@ func (l *LeaseRule) setup(m *ngxtasks.Manager) (ngxtasks.Rule, func(), error) {
 			}
 			select {
 			case <-end.C:
+				return ended()
+			case <-stopping:
 				return ended()
 			default:
 			}

@@ -140,10 +140,60 @@ func skipsOf(lines []fleettest.TraceLine, n int64) []string {
 	var why []string
 	for _, l := range lines {
 		if l.Kind == "skip" && l.Slot == n {
-			why = append(why, l.What)
+			why = append(why, reasonOf(l))
 		}
 	}
 	return why
+}
+
+// reasonOf is a skip line's reason, without the holder it may name.
+func reasonOf(l fleettest.TraceLine) string {
+	reason, _, _ := strings.Cut(l.What, " ")
+	return reason
+}
+
+// checkHeld asserts that every slot skipped as running elsewhere names
+// (its HeldError) the holder and token of a run of that slot or an
+// earlier one (a worker whose claim of a slot comes after the winner's
+// finds the winner's lease: it reports the slot skipped as running
+// elsewhere, not lost) that was still going, or had ended (a killed run)
+// no longer than a lease lives before. A token no run began under is a lease
+// taken with a claim answered too late to run, let go at once: those are
+// counted. It returns how many skips it checked, and those unknown.
+func checkHeld(t *testing.T, lines []fleettest.TraceLine, runs []*leaseRun) (checked, unknown int) {
+	t.Helper()
+	byToken := map[uint64]*leaseRun{}
+	for _, r := range runs {
+		byToken[r.token] = r
+	}
+	bad := 0
+	for _, l := range lines {
+		if l.Kind != "skip" || reasonOf(l) != "running-elsewhere" {
+			continue
+		}
+		checked++
+		_, holder, _ := strings.Cut(l.What, " ")
+		r := byToken[l.Token]
+		if r == nil {
+			unknown++
+			continue
+		}
+		var why string
+		switch {
+		case !strings.HasSuffix(holder, "-"+strconv.Itoa(r.pid)):
+			why = fmt.Sprintf("names holder %q, but pid %d ran under token %d", holder, r.pid, r.token)
+		case l.Slot < r.slot: // the same slot: the worker lost the race for it to that run
+			why = fmt.Sprintf("names the run under token %d of a later slot, %d", r.token, r.slot)
+		case !r.end.IsZero() && l.At.After(r.end.Add(leaseTTL+expirySlack)):
+			why = fmt.Sprintf("names the run under token %d, which ended %v before (%s)", r.token, l.At.Sub(r.end).Round(time.Millisecond), r.how)
+		}
+		if why != "" {
+			if bad++; bad <= 10 {
+				t.Errorf("slot %d skipped as running elsewhere by pid %d at %v: its HeldError %s", l.Slot, l.Pid, l.At.Format("15:04:05.000"), why)
+			}
+		}
+	}
+	return checked, unknown
 }
 
 // excusedBy reports whether a skip reason lets a slot go unrun: the
@@ -218,12 +268,7 @@ func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) 
 			for _, r := range runs {
 				hows[r.how]++
 			}
-			elsewhere := 0
-			for _, l := range lines {
-				if l.Kind == "skip" && l.What == "running-elsewhere" {
-					elsewhere++
-				}
-			}
+			elsewhere, unknown := checkHeld(t, lines, runs)
 			if elsewhere == 0 {
 				t.Error("no slot was skipped as running elsewhere, though every run outlasts two slots")
 			}
@@ -260,8 +305,8 @@ func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) 
 				t.Errorf("holder pid %d (token %d) killed at %v: slot %d (%v), the first to begin after its lease expired, did not run (skips reported: %v)",
 					k.run.pid, k.run.token, k.at.Format("15:04:05.000"), target.N, target.Start.Format("15:04:05.000"), why)
 			}
-			t.Logf("%d runs (ends: %v), %d holders SIGKILLed mid-run; taken over after each kill in %v; %d slots skipped as running elsewhere, %d first slots excused; smallest gap between a run's end and the next start %v",
-				len(runs), hows, len(kills), takeovers, elsewhere, excused, gap)
+			t.Logf("%d runs (ends: %v), %d holders SIGKILLed mid-run; taken over after each kill in %v; %d slots skipped as running elsewhere (%d naming a token no run began under), %d first slots excused; smallest gap between a run's end and the next start %v",
+				len(runs), hows, len(kills), takeovers, elsewhere, unknown, excused, gap)
 		})
 	}
 }
@@ -398,6 +443,7 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 				stale[p.run.token] = true
 			}
 			gap := checkLeaseRuns(t, runs, stale) // never two at once, but for the paused runs
+			elsewhere, unknown := checkHeld(t, lines, runs)
 			if len(pauses) < 2 {
 				t.Fatalf("only %d holders paused (%d runs in all)", len(pauses), len(runs))
 			}
@@ -480,8 +526,8 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 			if staleRefused == 0 && excused < len(pauses) {
 				t.Error("no stale write was refused: the paused holders wrote nothing once woken")
 			}
-			t.Logf("%d runs, %d holders paused (stopped for, tokens: %v), %d pauses excused; fence: %d writes accepted, %d refused (%d by a woken stale holder); smallest gap between runs not paused %v",
-				len(runs), len(pauses), took, excused, len(accepted), len(refused), staleRefused, gap)
+			t.Logf("%d runs, %d holders paused (stopped for, tokens: %v), %d pauses excused; fence: %d writes accepted, %d refused (%d by a woken stale holder); %d slots skipped as running elsewhere (%d naming a token no run began under); smallest gap between runs not paused %v",
+				len(runs), len(pauses), took, excused, len(accepted), len(refused), staleRefused, elsewhere, unknown, gap)
 		})
 	}
 }
@@ -539,6 +585,7 @@ func TestLeaseOutageCancelsTheRunBeforeItsLeaseCanPass(t *testing.T) {
 			}
 			runs := leaseRuns(t, lines, nil)
 			gap := checkLeaseRuns(t, runs, nil)
+			elsewhere, _ := checkHeld(t, lines, runs)
 			var r *leaseRun
 			for _, x := range runs {
 				if x.token == held.token {
@@ -583,9 +630,9 @@ func TestLeaseOutageCancelsTheRunBeforeItsLeaseCanPass(t *testing.T) {
 				t.Errorf("slot %d (%v), the first to begin %v after the store was back, did not run (skips reported: %v)",
 					target.N, target.Start.Format("15:04:05.000"), b.reconnect+time.Second, why)
 			}
-			t.Logf("%d runs; store down %v (stopping took %v); the run under token %d cancelled %v after the store went down, %v before it was back; the next run began %v after; smallest gap between runs %v",
+			t.Logf("%d runs; store down %v (stopping took %v); the run under token %d cancelled %v after the store went down, %v before it was back; the next run began %v after; %d slots skipped as running elsewhere; smallest gap between runs %v",
 				len(runs), back.Sub(down).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond), held.token,
-				r.end.Sub(down).Round(time.Millisecond), restarting.Sub(r.end).Round(time.Millisecond), after, gap)
+				r.end.Sub(down).Round(time.Millisecond), restarting.Sub(r.end).Round(time.Millisecond), after, elsewhere, gap)
 		})
 	}
 }
