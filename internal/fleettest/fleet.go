@@ -6,7 +6,10 @@
 //
 // Each worker reports on its standard output, one unbuffered line per event
 // ("won", "ran"), so a line written before a SIGKILL is not lost: a slot
-// whose "won" line has no "ran" line died with its winner.
+// whose "won" line has no "ran" line died with its winner. A lease rule
+// (Config.Lease), whose runs outlast their slots, reports in a trace file
+// the workers share instead (see LeaseRule), and Config.Act can kill,
+// stop or continue the worker that holds its run, by pid.
 package fleettest
 
 import (
