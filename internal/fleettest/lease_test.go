@@ -24,9 +24,18 @@ import (
 const leaseTTL = 2 * time.Second
 
 // expirySlack is how long after its TTL a dead holder's lease may take to
-// be seen gone: a renewal sent just before the kill lands after it, and
-// etcd revokes expired leases in a loop every 500 ms, through Raft.
+// be seen gone: a renewal sent just before the kill lands after it; and
+// etcd, whose leases are whole seconds, revokes expired ones in a loop
+// every 500 ms, through Raft (expirySlackOf gives it more).
 const expirySlack = time.Second
+
+// expirySlackOf is expirySlack for a backend: twice as much for etcd.
+func expirySlackOf(backend string) time.Duration {
+	if backend == "etcd" {
+		return 2 * expirySlack
+	}
+	return expirySlack
+}
 
 // A leaseRun is one run of a lease rule, from its trace.
 type leaseRun struct {
@@ -184,7 +193,7 @@ func checkHeld(t *testing.T, lines []fleettest.TraceLine, runs []*leaseRun) (che
 			why = fmt.Sprintf("names holder %q, but pid %d ran under token %d", holder, r.pid, r.token)
 		case l.Slot < r.slot: // the same slot: the worker lost the race for it to that run
 			why = fmt.Sprintf("names the run under token %d of a later slot, %d", r.token, r.slot)
-		case !r.end.IsZero() && l.At.After(r.end.Add(leaseTTL+expirySlack)):
+		case !r.end.IsZero() && l.At.After(r.end.Add(leaseTTL+expirySlackOf("etcd"))):
 			why = fmt.Sprintf("names the run under token %d, which ended %v before (%s)", r.token, l.At.Sub(r.end).Round(time.Millisecond), r.how)
 		}
 		if why != "" {
@@ -217,9 +226,9 @@ func excusedBy(why []string) bool {
 // once anywhere (a killed run ends at its kill), each run's token higher
 // than the last, slots that come during a run skipped as running
 // elsewhere, and after each kill the first slot that begins once the dead
-// holder's lease has expired (kill + LeaseTTL + 1 s of slack) runs, or an
-// earlier one after the kill does, unless the library reported it skipped
-// for a reason other than running elsewhere.
+// holder's lease has expired (kill + LeaseTTL + 1 s of slack, 2 s on etcd)
+// runs, or an earlier one after the kill does, unless the library reported
+// it skipped for a reason other than running elsewhere.
 func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -234,7 +243,7 @@ func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) 
 			cfg := fleettest.Config{Dict: url(t, b.env), Namespace: "leasekill-" + b.name + time.Now().Format("150405.000"), Workers: 4,
 				For: 30 * time.Second, Lease: lr, LeaseTTL: leaseTTL,
 				Act: func(t *testing.T, h fleettest.Handle) {
-					stopBy := time.Now().Add(30*time.Second - leaseTTL - expirySlack - 4*time.Second)
+					stopBy := time.Now().Add(30*time.Second - leaseTTL - expirySlackOf(b.name) - 4*time.Second)
 					gone := map[int]bool{}
 					for len(kills) < 3 && time.Now().Before(stopBy) {
 						r, ok := holderOf(t, trace, 800*time.Millisecond, 1500*time.Millisecond, gone)
@@ -248,7 +257,7 @@ func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) 
 						}
 						gone[r.pid] = true
 						kills = append(kills, kill{r, at})
-						time.Sleep(leaseTTL + expirySlack + 2*time.Second)
+						time.Sleep(leaseTTL + expirySlackOf(b.name) + 2*time.Second)
 					}
 				}}
 			res := fleettest.Run(t, cfg)
@@ -276,7 +285,7 @@ func TestLeaseHolderSIGKILLedNeverTwoRunsAtOnceAndTheNextSlotRuns(t *testing.T) 
 			excused := 0
 			var takeovers []string
 			for _, k := range kills {
-				bound := k.at.Add(leaseTTL + expirySlack)
+				bound := k.at.Add(leaseTTL + expirySlackOf(b.name))
 				target := ngxtasks.EpochKeys{}.Slot(&rule, bound)
 				if target.Start.Before(bound) {
 					target = ngxtasks.EpochKeys{}.Slot(&rule, target.End)
@@ -470,7 +479,7 @@ func TestLeaseStaleHolderIsFencedAndCancelled(t *testing.T) {
 					// No one took over within 10 s: every slot then must have
 					// been reported skipped for a reason of the library's.
 					var unexcused []int64
-					for s := (ngxtasks.EpochKeys{}).Slot(&rule, p.stopped.Add(leaseTTL+expirySlack)); s.End.Before(p.resumd); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
+					for s := (ngxtasks.EpochKeys{}).Slot(&rule, p.stopped.Add(leaseTTL+expirySlackOf(b.name))); s.End.Before(p.resumd); s = (ngxtasks.EpochKeys{}).Slot(&rule, s.End) {
 						if !excusedBy(skipsOf(lines, s.N)) {
 							unexcused = append(unexcused, s.N)
 						}
