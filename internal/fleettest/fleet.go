@@ -6,7 +6,10 @@
 //
 // Each worker reports on its standard output, one unbuffered line per event
 // ("won", "ran"), so a line written before a SIGKILL is not lost: a slot
-// whose "won" line has no "ran" line died with its winner.
+// whose "won" line has no "ran" line died with its winner. A lease rule
+// (Config.Lease), whose runs outlast their slots, reports in a trace file
+// the workers share instead (see LeaseRule), and Config.Act can kill,
+// stop or continue the worker that holds its run, by pid.
 package fleettest
 
 import (
@@ -74,6 +77,13 @@ type Config struct {
 	// e.g. to stop the store for a while; it returns the instant the store
 	// was back, or the zero time.
 	During func(t *testing.T) (back time.Time) `json:"-"`
+	// Act, if set, runs after During, with a handle on the workers to
+	// kill or signal them by pid; it returns when it is done.
+	Act func(t *testing.T, h Handle) `json:"-"`
+	// Lease, if set, is a Preemption rule whose runs hold a lease, besides.
+	Lease *LeaseRule
+	// LeaseTTL is the workers' Manager.LeaseTTL; zero leaves the default.
+	LeaseTTL time.Duration
 }
 
 // A CalendarRule is a Preemption rule on a calendar schedule.
@@ -250,6 +260,7 @@ func runChild(c childSpec) error {
 		Namespace:     c.Config.Namespace,
 		Worker:        fmt.Sprintf("w%d-%d", c.Index, os.Getpid()),
 		UseStoreClock: c.Config.StoreClock,
+		LeaseTTL:      c.Config.LeaseTTL,
 		Logger:        slog.New(slog.DiscardHandler), // failures are reported as "err" lines
 		Observer: func(ev ngxtasks.Event) {
 			switch ev.Kind {
@@ -312,6 +323,15 @@ func runChild(c childSpec) error {
 		r.Callback = func(context.Context, ngxtasks.Firing) error { return nil }
 		rules = append(rules, r)
 	}
+	stopping := make(chan struct{}) // closed when the parent tells us to stop
+	if c.Config.Lease != nil {
+		r, closeTrace, err := c.Config.Lease.setup(m, stopping)
+		if err != nil {
+			return err
+		}
+		defer closeTrace()
+		rules = append(rules, r)
+	}
 	if err := m.Push(rules...); err != nil {
 		return err
 	}
@@ -326,6 +346,7 @@ func runChild(c childSpec) error {
 	runCtx, stop := context.WithCancel(ctx)
 	go func() { // the parent closes our stdin to stop us
 		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stopping)
 		stop()
 	}()
 	if c.Config.StoreClock { // the worker drives from when it knows the store's clock
@@ -402,6 +423,9 @@ func Run(t *testing.T, c Config) *Result {
 	stopKilling := f.killAndRestart()
 	if c.During != nil {
 		f.res.Back = c.During(t)
+	}
+	if c.Act != nil {
+		c.Act(t, Handle{f})
 	}
 	if left := time.Until(f.res.Start.Add(c.For)); left > 0 {
 		time.Sleep(left)
