@@ -62,9 +62,12 @@ type held struct {
 	expiry *time.Timer
 }
 
-// leaseKey is the key of a rule's lease: namespace:name:lease.
+// leaseKey is the key of a rule's lease: namespace:identifier:lease, as
+// the rule's other records are named. Not the key generator's name: that
+// may depend on the slot (MidnightKeys' has the date), and a generator
+// written in Lua may fail.
 func (m *Manager) leaseKey(e *entry) string {
-	return m.namespace + ":" + m.keys.Name(&e.rule, Slot{}) + ":lease"
+	return m.namespace + ":" + e.rule.Identifier + ":lease"
 }
 
 // leaseSafe is how long after a lease's renewal (or taking) was sent its
